@@ -1,0 +1,270 @@
+// arena.cpp — creating, attaching and destroying arenas; stats and blocks.
+//
+// Boost.Interprocess provides the segment, its permissions and the mapping.
+// Nothing else of Boost.Interprocess lives in the arena: its mutexes and
+// allocators are not safe against a process dying inside them.
+#include "shoal/arena.hpp"
+
+#include <errno.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "arena_lock.hpp"
+#include "block_heap.hpp"
+#include "process_identity.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/holder.hpp"
+#include "shoal/size.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace shoal {
+
+using layout::ArenaHeader;
+
+struct Arena::Mapping {
+  bip::shared_memory_object segment;
+  bip::mapped_region region;
+};
+
+namespace {
+
+constexpr std::uint64_t kMaxArenaBytes = std::uint64_t{1} << 46;  // 64 TiB
+constexpr auto kReadyWait = std::chrono::seconds(2);
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string shm_path(const std::string& name) { return "/dev/shm/" + Arena::segment_name(name); }
+
+// Turns a Boost.Interprocess failure into our typed error.
+[[noreturn]] void rethrow_segment_error(const bip::interprocess_exception& e, const std::string& name,
+                                        const char* doing) {
+  const int err = e.get_native_error();
+  const std::string where = "arena '" + name + "' (" + shm_path(name) + ")";
+  if (err == EEXIST || e.get_error_code() == bip::already_exists_error) {
+    throw ArenaExists(where + " already exists");
+  }
+  if (err == ENOENT || e.get_error_code() == bip::not_found_error) {
+    throw ArenaNotFound("no " + where + ": nothing of that name exists");
+  }
+  if (err == EACCES || err == EPERM || e.get_error_code() == bip::security_error) {
+    throw PermissionDenied("permission denied " + std::string(doing) + " " + where +
+                           ": it belongs to another user (mode 0600)");
+  }
+  throw SystemError(std::string(doing) + " " + where + " failed: " + e.what());
+}
+
+std::string describe_bytes(const std::byte* bytes, std::size_t count) {
+  std::string printable;
+  std::string hex;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    printable.push_back(c >= 32 && c < 127 ? static_cast<char>(c) : '.');
+    char digits[4];
+    std::snprintf(digits, sizeof digits, "%02x", c);
+    hex += digits;
+  }
+  return "'" + printable + "' (" + hex + ")";
+}
+
+// Refuses a size that tmpfs could not back: touching a page beyond it would
+// raise SIGBUS in whoever touches it, long after creation.
+void check_backing_store(const std::string& name, std::uint64_t size) {
+  struct statvfs fs {};
+  if (statvfs("/dev/shm", &fs) != 0) return;
+  const std::uint64_t capacity = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+  if (capacity != 0 && size > capacity) {
+    throw InvalidArgument("arena '" + name + "': " + format_size(size) + " is more than /dev/shm can hold (" +
+                          format_size(capacity) + ")");
+  }
+}
+
+}  // namespace
+
+std::string Arena::segment_name(const std::string& name) { return "shoal." + name; }
+
+void Arena::validate_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 200 && name.find('/') == std::string::npos &&
+                  name != "." && name != ".." && name.find('\0') == std::string::npos;
+  if (!ok) {
+    throw InvalidArgument("invalid arena name '" + name +
+                          "': use 1 to 200 characters, no '/' (it becomes /dev/shm/shoal.NAME)");
+  }
+}
+
+Arena::Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options)
+    : name_(std::move(name)),
+      mapping_(std::move(mapping)),
+      base_(static_cast<std::byte*>(mapping_->region.get_address())),
+      size_(mapping_->region.get_size()),
+      creator_(creator),
+      unlink_on_close_(creator),
+      fork_generation_(fork_generation()),
+      options_(options),
+      heap_(std::make_unique<BlockHeap>(base_, size_, name_)) {}
+
+Arena::~Arena() {
+  heap_.reset();
+  mapping_.reset();
+  if (creator_ && unlink_on_close_ && fork_generation() == fork_generation_) bip::shared_memory_object::remove(segment_name(name_).c_str());
+}
+
+std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size, ArenaOptions options) {
+  validate_name(name);
+  size = size / layout::kAlign * layout::kAlign;
+  if (size < layout::kMinArenaBytes || size > kMaxArenaBytes) {
+    throw InvalidArgument("arena '" + name + "': size " + format_size(size) + " is outside " +
+                          format_size(layout::kMinArenaBytes) + " .. " + format_size(kMaxArenaBytes));
+  }
+  check_backing_store(name, size);
+
+  auto mapping = std::make_unique<Mapping>();
+  try {
+    mapping->segment = bip::shared_memory_object(bip::create_only, segment_name(name).c_str(), bip::read_write,
+                                                 bip::permissions(0600));
+  } catch (const bip::interprocess_exception& e) {
+    rethrow_segment_error(e, name, "creating");
+  }
+  try {
+    mapping->segment.truncate(static_cast<bip::offset_t>(size));
+    mapping->region = bip::mapped_region(mapping->segment, bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(segment_name(name).c_str());
+    throw SystemError("arena '" + name + "': sizing or mapping the new segment failed: " + e.what());
+  }
+
+  std::shared_ptr<Arena> arena(new Arena(name, std::move(mapping), /*creator=*/true, options));
+  ArenaHeader* header = arena->header();
+  // The segment is fresh and zero-filled; lay out the header.
+  std::memcpy(header->magic, layout::kMagic, sizeof header->magic);
+  header->layout_version = layout::kLayoutVersion;
+  header->arena_size = size;
+  header->bitmap_offset = layout::kHeaderBytes;
+  const std::uint64_t units = (size - layout::kHeaderBytes) / layout::kAlign;
+  header->bitmap_bytes = ((units + 63) / 64 * 8 + layout::kAlign - 1) / layout::kAlign * layout::kAlign;
+  header->heap_begin = header->bitmap_offset + header->bitmap_bytes;
+  header->heap_end = size;
+  header->created_ns = now_ns();
+  header->creator_pid = getpid();
+  std::strncpy(header->name, name.c_str(), sizeof header->name - 1);
+  ArenaLock::initialize(&header->lock);
+  arena->heap_->format();
+  // Attachers wait for this before trusting anything above.
+  std::atomic_ref<std::uint32_t>(header->ready).store(1, std::memory_order_release);
+  return arena;
+}
+
+std::shared_ptr<Arena> Arena::attach(const std::string& name, Access access, ArenaOptions options) {
+  validate_name(name);
+  const auto mode = access == Access::read_write ? bip::read_write : bip::read_only;
+  auto mapping = std::make_unique<Mapping>();
+  bip::offset_t bytes = 0;
+  try {
+    mapping->segment = bip::shared_memory_object(bip::open_only, segment_name(name).c_str(), mode);
+    mapping->segment.get_size(bytes);
+  } catch (const bip::interprocess_exception& e) {
+    rethrow_segment_error(e, name, "opening");
+  }
+  if (bytes < static_cast<bip::offset_t>(layout::kHeaderBytes)) {
+    throw NotAnArena(shm_path(name) + " is not a shoal arena: it is " + std::to_string(bytes) +
+                     " bytes, smaller than an arena header (" + std::to_string(layout::kHeaderBytes) + ")");
+  }
+  try {
+    mapping->region = bip::mapped_region(mapping->segment, mode);
+  } catch (const bip::interprocess_exception& e) {
+    rethrow_segment_error(e, name, "mapping");
+  }
+
+  const auto* header = static_cast<const ArenaHeader*>(mapping->region.get_address());
+  // A creator may still be laying out the header: wait briefly for `ready`.
+  const auto deadline = std::chrono::steady_clock::now() + kReadyWait;
+  while (std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) != 1) {
+    const bool blank = std::all_of(header->magic, header->magic + 8, [](char c) { return c == 0; });
+    if (!blank || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (std::memcmp(header->magic, layout::kMagic, sizeof layout::kMagic) != 0) {
+    throw NotAnArena(shm_path(name) + " is not a shoal arena: it starts with " +
+                     describe_bytes(reinterpret_cast<const std::byte*>(header->magic), 8) + ", not 'SHOALARN'");
+  }
+  if (header->layout_version != layout::kLayoutVersion) {
+    throw LayoutMismatch("arena '" + name + "' has layout version " + std::to_string(header->layout_version) +
+                         "; this shoal reads layout version " + std::to_string(layout::kLayoutVersion));
+  }
+  const auto mapped = static_cast<std::uint64_t>(bytes);
+  const bool sane = std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) == 1 &&
+                    header->arena_size == mapped && header->bitmap_offset == layout::kHeaderBytes &&
+                    header->heap_begin == header->bitmap_offset + header->bitmap_bytes &&
+                    header->heap_begin % layout::kAlign == 0 && header->heap_begin < header->heap_end &&
+                    header->heap_end <= mapped;
+  if (!sane) {
+    throw CorruptArena("arena '" + name + "': its header is inconsistent (size " + std::to_string(mapped) +
+                       " bytes, recorded " + std::to_string(header->arena_size) + ")");
+  }
+  return std::shared_ptr<Arena>(new Arena(name, std::move(mapping), /*creator=*/false, options));
+}
+
+bool Arena::destroy(const std::string& name) {
+  validate_name(name);
+  return bip::shared_memory_object::remove(segment_name(name).c_str());
+}
+
+ArenaStats Arena::stats() {
+  ArenaLock lock(*this);
+  const ArenaHeader* h = header();
+  ArenaStats s;
+  s.size = h->arena_size;
+  s.heap_bytes = h->heap_end - h->heap_begin;
+  s.used_bytes = h->used_bytes;
+  s.free_bytes = s.heap_bytes - h->used_bytes;
+  s.largest_free = heap_->largest_free_payload();
+  s.used_blocks = h->used_blocks;
+  s.free_blocks = h->free_blocks;
+  for (const auto& slot : h->holders) {
+    if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) ++s.holders;
+  }
+  s.repairs = h->repairs;
+  s.reaped_holders = h->reaped_holders;
+  return s;
+}
+
+BlockInfo Arena::block_info(Handle h) {
+  ArenaLock lock(*this);
+  const layout::BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr) {
+    throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live block");
+  }
+  return BlockInfo{h, static_cast<layout::BlockKind>(block->kind), block->size, block->requested,
+                   block->refcount};
+}
+
+std::span<std::byte> Arena::payload(Handle h) {
+  const layout::BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr) {
+    throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live block");
+  }
+  return {base_ + h.offset + layout::kBlockHeaderBytes, block->requested};
+}
+
+std::chrono::nanoseconds Arena::max_lock_wait() const {
+  return std::chrono::nanoseconds(max_lock_wait_ns_.load(std::memory_order_relaxed));
+}
+
+std::vector<std::string> Arena::check() {
+  ArenaLock lock(*this);
+  return check_image(base_, size_);
+}
+
+}  // namespace shoal

@@ -1,0 +1,309 @@
+// block_heap.cpp — the arena's block allocator. See block_heap.hpp.
+#include "block_heap.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstring>
+
+#include "shoal/errors.hpp"
+#include "shoal/size.hpp"
+#include "shoal/test_hooks.hpp"
+
+namespace shoal {
+
+using layout::ArenaHeader;
+using layout::BlockHeader;
+using layout::BlockKind;
+using layout::BlockState;
+using layout::FreeLinks;
+using layout::kAlign;
+
+namespace {
+
+constexpr std::uint32_t kExactClasses = 32;
+// How many blocks of the first, possibly too small, class to try before
+// moving to a class whose every block fits.
+constexpr int kFirstFitScan = 16;
+
+// A block's creation time is for people (the CLI sorts by age): the coarse
+// clock is plenty, and several times cheaper than the precise one.
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+BlockHeap::BlockHeap(std::byte* base, std::uint64_t mapped_bytes, const std::string& arena_name)
+    : base_(base),
+      mapped_bytes_(mapped_bytes),
+      header_(reinterpret_cast<ArenaHeader*>(base)),
+      arena_name_(arena_name) {}
+
+std::uint32_t BlockHeap::size_class(std::uint64_t block_bytes) {
+  const std::uint64_t units = block_bytes / kAlign;
+  if (units <= kExactClasses) return static_cast<std::uint32_t>(units - 1);
+  const auto log2 = static_cast<std::uint32_t>(std::bit_width(units) - 1);  // >= 5
+  const auto sub = static_cast<std::uint32_t>((units >> (log2 - 2)) & 3u);
+  return std::min(kExactClasses + (log2 - 5) * 4 + sub, layout::kSizeClasses - 1);
+}
+
+std::uint64_t BlockHeap::block_bytes_for(std::uint64_t payload_bytes) {
+  const std::uint64_t payload = std::max<std::uint64_t>(payload_bytes, kAlign);
+  return layout::kBlockHeaderBytes + (payload + kAlign - 1) / kAlign * kAlign;
+}
+
+BlockHeader* BlockHeap::header_at(std::uint64_t offset) const {
+  return reinterpret_cast<BlockHeader*>(base_ + offset);
+}
+
+// ------------------------------------------------------------- bitmap ----
+
+bool BlockHeap::bitmap_test(std::uint64_t offset) const {
+  const std::uint64_t unit = (offset - header_->heap_begin) / kAlign;
+  auto* words = reinterpret_cast<std::uint64_t*>(base_ + header_->bitmap_offset);
+  const std::uint64_t word = std::atomic_ref<std::uint64_t>(words[unit / 64]).load(std::memory_order_acquire);
+  return (word >> (unit % 64)) & 1u;
+}
+
+void BlockHeap::bitmap_set(std::uint64_t offset, bool value) {
+  const std::uint64_t unit = (offset - header_->heap_begin) / kAlign;
+  auto* words = reinterpret_cast<std::uint64_t*>(base_ + header_->bitmap_offset);
+  std::atomic_ref<std::uint64_t> word(words[unit / 64]);
+  const std::uint64_t bit = std::uint64_t{1} << (unit % 64);
+  if (value) {
+    word.fetch_or(bit, std::memory_order_release);
+  } else {
+    word.fetch_and(~bit, std::memory_order_release);
+  }
+}
+
+// ---------------------------------------------------------- free lists ----
+
+void BlockHeap::list_push(std::uint64_t offset) {
+  BlockHeader* block = header_at(offset);
+  const std::uint32_t c = size_class(block->size);
+  auto* links = reinterpret_cast<FreeLinks*>(block + 1);
+  links->prev = 0;
+  links->next = header_->free_heads[c];
+  if (links->next != 0) reinterpret_cast<FreeLinks*>(header_at(links->next) + 1)->prev = offset;
+  header_->free_heads[c] = offset;
+  header_->class_mask[c / 64] |= std::uint64_t{1} << (c % 64);
+  ++header_->free_blocks;
+}
+
+void BlockHeap::list_remove(std::uint64_t offset) {
+  BlockHeader* block = header_at(offset);
+  const std::uint32_t c = size_class(block->size);
+  auto* links = reinterpret_cast<FreeLinks*>(block + 1);
+  if (links->prev != 0) {
+    reinterpret_cast<FreeLinks*>(header_at(links->prev) + 1)->next = links->next;
+  } else {
+    header_->free_heads[c] = links->next;
+  }
+  if (links->next != 0) reinterpret_cast<FreeLinks*>(header_at(links->next) + 1)->prev = links->prev;
+  if (header_->free_heads[c] == 0) header_->class_mask[c / 64] &= ~(std::uint64_t{1} << (c % 64));
+  --header_->free_blocks;
+}
+
+std::uint64_t BlockHeap::find_fit(std::uint64_t block_bytes) {
+  const std::uint32_t first = size_class(block_bytes);
+  // The first class may hold blocks smaller than asked (above the exact
+  // classes, a class spans a range): try a few of them.
+  std::uint64_t candidate = header_->free_heads[first];
+  for (int i = 0; candidate != 0 && i < kFirstFitScan; ++i) {
+    if (header_at(candidate)->size >= block_bytes) return candidate;
+    candidate = reinterpret_cast<FreeLinks*>(header_at(candidate) + 1)->next;
+  }
+  // Every block of any higher class fits.
+  for (std::uint32_t c = first + 1; c < layout::kSizeClasses;) {
+    const std::uint64_t word = header_->class_mask[c / 64] >> (c % 64);
+    if (word == 0) {
+      c = (c / 64 + 1) * 64;
+      continue;
+    }
+    c += static_cast<std::uint32_t>(std::countr_zero(word));
+    if (c >= layout::kSizeClasses) break;
+    return header_->free_heads[c];
+  }
+  return 0;
+}
+
+// -------------------------------------------------------------- blocks ----
+
+void BlockHeap::write_free_header(std::uint64_t offset, std::uint64_t size, std::uint64_t prev_size) {
+  BlockHeader* block = header_at(offset);
+  std::memset(block, 0, sizeof(BlockHeader));
+  block->size = size;
+  block->prev_size = prev_size;
+  block->tag = layout::kBlockTag;
+  block->state = static_cast<std::uint32_t>(BlockState::free);
+  block->kind = static_cast<std::uint32_t>(BlockKind::none);
+  block->creator_slot = layout::kNoHolder;
+}
+
+void BlockHeap::set_prev_size_of_next(std::uint64_t offset) {
+  const std::uint64_t next = offset + header_at(offset)->size;
+  if (next < header_->heap_end) header_at(next)->prev_size = header_at(offset)->size;
+}
+
+void BlockHeap::format() {
+  std::memset(header_->free_heads, 0, sizeof header_->free_heads);
+  std::memset(header_->class_mask, 0, sizeof header_->class_mask);
+  header_->free_blocks = 0;
+  header_->used_blocks = 0;
+  header_->used_bytes = 0;
+  write_free_header(header_->heap_begin, header_->heap_end - header_->heap_begin, 0);
+  bitmap_set(header_->heap_begin, true);
+  list_push(header_->heap_begin);
+}
+
+std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t creator_slot) {
+  const std::uint64_t heap_bytes = header_->heap_end - header_->heap_begin;
+  if (bytes > heap_bytes) {
+    throw ArenaFull("arena '" + arena_name_ + "' is full: " + format_size(bytes) +
+                    " asked for, more than the whole arena (" + format_size(heap_bytes) + ")");
+  }
+  const std::uint64_t need = block_bytes_for(bytes);
+  const std::uint64_t offset = find_fit(need);
+  if (offset == 0) {
+    throw ArenaFull("arena '" + arena_name_ + "' is full: cannot allocate " + format_size(bytes) +
+                    " (used " + format_size(header_->used_bytes) + " of " + format_size(heap_bytes) +
+                    ", largest free block " + format_size(largest_free_payload()) + ")");
+  }
+  list_remove(offset);
+  BlockHeader* block = header_at(offset);
+  const std::uint64_t have = block->size;
+  if (have - need >= layout::kMinBlockBytes) {
+    // Write the remainder's header inside our own free payload first, then
+    // commit the split by shrinking this block: a death in between leaves
+    // the chain as it was (the new header is unreachable payload).
+    const std::uint64_t rest = offset + need;
+    write_free_header(rest, have - need, need);
+    test_hooks::reach(test_hooks::Point::alloc_after_split_header);
+    block->size = need;  // commit
+    bitmap_set(rest, true);
+    set_prev_size_of_next(rest);
+    list_push(rest);
+  }
+  block->generation = ++header_->next_generation;
+  block->kind = static_cast<std::uint32_t>(kind);
+  block->refcount = 0;
+  block->requested = bytes;
+  block->created_ns = now_ns();
+  block->creator_slot = creator_slot;
+  block->site = 0;
+  block->state = static_cast<std::uint32_t>(BlockState::used);  // commit
+  header_->used_bytes += block->size;
+  ++header_->used_blocks;
+  test_hooks::reach(test_hooks::Point::alloc_after_mark_used);
+  return offset;
+}
+
+void BlockHeap::free(std::uint64_t offset) {
+  BlockHeader* block = header_at(offset);
+  header_->used_bytes -= block->size;
+  --header_->used_blocks;
+  block->kind = static_cast<std::uint32_t>(BlockKind::none);
+  block->refcount = 0;
+  block->state = static_cast<std::uint32_t>(BlockState::free);  // commit
+  test_hooks::reach(test_hooks::Point::free_after_mark_free);
+
+  const std::uint64_t next = offset + block->size;
+  if (next < header_->heap_end && header_at(next)->state == static_cast<std::uint32_t>(BlockState::free)) {
+    list_remove(next);
+    block->size += header_at(next)->size;  // commit: the next header becomes payload
+    bitmap_set(next, false);
+    test_hooks::reach(test_hooks::Point::free_after_merge);
+  }
+  if (block->prev_size != 0) {
+    const std::uint64_t prev = offset - block->prev_size;
+    BlockHeader* before = header_at(prev);
+    if (before->state == static_cast<std::uint32_t>(BlockState::free)) {
+      list_remove(prev);
+      before->size += block->size;  // commit: our header becomes payload
+      bitmap_set(offset, false);
+      offset = prev;
+    }
+  }
+  set_prev_size_of_next(offset);
+  list_push(offset);
+}
+
+BlockHeader* BlockHeap::resolve(Handle h) const {
+  const std::uint64_t begin = header_->heap_begin;
+  const std::uint64_t end = std::min<std::uint64_t>(header_->heap_end, mapped_bytes_);
+  if (h.offset < begin || h.offset % kAlign != 0) return nullptr;
+  if (end < layout::kMinBlockBytes || h.offset > end - layout::kMinBlockBytes) return nullptr;
+  if (!bitmap_test(h.offset)) return nullptr;
+  BlockHeader* block = header_at(h.offset);
+  if (block->tag != layout::kBlockTag) return nullptr;
+  if (block->state != static_cast<std::uint32_t>(BlockState::used)) return nullptr;
+  if (block->generation != h.generation) return nullptr;
+  if (block->size < layout::kMinBlockBytes || block->size % kAlign != 0 || block->size > end - h.offset) {
+    return nullptr;
+  }
+  if (block->requested > block->size - layout::kBlockHeaderBytes) return nullptr;
+  return block;
+}
+
+std::uint64_t BlockHeap::largest_free_payload() const {
+  for (std::uint32_t c = layout::kSizeClasses; c-- > 0;) {
+    std::uint64_t largest = 0;
+    std::uint64_t seen = 0;
+    for (std::uint64_t at = header_->free_heads[c]; at != 0 && seen < 4096; ++seen) {
+      largest = std::max(largest, header_at(at)->size);
+      at = reinterpret_cast<FreeLinks*>(header_at(at) + 1)->next;
+    }
+    if (largest != 0) return largest - layout::kBlockHeaderBytes;
+  }
+  return 0;
+}
+
+bool BlockHeap::rebuild() {
+  const std::uint64_t begin = header_->heap_begin;
+  const std::uint64_t end = header_->heap_end;
+  if (begin % kAlign != 0 || end > mapped_bytes_ || begin >= end) return false;
+
+  std::memset(base_ + header_->bitmap_offset, 0, header_->bitmap_bytes);
+  std::memset(header_->free_heads, 0, sizeof header_->free_heads);
+  std::memset(header_->class_mask, 0, sizeof header_->class_mask);
+  header_->free_blocks = 0;
+  header_->used_blocks = 0;
+  header_->used_bytes = 0;
+
+  std::uint64_t prev = 0;  // offset of the previous block, 0 = none
+  for (std::uint64_t at = begin; at < end;) {
+    BlockHeader* block = header_at(at);
+    const bool sane = block->tag == layout::kBlockTag && block->size >= layout::kMinBlockBytes &&
+                      block->size % kAlign == 0 && block->size <= end - at &&
+                      (block->state == static_cast<std::uint32_t>(BlockState::free) ||
+                       block->state == static_cast<std::uint32_t>(BlockState::used));
+    if (!sane) return false;
+    const bool is_free = block->state == static_cast<std::uint32_t>(BlockState::free);
+    if (is_free && prev != 0 && header_at(prev)->state == static_cast<std::uint32_t>(BlockState::free)) {
+      header_at(prev)->size += block->size;  // merge a run a death left unmerged
+      at = prev + header_at(prev)->size;
+      continue;
+    }
+    block->prev_size = prev == 0 ? 0 : at - prev;
+    bitmap_set(at, true);
+    if (!is_free) {
+      header_->used_bytes += block->size;
+      ++header_->used_blocks;
+    }
+    prev = at;
+    at += block->size;
+  }
+  // Free lists last, once every merge is done.
+  for (std::uint64_t at = begin; at < end; at += header_at(at)->size) {
+    if (header_at(at)->state == static_cast<std::uint32_t>(BlockState::free)) list_push(at);
+  }
+  return true;
+}
+
+}  // namespace shoal

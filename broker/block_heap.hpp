@@ -1,0 +1,79 @@
+// block_heap.hpp — the arena's block allocator (internal).
+//
+// A segregated-fit allocator with boundary tags, over offsets. Free blocks
+// sit in doubly linked lists, one per size class: 32 exact classes for
+// blocks of 64..2048 bytes of payload+header, then four classes per power of
+// two. Freeing merges a block with free neighbours at once, so no two free
+// blocks are ever adjacent.
+//
+// Crash safety: the only authoritative state is the chain of block sizes and
+// states, walked forward from heap_begin. Every change to the chain is a
+// single aligned store (see layout.hpp, "commit"); free lists, prev_size,
+// the bitmap and the statistics are derived, and rebuild() recomputes them
+// after a process died in the middle of a change.
+//
+// Every method requires the arena lock, except resolve(), which is safe for
+// a block the caller holds a reference to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "shoal/handle.hpp"
+#include "shoal/layout.hpp"
+
+namespace shoal {
+
+class BlockHeap {
+ public:
+  BlockHeap(std::byte* base, std::uint64_t mapped_bytes, const std::string& arena_name);
+
+  // Lays out an empty heap: one free block spanning it. For create() only.
+  void format();
+
+  // Allocates a block whose payload holds at least `bytes`. Returns the
+  // offset of its header, state used, refcount 0, a fresh generation.
+  // Throws ArenaFull (the heap is left exactly as it was).
+  std::uint64_t allocate(std::uint64_t bytes, layout::BlockKind kind, std::uint32_t creator_slot);
+
+  // Returns a used block to the heap, merging it with free neighbours.
+  void free(std::uint64_t offset);
+
+  // The header of the used block `h` names, or nullptr when `h` is out of
+  // range, not a block start, not in use, or stale. Never follows anything
+  // it has not bounds-checked.
+  layout::BlockHeader* resolve(Handle h) const;
+
+  // Header at a known-good block offset (from the chain walk).
+  layout::BlockHeader* header_at(std::uint64_t offset) const;
+
+  // Recomputes every derived structure (prev_size, bitmap, free lists,
+  // statistics) from the chain, merging adjacent free blocks. Returns false
+  // if the chain itself is broken, which no crash can cause (only a stray
+  // write): the arena is then corrupt.
+  bool rebuild();
+
+  // Largest free block's payload capacity (scans the top size class).
+  std::uint64_t largest_free_payload() const;
+
+  static std::uint32_t size_class(std::uint64_t block_bytes);
+  static std::uint64_t block_bytes_for(std::uint64_t payload_bytes);
+
+  layout::ArenaHeader* arena() const { return header_; }
+
+ private:
+  bool bitmap_test(std::uint64_t offset) const;
+  void bitmap_set(std::uint64_t offset, bool value);
+  void list_push(std::uint64_t offset);
+  void list_remove(std::uint64_t offset);
+  std::uint64_t find_fit(std::uint64_t block_bytes);
+  void write_free_header(std::uint64_t offset, std::uint64_t size, std::uint64_t prev_size);
+  void set_prev_size_of_next(std::uint64_t offset);
+
+  std::byte* base_;
+  std::uint64_t mapped_bytes_;
+  layout::ArenaHeader* header_;
+  const std::string& arena_name_;
+};
+
+}  // namespace shoal

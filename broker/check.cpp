@@ -1,0 +1,326 @@
+// check.cpp — the arena's whole-structure validator.
+//
+// check_image() reads an arena image and lists every broken invariant:
+//   * the header: magic, layout version, geometry;
+//   * the chain: every block tagged, sized in multiples of 64 within the
+//     heap, prev_size right, its bitmap bit set, no two free blocks adjacent;
+//   * the bitmap: exactly one bit per block start;
+//   * the free lists: each free block listed once, in its size class, with
+//     consistent back links, and the class mask matching;
+//   * the statistics: used bytes and block counts;
+//   * ownership: every refcount equals the ledger entries naming that block,
+//     no used block without an owner (a leak), every ledger entry names a
+//     live block, every ledger block belongs to exactly one active holder,
+//     and each holder's totals add up.
+//
+// It trusts nothing: every offset is bounded before it is followed and
+// every loop is bounded by the heap size, so a corrupt or changing image
+// yields problems, never a crash or a hang. Structures are copied out
+// before use, so a value cannot change between its check and its use.
+#include <algorithm>
+#include <bit>
+#include <memory>
+#include <cstring>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "block_heap.hpp"
+#include "shoal/arena.hpp"
+
+namespace shoal {
+
+using layout::ArenaHeader;
+using layout::BlockHeader;
+using layout::BlockKind;
+using layout::BlockState;
+using layout::FreeLinks;
+using layout::HolderSlot;
+using layout::LedgerChunk;
+using layout::LedgerEntry;
+
+namespace {
+
+constexpr std::size_t kMaxProblems = 100;
+
+template <typename T>
+T copy_at(const std::byte* base, std::uint64_t offset) {
+  T value;
+  std::memcpy(&value, base + offset, sizeof value);
+  return value;
+}
+
+struct BlockRecord {
+  BlockHeader header;
+  std::uint32_t owners = 0;  // ledger entries naming it
+  bool listed = false;       // seen in a free list
+  bool ledger_owned = false; // a ledger block linked from an active holder
+};
+
+class Checker {
+ public:
+  Checker(const std::byte* base, std::uint64_t bytes) : base_(base), bytes_(bytes) {}
+
+  std::vector<std::string> run() {
+    if (!check_header()) return problems_;
+    walk_chain();
+    check_bitmap();
+    check_free_lists();
+    check_statistics();
+    check_ownership();
+    return problems_;
+  }
+
+ private:
+  void problem(std::string text) {
+    if (problems_.size() < kMaxProblems) problems_.push_back(std::move(text));
+  }
+
+  bool in_heap(std::uint64_t offset) const {
+    return offset >= header_.heap_begin && offset < header_.heap_end && offset % layout::kAlign == 0 &&
+           header_.heap_end - offset >= layout::kMinBlockBytes;
+  }
+
+  bool check_header() {
+    if (bytes_ < sizeof(ArenaHeader)) {
+      problem("image of " + std::to_string(bytes_) + " bytes is smaller than an arena header");
+      return false;
+    }
+    header_ = copy_at<ArenaHeader>(base_, 0);
+    if (std::memcmp(header_.magic, layout::kMagic, sizeof layout::kMagic) != 0) {
+      problem("header: wrong magic (not a shoal arena)");
+      return false;
+    }
+    if (header_.layout_version != layout::kLayoutVersion) {
+      problem("header: layout version " + std::to_string(header_.layout_version) + ", expected " +
+              std::to_string(layout::kLayoutVersion));
+      return false;
+    }
+    const bool geometry = header_.arena_size == bytes_ && header_.bitmap_offset == layout::kHeaderBytes &&
+                          header_.bitmap_bytes <= bytes_ - header_.bitmap_offset &&
+                          header_.heap_begin == header_.bitmap_offset + header_.bitmap_bytes &&
+                          header_.heap_begin % layout::kAlign == 0 && header_.heap_begin < header_.heap_end &&
+                          header_.heap_end <= bytes_ &&
+                          (header_.heap_end - header_.heap_begin) / layout::kAlign <= header_.bitmap_bytes * 8;
+    if (!geometry) {
+      problem("header: inconsistent geometry (size " + std::to_string(header_.arena_size) + ", heap " +
+              std::to_string(header_.heap_begin) + ".." + std::to_string(header_.heap_end) + ")");
+      return false;
+    }
+    return true;
+  }
+
+  bool bitmap_bit(std::uint64_t offset) const {
+    const std::uint64_t unit = (offset - header_.heap_begin) / layout::kAlign;
+    const auto byte = std::to_integer<unsigned>(base_[header_.bitmap_offset + unit / 8]);
+    return (byte >> (unit % 8)) & 1u;
+  }
+
+  void walk_chain() {
+    std::uint64_t prev_offset = 0;
+    bool prev_free = false;
+    for (std::uint64_t at = header_.heap_begin; at < header_.heap_end;) {
+      if (!in_heap(at)) {
+        problem("chain: block at " + std::to_string(at) + " leaves too little room for a block");
+        return;
+      }
+      const auto block = copy_at<BlockHeader>(base_, at);
+      const std::string where = "block " + std::to_string(at);
+      if (block.tag != layout::kBlockTag) {
+        problem("chain: " + where + " has no block tag; the chain is broken here");
+        return;
+      }
+      if (block.size < layout::kMinBlockBytes || block.size % layout::kAlign != 0 ||
+          block.size > header_.heap_end - at) {
+        problem("chain: " + where + " has impossible size " + std::to_string(block.size));
+        return;
+      }
+      const bool is_free = block.state == static_cast<std::uint32_t>(BlockState::free);
+      if (!is_free && block.state != static_cast<std::uint32_t>(BlockState::used)) {
+        problem("chain: " + where + " has unknown state " + std::to_string(block.state));
+      }
+      if (block.prev_size != (prev_offset == 0 ? 0 : at - prev_offset)) {
+        problem("chain: " + where + " records prev_size " + std::to_string(block.prev_size));
+      }
+      if (!bitmap_bit(at)) problem("bitmap: no bit for " + where);
+      if (is_free && prev_free) problem("chain: " + where + " and the block before it are both free (unmerged)");
+      if (!is_free) {
+        if (block.kind == 0 || block.kind >= layout::kBlockKindCount) {
+          problem("chain: used " + where + " has unknown kind " + std::to_string(block.kind));
+        }
+        if (block.requested > block.size - layout::kBlockHeaderBytes) {
+          problem("chain: " + where + " asks for more than it holds");
+        }
+        used_bytes_ += block.size;
+        ++used_blocks_;
+      } else {
+        ++free_blocks_;
+      }
+      blocks_.emplace(at, BlockRecord{block});
+      prev_offset = at;
+      prev_free = is_free;
+      at += block.size;
+    }
+  }
+
+  void check_bitmap() {
+    const std::uint64_t units = (header_.heap_end - header_.heap_begin) / layout::kAlign;
+    std::uint64_t bits = 0;
+    for (std::uint64_t byte = 0; byte < (units + 7) / 8; ++byte) {
+      bits += static_cast<std::uint64_t>(std::popcount(std::to_integer<unsigned>(base_[header_.bitmap_offset + byte])));
+    }
+    if (bits != blocks_.size()) {
+      problem("bitmap: " + std::to_string(bits) + " block-start bits for " + std::to_string(blocks_.size()) +
+              " blocks");
+    }
+  }
+
+  void check_free_lists() {
+    std::uint64_t listed = 0;
+    for (std::uint32_t c = 0; c < layout::kSizeClasses; ++c) {
+      const bool mask_bit = (header_.class_mask[c / 64] >> (c % 64)) & 1u;
+      if (mask_bit != (header_.free_heads[c] != 0)) problem("free lists: class mask wrong for class " + std::to_string(c));
+      std::uint64_t prev = 0;
+      for (std::uint64_t at = header_.free_heads[c]; at != 0;) {
+        const auto found = blocks_.find(at);
+        if (found == blocks_.end()) {
+          problem("free lists: class " + std::to_string(c) + " links to " + std::to_string(at) +
+                  ", which is not a block");
+          break;
+        }
+        BlockRecord& record = found->second;
+        if (record.header.state != static_cast<std::uint32_t>(BlockState::free)) {
+          problem("free lists: used block " + std::to_string(at) + " is listed as free");
+        }
+        if (record.listed) {
+          problem("free lists: block " + std::to_string(at) + " is listed twice (cycle?)");
+          break;
+        }
+        record.listed = true;
+        ++listed;
+        if (BlockHeap::size_class(record.header.size) != c) {
+          problem("free lists: block " + std::to_string(at) + " is in class " + std::to_string(c) +
+                  " but belongs in " + std::to_string(BlockHeap::size_class(record.header.size)));
+        }
+        const auto links = copy_at<FreeLinks>(base_, at + layout::kBlockHeaderBytes);
+        if (links.prev != prev) problem("free lists: block " + std::to_string(at) + " has a wrong back link");
+        prev = at;
+        at = links.next;
+      }
+    }
+    if (listed != free_blocks_) {
+      problem("free lists: " + std::to_string(listed) + " blocks listed, " + std::to_string(free_blocks_) +
+              " free in the chain");
+    }
+  }
+
+  void check_statistics() {
+    if (header_.used_bytes != used_bytes_) {
+      problem("statistics: used_bytes is " + std::to_string(header_.used_bytes) + ", the chain holds " +
+              std::to_string(used_bytes_));
+    }
+    if (header_.used_blocks != used_blocks_ || header_.free_blocks != free_blocks_) {
+      problem("statistics: block counts " + std::to_string(header_.used_blocks) + " used / " +
+              std::to_string(header_.free_blocks) + " free, the chain has " + std::to_string(used_blocks_) + " / " +
+              std::to_string(free_blocks_));
+    }
+  }
+
+  BlockRecord* used_block(std::uint64_t offset) {
+    const auto found = blocks_.find(offset);
+    if (found == blocks_.end()) return nullptr;
+    if (found->second.header.state != static_cast<std::uint32_t>(BlockState::used)) return nullptr;
+    return &found->second;
+  }
+
+  void check_holder_ledger(std::uint32_t index, const HolderSlot& slot) {
+    const std::string who = "holder " + std::to_string(index) + " (pid " + std::to_string(slot.pid) + ")";
+    std::uint64_t refs = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t at = slot.ledger_head;
+    for (std::uint64_t hops = 0; at != 0; ++hops) {
+      BlockRecord* record = used_block(at);
+      if (record == nullptr || record->header.kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+        problem(who + ": ledger link " + std::to_string(at) + " is not a ledger block");
+        break;
+      }
+      if (record->ledger_owned || hops > blocks_.size()) {
+        problem(who + ": ledger block " + std::to_string(at) + " is linked twice");
+        break;
+      }
+      record->ledger_owned = true;
+      const auto chunk = copy_at<LedgerChunk>(base_, at + layout::kBlockHeaderBytes);
+      const std::uint64_t room = (record->header.size - layout::kBlockHeaderBytes - sizeof(LedgerChunk)) /
+                                 sizeof(LedgerEntry);
+      if (chunk.capacity > room) {
+        problem(who + ": ledger block " + std::to_string(at) + " claims more entries than it holds");
+      }
+      const std::uint64_t capacity = std::min<std::uint64_t>(chunk.capacity, room);
+      const std::uint64_t first = at + layout::kBlockHeaderBytes + sizeof(LedgerChunk);
+      for (std::uint64_t i = 0; i < capacity; ++i) {
+        const auto entry = copy_at<LedgerEntry>(base_, first + i * sizeof(LedgerEntry));
+        if (entry.offset == 0) continue;
+        BlockRecord* target = used_block(entry.offset);
+        if (target == nullptr || target->header.generation != entry.generation ||
+            target->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+          problem(who + ": ledger entry names no live block (" + std::to_string(entry.offset) + ":" +
+                  std::to_string(entry.generation) + ")");
+          continue;
+        }
+        ++target->owners;
+        ++refs;
+        bytes += target->header.size;
+      }
+      at = chunk.next;
+    }
+    if (refs != slot.refs_held || bytes != slot.bytes_held) {
+      problem(who + ": records " + std::to_string(slot.refs_held) + " references / " +
+              std::to_string(slot.bytes_held) + " bytes, its ledger holds " + std::to_string(refs) + " / " +
+              std::to_string(bytes));
+    }
+  }
+
+  void check_ownership() {
+    for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
+      const HolderSlot& slot = header_.holders[i];
+      if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) {
+        check_holder_ledger(i, slot);
+      } else if (slot.state != static_cast<std::uint32_t>(layout::SlotState::free)) {
+        problem("holder " + std::to_string(i) + ": unknown state " + std::to_string(slot.state));
+      }
+    }
+    for (const auto& [at, record] : blocks_) {
+      if (record.header.state != static_cast<std::uint32_t>(BlockState::used)) continue;
+      const std::string where = "block " + std::to_string(at) + " (" + std::to_string(record.header.size) + " bytes)";
+      if (record.header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+        if (!record.ledger_owned) problem("ownership: ledger " + where + " belongs to no active holder (leaked)");
+        continue;
+      }
+      if (record.owners == 0) {
+        problem("ownership: " + where + " has no owner (leaked), refcount " + std::to_string(record.header.refcount));
+      } else if (record.owners != record.header.refcount) {
+        problem("ownership: " + where + " has refcount " + std::to_string(record.header.refcount) + " but " +
+                std::to_string(record.owners) + " owners");
+      }
+    }
+  }
+
+  const std::byte* base_;
+  std::uint64_t bytes_;
+  ArenaHeader header_{};
+  std::map<std::uint64_t, BlockRecord> blocks_;
+  std::uint64_t used_bytes_ = 0;
+  std::uint64_t used_blocks_ = 0;
+  std::uint64_t free_blocks_ = 0;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+std::vector<std::string> check_image(const std::byte* base, std::uint64_t bytes) {
+  // On the heap: the copied header alone is over 128 KiB.
+  return std::make_unique<Checker>(base, bytes)->run();
+}
+
+}  // namespace shoal

@@ -1,0 +1,301 @@
+// holder.cpp — holder slots, their ledgers, and reaping dead holders.
+//
+// Every shared reference a holder takes is one ledger entry in the arena.
+// Taking one: write the entry (commit), then raise the block's refcount.
+// Dropping one: clear the entry (commit), then lower the refcount and free
+// the block at zero. Both happen under the arena lock; if a process dies in
+// between, repair (repair.cpp) recounts every refcount from the ledgers, so
+// the entry is the truth and the count follows it.
+#include "shoal/holder.hpp"
+
+#include <time.h>
+
+#include <cstring>
+#include <utility>
+
+#include "arena_lock.hpp"
+#include "block_heap.hpp"
+#include "process_identity.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/test_hooks.hpp"
+
+namespace shoal {
+
+using layout::ArenaHeader;
+using layout::BlockHeader;
+using layout::BlockKind;
+using layout::HolderSlot;
+using layout::LedgerChunk;
+using layout::LedgerEntry;
+using layout::SlotState;
+
+namespace {
+
+constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+LedgerChunk* chunk_at(std::byte* base, std::uint64_t block_offset) {
+  return reinterpret_cast<LedgerChunk*>(base + block_offset + layout::kBlockHeaderBytes);
+}
+
+LedgerEntry* entries_of(LedgerChunk* chunk) { return reinterpret_cast<LedgerEntry*>(chunk + 1); }
+
+constexpr std::uint64_t kLedgerPayloadBytes =
+    sizeof(LedgerChunk) + std::uint64_t{layout::kLedgerChunkEntries} * sizeof(LedgerEntry);
+
+}  // namespace
+
+// ------------------------------------------------------------- Arena -----
+
+std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
+  const ProcessIdentity me = current_process();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      ArenaLock lock(*this);
+      for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
+        HolderSlot& slot = header()->holders[i];
+        if (slot.state == kActive) continue;
+        const std::uint64_t epoch = slot.epoch + 1;
+        slot.pid = me.pid;
+        slot.start_time = me.start_time;
+        slot.interpreter_id = interpreter_id;
+        slot.epoch = epoch;
+        slot.ledger_head = 0;
+        slot.refs_held = 0;
+        slot.bytes_held = 0;
+        slot.attached_ns = now_ns();
+        slot.state = kActive;  // commit
+        std::unique_ptr<Holder> holder(new Holder(shared_from_this(), i, epoch));
+        try {
+          holder->ensure_free_entry_locked();  // its first ledger block, now
+        } catch (const ArenaFull&) {
+          slot.state = static_cast<std::uint32_t>(SlotState::free);
+          holder->attached_ = false;
+          throw;
+        }
+        return holder;
+      }
+    }
+    if (reap_dead_holders() == 0) break;
+  }
+  throw TooManyHolders("arena '" + name_ + "': all " + std::to_string(layout::kMaxHolders) +
+                       " holder slots are taken by live processes");
+}
+
+void Arena::release_ledger_entry_locked(std::uint32_t slot_index, LedgerEntry* entry) {
+  const Handle h{entry->offset, entry->generation};
+  entry->offset = 0;  // commit: this holder no longer owns the reference
+  test_hooks::reach(test_hooks::Point::ledger_after_clear);
+  BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr) return;  // already repaired away
+  HolderSlot& slot = header()->holders[slot_index];
+  --slot.refs_held;
+  slot.bytes_held -= block->size;
+  if (--block->refcount == 0) heap_->free(h.offset);
+}
+
+void Arena::release_all_locked(std::uint32_t slot_index) {
+  HolderSlot& slot = header()->holders[slot_index];
+  std::vector<std::uint64_t> chunks;
+  for (std::uint64_t at = slot.ledger_head; at != 0;) {
+    const BlockHeader* block = heap_->header_at(at);
+    const bool ledger_block = at >= header()->heap_begin && at < header()->heap_end &&
+                              block->tag == layout::kBlockTag &&
+                              block->kind == static_cast<std::uint32_t>(BlockKind::ledger);
+    if (!ledger_block || chunks.size() > header()->used_blocks) break;  // damaged: stop, repair recounts
+    chunks.push_back(at);
+    at = chunk_at(base_, at)->next;
+  }
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    LedgerChunk* chunk = chunk_at(base_, chunks[c]);
+    LedgerEntry* entries = entries_of(chunk);
+    const std::uint32_t capacity = std::min(chunk->capacity, layout::kLedgerChunkEntries);
+    for (std::uint32_t i = 0; i < capacity; ++i) {
+      if (entries[i].offset != 0) release_ledger_entry_locked(slot_index, &entries[i]);
+      if (c == 0 && i == capacity / 2) test_hooks::reach(test_hooks::Point::reap_mid_holder);
+    }
+  }
+  slot.ledger_head = 0;  // commit: the ledger blocks are no longer owned
+  for (std::uint64_t at : chunks) heap_->free(at);
+  slot.refs_held = 0;
+  slot.bytes_held = 0;
+  slot.state = static_cast<std::uint32_t>(SlotState::free);  // commit
+}
+
+std::size_t Arena::reap_dead_holders() {
+  struct Candidate {
+    std::uint32_t slot;
+    ProcessIdentity identity;
+    std::uint64_t epoch;
+  };
+  std::vector<Candidate> candidates;
+  {
+    ArenaLock lock(*this);
+    for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
+      const HolderSlot& slot = header()->holders[i];
+      if (slot.state == kActive) candidates.push_back({i, {slot.pid, slot.start_time}, slot.epoch});
+    }
+  }
+  // Liveness is checked without the lock: it reads /proc.
+  std::size_t reaped = 0;
+  for (const Candidate& c : candidates) {
+    if (is_alive(c.identity)) continue;
+    ArenaLock lock(*this);
+    const HolderSlot& slot = header()->holders[c.slot];
+    if (slot.state != kActive || slot.epoch != c.epoch) continue;  // someone else reaped it
+    release_all_locked(c.slot);
+    ++header()->reaped_holders;
+    ++reaped;
+  }
+  return reaped;
+}
+
+// ------------------------------------------------------------ Holder -----
+
+Holder::Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch)
+    : arena_(std::move(arena)), slot_(slot), epoch_(epoch), fork_generation_(fork_generation()) {}
+
+Holder::~Holder() {
+  if (!attached_ || !usable_here()) return;
+  try {
+    ArenaLock lock(*arena_);
+    const HolderSlot& slot = arena_->header()->holders[slot_];
+    if (slot.state == kActive && slot.epoch == epoch_) arena_->release_all_locked(slot_);
+  } catch (const Error&) {
+    // The lock timed out or the arena is corrupt: our references stay in
+    // the ledger, and are reaped once this process exits.
+  }
+}
+
+bool Holder::usable_here() const { return fork_generation() == fork_generation_; }
+
+LedgerEntry* Holder::entry_at(std::uint32_t index) const {
+  const std::uint64_t chunk = chunks_[index / layout::kLedgerChunkEntries];
+  return entries_of(chunk_at(arena_->base_, chunk)) + index % layout::kLedgerChunkEntries;
+}
+
+HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind) {
+  if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
+  ArenaLock lock(*arena_);
+  // Make room in the ledger first, so that a full arena fails before the
+  // block exists and nothing is left half-made.
+  ensure_free_entry_locked();
+  const std::uint64_t offset = arena_->heap_->allocate(bytes, kind, slot_);
+  return record_locked(offset);
+}
+
+HeldBlock Holder::retain(Handle h) {
+  if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
+  ArenaLock lock(*arena_);
+  if (arena_->heap_->resolve(h) == nullptr) {
+    throw InvalidHandle("arena '" + arena_->name() + "': handle " + to_string(h) + " names no live block");
+  }
+  ensure_free_entry_locked();
+  return record_locked(h.offset);
+}
+
+std::uint64_t Holder::refs_held() {
+  ArenaLock lock(*arena_);
+  return arena_->header()->holders[slot_].refs_held;
+}
+
+void Holder::ensure_free_entry_locked() {
+  HolderSlot& slot = arena_->header()->holders[slot_];
+  if (slot.state != kActive || slot.epoch != epoch_) {
+    throw InvalidArgument("arena '" + arena_->name() + "': holder slot " + std::to_string(slot_) +
+                          " was reaped (was this process thought dead?)");
+  }
+  while (lowest_with_room_ < chunks_.size() && unused_[lowest_with_room_].empty()) ++lowest_with_room_;
+  if (lowest_with_room_ < chunks_.size()) return;
+
+  const std::uint64_t offset = arena_->heap_->allocate(kLedgerPayloadBytes, BlockKind::ledger, slot_);
+  LedgerChunk* chunk = chunk_at(arena_->base_, offset);
+  std::memset(static_cast<void*>(chunk), 0, kLedgerPayloadBytes);
+  chunk->capacity = layout::kLedgerChunkEntries;
+  chunk->owner_slot = slot_;
+  // Commit: link it at the end of the chain. Until here a death leaves an
+  // unowned ledger block, which repair frees.
+  if (chunks_.empty()) {
+    slot.ledger_head = offset;
+  } else {
+    chunk_at(arena_->base_, chunks_.back())->next = offset;
+  }
+  chunks_.push_back(offset);
+  auto& unused = unused_.emplace_back();
+  unused.reserve(layout::kLedgerChunkEntries);
+  for (std::uint32_t i = layout::kLedgerChunkEntries; i-- > 0;) unused.push_back(i);  // lowest on top
+  lowest_with_room_ = chunks_.size() - 1;
+}
+
+void Holder::shrink_ledger_locked() {
+  while (chunks_.size() > 1 && unused_.back().size() == layout::kLedgerChunkEntries) {
+    const std::uint64_t last = chunks_.back();
+    chunk_at(arena_->base_, chunks_[chunks_.size() - 2])->next = 0;  // commit: unlinked
+    arena_->heap_->free(last);
+    chunks_.pop_back();
+    unused_.pop_back();
+  }
+  lowest_with_room_ = std::min(lowest_with_room_, chunks_.size() - 1);
+}
+
+HeldBlock Holder::record_locked(std::uint64_t offset) {
+  BlockHeader* block = arena_->heap_->header_at(offset);
+  auto& unused = unused_[lowest_with_room_];
+  const auto index = static_cast<std::uint32_t>(lowest_with_room_ * layout::kLedgerChunkEntries + unused.back());
+  unused.pop_back();
+  LedgerEntry* entry = entry_at(index);
+  entry->generation = block->generation;
+  entry->offset = offset;  // commit: this holder owns a reference
+  test_hooks::reach(test_hooks::Point::ledger_after_add);
+  ++block->refcount;
+  HolderSlot& slot = arena_->header()->holders[slot_];
+  ++slot.refs_held;
+  slot.bytes_held += block->size;
+  const Handle handle{offset, block->generation};
+  return HeldBlock(this, index, handle,
+                   {arena_->base_ + offset + layout::kBlockHeaderBytes, static_cast<std::size_t>(block->requested)});
+}
+
+void Holder::release(std::uint32_t index, Handle h) noexcept {
+  if (!usable_here()) return;  // a forked child must not drop its parent's references
+  try {
+    ArenaLock lock(*arena_);
+    LedgerEntry* entry = entry_at(index);
+    if (entry->offset != h.offset || entry->generation != h.generation) return;  // repaired away
+    arena_->release_ledger_entry_locked(slot_, entry);
+    const std::size_t chunk = index / layout::kLedgerChunkEntries;
+    unused_[chunk].push_back(index % layout::kLedgerChunkEntries);
+    lowest_with_room_ = std::min(lowest_with_room_, chunk);
+    shrink_ledger_locked();
+  } catch (const Error&) {
+    // The lock timed out or the arena is corrupt: the reference stays in the
+    // ledger and is reaped once this process exits. Nothing is freed twice.
+  }
+}
+
+// --------------------------------------------------------- HeldBlock -----
+
+HeldBlock& HeldBlock::operator=(HeldBlock&& other) noexcept {
+  if (this != &other) {
+    reset();
+    holder_ = std::exchange(other.holder_, nullptr);
+    entry_ = other.entry_;
+    handle_ = std::exchange(other.handle_, Handle{});
+    bytes_ = std::exchange(other.bytes_, {});
+  }
+  return *this;
+}
+
+void HeldBlock::reset() noexcept {
+  if (holder_ == nullptr) return;
+  std::exchange(holder_, nullptr)->release(entry_, handle_);
+  handle_ = Handle{};
+  bytes_ = {};
+}
+
+}  // namespace shoal

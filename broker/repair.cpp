@@ -1,0 +1,94 @@
+// repair.cpp — putting the arena right after a process died holding its lock.
+//
+// Nothing a dead lock owner was doing can be asked about, so repair does not
+// try to finish or undo it. Instead it rebuilds everything derivable from
+// the authoritative records, which every step keeps consistent (each change
+// to them is one aligned store, see layout.hpp):
+//
+//   1. the block chain → free lists, bitmap, prev_size, statistics
+//      (BlockHeap::rebuild, which also merges free neighbours);
+//   2. the holders' ledgers → every block's refcount, and each holder's
+//      totals; a ledger entry naming no live block is cleared;
+//   3. a used block that no one owns is freed: a block allocated but not
+//      yet recorded, a ledger block not yet linked, or a block whose last
+//      reference was dropped before it could be freed.
+//
+// It runs with the lock held and the mutex still inconsistent: if this
+// process dies here too, the next locker starts the repair again.
+#include <unordered_set>
+#include <vector>
+
+#include "block_heap.hpp"
+#include "shoal/arena.hpp"
+#include "shoal/errors.hpp"
+
+namespace shoal {
+
+using layout::BlockHeader;
+using layout::BlockKind;
+using layout::BlockState;
+using layout::HolderSlot;
+using layout::LedgerChunk;
+using layout::LedgerEntry;
+
+void Arena::repair_locked() {
+  layout::ArenaHeader* h = header();
+  ++h->repairs;
+  if (!heap_->rebuild()) {
+    throw CorruptArena("arena '" + name_ +
+                       "': a process died holding the lock and the block chain is damaged; it cannot be repaired");
+  }
+
+  // Recount from zero.
+  for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
+    heap_->header_at(at)->refcount = 0;
+  }
+  std::unordered_set<std::uint64_t> owned_ledgers;
+  for (HolderSlot& slot : h->holders) {
+    if (slot.state != static_cast<std::uint32_t>(layout::SlotState::active)) continue;
+    slot.refs_held = 0;
+    slot.bytes_held = 0;
+    std::uint64_t* link = &slot.ledger_head;
+    while (*link != 0) {
+      const std::uint64_t at = *link;
+      const BlockHeader* block = at >= h->heap_begin && at < h->heap_end && at % layout::kAlign == 0
+                                     ? heap_->header_at(at) : nullptr;
+      const bool valid = block != nullptr && block->tag == layout::kBlockTag &&
+                         block->state == static_cast<std::uint32_t>(BlockState::used) &&
+                         block->kind == static_cast<std::uint32_t>(BlockKind::ledger) &&
+                         !owned_ledgers.contains(at);
+      if (!valid) {
+        *link = 0;  // cut a damaged chain; what it listed is recounted as unowned
+        break;
+      }
+      owned_ledgers.insert(at);
+      auto* chunk = reinterpret_cast<LedgerChunk*>(base_ + at + layout::kBlockHeaderBytes);
+      auto* entries = reinterpret_cast<LedgerEntry*>(chunk + 1);
+      const std::uint32_t capacity = std::min(chunk->capacity, layout::kLedgerChunkEntries);
+      for (std::uint32_t i = 0; i < capacity; ++i) {
+        if (entries[i].offset == 0) continue;
+        BlockHeader* target = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
+        if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+          entries[i].offset = 0;
+          continue;
+        }
+        ++target->refcount;
+        ++slot.refs_held;
+        slot.bytes_held += target->size;
+      }
+      link = &chunk->next;
+    }
+  }
+
+  // Free what no one owns. Collect first: freeing changes the chain.
+  std::vector<std::uint64_t> orphans;
+  for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
+    const BlockHeader* block = heap_->header_at(at);
+    if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
+    const bool is_ledger = block->kind == static_cast<std::uint32_t>(BlockKind::ledger);
+    if (is_ledger ? !owned_ledgers.contains(at) : block->refcount == 0) orphans.push_back(at);
+  }
+  for (std::uint64_t at : orphans) heap_->free(at);
+}
+
+}  // namespace shoal

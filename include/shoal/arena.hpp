@@ -1,0 +1,143 @@
+// arena.hpp — a named shared-memory arena: create, attach, inspect, destroy.
+//
+// An Arena object is one mapping of the segment in this process (a
+// resource: not copyable). Processes and interpreters use it through a
+// Holder (holder.hpp), which owns their references to blocks. The process
+// that creates an arena owns its name: destroying that Arena object unlinks
+// the segment (processes still attached keep their mapping until they
+// detach).
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shoal/handle.hpp"
+#include "shoal/layout.hpp"
+
+namespace shoal {
+
+class Holder;
+class BlockHeap;
+
+enum class Access { read_write, read_only };
+
+struct ArenaOptions {
+  // How long to wait for the arena lock while a live process holds it.
+  // (A dead holder never makes anyone wait: the lock is robust.)
+  std::chrono::milliseconds lock_timeout{10'000};
+};
+
+struct ArenaStats {
+  std::uint64_t size = 0;          // segment bytes
+  std::uint64_t heap_bytes = 0;    // bytes available to blocks
+  std::uint64_t used_bytes = 0;    // in used blocks, headers included
+  std::uint64_t free_bytes = 0;
+  std::uint64_t largest_free = 0;  // payload bytes of the largest free block
+  std::uint64_t used_blocks = 0;
+  std::uint64_t free_blocks = 0;
+  std::uint64_t holders = 0;       // registered slots, alive or not
+  std::uint64_t repairs = 0;       // dead lock owners repaired after
+  std::uint64_t reaped_holders = 0;
+};
+
+struct BlockInfo {
+  Handle handle;
+  layout::BlockKind kind = layout::BlockKind::none;
+  std::uint64_t size = 0;       // block bytes, header included
+  std::uint64_t requested = 0;  // payload bytes asked for
+  std::uint32_t refcount = 0;
+};
+
+class Arena : public std::enable_shared_from_this<Arena> {
+ public:
+  // Creates the segment "/dev/shm/shoal.NAME", mode 0600, of `size` bytes
+  // (sparse: untouched pages cost nothing). Throws ArenaExists,
+  // PermissionDenied, InvalidArgument (bad name or size).
+  static std::shared_ptr<Arena> create(const std::string& name, std::uint64_t size,
+                                       ArenaOptions options = {});
+
+  // Maps an existing arena. Throws ArenaNotFound, PermissionDenied,
+  // NotAnArena (names what was found), LayoutMismatch.
+  static std::shared_ptr<Arena> attach(const std::string& name, Access access = Access::read_write,
+                                       ArenaOptions options = {});
+
+  // Unlinks the segment; false if there was none.
+  static bool destroy(const std::string& name);
+
+  // The POSIX shared-memory object name of an arena ("shoal.NAME").
+  static std::string segment_name(const std::string& name);
+  static void validate_name(const std::string& name);
+
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  const std::string& name() const { return name_; }
+  std::uint64_t size() const { return size_; }
+  bool is_creator() const { return creator_; }
+  // The creator unlinks the segment when this object goes away, unless told otherwise.
+  void set_unlink_on_close(bool unlink) { unlink_on_close_ = unlink; }
+
+  ArenaStats stats();
+
+  // Registers this process (and interpreter) as a holder. Reaps dead
+  // holders first if every slot is taken; throws TooManyHolders otherwise.
+  std::unique_ptr<Holder> attach_holder(std::int64_t interpreter_id = -1);
+
+  // Releases every reference held by holders whose process has died, and
+  // frees their slots. Returns how many holders were reaped.
+  std::size_t reap_dead_holders();
+
+  // Full consistency check, under the lock: the chain, free lists, bitmap,
+  // statistics, and every refcount against the owners that hold it.
+  // Returns the problems found; empty means sound.
+  std::vector<std::string> check();
+
+  // Information on the used block `h` names; throws InvalidHandle.
+  BlockInfo block_info(Handle h);
+
+  // The payload of a block the caller holds a reference to (so it cannot be
+  // freed meanwhile); throws InvalidHandle for a bad handle.
+  std::span<std::byte> payload(Handle h);
+
+  // Longest time this process waited for the arena lock.
+  std::chrono::nanoseconds max_lock_wait() const;
+
+  std::byte* base() const { return base_; }
+
+ private:
+  friend class Holder;
+  friend class ArenaLock;
+  struct Mapping;
+
+  Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options);
+  layout::ArenaHeader* header() const { return reinterpret_cast<layout::ArenaHeader*>(base_); }
+  void repair_locked();  // after a dead lock owner: see repair.cpp
+  void release_ledger_entry_locked(std::uint32_t slot, layout::LedgerEntry* entry);
+  void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
+
+  std::string name_;
+  std::unique_ptr<Mapping> mapping_;
+  std::byte* base_ = nullptr;
+  std::uint64_t size_ = 0;
+  bool creator_ = false;
+  bool unlink_on_close_ = false;
+  std::uint64_t fork_generation_ = 0;  // a forked copy of the creator must not unlink
+  ArenaOptions options_;
+  std::unique_ptr<BlockHeap> heap_;
+  std::atomic<std::int64_t> max_lock_wait_ns_{0};
+};
+
+// Consistency check of an arena image without taking its lock (the CLI's
+// read-only view, or a copy). Bounds every offset it reads; never crashes
+// on garbage. Returns the problems found.
+std::vector<std::string> check_image(const std::byte* base, std::uint64_t bytes);
+
+}  // namespace shoal

@@ -1,0 +1,104 @@
+// holder.hpp — who holds which blocks.
+//
+// A Holder is one registered slot of an arena: this process (pid and start
+// time) and interpreter. It owns a ledger in the arena listing every block
+// it holds a shared reference to, so that when the process dies anyone can
+// release those references without its help (Arena::reap_dead_holders).
+//
+// A HeldBlock owns exactly one such reference (one ledger entry): moving it
+// moves the reference, destroying it releases the reference, and the block
+// is freed when its last reference goes. It is the only type that owns a
+// block; a Handle is just its name.
+//
+// Two-level counting: a holder takes one shared reference per block it
+// uses; counting the many local uses of that block (Python objects in one
+// interpreter) is the caller's job, under its own lock or GIL.
+//
+// A Holder belongs to the process that attached it: in a child created by
+// fork() its HeldBlocks neither release nor allocate (the child attaches
+// its own holder).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "shoal/arena.hpp"
+#include "shoal/handle.hpp"
+
+namespace shoal {
+
+class HeldBlock;
+
+class Holder {
+ public:
+  ~Holder();  // releases every reference still in the ledger, frees the slot
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+
+  // A new block of at least `bytes` payload, 64-byte aligned, held by this
+  // holder. Throws ArenaFull, leaving the arena as it was.
+  HeldBlock allocate(std::uint64_t bytes, layout::BlockKind kind = layout::BlockKind::raw);
+
+  // A new shared reference to an existing block. Throws InvalidHandle.
+  HeldBlock retain(Handle h);
+
+  std::uint32_t slot() const { return slot_; }
+  Arena& arena() const { return *arena_; }
+  std::uint64_t refs_held();
+
+ private:
+  friend class Arena;
+  friend class HeldBlock;
+  Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch);
+
+  void ensure_free_entry_locked();                // grows the ledger if it is full
+  void shrink_ledger_locked();                    // gives back empty trailing ledger blocks
+  HeldBlock record_locked(std::uint64_t offset);  // adds a ledger entry + refcount
+  void release(std::uint32_t entry, Handle h) noexcept;
+  layout::LedgerEntry* entry_at(std::uint32_t index) const;
+  bool usable_here() const;
+
+  std::shared_ptr<Arena> arena_;
+  std::uint32_t slot_;
+  std::uint64_t epoch_;
+  std::uint64_t fork_generation_;
+  bool attached_ = true;  // false once the slot was given back
+  // Process-local view of this holder's ledger, changed only under the
+  // arena lock: the offsets of its ledger blocks in chain order, and per
+  // block the unused entry indexes. Entries are taken from the lowest block
+  // with room, so trailing blocks empty out and are given back.
+  std::vector<std::uint64_t> chunks_;
+  std::vector<std::vector<std::uint32_t>> unused_;
+  std::size_t lowest_with_room_ = 0;
+};
+
+class HeldBlock {
+ public:
+  HeldBlock() = default;
+  HeldBlock(HeldBlock&& other) noexcept { *this = std::move(other); }
+  HeldBlock& operator=(HeldBlock&& other) noexcept;
+  HeldBlock(const HeldBlock&) = delete;
+  HeldBlock& operator=(const HeldBlock&) = delete;
+  ~HeldBlock() { reset(); }
+
+  Handle handle() const { return handle_; }
+  explicit operator bool() const { return holder_ != nullptr; }
+  // The payload, exactly the bytes asked for at allocation, 64-byte aligned.
+  std::span<std::byte> bytes() const { return bytes_; }
+  // Releases the reference now (the block is freed if it was the last).
+  void reset() noexcept;
+
+ private:
+  friend class Holder;
+  HeldBlock(Holder* holder, std::uint32_t entry, Handle handle, std::span<std::byte> bytes)
+      : holder_(holder), entry_(entry), handle_(handle), bytes_(bytes) {}
+
+  Holder* holder_ = nullptr;
+  std::uint32_t entry_ = 0;
+  Handle handle_;
+  std::span<std::byte> bytes_;
+};
+
+}  // namespace shoal

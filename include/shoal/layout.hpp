@@ -1,0 +1,185 @@
+// layout.hpp — the bytes of an arena, documented field by field.
+//
+// An arena is one POSIX shared-memory segment, mapped at a different address
+// in every process, so nothing in it is a pointer: every reference is a byte
+// offset from the start of the segment. The segment is laid out as
+//
+//   [ArenaHeader, padded to kHeaderBytes][block-start bitmap][heap ...... ]
+//
+// The heap is a sequence of blocks, each a 64-byte BlockHeader followed by
+// its payload; every block starts at a multiple of 64 and its size is a
+// multiple of 64, so every payload is 64-byte aligned.
+//
+// Who may write what:
+//   * Everything marked "under lock" is written only while holding
+//     ArenaHeader::lock (a robust, process-shared pthread mutex).
+//   * Fields marked "derived" can be recomputed from the others; after a
+//     process dies holding the lock, repair() rebuilds them. They are never
+//     the only record of anything.
+//   * Fields marked "commit" are the single aligned 8-byte store that makes a
+//     multi-step change take effect: a process killed before it leaves the
+//     old state, after it the new one, and both are consistent.
+//
+// Readers that do not take the lock (the CLI, which maps the arena
+// read-only) treat every byte as untrusted and bound every offset they read.
+//
+// This header is shared by the core and the CLI; it is not a user API.
+#pragma once
+
+#include <pthread.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace shoal::layout {
+
+inline constexpr std::uint64_t kAlign = 64;                 // block and payload alignment
+inline constexpr std::uint64_t kBlockHeaderBytes = 64;
+inline constexpr std::uint64_t kMinBlockBytes = 2 * kAlign;  // header + 64-byte payload
+inline constexpr std::uint64_t kHeaderBytes = 256 * 1024;    // ArenaHeader, padded
+inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
+
+inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
+// Bump whenever any struct in this file changes shape or meaning.
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+inline constexpr std::uint32_t kMaxHolders = 1024;
+inline constexpr std::uint32_t kNoHolder = 0xFFFFFFFFu;
+inline constexpr std::uint32_t kSizeClasses = 192;
+inline constexpr std::uint32_t kClassMaskWords = kSizeClasses / 64;
+
+// ---------------------------------------------------------------- blocks --
+
+inline constexpr std::uint32_t kBlockTag = 0x4B4C4253u;  // "SBLK": a header, not payload
+
+enum class BlockState : std::uint32_t {
+  free = 0x45455246u,  // "FREE"
+  used = 0x44455355u,  // "USED"
+};
+
+// What a used block holds. Stored in BlockHeader::kind.
+enum class BlockKind : std::uint32_t {
+  none = 0,     // a free block
+  raw = 1,      // bytes allocated directly through the C++ API
+  blob = 2,     // a large buffer (a shoal.Buffer or the data of an array)
+  object = 3,   // a frozen object: a Cap'n Proto message (heap issue)
+  channel = 4,  // a channel's ring (channel issue)
+  ledger = 5,   // a chunk of one holder's ledger; owned by the holder slot
+};
+inline constexpr std::uint32_t kBlockKindCount = 6;
+
+struct BlockHeader {
+  // Whole block in bytes, header included; a multiple of 64, >= 128.
+  // Under lock; commit point of split and merge.
+  std::uint64_t size;
+  // Size of the physically previous block, 0 for the first. Under lock; derived.
+  std::uint64_t prev_size;
+  // Unique per allocation (taken from ArenaHeader::next_generation), so a
+  // handle to a freed and reused block never matches. Under lock.
+  std::uint64_t generation;
+  std::uint32_t tag;       // kBlockTag
+  std::uint32_t state;     // BlockState, under lock
+  std::uint32_t kind;      // BlockKind, under lock
+  // Shared references: one per owner (a holder's ledger entry; later a
+  // channel slot or a parent object). Under lock; derived (recounted by
+  // repair from the owners themselves).
+  std::uint32_t refcount;
+  std::uint64_t requested;     // payload bytes asked for (<= size - 64)
+  std::uint64_t created_ns;    // CLOCK_REALTIME at allocation
+  std::uint32_t creator_slot;  // holder slot that allocated it, or kNoHolder
+  std::uint32_t site;          // creation site id; 0 = unknown (CLI issue)
+};
+static_assert(sizeof(BlockHeader) == kBlockHeaderBytes);
+
+// In the payload of a free block: its links in the free list of its size
+// class (offsets of other free blocks, 0 = none). Under lock; derived.
+struct FreeLinks {
+  std::uint64_t next;
+  std::uint64_t prev;
+};
+
+// --------------------------------------------------------------- holders --
+
+enum class SlotState : std::uint32_t {
+  free = 0,
+  active = 0x45564C41u,  // "ALVE": registered; its process may since have died
+};
+
+// One attached (process, interpreter) pair. Padded to two cache lines so
+// that processes updating their own slots do not share lines.
+struct alignas(64) HolderSlot {
+  std::uint32_t state;  // SlotState, under lock
+  std::int32_t pid;
+  // Field 22 of /proc/PID/stat: process start time in clock ticks since
+  // boot. With pid, identifies the process even after its pid is reused.
+  std::uint64_t start_time;
+  std::int64_t interpreter_id;  // -1 for a holder outside Python
+  std::uint64_t epoch;          // bumped at each registration of this slot
+  std::uint64_t ledger_head;    // offset of the first ledger block, 0 = none
+  std::uint64_t refs_held;      // ledger entries in use; derived
+  std::uint64_t bytes_held;     // sum of their block sizes; derived
+  std::uint64_t attached_ns;    // CLOCK_REALTIME at registration
+  std::uint8_t reserved[64];
+};
+static_assert(sizeof(HolderSlot) == 128);
+
+// A ledger block's payload: a link to the next ledger block of the same
+// holder, then entries. An entry with offset 0 is unused. An entry is
+// written generation first, then offset (the commit), and cleared by
+// zeroing the offset (the commit), so a torn entry is either unused or
+// complete.
+struct LedgerEntry {
+  std::uint64_t offset;
+  std::uint64_t generation;
+};
+
+struct LedgerChunk {
+  std::uint64_t next;      // offset of the next ledger block, 0 = none; under lock
+  std::uint32_t capacity;  // entries that follow
+  std::uint32_t owner_slot;
+  std::uint8_t reserved[48];
+  // LedgerEntry entries[capacity] follow.
+};
+static_assert(sizeof(LedgerChunk) == 64);
+inline constexpr std::uint32_t kLedgerChunkEntries = 1020;  // 16 KiB blocks
+
+// ----------------------------------------------------------------- arena --
+
+struct ArenaHeader {
+  // Written once by the creator before `ready` is set, then never changed.
+  char magic[8];                // kMagic
+  std::uint32_t layout_version;  // kLayoutVersion
+  std::uint32_t ready;           // 0 while the creator initialises, then 1 (release store)
+  std::uint64_t arena_size;      // bytes in the segment
+  std::uint64_t bitmap_offset;   // block-start bitmap: one bit per 64-byte unit of heap
+  std::uint64_t bitmap_bytes;
+  std::uint64_t heap_begin;      // offset of the first block
+  std::uint64_t heap_end;        // one past the last block
+  std::uint64_t created_ns;
+  std::int32_t creator_pid;
+  std::uint32_t reserved0;
+  char name[256];               // the arena's name, NUL-terminated
+
+  // The arena lock: robust and process-shared. Guards every field below and
+  // every block header, free list, ledger and the bitmap.
+  alignas(64) pthread_mutex_t lock;
+
+  alignas(64) std::int32_t lock_owner_pid;  // who holds it now (for error messages)
+  std::uint32_t reserved1;
+  // Odd while a locked section runs, bumped to even when it ends: lock-free
+  // readers (the CLI) retry a snapshot that straddled a change.
+  std::uint64_t mutation_seq;
+  std::uint64_t next_generation;  // under lock
+  std::uint64_t used_bytes;       // sum of used block sizes; derived
+  std::uint64_t used_blocks;      // derived
+  std::uint64_t free_blocks;      // derived
+  std::uint64_t repairs;          // times a dead lock owner's state was repaired
+  std::uint64_t reaped_holders;   // dead holders whose references were released
+  std::uint64_t class_mask[kClassMaskWords];  // bit c set iff free_heads[c] != 0; derived
+  std::uint64_t free_heads[kSizeClasses];     // free-list heads per size class; derived
+
+  HolderSlot holders[kMaxHolders];
+};
+static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
+
+}  // namespace shoal::layout

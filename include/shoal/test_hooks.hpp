@@ -1,0 +1,30 @@
+// test_hooks.hpp — named points inside the arena's critical sections where a
+// test can stage a death (iceoryx2's idea: die on purpose, then count what
+// was repaired).
+//
+// With no hook installed, a hook point costs one relaxed atomic load. The
+// hook runs with the arena lock held; a test typically signals its parent
+// and waits there to be killed with SIGKILL.
+#pragma once
+
+namespace shoal::test_hooks {
+
+enum class Point {
+  alloc_after_split_header,  // remainder header written, block size not yet committed
+  alloc_after_mark_used,     // block marked used, not yet in any ledger
+  free_after_mark_free,      // block marked free, not yet merged or listed
+  free_after_merge,          // merged with a neighbour, free lists not yet updated
+  ledger_after_add,          // ledger entry written, refcount not yet raised
+  ledger_after_clear,        // ledger entry cleared, refcount not yet lowered
+  reap_mid_holder,           // releasing a dead holder's references, halfway
+};
+
+using Hook = void (*)(Point);
+
+// Installs `hook` for this process (nullptr removes it).
+void install(Hook hook);
+
+// Called by the core at each point.
+void reach(Point point);
+
+}  // namespace shoal::test_hooks
