@@ -1,0 +1,58 @@
+// arena_session.cpp — opening and closing an arena for one Python object.
+#include "arena_session.hpp"
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace shoal_py {
+
+std::shared_ptr<ArenaSession> ArenaSession::create(const std::string& name, std::uint64_t size,
+                                                   std::int64_t interpreter_id) {
+  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  session->opened_by_ = getpid();
+  session->arena_ = shoal::Arena::create(name, size);
+  session->broker_ = std::make_unique<shoal::Broker>(session->arena_);
+  session->holder_ = session->arena_->attach_holder(interpreter_id);
+  return session;
+}
+
+std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std::int64_t interpreter_id) {
+  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  session->opened_by_ = getpid();
+  session->arena_ = shoal::Arena::attach(name);
+  session->holder_ = session->arena_->attach_holder(interpreter_id);
+  return session;
+}
+
+ArenaSession::~ArenaSession() {
+  if (opened_by_ != 0 && getpid() != opened_by_) {
+    // We are a fork() child tearing down its copy of the parent's session
+    // (multiprocessing's default start method does this at exit). The
+    // segment is the parent's to unlink, and the broker's reaper thread
+    // exists only in the parent: joining it here would wait forever. Leak
+    // the broker object on purpose. The holder and blocks already do
+    // nothing in a child (holder.hpp).
+    if (arena_) arena_->set_unlink_on_close(false);
+    (void)broker_.release();
+  }
+  // Members now go in reverse order: blocks, holder, broker, arena.
+}
+
+shoal::HeldBlock ArenaSession::allocate(std::uint64_t bytes) { return holder_->allocate(bytes); }
+
+std::uint64_t ArenaSession::put_block(shoal::HeldBlock block) {
+  const std::uint64_t id = next_block_id_++;
+  blocks_.emplace(id, std::move(block));
+  return id;
+}
+
+shoal::HeldBlock ArenaSession::take_block(std::uint64_t id) {
+  const auto found = blocks_.find(id);
+  if (found == blocks_.end()) return {};
+  shoal::HeldBlock block = std::move(found->second);
+  blocks_.erase(found);
+  return block;
+}
+
+}  // namespace shoal_py

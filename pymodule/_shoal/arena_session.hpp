@@ -1,0 +1,63 @@
+// arena_session.hpp — everything one open shoal.Arena owns (no Python here).
+//
+// The Python object (arena_type.cpp) keeps a shared_ptr<ArenaSession>; a
+// method copies it before releasing the GIL, so a close() from another
+// thread cannot pull the holder out from under a call in progress. The
+// session is torn down when the last of them lets go.
+//
+// Teardown order is the reverse of the member order below, and it matters:
+// blocks (they point at the holder), then the holder (its slot and ledger),
+// then the broker (its reaper thread uses the arena), then the arena mapping
+// (which unlinks the segment if this session created it).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "shoal/arena.hpp"
+#include "shoal/broker.hpp"
+#include "shoal/holder.hpp"
+
+namespace shoal_py {
+
+class ArenaSession {
+ public:
+  // Creates arena `name` of `size` bytes with an embedded broker. Throws the
+  // core's errors (ArenaExists, InvalidArgument, ...).
+  static std::shared_ptr<ArenaSession> create(const std::string& name, std::uint64_t size,
+                                              std::int64_t interpreter_id);
+  // Attaches to an existing arena. Throws ArenaNotFound, NotAnArena, ...
+  static std::shared_ptr<ArenaSession> attach(const std::string& name, std::int64_t interpreter_id);
+
+  ~ArenaSession();
+  ArenaSession(const ArenaSession&) = delete;
+  ArenaSession& operator=(const ArenaSession&) = delete;
+
+  shoal::Arena& arena() const { return *arena_; }
+
+  // Test/debug block API until shoal.Buffer exists: a block held by this
+  // session's holder, named by a small id. allocate() may wait for the
+  // arena lock; call it without the GIL. The table itself is changed only
+  // with the GIL held (take_block/put_block), so it needs no lock of its own.
+  shoal::HeldBlock allocate(std::uint64_t bytes);
+  std::uint64_t put_block(shoal::HeldBlock block);
+  // Moves the block out of the table (empty HeldBlock if `id` is unknown);
+  // the caller releases it, without the GIL.
+  shoal::HeldBlock take_block(std::uint64_t id);
+
+ private:
+  ArenaSession() = default;
+
+  std::shared_ptr<shoal::Arena> arena_;
+  std::unique_ptr<shoal::Broker> broker_;  // only in the session that created the arena
+  std::unique_ptr<shoal::Holder> holder_;
+  std::unordered_map<std::uint64_t, shoal::HeldBlock> blocks_;
+  std::uint64_t next_block_id_ = 1;
+  pid_t opened_by_ = 0;  // to recognise a copy of this session in a fork() child
+};
+
+}  // namespace shoal_py

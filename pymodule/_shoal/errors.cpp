@@ -1,0 +1,125 @@
+// errors.cpp — the exception classes and the C++ -> Python error boundary.
+//
+// The core never touches Python's error state: it throws shoal::Error
+// subclasses carrying an ErrorCode. raise_python_error() is the only place
+// that turns them into Python exceptions. Each shoal exception also derives
+// from the built-in a Python programmer would reach for first, so
+// `except MemoryError` or `except FileNotFoundError` works without knowing
+// shoal:
+//
+//   ShoalError(Exception)
+//   ├── ArenaFull(ShoalError, MemoryError)
+//   ├── ArenaNotFound(ShoalError, FileNotFoundError)
+//   ├── ArenaExists(ShoalError, FileExistsError)
+//   ├── ArenaPermissionError(ShoalError, PermissionError)
+//   ├── NotAnArena(ShoalError, ValueError)     also: another layout version
+//   ├── CorruptArena(ShoalError)
+//   ├── InvalidHandle(ShoalError, ValueError)
+//   ├── TooManyHolders(ShoalError)
+//   └── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
+//
+// A bad argument (ErrorCode::invalid_argument: a malformed size, a bad
+// name) is a plain ValueError: it is the caller's mistake, not the arena's.
+#include "errors.hpp"
+
+#include <exception>
+#include <new>
+
+#include "shoal/errors.hpp"
+
+namespace shoal_py {
+namespace {
+
+struct ExceptionSpec {
+  PyObject* ModuleState::*field;
+  const char* name;      // qualified as users import it: shoal re-exports it
+  PyObject* also_from;   // a built-in base besides ShoalError, or nullptr
+  const char* doc;
+};
+
+// Creates class `spec.name` deriving from ShoalError (and `also_from`).
+int add_exception(PyObject* module, ModuleState* state, const ExceptionSpec& spec) {
+  PyObject* bases = spec.also_from != nullptr ? PyTuple_Pack(2, state->shoal_error, spec.also_from)
+                                              : PyTuple_Pack(1, state->shoal_error);
+  if (bases == nullptr) return -1;
+  PyObject* type = PyErr_NewExceptionWithDoc(spec.name, spec.doc, bases, nullptr);
+  Py_DECREF(bases);
+  if (type == nullptr) return -1;
+  state->*spec.field = type;  // the state owns this reference
+  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(type));
+}
+
+PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
+  using shoal::ErrorCode;
+  switch (code) {
+    case ErrorCode::invalid_argument: return PyExc_ValueError;
+    case ErrorCode::arena_not_found: return state->arena_not_found;
+    case ErrorCode::arena_exists: return state->arena_exists;
+    case ErrorCode::permission_denied: return state->arena_permission_error;
+    case ErrorCode::not_an_arena: return state->not_an_arena;
+    // The core's message names both versions; to a caller it is the same
+    // situation as a foreign file: this is not an arena it can read.
+    case ErrorCode::layout_mismatch: return state->not_an_arena;
+    case ErrorCode::arena_full: return state->arena_full;
+    case ErrorCode::invalid_handle: return state->invalid_handle;
+    case ErrorCode::too_many_holders: return state->too_many_holders;
+    case ErrorCode::lock_timeout: return state->shoal_timeout;
+    case ErrorCode::corrupt_arena: return state->corrupt_arena;
+    case ErrorCode::system_error: return state->shoal_error;
+  }
+  return state->shoal_error;  // a code added to the core but not here yet
+}
+
+}  // namespace
+
+int add_exceptions(PyObject* module, ModuleState* state) {
+  state->shoal_error = PyErr_NewExceptionWithDoc(
+      "shoal.ShoalError", "Base class of every error raised by shoal.", PyExc_Exception, nullptr);
+  if (state->shoal_error == nullptr) return -1;
+  if (PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->shoal_error)) < 0) return -1;
+
+  // A local table: the built-in exception objects are not compile-time
+  // constants, and a static table would need a global constructor.
+  const ExceptionSpec specs[] = {
+      {&ModuleState::arena_full, "shoal.ArenaFull", PyExc_MemoryError,
+       "The arena has no free block large enough. The arena is left as it was and stays usable."},
+      {&ModuleState::arena_not_found, "shoal.ArenaNotFound", PyExc_FileNotFoundError,
+       "No arena of that name exists (no /dev/shm/shoal.NAME)."},
+      {&ModuleState::arena_exists, "shoal.ArenaExists", PyExc_FileExistsError,
+       "An arena of that name already exists."},
+      {&ModuleState::arena_permission_error, "shoal.ArenaPermissionError", PyExc_PermissionError,
+       "The arena exists but belongs to another user (arenas are mode 0600)."},
+      {&ModuleState::not_an_arena, "shoal.NotAnArena", PyExc_ValueError,
+       "The segment is not a shoal arena, or one of another layout version; the message says what was found."},
+      {&ModuleState::corrupt_arena, "shoal.CorruptArena", nullptr,
+       "The arena's structures are damaged beyond repair."},
+      {&ModuleState::invalid_handle, "shoal.InvalidHandle", PyExc_ValueError,
+       "A handle or block id names no live block (out of range, freed, or stale)."},
+      {&ModuleState::too_many_holders, "shoal.TooManyHolders", nullptr,
+       "Every holder slot of the arena is taken by a live process."},
+      {&ModuleState::shoal_timeout, "shoal.ShoalTimeout", PyExc_TimeoutError,
+       "The arena lock stayed held by a live process for longer than the lock timeout."},
+  };
+  for (const ExceptionSpec& spec : specs) {
+    if (add_exception(module, state, spec) < 0) return -1;
+  }
+  return 0;
+}
+
+PyObject* raise_python_error(ModuleState* state) {
+  // Rethrowing the exception in flight lets one function sort every kind.
+  try {
+    throw;
+  } catch (const shoal::Error& e) {
+    PyErr_SetString(exception_for(state, e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(state->shoal_error, e.what());
+  } catch (...) {
+    PyErr_SetString(state->shoal_error, "unknown C++ exception in shoal's core");
+  }
+  return nullptr;
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,35 @@
+// gil.hpp — running core calls with the GIL released.
+//
+// Anything that may wait for the arena lock (held, perhaps, by another
+// process) must not hold this interpreter's GIL meanwhile: other threads of
+// the interpreter keep running. `without_gil` is Py_BEGIN_ALLOW_THREADS /
+// Py_END_ALLOW_THREADS as an RAII guard, so the GIL is taken back even when
+// the core throws; the caller then converts the exception with the GIL held.
+//
+// The function passed in must not touch any Python object.
+#pragma once
+
+#include <Python.h>
+
+#include <utility>
+
+namespace shoal_py {
+
+class GilReleased {
+ public:
+  GilReleased() : thread_state_(PyEval_SaveThread()) {}
+  ~GilReleased() { PyEval_RestoreThread(thread_state_); }
+  GilReleased(const GilReleased&) = delete;
+  GilReleased& operator=(const GilReleased&) = delete;
+
+ private:
+  PyThreadState* thread_state_;
+};
+
+template <class Fn>
+decltype(auto) without_gil(Fn&& fn) {
+  GilReleased released;
+  return std::forward<Fn>(fn)();
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,99 @@
+// module.cpp — the extension module shoal._shoal: definition and life cycle.
+//
+// Entry point: PyInit__shoal, which returns the module definition for
+// multi-phase initialisation (PEP 489). Python then creates one module
+// object per interpreter and runs module_exec on it, so every interpreter
+// gets its own ModuleState (module_state.hpp). The module declares
+// Py_MOD_PER_INTERPRETER_GIL_SUPPORTED: it keeps no Python object in C++
+// globals, so it imports in isolated subinterpreters with their own GIL.
+//
+// It does not declare Py_mod_gil = Py_MOD_GIL_NOT_USED: the per-Arena block
+// table relies on the GIL, so a free-threaded build keeps the GIL on for it.
+//
+// Life cycle of the state:
+//   module_exec      creates the exception classes, the Arena type and the
+//                    set of open arenas;
+//   module_traverse  shows the GC the Python objects the state owns;
+//   module_clear     closes the interpreter's arenas still open, then drops
+//                    the Python objects (may run more than once);
+//   module_free      module_clear, then frees the C++ set.
+#include <Python.h>
+
+#include <unordered_set>
+
+#include "arena_type.hpp"
+#include "errors.hpp"
+#include "module_state.hpp"
+#include "sizes.hpp"
+
+namespace shoal_py {
+namespace {
+
+int module_exec(PyObject* module) {
+  ModuleState* state = state_of_module(module);
+  state->open_arenas = new std::unordered_set<ArenaObject*>();
+
+  if (add_exceptions(module, state) < 0) return -1;
+
+  state->arena_type = create_arena_type(module);
+  if (state->arena_type == nullptr) return -1;
+  if (PyModule_AddType(module, state->arena_type) < 0) return -1;
+  return 0;
+}
+
+int module_traverse(PyObject* module, visitproc visit, void* arg) {
+  ModuleState* state = state_of_module(module);
+  Py_VISIT(state->arena_type);
+  for (PyObject* ModuleState::*field : kExceptionFields) Py_VISIT(state->*field);
+  return 0;
+}
+
+int module_clear(PyObject* module) {
+  ModuleState* state = state_of_module(module);
+  // Arenas first: their holders must be released now, because the process
+  // lives on and so they would never be reaped. Closing needs none of the
+  // Python objects cleared below.
+  close_all_arenas(state);
+  Py_CLEAR(state->arena_type);
+  for (PyObject* ModuleState::*field : kExceptionFields) Py_CLEAR(state->*field);
+  return 0;
+}
+
+void module_free(void* module) {
+  module_clear(static_cast<PyObject*>(module));
+  ModuleState* state = state_of_module(static_cast<PyObject*>(module));
+  delete state->open_arenas;
+  state->open_arenas = nullptr;
+}
+
+PyMethodDef module_functions[] = {
+    {"parse_size", parse_size_function, METH_O,
+     "parse_size(text)\n--\n\nBytes in a size like '4096', '64KiB', '64MiB', '4GiB', '1.5G' or '10MB'\n"
+     "(K/KiB/M/MiB... are powers of 1024, KB/MB/GB/TB powers of 1000). ValueError names bad text."},
+    {"format_size", format_size_function, METH_O,
+     "format_size(nbytes)\n--\n\nA size for humans: '512 B', '1.0 KiB', '63.9 MiB', '4.0 GiB'."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, reinterpret_cast<void*>(module_exec)},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {0, nullptr},
+};
+
+PyModuleDef module_def = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "shoal._shoal",
+    .m_doc = "The C++ core of shoal, for the pure-Python package `shoal`: shared-memory arenas.",
+    .m_size = sizeof(ModuleState),
+    .m_methods = module_functions,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+}  // namespace
+}  // namespace shoal_py
+
+PyMODINIT_FUNC PyInit__shoal() { return PyModuleDef_Init(&shoal_py::module_def); }

@@ -1,0 +1,56 @@
+// module_state.hpp — what one interpreter's copy of shoal._shoal owns.
+//
+// The module is imported separately in every interpreter (isolated
+// subinterpreters share no Python objects), so nothing Python lives in a
+// C++ global: each import gets its own ModuleState, holding its own Arena
+// type and exception classes. A shoal.ArenaFull of one interpreter is not
+// the same object as another's; both are named "shoal.ArenaFull".
+//
+// Process-wide state is deliberately tiny: the counter behind generated
+// arena names (arena_type.cpp), which must be unique across interpreters.
+#pragma once
+
+#include <Python.h>
+
+#include <unordered_set>
+
+namespace shoal_py {
+
+struct ArenaObject;
+
+struct ModuleState {
+  PyTypeObject* arena_type;
+
+  // Exception classes (see errors.cpp for the hierarchy).
+  PyObject* shoal_error;
+  PyObject* arena_full;
+  PyObject* arena_not_found;
+  PyObject* arena_exists;
+  PyObject* arena_permission_error;
+  PyObject* not_an_arena;
+  PyObject* corrupt_arena;
+  PyObject* invalid_handle;
+  PyObject* too_many_holders;
+  PyObject* shoal_timeout;
+
+  // The Arena objects of this interpreter that are still open. Not owning
+  // references: each Arena removes itself when it closes. When the module is
+  // cleared (the interpreter goes away) the ones left are closed, because a
+  // holder of a living process is never reaped: without this, an interpreter
+  // destroyed with an arena open would pin its blocks for the process's life.
+  // Created by module_exec, deleted by module_free; C++ memory, never a
+  // Python object.
+  std::unordered_set<ArenaObject*>* open_arenas;
+};
+
+// The state of a module object of ours.
+inline ModuleState* state_of_module(PyObject* module) {
+  return static_cast<ModuleState*>(PyModule_GetState(module));
+}
+
+// The state of the module that defined `type` (one of our heap types).
+inline ModuleState* state_of_type(PyTypeObject* type) {
+  return static_cast<ModuleState*>(PyType_GetModuleState(type));
+}
+
+}  // namespace shoal_py
