@@ -258,6 +258,24 @@ std::span<std::byte> Arena::payload(Handle h) {
   return {base_ + h.offset + layout::kBlockHeaderBytes, block->requested};
 }
 
+ObjectView Arena::object(Handle h) {
+  const layout::BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr || block->kind != static_cast<std::uint32_t>(layout::BlockKind::object)) {
+    throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live object");
+  }
+  const std::byte* payload = base_ + h.offset + layout::kBlockHeaderBytes;
+  layout::ChildTable table;
+  std::memcpy(&table, payload, sizeof table);
+  if (!layout::child_table_is_sane(table, block->requested)) {
+    throw CorruptObject("arena '" + name_ + "': object " + to_string(h) + " has a malformed child table");
+  }
+  ObjectView view;
+  view.body = {payload + table.body_offset, static_cast<std::size_t>(block->requested - table.body_offset)};
+  view.children.resize(table.count);
+  std::memcpy(view.children.data(), payload + sizeof table, table.count * sizeof(layout::ChildEntry));
+  return view;
+}
+
 std::chrono::nanoseconds Arena::max_lock_wait() const {
   return std::chrono::nanoseconds(max_lock_wait_ns_.load(std::memory_order_relaxed));
 }

@@ -8,7 +8,8 @@
 //   * the free lists: each free block listed once, in its size class, with
 //     consistent back links, and the class mask matching;
 //   * the statistics: used bytes and block counts;
-//   * ownership: every refcount equals the ledger entries naming that block,
+//   * ownership: every refcount equals its owners (ledger entries and
+//     parent objects' child tables naming that block),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up.
@@ -281,6 +282,28 @@ class Checker {
     }
   }
 
+  void count_object_children(std::uint64_t at, const BlockRecord& record) {
+    const std::string where = "object " + std::to_string(at);
+    const std::uint64_t payload_bytes = record.header.size - layout::kBlockHeaderBytes;
+    const auto table = copy_at<layout::ChildTable>(base_, at + layout::kBlockHeaderBytes);
+    if (!layout::child_table_is_sane(table, payload_bytes) || table.body_offset > record.header.requested) {
+      problem("ownership: " + where + " has a malformed child table");
+      return;
+    }
+    const std::uint64_t first = at + layout::kBlockHeaderBytes + sizeof(layout::ChildTable);
+    for (std::uint64_t i = 0; i < table.count; ++i) {
+      const auto entry = copy_at<layout::ChildEntry>(base_, first + i * sizeof(layout::ChildEntry));
+      BlockRecord* child = used_block(entry.offset);
+      if (child == nullptr || child->header.generation != entry.generation || entry.offset == at ||
+          child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+        problem("ownership: " + where + " child " + std::to_string(i) + " names no live block (" +
+                std::to_string(entry.offset) + ":" + std::to_string(entry.generation) + ")");
+        continue;
+      }
+      ++child->owners;
+    }
+  }
+
   void check_ownership() {
     for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
       const HolderSlot& slot = header_.holders[i];
@@ -288,6 +311,12 @@ class Checker {
         check_holder_ledger(i, slot);
       } else if (slot.state != static_cast<std::uint32_t>(layout::SlotState::free)) {
         problem("holder " + std::to_string(i) + ": unknown state " + std::to_string(slot.state));
+      }
+    }
+    for (const auto& [at, record] : blocks_) {
+      if (record.header.state == static_cast<std::uint32_t>(BlockState::used) &&
+          record.header.kind == static_cast<std::uint32_t>(BlockKind::object)) {
+        count_object_children(at, record);
       }
     }
     for (const auto& [at, record] : blocks_) {

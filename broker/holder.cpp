@@ -24,6 +24,8 @@ namespace shoal {
 using layout::ArenaHeader;
 using layout::BlockHeader;
 using layout::BlockKind;
+using layout::ChildEntry;
+using layout::ChildTable;
 using layout::HolderSlot;
 using layout::LedgerChunk;
 using layout::LedgerEntry;
@@ -96,7 +98,44 @@ void Arena::release_ledger_entry_locked(std::uint32_t slot_index, LedgerEntry* e
   HolderSlot& slot = header()->holders[slot_index];
   --slot.refs_held;
   slot.bytes_held -= block->size;
-  if (--block->refcount == 0) heap_->free(h.offset);
+  drop_reference_locked(h.offset);
+}
+
+std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) const {
+  const BlockHeader* block = heap_->header_at(offset);
+  if (block->kind != static_cast<std::uint32_t>(BlockKind::object)) return {};
+  const std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
+  ChildTable table;
+  std::memcpy(&table, payload, sizeof table);
+  if (!layout::child_table_is_sane(table, block->size - layout::kBlockHeaderBytes)) return {};
+  std::vector<std::uint64_t> owned;
+  const auto* entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(ChildTable));
+  for (std::uint32_t i = 0; i < table.count; ++i) {
+    const BlockHeader* child = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
+    // The same test as repair's recount, so the two always agree.
+    if (child != nullptr && entries[i].offset != offset &&
+        child->kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+      owned.push_back(entries[i].offset);
+    }
+  }
+  return owned;
+}
+
+void Arena::drop_reference_locked(std::uint64_t offset) {
+  // A worklist, not recursion: a long chain of parents must not overflow
+  // the stack.
+  std::vector<std::uint64_t> work{offset};
+  while (!work.empty()) {
+    const std::uint64_t at = work.back();
+    work.pop_back();
+    BlockHeader* block = heap_->header_at(at);
+    if (block->refcount == 0) continue;  // only a corrupt arena gets here; repair recounts
+    if (--block->refcount != 0) continue;
+    const std::vector<std::uint64_t> children = owned_children_locked(at);
+    heap_->free(at);
+    if (!children.empty()) test_hooks::reach(test_hooks::Point::drop_after_free_parent);
+    work.insert(work.end(), children.begin(), children.end());
+  }
 }
 
 void Arena::release_all_locked(std::uint32_t slot_index) {
@@ -199,6 +238,34 @@ HeldBlock Holder::retain(Handle h) {
   return record_locked(h.offset);
 }
 
+HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_t body_bytes) {
+  if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
+  const std::uint64_t table_bytes = layout::child_table_bytes(children.size());
+  if (children.size() > 0xFFFFFFFFu || body_bytes > ~std::uint64_t{0} - table_bytes) {
+    throw InvalidArgument("arena '" + arena_->name() + "': object too large");
+  }
+  ArenaLock lock(*arena_);
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    const BlockHeader* child = arena_->heap_->resolve(children[i]);
+    if (child == nullptr || child->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+      throw InvalidHandle("arena '" + arena_->name() + "': child " + std::to_string(i) + " (" +
+                          to_string(children[i]) + ") names no live block");
+    }
+  }
+  ensure_free_entry_locked();
+  const std::uint64_t offset = arena_->heap_->allocate(table_bytes + body_bytes, BlockKind::object, slot_);
+  std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
+  auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
+  for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};
+  auto* table = reinterpret_cast<ChildTable*>(payload);
+  table->reserved = 0;
+  table->body_offset = table_bytes;
+  table->count = static_cast<std::uint32_t>(children.size());  // commit: the table is complete
+  test_hooks::reach(test_hooks::Point::object_after_table);
+  for (const Handle& child : children) ++arena_->heap_->header_at(child.offset)->refcount;
+  return record_locked(offset);
+}
+
 std::uint64_t Holder::refs_held() {
   ArenaLock lock(*arena_);
   return arena_->header()->holders[slot_].refs_held;
@@ -257,8 +324,13 @@ HeldBlock Holder::record_locked(std::uint64_t offset) {
   ++slot.refs_held;
   slot.bytes_held += block->size;
   const Handle handle{offset, block->generation};
-  return HeldBlock(this, index, handle,
-                   {arena_->base_ + offset + layout::kBlockHeaderBytes, static_cast<std::size_t>(block->requested)});
+  std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
+  std::span<std::byte> bytes{payload, static_cast<std::size_t>(block->requested)};
+  if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
+    const auto* table = reinterpret_cast<const ChildTable*>(payload);
+    bytes = bytes.subspan(table->body_offset);  // the user's part: the body
+  }
+  return HeldBlock(this, index, handle, bytes);
 }
 
 void Holder::release(std::uint32_t index, Handle h) noexcept {

@@ -80,6 +80,13 @@ void Arena::repair_locked() {
     }
   }
 
+  // Parents own their children: count every used object's live children
+  // (the same test drop_reference_locked uses when the parent goes).
+  for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
+    if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
+    for (std::uint64_t child : owned_children_locked(at)) ++heap_->header_at(child)->refcount;
+  }
+
   // Free what no one owns. Collect first: freeing changes the chain.
   std::vector<std::uint64_t> orphans;
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
@@ -88,7 +95,18 @@ void Arena::repair_locked() {
     const bool is_ledger = block->kind == static_cast<std::uint32_t>(BlockKind::ledger);
     if (is_ledger ? !owned_ledgers.contains(at) : block->refcount == 0) orphans.push_back(at);
   }
-  for (std::uint64_t at : orphans) heap_->free(at);
+  // Dropping the (zero) reference frees each orphan and releases its
+  // children; an orphan already freed as another's child is skipped.
+  for (std::uint64_t at : orphans) {
+    BlockHeader* block = heap_->header_at(at);
+    if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
+    if (block->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+      heap_->free(at);
+    } else {
+      block->refcount = 1;
+      drop_reference_locked(at);
+    }
+  }
 }
 
 }  // namespace shoal

@@ -55,6 +55,12 @@ struct BlockInfo {
   std::uint32_t refcount = 0;
 };
 
+// An object block seen through its handle: its body and its children.
+struct ObjectView {
+  std::span<const std::byte> body;
+  std::vector<Handle> children;
+};
+
 class Arena : public std::enable_shared_from_this<Arena> {
  public:
   // Creates the segment "/dev/shm/shoal.NAME", mode 0600, of `size` bytes
@@ -107,6 +113,11 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // freed meanwhile); throws InvalidHandle for a bad handle.
   std::span<std::byte> payload(Handle h);
 
+  // The body and children of the object block `h` names, which the caller
+  // holds a reference to. Throws InvalidHandle (not a live object) or
+  // CorruptObject (a malformed child table).
+  ObjectView object(Handle h);
+
   // Longest time this process waited for the arena lock.
   std::chrono::nanoseconds max_lock_wait() const;
 
@@ -121,6 +132,12 @@ class Arena : public std::enable_shared_from_this<Arena> {
   layout::ArenaHeader* header() const { return reinterpret_cast<layout::ArenaHeader*>(base_); }
   void repair_locked();  // after a dead lock owner: see repair.cpp
   void release_ledger_entry_locked(std::uint32_t slot, layout::LedgerEntry* entry);
+  // Lowers the refcount of the block at `offset`; at zero frees it and, for
+  // an object, lowers its children's in turn.
+  void drop_reference_locked(std::uint64_t offset);
+  // The children of a used object block that name live blocks: what it
+  // owns. Empty for other kinds or a malformed table.
+  std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
 
   std::string name_;

@@ -23,6 +23,7 @@ enum class ErrorCode {
   too_many_holders,   // every holder slot is taken
   lock_timeout,       // the arena lock stayed held by a live process
   corrupt_arena,      // the arena's structures are damaged beyond repair
+  corrupt_object,     // a frozen object's content is malformed
   system_error,       // an OS call failed in a way not listed above
 };
 
@@ -54,6 +55,7 @@ using InvalidHandle = TypedError<ErrorCode::invalid_handle>;
 using TooManyHolders = TypedError<ErrorCode::too_many_holders>;
 using LockTimeout = TypedError<ErrorCode::lock_timeout>;
 using CorruptArena = TypedError<ErrorCode::corrupt_arena>;
+using CorruptObject = TypedError<ErrorCode::corrupt_object>;
 using SystemError = TypedError<ErrorCode::system_error>;
 
 }  // namespace shoal

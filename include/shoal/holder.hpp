@@ -41,6 +41,14 @@ class Holder {
   // holder. Throws ArenaFull, leaving the arena as it was.
   HeldBlock allocate(std::uint64_t bytes, layout::BlockKind kind = layout::BlockKind::raw);
 
+  // A new block of kind `object` whose payload starts with a child table
+  // listing `children`; the new block holds one shared reference on each
+  // child, released when it is freed. bytes() of the result is the body
+  // (after the table): `body_bytes` long, 64-byte aligned. Throws
+  // InvalidHandle if a child is not live, ArenaFull; on failure nothing is
+  // allocated or retained.
+  HeldBlock allocate_object(std::span<const Handle> children, std::uint64_t body_bytes);
+
   // A new shared reference to an existing block. Throws InvalidHandle.
   HeldBlock retain(Handle h);
 
@@ -85,7 +93,8 @@ class HeldBlock {
 
   Handle handle() const { return handle_; }
   explicit operator bool() const { return holder_ != nullptr; }
-  // The payload, exactly the bytes asked for at allocation, 64-byte aligned.
+  // The payload, exactly the bytes asked for at allocation, 64-byte aligned
+  // (for an object block: its body, after the child table).
   std::span<std::byte> bytes() const { return bytes_; }
   // Releases the reference now (the block is freed if it was the last).
   void reset() noexcept;

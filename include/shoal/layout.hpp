@@ -98,6 +98,38 @@ struct FreeLinks {
   std::uint64_t prev;
 };
 
+// An `object` block's payload starts with a ChildTable: the blocks it holds
+// a shared reference on (its children, e.g. the blobs of a frozen object),
+// then its body. Written before the block is published, never changed
+// after. Entries are written first, then `count` and `body_offset` (the
+// commit). A reader bounds both before use (parse_child_table below).
+struct ChildTable {
+  std::uint32_t count;        // entries that follow
+  std::uint32_t reserved;
+  std::uint64_t body_offset;  // from the payload start; 64-aligned, past the entries
+  // ChildEntry entries[count] follow.
+};
+static_assert(sizeof(ChildTable) == 16);
+
+struct ChildEntry {  // shaped like a Handle
+  std::uint64_t offset;
+  std::uint64_t generation;
+};
+
+inline constexpr std::uint64_t child_table_bytes(std::uint64_t count) {
+  return (sizeof(ChildTable) + count * sizeof(ChildEntry) + kAlign - 1) / kAlign * kAlign;
+}
+
+// True when the table at the start of a payload of `payload_bytes` is
+// well-formed: the entries fit before the body, the body fits the payload.
+inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_bytes) {
+  if (payload_bytes < sizeof(ChildTable)) return false;
+  const std::uint64_t room = (payload_bytes - sizeof(ChildTable)) / sizeof(ChildEntry);
+  return table.count <= room && table.body_offset % kAlign == 0 &&
+         table.body_offset >= sizeof(ChildTable) + std::uint64_t{table.count} * sizeof(ChildEntry) &&
+         table.body_offset <= payload_bytes;
+}
+
 // --------------------------------------------------------------- holders --
 
 enum class SlotState : std::uint32_t {

@@ -17,6 +17,8 @@ enum class Point {
   ledger_after_add,          // ledger entry written, refcount not yet raised
   ledger_after_clear,        // ledger entry cleared, refcount not yet lowered
   reap_mid_holder,           // releasing a dead holder's references, halfway
+  object_after_table,        // child table committed, children's refcounts not yet raised
+  drop_after_free_parent,    // a parent freed, its children's refcounts not yet lowered
 };
 
 using Hook = void (*)(Point);

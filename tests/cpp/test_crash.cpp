@@ -94,6 +94,11 @@ TEST_P(DeathInside, OthersProceedWithinASecondAndTheArenaIsSound) {
     HeldBlock y = h->retain(mine.handle());
     y.reset();
     x.reset();
+    HeldBlock blob = h->allocate(500, layout::BlockKind::blob);
+    const Handle child = blob.handle();
+    HeldBlock parent = h->allocate_object({&child, 1}, 64);
+    blob.reset();
+    parent.reset();  // frees the parent, then its child
     held.clear();
     return 50;  // the hook never fired
   });
@@ -129,7 +134,8 @@ TEST_P(DeathInside, OthersProceedWithinASecondAndTheArenaIsSound) {
 INSTANTIATE_TEST_SUITE_P(EveryPoint, DeathInside,
                          ::testing::Values(Point::alloc_after_split_header, Point::alloc_after_mark_used,
                                            Point::free_after_mark_free, Point::free_after_merge,
-                                           Point::ledger_after_add, Point::ledger_after_clear));
+                                           Point::ledger_after_add, Point::ledger_after_clear,
+                                           Point::object_after_table, Point::drop_after_free_parent));
 
 TEST(Crash, AReaperKilledHalfwayIsFinishedByTheNext) {
   testing::ScopedName n("reaper");

@@ -1,5 +1,6 @@
-// test_torture.cpp — a mixed workload of several processes, one of them
-// killed with SIGKILL at a random instant, round after round. After every
+// test_torture.cpp — a mixed workload (allocate, retain, parents owning
+// children, release) in several processes, one of them killed with SIGKILL
+// at a random instant, round after round. After every
 // round: a full consistency check, used bytes back to baseline, every shared
 // refcount exact. Reports rounds passed and the longest a survivor waited
 // for the lock.
@@ -54,6 +55,12 @@ int worker(const std::string& name, const std::vector<Handle>& shared, Board* bo
         held.push_back(holder->allocate(size));
       } else if (op < 6 && held.size() < 300) {
         held.push_back(holder->retain(shared[rng() % shared.size()]));
+      } else if (op < 7 && !held.empty() && held.size() < 300) {
+        // A parent owning up to three of what we hold (and maybe a shared block).
+        std::vector<Handle> children;
+        for (int c = 0; c < 3; ++c) children.push_back(held[rng() % held.size()].handle());
+        if (rng() % 2) children.push_back(shared[rng() % shared.size()]);
+        held.push_back(holder->allocate_object(children, rng() % 512));
       } else if (!held.empty()) {
         std::swap(held[rng() % held.size()], held.back());
         held.pop_back();
