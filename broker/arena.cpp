@@ -6,6 +6,7 @@
 #include "shoal/arena.hpp"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +20,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
-#include "process_identity.hpp"
+#include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/size.hpp"
@@ -157,7 +158,9 @@ std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size
   header->heap_begin = header->bitmap_offset + header->bitmap_bytes;
   header->heap_end = size;
   header->created_ns = now_ns();
-  header->creator_pid = getpid();
+  const ProcessIdentity creator = current_process();
+  header->creator_pid = creator.pid;
+  header->creator_start_time = creator.start_time;
   std::strncpy(header->name, name.c_str(), sizeof header->name - 1);
   ArenaLock::initialize(&header->lock);
   arena->heap_->format();
@@ -218,7 +221,16 @@ std::shared_ptr<Arena> Arena::attach(const std::string& name, Access access, Are
 
 bool Arena::destroy(const std::string& name) {
   validate_name(name);
-  return bip::shared_memory_object::remove(segment_name(name).c_str());
+  // shm_unlink directly (Boost's remove() returns only a bool): a refusal
+  // must say why. POSIX names carry a leading slash.
+  std::string posix_name = "/";  // (not "/" + ...: GCC 12 warns falsely on it)
+  posix_name += segment_name(name);
+  if (shm_unlink(posix_name.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  if (errno == EACCES || errno == EPERM) {
+    throw PermissionDenied("permission denied removing arena '" + name + "' (" + shm_path(name) + ")");
+  }
+  throw SystemError("removing arena '" + name + "' (" + shm_path(name) + ") failed: " + std::strerror(errno));
 }
 
 ArenaStats Arena::stats() {

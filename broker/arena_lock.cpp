@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "process_identity.hpp"
+#include "shoal/process_identity.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 

@@ -1,7 +1,7 @@
 // broker.cpp — the reaper thread. See shoal/broker.hpp.
 #include "shoal/broker.hpp"
 
-#include "process_identity.hpp"
+#include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 
 namespace shoal {

@@ -15,7 +15,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
-#include "process_identity.hpp"
+#include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/test_hooks.hpp"
 

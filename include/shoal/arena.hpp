@@ -74,7 +74,7 @@ class Arena : public std::enable_shared_from_this<Arena> {
   static std::shared_ptr<Arena> attach(const std::string& name, Access access = Access::read_write,
                                        ArenaOptions options = {});
 
-  // Unlinks the segment; false if there was none.
+  // Unlinks the segment; false if there was none. Throws PermissionDenied.
   static bool destroy(const std::string& name);
 
   // The POSIX shared-memory object name of an arena ("shoal.NAME").

@@ -41,7 +41,7 @@ inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
 inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // Bump whenever any struct in this file changes shape or meaning.
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: child tables, creator_start_time
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint32_t kNoHolder = 0xFFFFFFFFu;
@@ -190,6 +190,7 @@ struct ArenaHeader {
   std::uint64_t created_ns;
   std::int32_t creator_pid;
   std::uint32_t reserved0;
+  std::uint64_t creator_start_time;  // with creator_pid, who owns the name (see HolderSlot::start_time)
   char name[256];               // the arena's name, NUL-terminated
 
   // The arena lock: robust and process-shared. Guards every field below and

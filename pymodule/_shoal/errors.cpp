@@ -14,6 +14,7 @@
 //   ├── ArenaPermissionError(ShoalError, PermissionError)
 //   ├── NotAnArena(ShoalError, ValueError)     also: another layout version
 //   ├── CorruptArena(ShoalError)
+//   ├── CorruptObject(ShoalError)
 //   ├── InvalidHandle(ShoalError, ValueError)
 //   ├── TooManyHolders(ShoalError)
 //   └── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
@@ -65,6 +66,7 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
     case ErrorCode::too_many_holders: return state->too_many_holders;
     case ErrorCode::lock_timeout: return state->shoal_timeout;
     case ErrorCode::corrupt_arena: return state->corrupt_arena;
+    case ErrorCode::corrupt_object: return state->corrupt_object;
     case ErrorCode::system_error: return state->shoal_error;
   }
   return state->shoal_error;  // a code added to the core but not here yet
@@ -93,6 +95,8 @@ int add_exceptions(PyObject* module, ModuleState* state) {
        "The segment is not a shoal arena, or one of another layout version; the message says what was found."},
       {&ModuleState::corrupt_arena, "shoal.CorruptArena", nullptr,
        "The arena's structures are damaged beyond repair."},
+      {&ModuleState::corrupt_object, "shoal.CorruptObject", nullptr,
+       "A frozen object's content in the arena is malformed; nothing was read from it."},
       {&ModuleState::invalid_handle, "shoal.InvalidHandle", PyExc_ValueError,
        "A handle or block id names no live block (out of range, freed, or stale)."},
       {&ModuleState::too_many_holders, "shoal.TooManyHolders", nullptr,

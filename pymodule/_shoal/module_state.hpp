@@ -29,6 +29,7 @@ struct ModuleState {
   PyObject* arena_permission_error;
   PyObject* not_an_arena;
   PyObject* corrupt_arena;
+  PyObject* corrupt_object;
   PyObject* invalid_handle;
   PyObject* too_many_holders;
   PyObject* shoal_timeout;

@@ -1,5 +1,5 @@
 // process_identity.hpp — telling a live process from a dead one whose pid
-// was reused (internal).
+// was reused. Used by the core's reaper and by the CLI.
 //
 // A pid alone is not an identity: Linux reuses pids. A pid together with
 // the process start time (field 22 of /proc/PID/stat, clock ticks since
