@@ -1,0 +1,28 @@
+// commands.hpp — the `shoal` subcommands.
+//
+// Each prints its result to stdout, as aligned tables or, with json=true,
+// as one JSON object (shapes in tools/README.md), and returns the exit
+// status. Failures of the core (no such arena, permission denied, not a
+// shoal arena, ...) propagate as shoal::Error; main() reports them.
+//
+// inspect.cpp holds the read-only commands (ls, stat, holders, check): they
+// map the arena read-only and never lock it. manage.cpp holds the two that
+// change things (reap, destroy).
+#pragma once
+
+#include <string>
+
+namespace shoal::cli {
+
+inline constexpr int kExitOk = 0;       // done; the arena is sound
+inline constexpr int kExitProblem = 1;  // a problem found, a refusal, or an arena error
+inline constexpr int kExitUsage = 2;    // bad command line or arena name
+
+int run_ls(bool as_json);
+int run_stat(const std::string& name, bool as_json);
+int run_holders(const std::string& name, bool as_json);
+int run_check(const std::string& name, bool as_json);
+int run_reap(const std::string& name, bool as_json);
+int run_destroy(const std::string& name, bool force, bool as_json);
+
+}  // namespace shoal::cli

@@ -1,0 +1,348 @@
+// inspect.cpp — the read-only commands: ls, stat, holders, check.
+//
+// Each maps the arena with Access::read_only (PROT_READ: the kernel itself
+// stops us from writing) and reads it through take_snapshot() or, for
+// check, check_image() under the same seqlock. None takes the arena lock,
+// so a stuck or dead process cannot make them wait.
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "report.hpp"
+#include "snapshot.hpp"
+#include "table.hpp"
+#include "shoal/arena.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/size.hpp"
+
+namespace shoal::cli {
+namespace {
+
+constexpr const char* kShmDirectory = "/dev/shm";
+constexpr const char* kSegmentPrefix = "shoal.";
+
+std::shared_ptr<Arena> attach_read_only(const std::string& name) {
+  return Arena::attach(name, Access::read_only);
+}
+
+std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+
+// 1 - largest_free / free: 0 when all free space is one block, near 1 when
+// it is scattered in small pieces.
+double fragmentation(std::uint64_t largest_free, std::uint64_t free_bytes) {
+  if (free_bytes == 0) return 0.0;
+  return 1.0 - static_cast<double>(std::min(largest_free, free_bytes)) / static_cast<double>(free_bytes);
+}
+
+// A short remark on an unstable read, for a table cell.
+std::string short_read_note(const ReadOutcome& read) {
+  switch (read.stability) {
+    case Stability::stable: return "";
+    case Stability::changing: return "changing: figures approximate";
+    case Stability::held:
+      return read.lock_owner_pid > 0 ? "locked by live pid " + std::to_string(read.lock_owner_pid) : "locked";
+    case Stability::abandoned: return "lock abandoned by dead pid " + std::to_string(read.lock_owner_pid);
+  }
+  return "";
+}
+
+Json holder_counts_json(const Snapshot& s) { return {{"alive", s.holders_alive()}, {"dead", s.holders_dead()}}; }
+
+Json creator_json(const Snapshot& s) { return {{"pid", s.creator_pid}, {"alive", s.creator_alive}}; }
+
+// ------------------------------------------------------------------ ls ----
+
+struct SegmentEntry {
+  std::string name;  // without the "shoal." prefix
+  std::string path;
+  bool regular_file = true;
+};
+
+// Every /dev/shm entry named shoal.*, sorted by name.
+std::vector<SegmentEntry> list_segments() {
+  std::vector<SegmentEntry> entries;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(kShmDirectory, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with(kSegmentPrefix)) continue;
+    std::error_code type_ec;
+    entries.push_back({file.substr(std::string_view(kSegmentPrefix).size()), entry.path().string(),
+                       entry.is_regular_file(type_ec)});
+  }
+  if (ec) throw SystemError(std::string("cannot list ") + kShmDirectory + ": " + ec.message());
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return entries;
+}
+
+// What `ls` learned about one entry: a snapshot, or why there is none.
+struct ListedArena {
+  SegmentEntry entry;
+  std::unique_ptr<Snapshot> snapshot;
+  std::string error_code;
+  std::string error;
+};
+
+ListedArena inspect_entry(const SegmentEntry& entry) {
+  ListedArena listed{entry, nullptr, "", ""};
+  if (!entry.regular_file) {
+    listed.error_code = "not_an_arena";
+    listed.error = entry.path + " is not a shoal arena: it is not a regular file";
+    return listed;
+  }
+  try {
+    const auto arena = attach_read_only(entry.name);
+    listed.snapshot = std::make_unique<Snapshot>(take_snapshot(*arena, Depth::header));
+  } catch (const Error& e) {
+    listed.error_code = error_code_name(e.code());
+    listed.error = e.what();
+  }
+  return listed;
+}
+
+void print_ls_json(const std::vector<ListedArena>& listed) {
+  Json arenas = Json::array();
+  Json unreadable = Json::array();
+  for (const ListedArena& a : listed) {
+    if (a.snapshot == nullptr) {
+      unreadable.push_back({{"name", a.entry.name},
+                            {"path", a.entry.path},
+                            {"error", {{"code", a.error_code}, {"message", a.error}}}});
+      continue;
+    }
+    const Snapshot& s = *a.snapshot;
+    arenas.push_back({{"name", s.name},
+                      {"path", s.path},
+                      {"size", s.size},
+                      {"used_bytes", s.used_bytes},
+                      {"holders", holder_counts_json(s)},
+                      {"creator", creator_json(s)},
+                      {"created_ns", s.created_ns},
+                      {"read", read_json(s.read, s.name)}});
+  }
+  Json doc = json_document();
+  doc["directory"] = kShmDirectory;
+  doc["arenas"] = arenas;
+  doc["unreadable"] = unreadable;
+  print_json(doc);
+}
+
+void print_ls_table(const std::vector<ListedArena>& listed) {
+  if (listed.empty()) {
+    std::cout << "no shoal arenas in " << kShmDirectory << '\n';
+    return;
+  }
+  Table table({{"NAME"},
+               {"SIZE", Align::right},
+               {"USED", Align::right},
+               {"HOLDERS", Align::right},
+               {"DEAD", Align::right},
+               {"CREATOR"},
+               {"NOTE"}});
+  for (const ListedArena& a : listed) {
+    if (a.snapshot == nullptr) {
+      table.add_row({a.entry.name, "-", "-", "-", "-", "-", a.error});
+      continue;
+    }
+    const Snapshot& s = *a.snapshot;
+    table.add_row({s.name, format_size(s.size), format_size(s.used_bytes), std::to_string(s.holders_alive()),
+                   std::to_string(s.holders_dead()), format_pid(s.creator_pid, s.creator_alive),
+                   short_read_note(s.read)});
+  }
+  table.print(std::cout);
+}
+
+// ---------------------------------------------------------------- stat ----
+
+const char* kind_name(std::size_t kind) {
+  switch (static_cast<layout::BlockKind>(kind)) {
+    case layout::BlockKind::none: return "none";
+    case layout::BlockKind::raw: return "raw";
+    case layout::BlockKind::blob: return "blob";
+    case layout::BlockKind::object: return "object";
+    case layout::BlockKind::channel: return "channel";
+    case layout::BlockKind::ledger: return "ledger";
+  }
+  return "unknown";
+}
+
+Json tally_json(const Tally& t) { return {{"count", t.count}, {"bytes", t.bytes}}; }
+
+Json blocks_json(const BlockWalk& walk) {
+  Json blocks = Json::object();
+  for (std::size_t kind = 1; kind < layout::kBlockKindCount; ++kind) {
+    blocks[kind_name(kind)] = tally_json(walk.used_by_kind[kind]);
+  }
+  blocks["free"] = tally_json(walk.free);
+  blocks["unknown"] = tally_json(walk.unknown);
+  return blocks;
+}
+
+void print_stat_json(const Snapshot& s) {
+  const std::uint64_t free_bytes = saturating_sub(s.heap_bytes, s.used_bytes);
+  Json doc = json_document();
+  doc["arena"] = s.name;
+  doc["path"] = s.path;
+  doc["size"] = s.size;
+  doc["heap_bytes"] = s.heap_bytes;
+  doc["used_bytes"] = s.used_bytes;
+  doc["free_bytes"] = free_bytes;
+  doc["largest_free_block"] = s.blocks.largest_free;
+  doc["fragmentation"] = fragmentation(s.blocks.largest_free, free_bytes);
+  doc["blocks"] = blocks_json(s.blocks);
+  doc["holders"] = holder_counts_json(s);
+  doc["repairs"] = s.repairs;
+  doc["reaped_holders"] = s.reaped_holders;
+  doc["creator"] = creator_json(s);
+  doc["created_ns"] = s.created_ns;
+  doc["walk_error"] = s.blocks.error.empty() ? Json(nullptr) : Json(s.blocks.error);
+  doc["read"] = read_json(s.read, s.name);
+  print_json(doc);
+}
+
+void print_stat_table(const Snapshot& s) {
+  const std::uint64_t free_bytes = saturating_sub(s.heap_bytes, s.used_bytes);
+  const double used_share = s.heap_bytes == 0 ? 0.0 : static_cast<double>(s.used_bytes) / static_cast<double>(s.heap_bytes);
+  Table fields({{""}, {""}});
+  fields.add_row({"arena", s.name + "  (" + s.path + ")"});
+  fields.add_row({"size", format_size(s.size)});
+  fields.add_row({"heap", format_size(s.heap_bytes)});
+  fields.add_row({"used", format_size(s.used_bytes) + "  (" + format_percent(used_share) + " of heap)"});
+  fields.add_row({"free", format_size(free_bytes)});
+  fields.add_row({"largest free block", format_size(s.blocks.largest_free)});
+  fields.add_row({"fragmentation", format_percent(fragmentation(s.blocks.largest_free, free_bytes))});
+  fields.add_row({"holders", std::to_string(s.holders_alive()) + " alive, " + std::to_string(s.holders_dead()) + " dead"});
+  fields.add_row({"repairs", std::to_string(s.repairs)});
+  fields.add_row({"reaped holders", std::to_string(s.reaped_holders)});
+  fields.add_row({"created", format_time(s.created_ns) + " by pid " + format_pid(s.creator_pid, s.creator_alive)});
+  fields.print(std::cout);
+
+  std::cout << '\n';
+  Table kinds({{"KIND"}, {"BLOCKS", Align::right}, {"BYTES", Align::right}});
+  for (std::size_t kind = 1; kind < layout::kBlockKindCount; ++kind) {
+    const Tally& t = s.blocks.used_by_kind[kind];
+    kinds.add_row({kind_name(kind), std::to_string(t.count), format_size(t.bytes)});
+  }
+  kinds.add_row({"free", std::to_string(s.blocks.free.count), format_size(s.blocks.free.bytes)});
+  if (s.blocks.unknown.count != 0) {
+    kinds.add_row({"unknown", std::to_string(s.blocks.unknown.count), format_size(s.blocks.unknown.bytes)});
+  }
+  kinds.print(std::cout);
+  if (!s.blocks.error.empty()) {
+    std::cout << "problem: the block walk stopped early: " << s.blocks.error << " (run `shoal check " << s.name
+              << "`)\n";
+  }
+  print_read_note(std::cout, s.read, s.name);
+}
+
+// ------------------------------------------------------------- holders ----
+
+Json holders_json(const Snapshot& s) {
+  Json holders = Json::array();
+  for (const HolderView& h : s.holders) {
+    holders.push_back({{"slot", h.slot},
+                       {"pid", h.pid},
+                       {"start_time", h.start_time},
+                       {"interpreter_id", h.interpreter_id < 0 ? Json(nullptr) : Json(h.interpreter_id)},
+                       {"alive", h.alive},
+                       {"refs_held", h.refs_held},
+                       {"bytes_held", h.bytes_held},
+                       {"attached_ns", h.attached_ns}});
+  }
+  return holders;
+}
+
+void print_holders_table(const Snapshot& s) {
+  if (s.holders.empty()) {
+    std::cout << "arena '" << s.name << "' has no holders\n";
+  } else {
+    Table table({{"SLOT", Align::right},
+                 {"PID", Align::right},
+                 {"INTERP", Align::right},
+                 {"STATE"},
+                 {"REFS", Align::right},
+                 {"HELD", Align::right},
+                 {"ATTACHED"}});
+    for (const HolderView& h : s.holders) {
+      table.add_row({std::to_string(h.slot), std::to_string(h.pid),
+                     h.interpreter_id < 0 ? "-" : std::to_string(h.interpreter_id), h.alive ? "alive" : "dead",
+                     std::to_string(h.refs_held), format_size(h.bytes_held), format_time(h.attached_ns)});
+    }
+    table.print(std::cout);
+  }
+  if (s.holders_dead() != 0) {
+    std::cout << "dead holders keep their references until reaped: `shoal reap " << s.name
+              << "` (a broker does it on its own)\n";
+  }
+  print_read_note(std::cout, s.read, s.name);
+}
+
+}  // namespace
+
+int run_ls(bool as_json) {
+  std::vector<ListedArena> listed;
+  for (const SegmentEntry& entry : list_segments()) listed.push_back(inspect_entry(entry));
+  if (as_json) {
+    print_ls_json(listed);
+  } else {
+    print_ls_table(listed);
+  }
+  return kExitOk;
+}
+
+int run_stat(const std::string& name, bool as_json) {
+  const auto arena = attach_read_only(name);
+  const Snapshot s = take_snapshot(*arena, Depth::blocks);
+  if (as_json) {
+    print_stat_json(s);
+  } else {
+    print_stat_table(s);
+  }
+  return s.blocks.error.empty() ? kExitOk : kExitProblem;
+}
+
+int run_holders(const std::string& name, bool as_json) {
+  const auto arena = attach_read_only(name);
+  const Snapshot s = take_snapshot(*arena, Depth::header);
+  if (as_json) {
+    Json doc = json_document();
+    doc["arena"] = s.name;
+    doc["holders"] = holders_json(s);
+    doc["read"] = read_json(s.read, s.name);
+    print_json(doc);
+  } else {
+    print_holders_table(s);
+  }
+  return kExitOk;
+}
+
+int run_check(const std::string& name, bool as_json) {
+  const auto arena = attach_read_only(name);
+  std::vector<std::string> problems;
+  // check_image() bounds everything it reads; the seqlock only tells
+  // whether the arena held still while it ran.
+  const ReadOutcome read =
+      read_consistently(arena->base(), [&] { problems = check_image(arena->base(), arena->size()); });
+  const bool sound = problems.empty();
+  if (as_json) {
+    Json doc = json_document();
+    doc["arena"] = arena->name();
+    doc["sound"] = sound;
+    doc["problems"] = problems;
+    doc["read"] = read_json(read, arena->name());
+    print_json(doc);
+  } else if (sound) {
+    std::cout << "arena '" << arena->name() << "' is sound\n";
+  } else {
+    std::cout << "arena '" << arena->name() << "' has " << problems.size()
+              << (problems.size() == 1 ? " problem:\n" : " problems:\n");
+    for (const std::string& p : problems) std::cout << "  - " << p << '\n';
+  }
+  if (!as_json) print_read_note(std::cout, read, arena->name());
+  return sound ? kExitOk : kExitProblem;
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,129 @@
+// main.cpp — `shoal`, the debug CLI: look inside shoal arenas, live.
+//
+// This file only wires the command line (CLI11) to the commands
+// (commands.hpp) and turns errors into messages and exit statuses.
+//
+// Exit status, the same for every command (and in every --help footer):
+//   0  success: the command did what it says; `check` found the arena sound
+//   1  a problem: `check` found problems, `stat` could not walk every
+//      block, `destroy` refused, or the arena could not be used (no such
+//      arena, permission denied, not a shoal arena, another layout version,
+//      corrupt header, lock held too long)
+//   2  usage error: unknown command or option, missing or invalid argument
+//      (an arena name with '/', for one)
+//
+// Errors go to stderr as "shoal: <message>"; with --json, stdout also gets
+// {"json_version": 1, "error": {"code": ..., "message": ...}}, so a script
+// always reads one JSON document.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "commands.hpp"
+#include "report.hpp"
+#include "shoal/errors.hpp"
+
+namespace {
+
+using namespace shoal::cli;
+
+constexpr const char* kExitStatusHelp =
+    "Exit status: 0 success (check: the arena is sound); 1 a problem was found, the command refused, or the arena "
+    "could not be read; 2 usage error.\n"
+    "Every command but reap and destroy maps the arena read-only and never takes its lock.";
+
+struct Arguments {
+  std::string name;
+  bool json = false;
+  bool force = false;
+};
+
+// One subcommand: a one-line summary for `shoal --help`, details for its own
+// --help (above the exit status), NAME if it takes one, and --json.
+CLI::App* add_command(CLI::App& app, Arguments& args, const std::string& command, const std::string& summary,
+                      const std::string& details, bool takes_name) {
+  CLI::App* sub = app.add_subcommand(command, summary);
+  sub->footer(details + "\n\n" + kExitStatusHelp);
+  if (takes_name) sub->add_option("NAME", args.name, "arena name (its segment is /dev/shm/shoal.NAME)")->required();
+  sub->add_flag("--json", args.json, "print one JSON object (shapes in tools/README.md) instead of tables");
+  return sub;
+}
+
+int report_error(const shoal::Error& e, bool json) {
+  std::cerr << "shoal: " << e.what() << '\n';
+  if (json) {
+    Json doc = json_document();
+    doc["error"] = {{"code", error_code_name(e.code())}, {"message", e.what()}};
+    print_json(doc);
+  }
+  return e.code() == shoal::ErrorCode::invalid_argument ? kExitUsage : kExitProblem;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shoal: look inside shoal shared-memory arenas, live, without being able to harm them"};
+  app.footer(kExitStatusHelp);  // each subcommand sets its own: details, then this
+  app.require_subcommand(1);
+  Arguments args;
+
+  CLI::App* ls = add_command(
+      app, args, "ls", "list every shoal arena on this machine",
+      "Scans /dev/shm for shoal.* and shows, for each arena: size, used bytes, holders alive and dead, and the "
+      "creator's pid and whether it still runs. A file that cannot be read as an arena (not a shoal arena, another "
+      "layout version, another user's) is listed too, with the reason in NOTE (in JSON: under \"unreadable\").",
+      false);
+  CLI::App* stat = add_command(
+      app, args, "stat", "sizes, usage, fragmentation and blocks of one arena",
+      "Size, heap bytes, used, free, largest free block, fragmentation (1 - largest free / free), blocks and bytes "
+      "by kind (raw, blob, object, channel, ledger, free), holders, repairs and reaped holders. Exits 1 if the "
+      "chain of blocks is broken.",
+      true);
+  CLI::App* holders = add_command(
+      app, args, "holders", "who holds what: pid, interpreter, alive or dead",
+      "Every registered holder slot: slot, pid, interpreter id, alive or dead (pid and process start time, so a "
+      "reused pid reads as dead; a zombie is dead), references and bytes held, when it attached.",
+      true);
+  CLI::App* check = add_command(
+      app, args, "check", "consistency check: exit 0 when sound, 1 with the problems",
+      "Checks the header, the chain of blocks, the bitmap, the free lists, the statistics, and every refcount "
+      "against the ledgers that own it, without locking. If the arena kept changing during the check, a note "
+      "says so and reported problems may be artifacts of the change.",
+      true);
+  CLI::App* reap = add_command(
+      app, args, "reap", "release the references of dead holders now",
+      "Maps the arena read-write and takes its lock (like a broker does), releases every reference held by "
+      "holders whose process has died, and prints how many were reaped and used bytes before and after.",
+      true);
+  CLI::App* destroy = add_command(
+      app, args, "destroy", "unlink an arena; refuses while live holders exist",
+      "Unlinks /dev/shm/shoal.NAME. Refuses (exit 1, naming them) while live holders exist, unless --force. "
+      "Processes still attached keep their mapping until they detach. Never unlinks a file that is not a shoal "
+      "arena.",
+      true);
+  destroy->add_flag("--force", args.force,
+                    "unlink even with live holders (they keep their mappings), or when the arena is corrupt or of "
+                    "another layout version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help exits 0
+  }
+
+  try {
+    if (ls->parsed()) return run_ls(args.json);
+    if (stat->parsed()) return run_stat(args.name, args.json);
+    if (holders->parsed()) return run_holders(args.name, args.json);
+    if (check->parsed()) return run_check(args.name, args.json);
+    if (reap->parsed()) return run_reap(args.name, args.json);
+    if (destroy->parsed()) return run_destroy(args.name, args.force, args.json);
+  } catch (const shoal::Error& e) {
+    return report_error(e, args.json);
+  } catch (const std::exception& e) {
+    std::cerr << "shoal: internal error: " << e.what() << '\n';
+    return kExitProblem;
+  }
+  return kExitUsage;  // unreachable: CLI11 requires one subcommand
+}
