@@ -84,7 +84,7 @@ struct PickledView {
 class ValueReader {
  public:
   // CorruptObject for a union member this build does not know (an object
-  // written by a newer shoal) or a value nested beyond kMaxDepth.
+  // written by a newer shoal).
   ValueKind kind() const;
 
   bool as_bool() const;
@@ -93,6 +93,8 @@ class ValueReader {
   double as_float64() const;
   std::string_view as_text() const;           // inline or in a blob
   std::span<const std::byte> as_bytes() const;  // inline or in a blob
+  // Containers: CorruptObject if this value is already kMaxDepth
+  // containers deep (its elements would be nested too deeply).
   SequenceReader as_sequence() const;         // list, tuple, set or frozenset
   DictReader as_dict() const;
   ArrayView as_ndarray() const;

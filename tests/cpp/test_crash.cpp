@@ -70,6 +70,30 @@ TEST(Crash, KilledHolderIsReapedBackToBaseline) {
   EXPECT_TRUE(problems.empty()) << describe(problems);
 }
 
+TEST(Crash, AReusedPidDoesNotMakeADeadHolderLookAlive) {
+  testing::ScopedName n("pidreuse");
+  auto arena = Arena::create(n.name, 16ull << 20);
+  auto survivor = arena->attach_holder();
+  const std::uint64_t baseline = arena->stats().used_bytes;
+  // A holder whose slot records a live pid (ours) but another start time:
+  // exactly what a dead holder looks like once the kernel hands its pid to
+  // a new process. The HeldBlocks are leaked on purpose: only the reaper
+  // may release them.
+  auto ghost = arena->attach_holder();
+  static auto* kept = new std::vector<HeldBlock>;
+  for (int i = 0; i < 20; ++i) kept->push_back(ghost->allocate(4096));
+  auto* slot = &reinterpret_cast<layout::ArenaHeader*>(arena->base())->holders[ghost->slot()];
+  ASSERT_EQ(slot->pid, getpid());
+  slot->start_time -= 1;
+  static Holder* never_destroyed = ghost.release();  // nor may its destructor
+  (void)never_destroyed;
+
+  EXPECT_EQ(arena->reap_dead_holders(), 1u);
+  EXPECT_EQ(arena->stats().used_bytes, baseline);
+  EXPECT_EQ(arena->reap_dead_holders(), 0u);  // the survivor (same pid, right start time) lives
+  EXPECT_TRUE(arena->check().empty());
+}
+
 // A process paused inside a critical section at `point`, killed there.
 class DeathInside : public ::testing::TestWithParam<Point> {};
 
