@@ -36,17 +36,21 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Prints a CPython 3.13 that really runs. (A pyenv shim named python3.13 can
+# be on PATH without that version being enabled, so every candidate is run.)
 find_python() {
   if [ -n "${SHOAL_PYTHON:-}" ]; then echo "$SHOAL_PYTHON"; return; fi
-  local candidates=()
-  command -v python3.13 >/dev/null 2>&1 && candidates+=("$(command -v python3.13)")
-  local pyenv_root
+  local pyenv_root candidates=()
   pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
   candidates+=("$pyenv_root"/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13)
+  command -v python3.13 >/dev/null 2>&1 && candidates+=("$(command -v python3.13)")
   for c in "${candidates[@]}"; do
-    if [ -x "$c" ]; then echo "$c"; return; fi
+    if [ -x "$c" ] && "$c" -c 'import sys, venv; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+      echo "$c"
+      return
+    fi
   done
-  echo "setup.sh: CPython 3.13 not found (looked on PATH and in pyenv); set SHOAL_PYTHON" >&2
+  echo "setup.sh: CPython 3.13 not found (looked in pyenv and on PATH); set SHOAL_PYTHON" >&2
   exit 1
 }
 

@@ -61,18 +61,13 @@ inline constexpr std::size_t kMaxDims = 64;
 // 1 GiB array costs a few words of traversal.
 inline constexpr std::uint64_t kTraversalFactor = 4;
 
-// Content of an object that cannot be read: a body that is not a
-// Cap'n Proto message, a value of the wrong shape, a reference to a child
-// that does not exist or is not what it should be, invalid UTF-8, a bad
-// dtype, an array reaching outside its blob, nesting beyond kMaxDepth.
-// The message names the arena, the object's handle and what was found.
-//
-// It carries ErrorCode::corrupt_arena until errors.hpp has a code of its own
-// for it (requested: ErrorCode::corrupt_object); catch it by type.
-class CorruptObject : public Error {
- public:
-  explicit CorruptObject(const std::string& message) : Error(ErrorCode::corrupt_arena, message) {}
-};
+// Content of an object that cannot be read raises shoal::CorruptObject
+// (errors.hpp): a body that is not a Cap'n Proto message, a value of the
+// wrong shape, a reference to a child that does not exist or is not what it
+// should be, invalid UTF-8, a bad dtype, an array reaching outside its blob,
+// nesting beyond kMaxDepth. The message names the arena, the object's
+// handle and what was found.
+using shoal::CorruptObject;
 
 // What a value is, as a reader sees it. Text and bytes are one kind each,
 // wherever they are stored (inline or in a blob).
