@@ -224,7 +224,13 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind) {
   // Make room in the ledger first, so that a full arena fails before the
   // block exists and nothing is left half-made.
   ensure_free_entry_locked();
-  const std::uint64_t offset = arena_->heap_->allocate(bytes, kind, slot_);
+  std::uint64_t offset = 0;
+  try {
+    offset = arena_->heap_->allocate(bytes, kind, slot_);
+  } catch (const ArenaFull&) {
+    shrink_ledger_locked();  // a ledger block grown for this call goes back too
+    throw;
+  }
   return record_locked(offset);
 }
 
@@ -253,7 +259,13 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
     }
   }
   ensure_free_entry_locked();
-  const std::uint64_t offset = arena_->heap_->allocate(table_bytes + body_bytes, BlockKind::object, slot_);
+  std::uint64_t offset = 0;
+  try {
+    offset = arena_->heap_->allocate(table_bytes + body_bytes, BlockKind::object, slot_);
+  } catch (const ArenaFull&) {
+    shrink_ledger_locked();
+    throw;
+  }
   std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
   auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
   for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};

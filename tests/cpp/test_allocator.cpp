@@ -122,6 +122,23 @@ TEST_F(Allocator, ExhaustionIsTypedLeavesNothingBehindAndRecovers) {
   expect_sound();
 }
 
+TEST(AllocatorEdge, AFailedAllocationLeavesNoLedgerGrowthBehind) {
+  // The ledger's first block is full and the arena has room for a new
+  // ledger block but not for the block asked for: the failed call must not
+  // keep the ledger block it grew.
+  testing::ScopedName name("ledgerfull");
+  auto arena = Arena::create(name.name, 1ull << 20);
+  auto holder = arena->attach_holder();
+  std::vector<HeldBlock> blocks;
+  for (std::uint32_t i = 0; i + 1 < layout::kLedgerChunkEntries; ++i) blocks.push_back(holder->allocate(64));
+  blocks.push_back(holder->allocate(arena->stats().largest_free - 20000));  // fills the last entry
+  const std::uint64_t before = arena->stats().used_bytes;
+  EXPECT_THROW(holder->allocate(100000), ArenaFull);
+  EXPECT_EQ(arena->stats().used_bytes, before);
+  EXPECT_NO_THROW(blocks.push_back(holder->allocate(64)));  // the ledger can still grow when it fits
+  EXPECT_TRUE(arena->check().empty());
+}
+
 TEST_F(Allocator, StaleAndBogusHandlesAreRejected) {
   HeldBlock first = holder->allocate(1000);
   const Handle stale = first.handle();
