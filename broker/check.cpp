@@ -8,8 +8,8 @@
 //   * the free lists: each free block listed once, in its size class, with
 //     consistent back links, and the class mask matching;
 //   * the statistics: used bytes and block counts;
-//   * ownership: every refcount equals its owners (ledger entries and
-//     parent objects' child tables naming that block),
+//   * ownership: every refcount equals its owners (ledger entries, parent
+//     objects' child tables and channels' pending slots naming that block),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up.
@@ -282,21 +282,43 @@ class Checker {
     }
   }
 
-  void count_object_children(std::uint64_t at, const BlockRecord& record) {
-    const std::string where = "object " + std::to_string(at);
+  // Counts the owners an object's child table or a channel's pending
+  // slots add; reports a malformed table or an entry naming no live block.
+  void count_owned_entries(std::uint64_t at, const BlockRecord& record) {
+    const bool is_object = record.header.kind == static_cast<std::uint32_t>(BlockKind::object);
+    const std::string where = (is_object ? "object " : "channel ") + std::to_string(at);
+    const std::uint64_t payload = at + layout::kBlockHeaderBytes;
     const std::uint64_t payload_bytes = record.header.size - layout::kBlockHeaderBytes;
-    const auto table = copy_at<layout::ChildTable>(base_, at + layout::kBlockHeaderBytes);
-    if (!layout::child_table_is_sane(table, payload_bytes) || table.body_offset > record.header.requested) {
-      problem("ownership: " + where + " has a malformed child table");
-      return;
+    std::uint64_t entries_at = 0;
+    std::uint64_t first = 0;
+    std::uint64_t count = 0;
+    std::uint64_t ring = 1;
+    if (is_object) {
+      const auto table = copy_at<layout::ChildTable>(base_, payload);
+      if (!layout::child_table_is_sane(table, payload_bytes) || table.body_offset > record.header.requested) {
+        problem("ownership: " + where + " has a malformed child table");
+        return;
+      }
+      entries_at = payload + sizeof(layout::ChildTable);
+      count = table.count;
+      ring = std::max<std::uint64_t>(count, 1);
+    } else {
+      const auto channel = copy_at<layout::ChannelHeader>(base_, payload);
+      if (!layout::channel_is_sane(channel, payload_bytes)) {
+        problem("ownership: " + where + " has inconsistent counters");
+        return;
+      }
+      entries_at = payload + sizeof(layout::ChannelHeader);
+      first = channel.head;
+      count = channel.tail - channel.head;
+      ring = channel.capacity;
     }
-    const std::uint64_t first = at + layout::kBlockHeaderBytes + sizeof(layout::ChildTable);
-    for (std::uint64_t i = 0; i < table.count; ++i) {
-      const auto entry = copy_at<layout::ChildEntry>(base_, first + i * sizeof(layout::ChildEntry));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto entry = copy_at<layout::ChildEntry>(base_, entries_at + ((first + i) % ring) * sizeof(layout::ChildEntry));
       BlockRecord* child = used_block(entry.offset);
       if (child == nullptr || child->header.generation != entry.generation || entry.offset == at ||
           child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
-        problem("ownership: " + where + " child " + std::to_string(i) + " names no live block (" +
+        problem("ownership: " + where + " entry " + std::to_string(i) + " names no live block (" +
                 std::to_string(entry.offset) + ":" + std::to_string(entry.generation) + ")");
         continue;
       }
@@ -315,8 +337,9 @@ class Checker {
     }
     for (const auto& [at, record] : blocks_) {
       if (record.header.state == static_cast<std::uint32_t>(BlockState::used) &&
-          record.header.kind == static_cast<std::uint32_t>(BlockKind::object)) {
-        count_object_children(at, record);
+          (record.header.kind == static_cast<std::uint32_t>(BlockKind::object) ||
+           record.header.kind == static_cast<std::uint32_t>(BlockKind::channel))) {
+        count_owned_entries(at, record);
       }
     }
     for (const auto& [at, record] : blocks_) {

@@ -10,6 +10,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -103,19 +104,39 @@ void Arena::release_ledger_entry_locked(std::uint32_t slot_index, LedgerEntry* e
 
 std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) const {
   const BlockHeader* block = heap_->header_at(offset);
-  if (block->kind != static_cast<std::uint32_t>(BlockKind::object)) return {};
   const std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
-  ChildTable table;
-  std::memcpy(&table, payload, sizeof table);
-  if (!layout::child_table_is_sane(table, block->size - layout::kBlockHeaderBytes)) return {};
+  const std::uint64_t payload_bytes = block->size - layout::kBlockHeaderBytes;
+  // The entries this block owns, as (first, count, ring capacity).
+  const ChildEntry* entries = nullptr;
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+  std::uint64_t ring = 1;
+  if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
+    ChildTable table;
+    std::memcpy(&table, payload, sizeof table);
+    if (!layout::child_table_is_sane(table, payload_bytes)) return {};
+    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(ChildTable));
+    count = table.count;
+    ring = std::max<std::uint64_t>(count, 1);
+  } else if (block->kind == static_cast<std::uint32_t>(BlockKind::channel)) {
+    layout::ChannelHeader channel;
+    std::memcpy(&channel, payload, sizeof channel);
+    if (!layout::channel_is_sane(channel, payload_bytes)) return {};
+    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(layout::ChannelHeader));
+    first = channel.head;
+    count = channel.tail - channel.head;  // the pending items
+    ring = channel.capacity;
+  } else {
+    return {};
+  }
   std::vector<std::uint64_t> owned;
-  const auto* entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(ChildTable));
-  for (std::uint32_t i = 0; i < table.count; ++i) {
-    const BlockHeader* child = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const ChildEntry& entry = entries[(first + i) % ring];
+    const BlockHeader* child = heap_->resolve(Handle{entry.offset, entry.generation});
     // The same test as repair's recount, so the two always agree.
-    if (child != nullptr && entries[i].offset != offset &&
+    if (child != nullptr && entry.offset != offset &&
         child->kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
-      owned.push_back(entries[i].offset);
+      owned.push_back(entry.offset);
     }
   }
   return owned;
@@ -220,6 +241,11 @@ LedgerEntry* Holder::entry_at(std::uint32_t index) const {
 
 HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind) {
   if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
+  if (kind != BlockKind::raw && kind != BlockKind::blob) {
+    // Objects, channels and ledgers carry structure the arena reads; they
+    // are made by allocate_object(), Channel::create() and the ledger.
+    throw InvalidArgument("Holder::allocate makes raw and blob blocks only");
+  }
   ArenaLock lock(*arena_);
   // Make room in the ledger first, so that a full arena fails before the
   // block exists and nothing is left half-made.
@@ -322,7 +348,7 @@ void Holder::shrink_ledger_locked() {
   lowest_with_room_ = std::min(lowest_with_room_, chunks_.size() - 1);
 }
 
-HeldBlock Holder::record_locked(std::uint64_t offset) {
+HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over) {
   BlockHeader* block = arena_->heap_->header_at(offset);
   auto& unused = unused_[lowest_with_room_];
   const auto index = static_cast<std::uint32_t>(lowest_with_room_ * layout::kLedgerChunkEntries + unused.back());
@@ -331,7 +357,7 @@ HeldBlock Holder::record_locked(std::uint64_t offset) {
   entry->generation = block->generation;
   entry->offset = offset;  // commit: this holder owns a reference
   test_hooks::reach(test_hooks::Point::ledger_after_add);
-  ++block->refcount;
+  if (!take_over) ++block->refcount;
   HolderSlot& slot = arena_->header()->holders[slot_];
   ++slot.refs_held;
   slot.bytes_held += block->size;

@@ -2,8 +2,8 @@
 # test.sh — installs everything (scripts/setup.sh), then runs every test:
 #   1. the GoogleTest suite through `meson test` (release build in build/);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#      (build-asan/), and the threads x processes stress test under
-#      ThreadSanitizer (build-tsan/);
+#      (build-asan/), and the threaded tests (stress, allocator, channel)
+#      under ThreadSanitizer (build-tsan/);
 #   3. pytest (tests/python) against the installed package.
 # SHOAL_TORTURE_ROUNDS=10000 makes the torture test a long run;
 # SHOAL_SKIP_SANITIZERS=1 skips step 2.
@@ -31,12 +31,12 @@ if [ "${SHOAL_SKIP_SANITIZERS:-0}" != 1 ]; then
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --suite cpp --print-errorlogs --num-processes 1
 
-  say "stress test under TSan"
+  say "threaded tests under TSan"
   sanitizer_build build-tsan -Db_sanitize=thread
   # ASLR off for this one process tree: older TSan runtimes reject the
   # high-entropy mappings of recent kernels.
   TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
-    meson test -C build-tsan stress allocator --print-errorlogs --num-processes 1
+    meson test -C build-tsan stress allocator channel --print-errorlogs --num-processes 1
 fi
 
 say "Python tests (pytest)"

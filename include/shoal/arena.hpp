@@ -126,17 +126,19 @@ class Arena : public std::enable_shared_from_this<Arena> {
  private:
   friend class Holder;
   friend class ArenaLock;
+  friend class Channel;
   struct Mapping;
 
   Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options);
   layout::ArenaHeader* header() const { return reinterpret_cast<layout::ArenaHeader*>(base_); }
   void repair_locked();  // after a dead lock owner: see repair.cpp
   void release_ledger_entry_locked(std::uint32_t slot, layout::LedgerEntry* entry);
-  // Lowers the refcount of the block at `offset`; at zero frees it and, for
-  // an object, lowers its children's in turn.
+  // Lowers the refcount of the block at `offset`; at zero frees it and
+  // lowers the refcounts of what it owned in turn.
   void drop_reference_locked(std::uint64_t offset);
-  // The children of a used object block that name live blocks: what it
-  // owns. Empty for other kinds or a malformed table.
+  // What a used block owns references on: an object's children, a
+  // channel's pending items; only entries naming live blocks. Empty for
+  // other kinds or a malformed table.
   std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
 

@@ -24,6 +24,8 @@ enum class ErrorCode {
   lock_timeout,       // the arena lock stayed held by a live process
   corrupt_arena,      // the arena's structures are damaged beyond repair
   corrupt_object,     // a frozen object's content is malformed
+  channel_closed,     // send on a closed channel, or recv on a closed and drained one
+  wait_timeout,       // a blocking channel operation ran out of time
   system_error,       // an OS call failed in a way not listed above
 };
 
@@ -56,6 +58,8 @@ using TooManyHolders = TypedError<ErrorCode::too_many_holders>;
 using LockTimeout = TypedError<ErrorCode::lock_timeout>;
 using CorruptArena = TypedError<ErrorCode::corrupt_arena>;
 using CorruptObject = TypedError<ErrorCode::corrupt_object>;
+using ChannelClosed = TypedError<ErrorCode::channel_closed>;
+using WaitTimeout = TypedError<ErrorCode::wait_timeout>;
 using SystemError = TypedError<ErrorCode::system_error>;
 
 }  // namespace shoal

@@ -59,11 +59,15 @@ class Holder {
  private:
   friend class Arena;
   friend class HeldBlock;
+  friend class Channel;
   Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch);
 
   void ensure_free_entry_locked();                // grows the ledger if it is full
   void shrink_ledger_locked();                    // gives back empty trailing ledger blocks
-  HeldBlock record_locked(std::uint64_t offset);  // adds a ledger entry + refcount
+  // Adds a ledger entry for the block at `offset` and raises its refcount,
+  // or, with take_over, records a reference moving in from elsewhere (a
+  // channel slot) without raising it.
+  HeldBlock record_locked(std::uint64_t offset, bool take_over = false);
   void release(std::uint32_t entry, Handle h) noexcept;
   layout::LedgerEntry* entry_at(std::uint32_t index) const;
   bool usable_here() const;

@@ -130,6 +130,33 @@ inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_b
          table.body_offset <= payload_bytes;
 }
 
+// A `channel` block's payload: a bounded queue of handles, each slot owning
+// one shared reference on the block it names. Items [head, tail) are
+// pending, in slot index % capacity. Everything is under the arena lock
+// except wake_seq, the futex word waiters sleep on.
+enum class ChannelState : std::uint32_t { open = 0, closed = 1 };
+
+struct ChannelHeader {
+  std::uint32_t capacity;  // slots that follow; fixed at creation
+  std::uint32_t state;     // ChannelState, under lock
+  std::uint64_t head;      // next item to receive; commit of a receive
+  std::uint64_t tail;      // one past the last item sent; commit of a send
+  std::uint32_t wake_seq;  // bumped (under lock) on every send, receive and close; futex word
+  std::uint32_t sleepers;  // threads asleep on wake_seq: a hint, so an idle channel skips FUTEX_WAKE
+  std::uint8_t reserved[32];
+  // ChildEntry slots[capacity] follow.
+};
+static_assert(sizeof(ChannelHeader) == 64);
+
+// True when a channel payload of `payload_bytes` can hold `header`'s slots
+// and its counters are within bounds.
+inline bool channel_is_sane(const ChannelHeader& header, std::uint64_t payload_bytes) {
+  if (payload_bytes < sizeof(ChannelHeader) || header.capacity == 0) return false;
+  const std::uint64_t room = (payload_bytes - sizeof(ChannelHeader)) / sizeof(ChildEntry);
+  return header.capacity <= room && header.head <= header.tail && header.tail - header.head <= header.capacity &&
+         header.state <= static_cast<std::uint32_t>(ChannelState::closed);
+}
+
 // --------------------------------------------------------------- holders --
 
 enum class SlotState : std::uint32_t {

@@ -19,6 +19,7 @@ enum class Point {
   reap_mid_holder,           // releasing a dead holder's references, halfway
   object_after_table,        // child table committed, children's refcounts not yet raised
   drop_after_free_parent,    // a parent freed, its children's refcounts not yet lowered
+  send_after_commit,         // a channel slot published, the item's refcount not yet raised
 };
 
 using Hook = void (*)(Point);

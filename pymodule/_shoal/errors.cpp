@@ -15,10 +15,12 @@
 //   ├── NotAnArena(ShoalError, ValueError)     also: another layout version
 //   ├── CorruptArena(ShoalError)
 //   ├── CorruptObject(ShoalError)
+//   ├── ChannelClosed(ShoalError)
 //   ├── InvalidHandle(ShoalError, ValueError)
 //   ├── TooManyHolders(ShoalError)
 //   └── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
 //
+// A channel wait that runs out of time raises the built-in TimeoutError.
 // A bad argument (ErrorCode::invalid_argument: a malformed size, a bad
 // name) is a plain ValueError: it is the caller's mistake, not the arena's.
 #include "errors.hpp"
@@ -67,6 +69,8 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
     case ErrorCode::lock_timeout: return state->shoal_timeout;
     case ErrorCode::corrupt_arena: return state->corrupt_arena;
     case ErrorCode::corrupt_object: return state->corrupt_object;
+    case ErrorCode::channel_closed: return state->channel_closed;
+    case ErrorCode::wait_timeout: return PyExc_TimeoutError;
     case ErrorCode::system_error: return state->shoal_error;
   }
   return state->shoal_error;  // a code added to the core but not here yet
@@ -97,6 +101,8 @@ int add_exceptions(PyObject* module, ModuleState* state) {
        "The arena's structures are damaged beyond repair."},
       {&ModuleState::corrupt_object, "shoal.CorruptObject", nullptr,
        "A frozen object's content in the arena is malformed; nothing was read from it."},
+      {&ModuleState::channel_closed, "shoal.ChannelClosed", nullptr,
+       "The channel is closed: sends fail at once, receives once it is drained."},
       {&ModuleState::invalid_handle, "shoal.InvalidHandle", PyExc_ValueError,
        "A handle or block id names no live block (out of range, freed, or stale)."},
       {&ModuleState::too_many_holders, "shoal.TooManyHolders", nullptr,

@@ -30,6 +30,7 @@ struct ModuleState {
   PyObject* not_an_arena;
   PyObject* corrupt_arena;
   PyObject* corrupt_object;
+  PyObject* channel_closed;
   PyObject* invalid_handle;
   PyObject* too_many_holders;
   PyObject* shoal_timeout;

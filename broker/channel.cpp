@@ -1,0 +1,272 @@
+// channel.cpp — bounded MPMC queue of handles in the arena. See
+// shoal/channel.hpp.
+//
+// Ownership moves, step by step (all under the arena lock):
+//   send:    write the slot, commit tail+1 (the slot now owns a reference),
+//            raise the item's refcount.
+//   receive: write a ledger entry for the receiver (commit: it owns the
+//            reference), then commit head+1 (the slot no longer does). The
+//            refcount does not change: the reference moved.
+// A death between two steps leaves the reference owned twice or once;
+// repair recounts from the owners (ledgers, object children, channel
+// slots), and reaping the dead receiver drops its copy, so the item stays
+// in the channel exactly once.
+#include "shoal/channel.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "arena_lock.hpp"
+#include "block_heap.hpp"
+#include "futex.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/test_hooks.hpp"
+
+namespace shoal {
+
+using layout::BlockHeader;
+using layout::BlockKind;
+using layout::ChannelHeader;
+using layout::ChannelState;
+using layout::ChildEntry;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint32_t kMaxCapacity = 1u << 20;
+// Before sleeping, watch the channel this long when another CPU could
+// answer: a futex wake between cores costs several microseconds on a
+// virtual machine, more than a round trip of a spinning peer.
+constexpr auto kSpinFor = std::chrono::microseconds(50);
+// Sleep at most this long at a time: a wake-up lost to a dying process
+// costs one slice.
+constexpr auto kSleepSlice = std::chrono::milliseconds(10);
+
+bool other_cpus_exist() {
+  static const bool value = std::thread::hardware_concurrency() > 1;
+  return value;
+}
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+Clock::time_point deadline_after(Channel::Timeout timeout) {
+  return timeout ? Clock::now() + *timeout : Clock::time_point::max();
+}
+
+}  // namespace
+
+Channel::Channel(Holder& holder, HeldBlock block)
+    : holder_(&holder), block_(std::move(block)), capacity_(header()->capacity) {}
+
+ChannelHeader* Channel::header() const {
+  return reinterpret_cast<ChannelHeader*>(holder_->arena_->base_ + block_.handle().offset +
+                                          layout::kBlockHeaderBytes);
+}
+
+ChildEntry* Channel::slots() const { return reinterpret_cast<ChildEntry*>(header() + 1); }
+
+Channel Channel::create(Holder& holder, std::uint32_t capacity) {
+  if (capacity == 0 || capacity > kMaxCapacity) {
+    throw InvalidArgument("channel capacity " + std::to_string(capacity) + " is outside 1 .. " +
+                          std::to_string(kMaxCapacity));
+  }
+  Arena& arena = *holder.arena_;
+  const std::uint64_t bytes = sizeof(ChannelHeader) + std::uint64_t{capacity} * sizeof(ChildEntry);
+  ArenaLock lock(arena);
+  // Allocated and initialised in one critical section: repair must never
+  // see a channel block with a garbage header.
+  holder.ensure_free_entry_locked();
+  std::uint64_t offset = 0;
+  try {
+    offset = arena.heap_->allocate(bytes, BlockKind::channel, holder.slot_);
+  } catch (const ArenaFull&) {
+    holder.shrink_ledger_locked();
+    throw;
+  }
+  auto* h = reinterpret_cast<ChannelHeader*>(arena.base_ + offset + layout::kBlockHeaderBytes);
+  std::memset(static_cast<void*>(h), 0, sizeof *h);
+  h->capacity = capacity;
+  return Channel(holder, holder.record_locked(offset));
+}
+
+Channel Channel::open(Holder& holder, Handle channel) {
+  HeldBlock block = holder.retain(channel);
+  Arena& arena = *holder.arena_;
+  ArenaLock lock(arena);
+  const BlockHeader* b = arena.heap_->resolve(channel);
+  if (b == nullptr || b->kind != static_cast<std::uint32_t>(BlockKind::channel)) {
+    throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(channel) + " names no channel");
+  }
+  return Channel(holder, std::move(block));
+}
+
+const ChannelHeader& Channel::checked_header() const {
+  const ChannelHeader* h = header();
+  const BlockHeader* block = holder_->arena_->heap_->header_at(block_.handle().offset);
+  if (!layout::channel_is_sane(*h, block->size - layout::kBlockHeaderBytes) || h->capacity != capacity_) {
+    throw CorruptArena("arena '" + holder_->arena_->name() + "': channel " + to_string(block_.handle()) +
+                       " has inconsistent counters");
+  }
+  return *h;
+}
+
+void Channel::wake_locked() {
+  std::atomic_ref<std::uint32_t>(header()->wake_seq).fetch_add(1, std::memory_order_seq_cst);
+}
+
+Channel::Attempt Channel::send_locked(Handle item) {
+  const ChannelHeader& h = checked_header();
+  if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) {
+    throw ChannelClosed("channel " + to_string(block_.handle()) + " is closed");
+  }
+  if (h.tail - h.head == h.capacity) return Attempt::would_block;
+  BlockHeader* target = holder_->arena_->heap_->resolve(item);
+  if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
+      item.offset == block_.handle().offset) {
+    throw InvalidHandle("arena '" + holder_->arena_->name() + "': cannot send " + to_string(item) +
+                        ": it names no live block (or the channel itself)");
+  }
+  slots()[h.tail % h.capacity] = ChildEntry{item.offset, item.generation};
+  header()->tail = h.tail + 1;  // commit: the slot owns a reference
+  test_hooks::reach(test_hooks::Point::send_after_commit);
+  ++target->refcount;
+  wake_locked();
+  return Attempt::done;
+}
+
+Channel::Attempt Channel::recv_locked(HeldBlock& out) {
+  const ChannelHeader& h = checked_header();
+  if (h.tail == h.head) {
+    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) {
+      throw ChannelClosed("channel " + to_string(block_.handle()) + " is closed");
+    }
+    return Attempt::would_block;
+  }
+  const ChildEntry slot = slots()[h.head % h.capacity];
+  if (holder_->arena_->heap_->resolve(Handle{slot.offset, slot.generation}) == nullptr) {
+    throw CorruptArena("arena '" + holder_->arena_->name() + "': channel " + to_string(block_.handle()) +
+                       " holds an item that names no live block");
+  }
+  holder_->ensure_free_entry_locked();
+  out = holder_->record_locked(slot.offset, /*take_over=*/true);  // commit: the receiver owns it
+  header()->head = h.head + 1;                                     // commit: the slot does not
+  wake_locked();
+  return Attempt::done;
+}
+
+void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline) {
+  std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
+  if (other_cpus_exist()) {
+    const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
+    while (seq.load(std::memory_order_acquire) == seen) {
+      if (Clock::now() >= spin_until) break;
+      for (int i = 0; i < 64; ++i) cpu_relax();
+    }
+    if (seq.load(std::memory_order_acquire) != seen) return;
+  }
+  // Announce the sleep, then re-check: either the waker sees us counted or
+  // we see its bump (both sides use sequentially consistent operations).
+  std::atomic_ref<std::uint32_t> sleepers(header()->sleepers);
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (seq.load(std::memory_order_seq_cst) == seen) {
+    const auto left = deadline - Clock::now();
+    futex::wait(&header()->wake_seq, seen,
+                std::chrono::duration_cast<std::chrono::nanoseconds>(std::min<Clock::duration>(kSleepSlice, left)));
+  }
+  sleepers.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+void Channel::send(Handle item, Timeout timeout) {
+  const auto deadline = deadline_after(timeout);
+  for (;;) {
+    std::uint32_t seen = 0;
+    {
+      ArenaLock lock(*holder_->arena_);
+      if (send_locked(item) == Attempt::done) break;
+      seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
+    }
+    if (Clock::now() >= deadline) {
+      throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
+    }
+    wait_for_change(seen, deadline);
+  }
+  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&header()->wake_seq);
+  }
+}
+
+bool Channel::try_send(Handle item) {
+  {
+    ArenaLock lock(*holder_->arena_);
+    if (send_locked(item) == Attempt::would_block) return false;
+  }
+  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&header()->wake_seq);
+  }
+  return true;
+}
+
+HeldBlock Channel::recv(Timeout timeout) {
+  const auto deadline = deadline_after(timeout);
+  HeldBlock out;
+  for (;;) {
+    std::uint32_t seen = 0;
+    {
+      ArenaLock lock(*holder_->arena_);
+      if (recv_locked(out) == Attempt::done) break;
+      seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
+    }
+    if (Clock::now() >= deadline) {
+      throw WaitTimeout("channel " + to_string(block_.handle()) + ": recv timed out (empty)");
+    }
+    wait_for_change(seen, deadline);
+  }
+  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&header()->wake_seq);
+  }
+  return out;
+}
+
+std::optional<HeldBlock> Channel::try_recv() {
+  HeldBlock out;
+  {
+    ArenaLock lock(*holder_->arena_);
+    if (recv_locked(out) == Attempt::would_block) return std::nullopt;
+  }
+  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&header()->wake_seq);
+  }
+  return out;
+}
+
+void Channel::close() {
+  {
+    ArenaLock lock(*holder_->arena_);
+    checked_header();
+    header()->state = static_cast<std::uint32_t>(ChannelState::closed);
+    wake_locked();
+  }
+  futex::wake_all(&header()->wake_seq);
+}
+
+bool Channel::closed() {
+  ArenaLock lock(*holder_->arena_);
+  return checked_header().state == static_cast<std::uint32_t>(ChannelState::closed);
+}
+
+std::uint64_t Channel::size() {
+  ArenaLock lock(*holder_->arena_);
+  const ChannelHeader& h = checked_header();
+  return h.tail - h.head;
+}
+
+}  // namespace shoal

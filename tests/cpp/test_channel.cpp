@@ -1,0 +1,328 @@
+// test_channel.cpp — channels of handles: order, bounds, close, ownership of
+// pending items, many processes sending and receiving exactly once, and
+// deaths in the middle of a send or a receive.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "shoal/arena.hpp"
+#include "shoal/channel.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/holder.hpp"
+#include "shoal/test_hooks.hpp"
+#include "test_support.hpp"
+
+namespace shoal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+class Channels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    arena = Arena::create(name.name, 64ull << 20);
+    holder = arena->attach_holder();
+    baseline = arena->stats().used_bytes;
+  }
+  void expect_sound() {
+    const auto problems = arena->check();
+    EXPECT_TRUE(problems.empty()) << problems.front();
+  }
+  HeldBlock item(std::uint64_t value) {
+    HeldBlock b = holder->allocate(sizeof value);
+    std::memcpy(b.bytes().data(), &value, sizeof value);
+    return b;
+  }
+  static std::uint64_t value_of(const HeldBlock& b) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, b.bytes().data(), sizeof v);
+    return v;
+  }
+  testing::ScopedName name{"channel"};
+  std::shared_ptr<Arena> arena;
+  std::unique_ptr<Holder> holder;
+  std::uint64_t baseline = 0;
+};
+
+TEST_F(Channels, ItemsArriveInOrderAndOwnershipMoves) {
+  Channel ch = Channel::create(*holder, 4);
+  std::vector<Handle> sent;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    HeldBlock b = item(i);
+    ch.send(b.handle());
+    sent.push_back(b.handle());
+    EXPECT_EQ(arena->block_info(b.handle()).refcount, 2u);  // ours and the slot's
+  }  // our references go: each item is now owned by its slot only
+  EXPECT_EQ(ch.size(), 3u);
+  expect_sound();
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    HeldBlock got = ch.recv();
+    EXPECT_EQ(got.handle(), sent[i]);
+    EXPECT_EQ(value_of(got), i);
+    EXPECT_EQ(arena->block_info(got.handle()).refcount, 1u);  // moved, not copied
+  }
+  EXPECT_EQ(ch.size(), 0u);
+  expect_sound();
+}
+
+TEST_F(Channels, FullAndEmptyAreReportedOrWaitedOut) {
+  Channel ch = Channel::create(*holder, 2);
+  EXPECT_FALSE(ch.try_recv().has_value());
+  HeldBlock a = item(1);
+  EXPECT_TRUE(ch.try_send(a.handle()));
+  EXPECT_TRUE(ch.try_send(a.handle()));
+  EXPECT_FALSE(ch.try_send(a.handle()));
+  const auto started = Clock::now();
+  EXPECT_THROW(ch.send(a.handle(), 50ms), WaitTimeout);
+  EXPECT_GE(Clock::now() - started, 50ms);
+  ch.try_recv();
+  ch.try_recv();
+  EXPECT_THROW(ch.recv(20ms), WaitTimeout);
+  EXPECT_EQ(arena->block_info(a.handle()).refcount, 1u);
+}
+
+TEST_F(Channels, CloseDrainsThenRefuses) {
+  Channel ch = Channel::create(*holder, 8);
+  HeldBlock a = item(7);
+  ch.send(a.handle());
+  ch.close();
+  ch.close();  // idempotent
+  EXPECT_TRUE(ch.closed());
+  EXPECT_THROW(ch.send(a.handle()), ChannelClosed);
+  EXPECT_EQ(value_of(ch.recv()), 7u);
+  EXPECT_THROW(ch.recv(), ChannelClosed);
+  EXPECT_THROW(ch.try_recv(), ChannelClosed);
+}
+
+TEST_F(Channels, CloseWakesABlockedReceiver) {
+  Channel ch = Channel::create(*holder, 8);
+  std::thread closer([&] {
+    std::this_thread::sleep_for(50ms);
+    auto other = arena->attach_holder();
+    Channel mine = Channel::open(*other, ch.handle());
+    mine.close();
+  });
+  const auto started = Clock::now();
+  EXPECT_THROW(ch.recv(5s), ChannelClosed);
+  EXPECT_LT(Clock::now() - started, 2s);
+  closer.join();
+}
+
+TEST_F(Channels, PendingItemsAreFreedWithTheChannel) {
+  {
+    Channel ch = Channel::create(*holder, 16);
+    for (std::uint64_t i = 0; i < 10; ++i) ch.send(item(i).handle());
+    EXPECT_GT(arena->stats().used_bytes, baseline);
+  }
+  EXPECT_EQ(arena->stats().used_bytes, baseline);
+  expect_sound();
+}
+
+TEST_F(Channels, BadItemsAndCapacitiesAreRefused) {
+  EXPECT_THROW(Channel::create(*holder, 0), InvalidArgument);
+  Channel ch = Channel::create(*holder, 2);
+  EXPECT_THROW(ch.send(Handle{ch.handle().offset + 64, 1}), InvalidHandle);
+  EXPECT_THROW(ch.send(ch.handle()), InvalidHandle);  // not into itself
+  HeldBlock raw = holder->allocate(8);
+  EXPECT_THROW(Channel::open(*holder, raw.handle()), InvalidHandle);
+  EXPECT_THROW(holder->allocate(100, layout::BlockKind::channel), InvalidArgument);
+}
+
+// Shared board for the multi-process tests (anonymous shared memory).
+struct Board {
+  std::atomic<std::uint64_t> received;
+  std::atomic<std::uint64_t> sum;
+};
+
+TEST_F(Channels, ManyProcessesSendAndReceiveEveryItemExactlyOnce) {
+  constexpr int kProducers = 2;
+  constexpr int kConsumers = 2;
+  constexpr std::uint64_t kPerProducer = 3000;
+  Channel ch = Channel::create(*holder, 16);
+  const Handle channel = ch.handle();
+  auto* board = static_cast<Board*>(
+      mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  new (board) Board{};
+  const std::string n = name.name;
+  std::vector<pid_t> producers;
+  std::vector<pid_t> consumers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.push_back(testing::fork_child([&, p] {
+      auto a = Arena::attach(n);
+      auto h = a->attach_holder();
+      Channel mine = Channel::open(*h, channel);
+      for (std::uint64_t i = 0; i < kPerProducer; ++i) {
+        HeldBlock b = h->allocate(8);
+        const std::uint64_t value = static_cast<std::uint64_t>(p) * kPerProducer + i + 1;
+        std::memcpy(b.bytes().data(), &value, 8);
+        mine.send(b.handle(), 10s);
+      }
+      return 0;
+    }));
+  }
+  for (int c = 0; c < kConsumers; ++c) {
+    consumers.push_back(testing::fork_child([&] {
+      auto a = Arena::attach(n);
+      auto h = a->attach_holder();
+      Channel mine = Channel::open(*h, channel);
+      for (;;) {
+        try {
+          HeldBlock b = mine.recv(10s);
+          board->sum += value_of(b);
+          ++board->received;
+        } catch (const ChannelClosed&) {
+          return 0;
+        }
+      }
+    }));
+  }
+  for (pid_t pid : producers) EXPECT_EQ(testing::wait_child(pid), 0);
+  ch.close();
+  for (pid_t pid : consumers) EXPECT_EQ(testing::wait_child(pid), 0);
+  const std::uint64_t total = kProducers * kPerProducer;
+  EXPECT_EQ(board->received.load(), total);
+  EXPECT_EQ(board->sum.load(), total * (total + 1) / 2);
+  munmap(board, sizeof(Board));
+  expect_sound();
+}
+
+TEST_F(Channels, ThreadsSendAndReceiveEveryItemExactlyOnce) {
+  // The in-process side of the same guarantee, for ThreadSanitizer: each
+  // thread has its own holder, as each interpreter would.
+  constexpr std::uint64_t kPerProducer = 2000;
+  Channel ch = Channel::create(*holder, 8);
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> sum{0};
+  std::vector<std::thread> threads;
+  for (std::uint64_t p = 0; p < 2; ++p) {
+    threads.emplace_back([&, p] {
+      auto h = arena->attach_holder();
+      Channel mine = Channel::open(*h, ch.handle());
+      for (std::uint64_t i = 0; i < kPerProducer; ++i) {
+        HeldBlock b = h->allocate(8);
+        const std::uint64_t value = p * kPerProducer + i + 1;
+        std::memcpy(b.bytes().data(), &value, 8);
+        mine.send(b.handle(), 10s);
+      }
+    });
+  }
+  for (int c = 0; c < 2; ++c) {
+    threads.emplace_back([&] {
+      auto h = arena->attach_holder();
+      Channel mine = Channel::open(*h, ch.handle());
+      try {
+        for (;;) {
+          HeldBlock b = mine.recv(10s);
+          sum += value_of(b);
+          ++received;
+        }
+      } catch (const ChannelClosed&) {
+      }
+    });
+  }
+  threads[0].join();
+  threads[1].join();
+  ch.close();
+  threads[2].join();
+  threads[3].join();
+  EXPECT_EQ(received.load(), 2 * kPerProducer);
+  EXPECT_EQ(sum.load(), (2 * kPerProducer) * (2 * kPerProducer + 1) / 2);
+  expect_sound();
+}
+
+// The child's staged death, as in test_crash.cpp.
+test_hooks::Point g_target;
+const testing::Signal* g_reached = nullptr;
+void pause_at_target(test_hooks::Point point) {
+  if (point != g_target) return;
+  g_reached->post('p');
+  for (;;) pause();
+}
+
+TEST_F(Channels, AReceiverKilledMidReceiveLeavesTheItemInTheChannel) {
+  Channel ch = Channel::create(*holder, 4);
+  ch.send(item(42).handle());
+  const Handle channel = ch.handle();
+  const std::string n = name.name;
+  testing::Signal reached;
+  const pid_t victim = testing::fork_child([&] {
+    auto a = Arena::attach(n);
+    auto h = a->attach_holder();
+    Channel mine = Channel::open(*h, channel);
+    g_target = test_hooks::Point::ledger_after_add;  // owns it, the slot still does too
+    g_reached = &reached;
+    test_hooks::install(pause_at_target);
+    mine.recv();
+    return 50;
+  });
+  ASSERT_EQ(reached.wait(), 'p');
+  testing::kill_and_reap(victim);
+  EXPECT_EQ(arena->reap_dead_holders(), 1u);
+  expect_sound();
+  EXPECT_EQ(ch.size(), 1u);
+  EXPECT_EQ(value_of(ch.recv(1s)), 42u);  // exactly once, here
+  EXPECT_EQ(ch.size(), 0u);
+  expect_sound();
+}
+
+TEST_F(Channels, ASenderKilledAfterSendingLosesNothing) {
+  Channel ch = Channel::create(*holder, 8);
+  const Handle channel = ch.handle();
+  const std::string n = name.name;
+  testing::Signal sent;
+  const pid_t sender = testing::fork_child([&]() -> int {
+    auto a = Arena::attach(n);
+    auto h = a->attach_holder();
+    Channel mine = Channel::open(*h, channel);
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+      HeldBlock b = h->allocate(8);
+      std::memcpy(b.bytes().data(), &i, 8);
+      mine.send(b.handle());
+    }
+    sent.post('s');
+    for (;;) pause();
+  });
+  ASSERT_EQ(sent.wait(), 's');
+  testing::kill_and_reap(sender);
+  EXPECT_EQ(arena->reap_dead_holders(), 1u);
+  std::uint64_t sum = 0;
+  for (int i = 0; i < 5; ++i) sum += value_of(ch.recv(1s));
+  EXPECT_EQ(sum, 15u);
+  expect_sound();
+}
+
+TEST_F(Channels, ASenderKilledMidSendIsRepaired) {
+  Channel ch = Channel::create(*holder, 8);
+  const Handle channel = ch.handle();
+  const std::string n = name.name;
+  testing::Signal reached;
+  const pid_t victim = testing::fork_child([&] {
+    auto a = Arena::attach(n);
+    auto h = a->attach_holder();
+    Channel mine = Channel::open(*h, channel);
+    HeldBlock b = h->allocate(8);
+    const std::uint64_t v = 9;
+    std::memcpy(b.bytes().data(), &v, 8);
+    g_target = test_hooks::Point::send_after_commit;  // in the slot, refcount not yet raised
+    g_reached = &reached;
+    test_hooks::install(pause_at_target);
+    mine.send(b.handle());
+    return 50;
+  });
+  ASSERT_EQ(reached.wait(), 'p');
+  testing::kill_and_reap(victim);
+  EXPECT_EQ(arena->reap_dead_holders(), 1u);  // repair recounted: the slot's reference survives
+  EXPECT_EQ(arena->stats().repairs, 1u);
+  expect_sound();
+  EXPECT_EQ(value_of(ch.recv(1s)), 9u);
+  expect_sound();
+}
+
+}  // namespace
+}  // namespace shoal
