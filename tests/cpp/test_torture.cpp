@@ -1,9 +1,9 @@
 // test_torture.cpp — a mixed workload (allocate, retain, parents owning
-// children, release) in several processes, one of them killed with SIGKILL
-// at a random instant, round after round. After every
-// round: a full consistency check, used bytes back to baseline, every shared
-// refcount exact. Reports rounds passed and the longest a survivor waited
-// for the lock.
+// children, passing blocks through a channel, release) in several
+// processes, one of them killed with SIGKILL at a random instant, round
+// after round. After every round: a full consistency check, used bytes
+// back to baseline, every shared refcount exact. Reports rounds passed and
+// the longest a survivor waited for the lock.
 //
 // SHOAL_TORTURE_ROUNDS sets the number of rounds (default 200; 10000 for a
 // long run). SHOAL_TORTURE_SEED fixes the random seed.
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "shoal/arena.hpp"
+#include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "test_support.hpp"
@@ -41,9 +42,11 @@ void note_wait(Board* board, const Arena& arena) {
   }
 }
 
-int worker(const std::string& name, const std::vector<Handle>& shared, Board* board, std::uint64_t seed) {
+int worker(const std::string& name, const std::vector<Handle>& shared, Handle channel, Board* board,
+           std::uint64_t seed) {
   auto arena = Arena::attach(name);
   auto holder = arena->attach_holder();
+  Channel queue = Channel::open(*holder, channel);
   std::mt19937_64 rng(seed);
   std::vector<HeldBlock> held;
   std::int64_t ops = 0;
@@ -61,6 +64,10 @@ int worker(const std::string& name, const std::vector<Handle>& shared, Board* bo
         for (int c = 0; c < 3; ++c) children.push_back(held[rng() % held.size()].handle());
         if (rng() % 2) children.push_back(shared[rng() % shared.size()]);
         held.push_back(holder->allocate_object(children, rng() % 512));
+      } else if (op < 8 && !held.empty()) {
+        queue.try_send(held[rng() % held.size()].handle());
+      } else if (op < 9 && held.size() < 300) {
+        if (auto got = queue.try_recv()) held.push_back(std::move(*got));
       } else if (!held.empty()) {
         std::swap(held[rng() % held.size()], held.back());
         held.pop_back();
@@ -87,6 +94,7 @@ TEST(Torture, RandomKillsNeverHangOrCorrupt) {
     shared_blocks.push_back(holder->allocate(256));
     shared.push_back(shared_blocks.back().handle());
   }
+  Channel queue = Channel::create(*holder, 64);  // workers pass blocks through it
   const std::uint64_t baseline = arena->stats().used_bytes;
 
   auto* board = static_cast<Board*>(
@@ -102,7 +110,8 @@ TEST(Torture, RandomKillsNeverHangOrCorrupt) {
     std::vector<pid_t> pids;
     for (int w = 0; w < kWorkers; ++w) {
       const std::uint64_t worker_seed = rng();
-      pids.push_back(testing::fork_child([&] { return worker(n.name, shared, board, worker_seed); }));
+      pids.push_back(
+          testing::fork_child([&] { return worker(n.name, shared, queue.handle(), board, worker_seed); }));
     }
     const auto victim = static_cast<std::size_t>(rng() % kWorkers);
     usleep(static_cast<useconds_t>(rng() % 20'000));
@@ -121,6 +130,8 @@ TEST(Torture, RandomKillsNeverHangOrCorrupt) {
     slowest_round_ns = std::max<std::int64_t>(
         slowest_round_ns, (std::chrono::steady_clock::now() - stop_at).count());
     arena->reap_dead_holders();
+    while (queue.try_recv()) {
+    }  // what the workers left in the channel goes back
     const auto problems = arena->check();
     const ArenaStats stats = arena->stats();
     if (!problems.empty() || stats.used_bytes != baseline || stats.holders != 1) {
