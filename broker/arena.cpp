@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <boost/interprocess/mapped_region.hpp>
@@ -20,6 +19,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "clock.hpp"
 #include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
@@ -40,12 +40,6 @@ namespace {
 
 constexpr std::uint64_t kMaxArenaBytes = std::uint64_t{1} << 46;  // 64 TiB
 constexpr auto kReadyWait = std::chrono::seconds(2);
-
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 std::string shm_path(const std::string& name) { return "/dev/shm/" + Arena::segment_name(name); }
 
@@ -157,7 +151,7 @@ std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size
   header->bitmap_bytes = ((units + 63) / 64 * 8 + layout::kAlign - 1) / layout::kAlign * layout::kAlign;
   header->heap_begin = header->bitmap_offset + header->bitmap_bytes;
   header->heap_end = size;
-  header->created_ns = now_ns();
+  header->created_ns = clock::realtime_ns();
   const ProcessIdentity creator = current_process();
   header->creator_pid = creator.pid;
   header->creator_start_time = creator.start_time;

@@ -9,9 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include "shoal/process_identity.hpp"
+#include "spin.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 
@@ -23,19 +23,6 @@ namespace {
 // between cores on a virtual machine costs several microseconds, far more
 // than a short critical section.
 constexpr int kSpinTries = 200;
-
-bool other_cpus_exist() {
-  static const bool value = std::thread::hardware_concurrency() > 1;
-  return value;
-}
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Robust futexes can lose a wake-up when a process is killed at the wrong
 // instant: the lock word reads 0 (free) while waiters sleep on. Reproduced
@@ -59,11 +46,11 @@ timespec slice_deadline(std::chrono::steady_clock::duration slice) {
 }
 
 int acquire(pthread_mutex_t* mutex, std::chrono::milliseconds timeout) {
-  if (other_cpus_exist()) {
+  if (spin::worthwhile()) {
     for (int i = 0; i < kSpinTries; ++i) {
       const int rc = pthread_mutex_trylock(mutex);
       if (rc != EBUSY) return rc;
-      cpu_relax();
+      spin::relax();
     }
   }
   const auto give_up = std::chrono::steady_clock::now() + timeout;

@@ -1,13 +1,12 @@
 // block_heap.cpp — the arena's block allocator. See block_heap.hpp.
 #include "block_heap.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstring>
 
+#include "clock.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
 #include "shoal/test_hooks.hpp"
@@ -27,14 +26,6 @@ constexpr std::uint32_t kExactClasses = 32;
 // How many blocks of the first, possibly too small, class to try before
 // moving to a class whose every block fits.
 constexpr int kFirstFitScan = 16;
-
-// A block's creation time is for people (the CLI sorts by age): the coarse
-// clock is plenty, and several times cheaper than the precise one.
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -194,7 +185,8 @@ std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint
   block->kind = static_cast<std::uint32_t>(kind);
   block->refcount = 0;
   block->requested = bytes;
-  block->created_ns = now_ns();
+  // The coarse clock is plenty for a block's age (the CLI sorts by it).
+  block->created_ns = clock::realtime_ns(/*coarse=*/true);
   block->creator_slot = creator_slot;
   block->site = 0;
   block->state = static_cast<std::uint32_t>(BlockState::used);  // commit

@@ -16,13 +16,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <thread>
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
 #include "futex.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/test_hooks.hpp"
+#include "spin.hpp"
 
 namespace shoal {
 
@@ -44,19 +44,6 @@ constexpr auto kSpinFor = std::chrono::microseconds(50);
 // Sleep at most this long at a time: a wake-up lost to a dying process
 // costs one slice.
 constexpr auto kSleepSlice = std::chrono::milliseconds(10);
-
-bool other_cpus_exist() {
-  static const bool value = std::thread::hardware_concurrency() > 1;
-  return value;
-}
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 Clock::time_point deadline_after(Channel::Timeout timeout) {
   return timeout ? Clock::now() + *timeout : Clock::time_point::max();
@@ -119,6 +106,12 @@ const ChannelHeader& Channel::checked_header() const {
   return *h;
 }
 
+void Channel::wake_sleepers() {
+  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&header()->wake_seq);
+  }
+}
+
 void Channel::wake_locked() {
   std::atomic_ref<std::uint32_t>(header()->wake_seq).fetch_add(1, std::memory_order_seq_cst);
 }
@@ -165,11 +158,11 @@ Channel::Attempt Channel::recv_locked(HeldBlock& out) {
 
 void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline) {
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
-  if (other_cpus_exist()) {
+  if (spin::worthwhile()) {
     const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
     while (seq.load(std::memory_order_acquire) == seen) {
       if (Clock::now() >= spin_until) break;
-      for (int i = 0; i < 64; ++i) cpu_relax();
+      for (int i = 0; i < 64; ++i) spin::relax();
     }
     if (seq.load(std::memory_order_acquire) != seen) return;
   }
@@ -199,9 +192,7 @@ void Channel::send(Handle item, Timeout timeout) {
     }
     wait_for_change(seen, deadline);
   }
-  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&header()->wake_seq);
-  }
+  wake_sleepers();
 }
 
 bool Channel::try_send(Handle item) {
@@ -209,9 +200,7 @@ bool Channel::try_send(Handle item) {
     ArenaLock lock(*holder_->arena_);
     if (send_locked(item) == Attempt::would_block) return false;
   }
-  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&header()->wake_seq);
-  }
+  wake_sleepers();
   return true;
 }
 
@@ -230,9 +219,7 @@ HeldBlock Channel::recv(Timeout timeout) {
     }
     wait_for_change(seen, deadline);
   }
-  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&header()->wake_seq);
-  }
+  wake_sleepers();
   return out;
 }
 
@@ -242,9 +229,7 @@ std::optional<HeldBlock> Channel::try_recv() {
     ArenaLock lock(*holder_->arena_);
     if (recv_locked(out) == Attempt::would_block) return std::nullopt;
   }
-  if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&header()->wake_seq);
-  }
+  wake_sleepers();
   return out;
 }
 

@@ -8,7 +8,6 @@
 // the entry is the truth and the count follows it.
 #include "shoal/holder.hpp"
 
-#include <time.h>
 
 #include <algorithm>
 #include <cstring>
@@ -16,6 +15,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "clock.hpp"
 #include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/test_hooks.hpp"
@@ -35,12 +35,6 @@ using layout::SlotState;
 namespace {
 
 constexpr auto kActive = static_cast<std::uint32_t>(SlotState::active);
-
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 LedgerChunk* chunk_at(std::byte* base, std::uint64_t block_offset) {
   return reinterpret_cast<LedgerChunk*>(base + block_offset + layout::kBlockHeaderBytes);
@@ -71,7 +65,7 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
         slot.ledger_head = 0;
         slot.refs_held = 0;
         slot.bytes_held = 0;
-        slot.attached_ns = now_ns();
+        slot.attached_ns = clock::realtime_ns();
         slot.state = kActive;  // commit
         std::unique_ptr<Holder> holder(new Holder(shared_from_this(), i, epoch));
         try {

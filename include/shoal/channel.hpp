@@ -69,7 +69,8 @@ class Channel {
   enum class Attempt { done, would_block };
   Attempt send_locked(Handle item);
   Attempt recv_locked(HeldBlock& out);
-  void wake_locked();
+  void wake_locked();    // bumps wake_seq: call with the lock held
+  void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);
 
   Holder* holder_;

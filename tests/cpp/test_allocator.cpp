@@ -15,22 +15,9 @@
 namespace shoal {
 namespace {
 
-class Allocator : public ::testing::Test {
+class Allocator : public testing::ArenaTest {
  protected:
-  void SetUp() override {
-    arena = Arena::create(name.name, 64ull << 20);
-    holder = arena->attach_holder();
-    baseline = arena->stats().used_bytes;
-  }
-  void expect_sound() {
-    const auto problems = arena->check();
-    EXPECT_TRUE(problems.empty()) << problems.front();
-  }
-
-  testing::ScopedName name{"alloc"};
-  std::shared_ptr<Arena> arena;
-  std::unique_ptr<Holder> holder;
-  std::uint64_t baseline = 0;
+  Allocator() : ArenaTest("alloc") {}
 };
 
 TEST_F(Allocator, EveryPayloadIs64ByteAlignedAndWritable) {

@@ -23,17 +23,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-class Channels : public ::testing::Test {
+class Channels : public testing::ArenaTest {
  protected:
-  void SetUp() override {
-    arena = Arena::create(name.name, 64ull << 20);
-    holder = arena->attach_holder();
-    baseline = arena->stats().used_bytes;
-  }
-  void expect_sound() {
-    const auto problems = arena->check();
-    EXPECT_TRUE(problems.empty()) << problems.front();
-  }
+  Channels() : ArenaTest("channel") {}
+
   HeldBlock item(std::uint64_t value) {
     HeldBlock b = holder->allocate(sizeof value);
     std::memcpy(b.bytes().data(), &value, sizeof value);
@@ -44,10 +37,6 @@ class Channels : public ::testing::Test {
     std::memcpy(&v, b.bytes().data(), sizeof v);
     return v;
   }
-  testing::ScopedName name{"channel"};
-  std::shared_ptr<Arena> arena;
-  std::unique_ptr<Holder> holder;
-  std::uint64_t baseline = 0;
 };
 
 TEST_F(Channels, ItemsArriveInOrderAndOwnershipMoves) {
@@ -236,15 +225,6 @@ TEST_F(Channels, ThreadsSendAndReceiveEveryItemExactlyOnce) {
   expect_sound();
 }
 
-// The child's staged death, as in test_crash.cpp.
-test_hooks::Point g_target;
-const testing::Signal* g_reached = nullptr;
-void pause_at_target(test_hooks::Point point) {
-  if (point != g_target) return;
-  g_reached->post('p');
-  for (;;) pause();
-}
-
 TEST_F(Channels, AReceiverKilledMidReceiveLeavesTheItemInTheChannel) {
   Channel ch = Channel::create(*holder, 4);
   ch.send(item(42).handle());
@@ -255,9 +235,7 @@ TEST_F(Channels, AReceiverKilledMidReceiveLeavesTheItemInTheChannel) {
     auto a = Arena::attach(n);
     auto h = a->attach_holder();
     Channel mine = Channel::open(*h, channel);
-    g_target = test_hooks::Point::ledger_after_add;  // owns it, the slot still does too
-    g_reached = &reached;
-    test_hooks::install(pause_at_target);
+    testing::pause_at(test_hooks::Point::ledger_after_add, reached);  // owns it; the slot still does too
     mine.recv();
     return 50;
   });
@@ -309,9 +287,7 @@ TEST_F(Channels, ASenderKilledMidSendIsRepaired) {
     HeldBlock b = h->allocate(8);
     const std::uint64_t v = 9;
     std::memcpy(b.bytes().data(), &v, 8);
-    g_target = test_hooks::Point::send_after_commit;  // in the slot, refcount not yet raised
-    g_reached = &reached;
-    test_hooks::install(pause_at_target);
+    testing::pause_at(test_hooks::Point::send_after_commit, reached);  // in the slot, refcount not yet raised
     mine.send(b.handle());
     return 50;
   });

@@ -21,15 +21,6 @@ using Clock = std::chrono::steady_clock;
 using test_hooks::Point;
 using testing::Signal;
 
-// The child's staged death: at `g_target`, tell the parent, then wait to be killed.
-Point g_target;
-const Signal* g_reached = nullptr;
-void pause_at_target(Point point) {
-  if (point != g_target) return;
-  g_reached->post('p');
-  for (;;) pause();
-}
-
 std::string describe(const std::vector<std::string>& problems) {
   std::string text;
   for (const auto& p : problems) text += "\n  " + p;
@@ -110,9 +101,7 @@ TEST_P(DeathInside, OthersProceedWithinASecondAndTheArenaIsSound) {
     auto h = a->attach_holder();
     std::vector<HeldBlock> held;
     for (int i = 0; i < 50; ++i) held.push_back(h->allocate(100 + static_cast<std::uint64_t>(i)));
-    g_target = GetParam();
-    g_reached = &reached;
-    test_hooks::install(pause_at_target);
+    testing::pause_at(GetParam(), reached);
     // A sequence that passes every allocation, ledger and free point.
     HeldBlock x = h->allocate(3000);
     HeldBlock y = h->retain(mine.handle());
@@ -183,9 +172,7 @@ TEST(Crash, AReaperKilledHalfwayIsFinishedByTheNext) {
   Signal reached;
   const pid_t reaper = testing::fork_child([&] {
     auto a = Arena::attach(n.name);
-    g_target = Point::reap_mid_holder;
-    g_reached = &reached;
-    test_hooks::install(pause_at_target);
+    testing::pause_at(Point::reap_mid_holder, reached);
     a->reap_dead_holders();
     return 60;
   });
@@ -209,9 +196,7 @@ TEST(Crash, ALiveButStuckLockOwnerMakesOthersTimeOutNotHang) {
   const pid_t stuck = testing::fork_child([&] {
     auto a = Arena::attach(n.name);
     auto h = a->attach_holder();
-    g_target = Point::alloc_after_mark_used;
-    g_reached = &reached;
-    test_hooks::install(pause_at_target);
+    testing::pause_at(Point::alloc_after_mark_used, reached);
     HeldBlock b = h->allocate(10);
     return 70;
   });

@@ -14,21 +14,9 @@ namespace {
 
 using layout::BlockKind;
 
-class Objects : public ::testing::Test {
+class Objects : public testing::ArenaTest {
  protected:
-  void SetUp() override {
-    arena = Arena::create(name.name, 64ull << 20);
-    holder = arena->attach_holder();
-    baseline = arena->stats().used_bytes;
-  }
-  void expect_sound() {
-    const auto problems = arena->check();
-    EXPECT_TRUE(problems.empty()) << problems.front();
-  }
-  testing::ScopedName name{"objects"};
-  std::shared_ptr<Arena> arena;
-  std::unique_ptr<Holder> holder;
-  std::uint64_t baseline = 0;
+  Objects() : ArenaTest("objects") {}
 };
 
 TEST_F(Objects, AnObjectKeepsItsChildrenAliveAndFreesThemWithIt) {

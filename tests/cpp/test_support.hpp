@@ -13,7 +13,11 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "shoal/arena.hpp"
+#include "shoal/holder.hpp"
+#include "shoal/test_hooks.hpp"
 
 namespace shoal::testing {
 
@@ -83,6 +87,46 @@ inline int wait_child(pid_t pid) {
 inline void kill_and_reap(pid_t pid) {
   kill(pid, SIGKILL);
   wait_child(pid);
+}
+
+// A fresh arena with one holder, and the used bytes it starts from.
+class ArenaTest : public ::testing::Test {
+ protected:
+  explicit ArenaTest(const std::string& what, std::uint64_t size = 64ull << 20) : name(what), size_(size) {}
+  void SetUp() override {
+    arena = Arena::create(name.name, size_);
+    holder = arena->attach_holder();
+    baseline = arena->stats().used_bytes;
+  }
+  void expect_sound() {
+    const auto problems = arena->check();
+    EXPECT_TRUE(problems.empty()) << problems.front();
+  }
+
+  ScopedName name;
+  std::uint64_t size_;
+  std::shared_ptr<Arena> arena;
+  std::unique_ptr<Holder> holder;
+  std::uint64_t baseline = 0;
+};
+
+// A staged death: install pause_at(point, signal) in a child; when it
+// reaches `point` (inside the arena lock) it tells the parent and waits to
+// be killed there.
+namespace staged_death {
+inline test_hooks::Point target;
+inline const Signal* reached = nullptr;
+inline void hook(test_hooks::Point point) {
+  if (point != target) return;
+  reached->post('p');
+  for (;;) pause();
+}
+}  // namespace staged_death
+
+inline void pause_at(test_hooks::Point point, const Signal& reached) {
+  staged_death::target = point;
+  staged_death::reached = &reached;
+  test_hooks::install(staged_death::hook);
 }
 
 inline int env_int(const char* name, int fallback) {
