@@ -52,6 +52,25 @@ BlockHeader* BlockHeap::header_at(std::uint64_t offset) const {
   return reinterpret_cast<BlockHeader*>(base_ + offset);
 }
 
+bool BlockHeap::is_block_start(std::uint64_t offset) const {
+  if (offset < header_->heap_begin || offset % kAlign != 0) return false;
+  if (header_->heap_end < layout::kMinBlockBytes || offset > header_->heap_end - layout::kMinBlockBytes) return false;
+  if (!bitmap_test(offset)) return false;
+  const BlockHeader* block = header_at(offset);
+  return block->tag == layout::kBlockTag && block->size >= layout::kMinBlockBytes && block->size % kAlign == 0 &&
+         block->size <= header_->heap_end - offset;
+}
+
+BlockHeader* BlockHeap::follow(std::uint64_t offset, const char* what) const {
+  // The allocator's own links live in shared memory too: a stray write by
+  // any process could have changed them. Check before following.
+  if (!is_block_start(offset)) {
+    throw CorruptArena("arena '" + arena_name_ + "': " + what + " leads to " + std::to_string(offset) +
+                       ", which is not a block; the arena is damaged (run `shoal check`)");
+  }
+  return header_at(offset);
+}
+
 // ------------------------------------------------------------- bitmap ----
 
 bool BlockHeap::bitmap_test(std::uint64_t offset) const {
@@ -81,7 +100,7 @@ void BlockHeap::list_push(std::uint64_t offset) {
   auto* links = reinterpret_cast<FreeLinks*>(block + 1);
   links->prev = 0;
   links->next = header_->free_heads[c];
-  if (links->next != 0) reinterpret_cast<FreeLinks*>(header_at(links->next) + 1)->prev = offset;
+  if (links->next != 0) reinterpret_cast<FreeLinks*>(follow(links->next, "a free-list head") + 1)->prev = offset;
   header_->free_heads[c] = offset;
   header_->class_mask[c / 64] |= std::uint64_t{1} << (c % 64);
   ++header_->free_blocks;
@@ -92,11 +111,11 @@ void BlockHeap::list_remove(std::uint64_t offset) {
   const std::uint32_t c = size_class(block->size);
   auto* links = reinterpret_cast<FreeLinks*>(block + 1);
   if (links->prev != 0) {
-    reinterpret_cast<FreeLinks*>(header_at(links->prev) + 1)->next = links->next;
+    reinterpret_cast<FreeLinks*>(follow(links->prev, "a free-list back link") + 1)->next = links->next;
   } else {
     header_->free_heads[c] = links->next;
   }
-  if (links->next != 0) reinterpret_cast<FreeLinks*>(header_at(links->next) + 1)->prev = links->prev;
+  if (links->next != 0) reinterpret_cast<FreeLinks*>(follow(links->next, "a free-list link") + 1)->prev = links->prev;
   if (header_->free_heads[c] == 0) header_->class_mask[c / 64] &= ~(std::uint64_t{1} << (c % 64));
   --header_->free_blocks;
 }
@@ -107,8 +126,9 @@ std::uint64_t BlockHeap::find_fit(std::uint64_t block_bytes) {
   // classes, a class spans a range): try a few of them.
   std::uint64_t candidate = header_->free_heads[first];
   for (int i = 0; candidate != 0 && i < kFirstFitScan; ++i) {
-    if (header_at(candidate)->size >= block_bytes) return candidate;
-    candidate = reinterpret_cast<FreeLinks*>(header_at(candidate) + 1)->next;
+    const BlockHeader* block = follow(candidate, "a free list");
+    if (block->size >= block_bytes) return candidate;
+    candidate = reinterpret_cast<const FreeLinks*>(block + 1)->next;
   }
   // Every block of any higher class fits.
   for (std::uint32_t c = first + 1; c < layout::kSizeClasses;) {
@@ -119,6 +139,7 @@ std::uint64_t BlockHeap::find_fit(std::uint64_t block_bytes) {
     }
     c += static_cast<std::uint32_t>(std::countr_zero(word));
     if (c >= layout::kSizeClasses) break;
+    follow(header_->free_heads[c], "a free-list head");
     return header_->free_heads[c];
   }
   return 0;
@@ -139,7 +160,7 @@ void BlockHeap::write_free_header(std::uint64_t offset, std::uint64_t size, std:
 
 void BlockHeap::set_prev_size_of_next(std::uint64_t offset) {
   const std::uint64_t next = offset + header_at(offset)->size;
-  if (next < header_->heap_end) header_at(next)->prev_size = header_at(offset)->size;
+  if (next < header_->heap_end) follow(next, "a block's size")->prev_size = header_at(offset)->size;
 }
 
 void BlockHeap::format() {
@@ -206,7 +227,7 @@ void BlockHeap::free(std::uint64_t offset) {
   test_hooks::reach(test_hooks::Point::free_after_mark_free);
 
   const std::uint64_t next = offset + block->size;
-  if (next < header_->heap_end && header_at(next)->state == static_cast<std::uint32_t>(BlockState::free)) {
+  if (next < header_->heap_end && follow(next, "a block's size")->state == static_cast<std::uint32_t>(BlockState::free)) {
     list_remove(next);
     block->size += header_at(next)->size;  // commit: the next header becomes payload
     bitmap_set(next, false);
@@ -214,7 +235,7 @@ void BlockHeap::free(std::uint64_t offset) {
   }
   if (block->prev_size != 0) {
     const std::uint64_t prev = offset - block->prev_size;
-    BlockHeader* before = header_at(prev);
+    BlockHeader* before = follow(prev, "a block's prev_size");
     if (before->state == static_cast<std::uint32_t>(BlockState::free)) {
       list_remove(prev);
       before->size += block->size;  // commit: our header becomes payload
@@ -247,7 +268,7 @@ std::uint64_t BlockHeap::largest_free_payload() const {
   for (std::uint32_t c = layout::kSizeClasses; c-- > 0;) {
     std::uint64_t largest = 0;
     std::uint64_t seen = 0;
-    for (std::uint64_t at = header_->free_heads[c]; at != 0 && seen < 4096; ++seen) {
+    for (std::uint64_t at = header_->free_heads[c]; at != 0 && seen < 4096 && is_block_start(at); ++seen) {
       largest = std::max(largest, header_at(at)->size);
       at = reinterpret_cast<FreeLinks*>(header_at(at) + 1)->next;
     }

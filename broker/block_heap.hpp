@@ -13,7 +13,9 @@
 // after a process died in the middle of a change.
 //
 // Every method requires the arena lock, except resolve(), which is safe for
-// a block the caller holds a reference to.
+// a block the caller holds a reference to. Links read from the arena (free
+// lists, sizes) are checked before they are followed: a stray write yields
+// CorruptArena, never a wild access.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,10 @@ class BlockHeap {
   // Header at a known-good block offset (from the chain walk).
   layout::BlockHeader* header_at(std::uint64_t offset) const;
 
+  // True when `offset` is in the heap, aligned, marked in the bitmap, and
+  // holds a tagged header of a sane size.
+  bool is_block_start(std::uint64_t offset) const;
+
   // Recomputes every derived structure (prev_size, bitmap, free lists,
   // statistics) from the chain, merging adjacent free blocks. Returns false
   // if the chain itself is broken, which no crash can cause (only a stray
@@ -62,6 +68,9 @@ class BlockHeap {
   layout::ArenaHeader* arena() const { return header_; }
 
  private:
+  // header_at() for an offset read from a link: throws CorruptArena, naming
+  // `what` link it came from, unless is_block_start(offset).
+  layout::BlockHeader* follow(std::uint64_t offset, const char* what) const;
   bool bitmap_test(std::uint64_t offset) const;
   void bitmap_set(std::uint64_t offset, bool value);
   void list_push(std::uint64_t offset);

@@ -126,6 +126,19 @@ TEST(AllocatorEdge, AFailedAllocationLeavesNoLedgerGrowthBehind) {
   EXPECT_TRUE(arena->check().empty());
 }
 
+TEST_F(Allocator, AStrayWriteIntoAFreeListIsCaughtNotFollowed) {
+  HeldBlock keep_apart = holder->allocate(300);
+  HeldBlock victim = holder->allocate(300);
+  HeldBlock fence = holder->allocate(300);  // so the victim cannot merge when freed
+  const Handle h = victim.handle();
+  victim.reset();
+  // A buggy writer scribbles over the freed block's free-list link.
+  auto* links = reinterpret_cast<layout::FreeLinks*>(arena->base() + h.offset + layout::kBlockHeaderBytes);
+  links->next = 12345;
+  EXPECT_THROW(holder->allocate(300), CorruptArena);  // refused, not followed
+  EXPECT_FALSE(arena->check().empty());               // and the checker sees it
+}
+
 TEST_F(Allocator, StaleAndBogusHandlesAreRejected) {
   HeldBlock first = holder->allocate(1000);
   const Handle stale = first.handle();
