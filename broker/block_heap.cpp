@@ -280,7 +280,13 @@ std::uint64_t BlockHeap::largest_free_payload() const {
 bool BlockHeap::rebuild() {
   const std::uint64_t begin = header_->heap_begin;
   const std::uint64_t end = header_->heap_end;
-  if (begin % kAlign != 0 || end > mapped_bytes_ || begin >= end) return false;
+  // The geometry was checked at attach, but this may be a damaged copy:
+  // check again before clearing the bitmap it describes.
+  const bool geometry = begin % kAlign == 0 && begin < end && end <= mapped_bytes_ &&
+                        header_->bitmap_offset >= sizeof(ArenaHeader) && header_->bitmap_offset <= begin &&
+                        header_->bitmap_bytes <= begin - header_->bitmap_offset &&
+                        (end - begin) / kAlign <= header_->bitmap_bytes * 8;
+  if (!geometry) return false;
 
   std::memset(base_ + header_->bitmap_offset, 0, header_->bitmap_bytes);
   std::memset(header_->free_heads, 0, sizeof header_->free_heads);
