@@ -278,7 +278,9 @@ ObjectView Arena::object(Handle h) {
   ObjectView view;
   view.body = {payload + table.body_offset, static_cast<std::size_t>(block->requested - table.body_offset)};
   view.children.resize(table.count);
-  std::memcpy(view.children.data(), payload + sizeof table, table.count * sizeof(layout::ChildEntry));
+  if (table.count != 0) {  // (memcpy into an empty vector's null pointer is undefined, even for 0 bytes)
+    std::memcpy(view.children.data(), payload + sizeof table, table.count * sizeof(layout::ChildEntry));
+  }
   return view;
 }
 

@@ -109,4 +109,12 @@ std::optional<ArrayExtent> array_extent(std::uint64_t itemsize, std::span<const 
   return ArrayExtent{low, high};
 }
 
+bool array_fits(const ArrayExtent& extent, std::uint64_t origin, std::uint64_t length) {
+  if (origin > length) return false;
+  if (extent.low == extent.high) return true;  // no elements: only the origin must be inside
+  const std::uint64_t before = 0 - static_cast<std::uint64_t>(extent.low);  // -low, defined for INT64_MIN too
+  return extent.low <= 0 && extent.high > 0 && before <= origin &&
+         static_cast<std::uint64_t>(extent.high) <= length - origin;
+}
+
 }  // namespace shoal::heap

@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -93,9 +94,9 @@ class ValueWriter {
   // A protocol-5 pickle and its out-of-band buffers. The payload is inline
   // up to kInlineMax bytes, else copied into a blob.
   void set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers);
-  // A channel (a block of kind `channel` the caller holds); the object
+  // A channel (Channel::handle() of a channel the caller holds); the object
   // will hold a reference on it.
-  void set_channel(const HeldBlock& channel);
+  void set_channel(Handle channel);
 
   std::uint32_t depth() const { return depth_; }
 
@@ -107,6 +108,7 @@ class ValueWriter {
       : freezer_(&freezer), builder_(builder), depth_(depth) {}
   capnp::List<schema::Value>::Builder init_sequence(ValueKind kind, std::size_t size);
   void check_container_allowed(std::size_t size) const;
+  void check_slice(const BlobSlice& slice) const;
   void write_blob_ref(schema::BlobRef::Builder ref, const BlobSlice& slice) const;
 
   Freezer* freezer_;
@@ -187,13 +189,29 @@ class Freezer {
     std::uint64_t bytes;  // payload size
   };
 
-  std::uint32_t add_child(const HeldBlock& block, layout::BlockKind expected);
+  std::uint32_t add_child(Handle block, layout::BlockKind expected);
   std::uint32_t add_new_child(HeldBlock block, layout::BlockKind kind);
   const Child& child(std::uint32_t index) const;
   void check_usable() const;
 
+  // This thread's scratch space for the message's first segment, while this
+  // Freezer uses it (see heap_freeze.cpp); empty if another Freezer of the
+  // thread has it.
+  class ScratchLease {
+   public:
+    ScratchLease();
+    ~ScratchLease();
+    ScratchLease(const ScratchLease&) = delete;
+    ScratchLease& operator=(const ScratchLease&) = delete;
+    kj::ArrayPtr<capnp::word> words() const { return words_; }
+
+   private:
+    kj::ArrayPtr<capnp::word> words_;
+  };
+
   Holder& holder_;
-  capnp::MallocMessageBuilder message_;
+  ScratchLease scratch_;                                // before message_: outlives it
+  std::optional<capnp::MallocMessageBuilder> message_;  // built on scratch_ when it has some
   std::vector<Child> children_;
   std::unordered_map<std::uint64_t, std::uint32_t> child_by_offset_;  // block offset -> index
   bool root_taken_ = false;

@@ -14,12 +14,13 @@
 //
 // Nothing read is trusted. Cap'n Proto bounds-checks every pointer of the
 // message; its traversal limit is sized to the message itself
-// (kTraversalFactor x its words) and its nesting limit to kMaxDepth. On top
-// of that, every accessor checks what Cap'n Proto cannot: a child index is
-// inside the child table, names a live block of the right kind, and the
-// range it names is inside that block; text is UTF-8; a dtype is one NumPy
-// has; an array's every element lies inside its blob; a dict has as many
-// values as keys; a big int is in canonical form. Any failure raises
+// (kTraversalFactor x its words), its nesting limit to what kMaxDepth
+// containers need, and as_sequence()/as_dict() refuse to go deeper than
+// kMaxDepth. On top of that, every accessor checks what Cap'n Proto
+// cannot: a child index is inside the child table, names a live block of
+// the right kind, and the range it names is inside that block; text is
+// UTF-8; a dtype is one NumPy has; an array's every element lies inside its
+// blob; a dict has as many values as keys; a big int is in canonical form. Any failure raises
 // CorruptObject (never a crash, a hang or a read out of bounds); every
 // Cap'n Proto exception is turned into one at this boundary.
 //
@@ -186,7 +187,8 @@ class FrozenObject {
   std::span<const std::byte> body_;
   std::vector<Handle> children_;
   mutable std::vector<Resolved> resolved_;  // children looked up so far
-  std::optional<capnp::FlatArrayMessageReader> message_;
+  // Cap'n Proto sets up its reader state on first use, even to read.
+  mutable std::optional<capnp::FlatArrayMessageReader> message_;
 };
 
 }  // namespace shoal::heap
