@@ -5,7 +5,8 @@
 #     Benchmark, CLI11, nlohmann/json), installed only if missing;
 #   * a virtual environment at .venv on CPython 3.13 (override with
 #     SHOAL_PYTHON=/path/to/python3.12), with meson, meson-python, ninja,
-#     numpy and pytest from PyPI;
+#     numpy, pytest and pycapnp (the independent reader of frozen objects)
+#     from PyPI;
 #   * the package itself (`pip install .`: the extension, `shoal`, `shoal-broker`);
 #   * the C++ test/benchmark build in build/ (GoogleTest, Google Benchmark).
 # Safe to run again: it only does what is missing or out of date.
@@ -21,6 +22,7 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   util-linux procps
+  clang libclang-rt-dev  # libFuzzer, for the frozen-reader fuzzer in scripts/test.sh
 )
 
 install_debian_packages() {
@@ -68,7 +70,7 @@ make_venv() {
   fi
   say "installing Python tools"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest
+  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp
 }
 
 build() {

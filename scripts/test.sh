@@ -4,9 +4,13 @@
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/), and the threaded tests (stress, allocator, channel)
 #      under ThreadSanitizer (build-tsan/);
-#   3. pytest (tests/python) against the installed package.
+#   3. libFuzzer (clang, ASan + UBSan, build-fuzz/): the frozen-object
+#      reader for SHOAL_FUZZ_SECONDS (60 by default) from a seed corpus of
+#      real frozen objects, then the arena walker (check + rebuild) for
+#      half that;
+#   4. pytest (tests/python) against the installed package.
 # SHOAL_TORTURE_ROUNDS=10000 makes the torture test a long run;
-# SHOAL_SKIP_SANITIZERS=1 skips step 2.
+# SHOAL_SKIP_SANITIZERS=1 skips step 2, SHOAL_SKIP_FUZZ=1 step 3.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup.sh"
@@ -39,5 +43,43 @@ if [ "${SHOAL_SKIP_SANITIZERS:-0}" != 1 ]; then
     meson test -C build-tsan stress allocator channel --print-errorlogs --num-processes 1
 fi
 
+# Runs one libFuzzer target for $2 seconds over corpus dir $3 (and seeds
+# $4, if given). New inputs accumulate in the corpus; a crash, leak, UB or
+# timeout stops the run with a non-zero status and leaves the input in
+# build-fuzz/.
+run_fuzzer() {
+  local target=$1 seconds=$2 corpus=$3 seeds=${4:-}
+  mkdir -p "$corpus"
+  if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "build-fuzz/fuzz/$target" \
+      -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+      -artifact_prefix=build-fuzz/ "$corpus" $seeds >"build-fuzz/$target.log" 2>&1; then
+    tail -n 60 "build-fuzz/$target.log"
+    echo "test.sh: $target found a problem: build-fuzz/$target.log, input saved in build-fuzz/"
+    exit 1
+  fi
+  grep -E '^(Done |stat::(number_of_executed_units|new_units_added|peak_rss_mb))' "build-fuzz/$target.log"
+}
+
+if [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
+  seconds=${SHOAL_FUZZ_SECONDS:-60}
+  # Coverage instrumentation everywhere (-fsanitize=fuzzer-no-link), the
+  # fuzzer's own link flags in fuzz/meson.build; tests off: only libshoal
+  # and the fuzz targets are built.
+  [ -f build-fuzz/build.ninja ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false \
+    -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dcpp_args=-fsanitize=fuzzer-no-link >/dev/null
+  meson compile -C build-fuzz fuzz_frozen_reader fuzz_arena_check make_seed_corpus >/dev/null
+
+  say "fuzzing the frozen-object reader for $seconds s (libFuzzer, ASan + UBSan)"
+  rm -rf build-fuzz/fuzz-seeds
+  mkdir -p build-fuzz/fuzz-seeds
+  build-fuzz/fuzz/make_seed_corpus build-fuzz/fuzz-seeds
+  run_fuzzer fuzz_frozen_reader "$seconds" build-fuzz/fuzz-corpus build-fuzz/fuzz-seeds
+
+  say "fuzzing the arena walker (check and rebuild) for $((seconds / 2)) s"
+  run_fuzzer fuzz_arena_check "$((seconds / 2))" build-fuzz/arena-corpus
+fi
+
 say "Python tests (pytest)"
 python -m pytest tests/python -q
+
