@@ -253,7 +253,7 @@ BlockInfo Arena::block_info(Handle h) {
     throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live block");
   }
   return BlockInfo{h, static_cast<layout::BlockKind>(block->kind), block->size, block->requested,
-                   block->refcount};
+                   block->refcount, (block->flags & layout::kFrozen) != 0};
 }
 
 std::span<std::byte> Arena::payload(Handle h) {

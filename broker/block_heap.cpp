@@ -208,7 +208,8 @@ std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint
   block->requested = bytes;
   // The coarse clock is plenty for a block's age (the CLI sorts by it).
   block->created_ns = clock::realtime_ns(/*coarse=*/true);
-  block->creator_slot = creator_slot;
+  block->creator_slot = static_cast<std::uint16_t>(creator_slot);
+  block->flags = 0;
   block->site = 0;
   block->state = static_cast<std::uint32_t>(BlockState::used);  // commit
   header_->used_bytes += block->size;

@@ -132,6 +132,8 @@ Channel::Attempt Channel::send_locked(Handle item) {
   header()->tail = h.tail + 1;  // commit: the slot owns a reference
   test_hooks::reach(test_hooks::Point::send_after_commit);
   ++target->refcount;
+  // Sent: its bytes are final now.
+  std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   wake_locked();
   return Attempt::done;
 }

@@ -10,6 +10,7 @@
 
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -294,7 +295,12 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   table->body_offset = table_bytes;
   table->count = static_cast<std::uint32_t>(children.size());  // commit: the table is complete
   test_hooks::reach(test_hooks::Point::object_after_table);
-  for (const Handle& child : children) ++arena_->heap_->header_at(child.offset)->refcount;
+  for (const Handle& child : children) {
+    BlockHeader* block = arena_->heap_->header_at(child.offset);
+    ++block->refcount;
+    // Published as part of an object: its bytes are final now.
+    std::atomic_ref<std::uint16_t>(block->flags).fetch_or(layout::kFrozen, std::memory_order_release);
+  }
   return record_locked(offset);
 }
 
@@ -393,6 +399,12 @@ HeldBlock& HeldBlock::operator=(HeldBlock&& other) noexcept {
     bytes_ = std::exchange(other.bytes_, {});
   }
   return *this;
+}
+
+bool HeldBlock::frozen() const {
+  if (holder_ == nullptr) return false;
+  auto* block = reinterpret_cast<layout::BlockHeader*>(holder_->arena().base() + handle_.offset);
+  return (std::atomic_ref<std::uint16_t>(block->flags).load(std::memory_order_acquire) & layout::kFrozen) != 0;
 }
 
 void HeldBlock::reset() noexcept {

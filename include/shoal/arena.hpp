@@ -53,6 +53,7 @@ struct BlockInfo {
   std::uint64_t size = 0;       // block bytes, header included
   std::uint64_t requested = 0;  // payload bytes asked for
   std::uint32_t refcount = 0;
+  bool frozen = false;  // published: its bytes are final (layout::kFrozen)
 };
 
 // An object block seen through its handle: its body and its children.

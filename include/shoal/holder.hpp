@@ -100,6 +100,11 @@ class HeldBlock {
   // The payload, exactly the bytes asked for at allocation, 64-byte aligned
   // (for an object block: its body, after the child table).
   std::span<std::byte> bytes() const { return bytes_; }
+  // True once the block is published (a child of an object, or sent
+  // through a channel): from then on its bytes must not be written. The
+  // C++ API cannot stop a write through bytes(); the Python layer exports a
+  // frozen block read-only only.
+  bool frozen() const;
   // Releases the reference now (the block is freed if it was the last).
   void reset() noexcept;
 

@@ -41,10 +41,10 @@ inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
 inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // Bump whenever any struct in this file changes shape or meaning.
-inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: child tables, creator_start_time
+inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: child tables, creator_start_time; 3: block flags
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
-inline constexpr std::uint32_t kNoHolder = 0xFFFFFFFFu;
+inline constexpr std::uint16_t kNoHolder = 0xFFFF;
 inline constexpr std::uint32_t kSizeClasses = 192;
 inline constexpr std::uint32_t kClassMaskWords = kSizeClasses / 64;
 
@@ -86,10 +86,20 @@ struct BlockHeader {
   std::uint32_t refcount;
   std::uint64_t requested;     // payload bytes asked for (<= size - 64)
   std::uint64_t created_ns;    // CLOCK_REALTIME at allocation
-  std::uint32_t creator_slot;  // holder slot that allocated it, or kNoHolder
+  std::uint16_t creator_slot;  // holder slot that allocated it, or kNoHolder
+  // BlockFlags. Set under the lock, read without it (atomic_ref).
+  std::uint16_t flags;
   std::uint32_t site;          // creation site id; 0 = unknown (CLI issue)
 };
+
+// BlockHeader::flags.
+enum BlockFlags : std::uint16_t {
+  // Published: a child of an object or sent through a channel. Its bytes
+  // must not change any more; the Python layer exports it read-only only.
+  kFrozen = 1,
+};
 static_assert(sizeof(BlockHeader) == kBlockHeaderBytes);
+static_assert(kMaxHolders < kNoHolder);
 
 // In the payload of a free block: its links in the free list of its size
 // class (offsets of other free blocks, 0 = none). Under lock; derived.

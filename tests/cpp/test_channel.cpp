@@ -49,6 +49,7 @@ TEST_F(Channels, ItemsArriveInOrderAndOwnershipMoves) {
     EXPECT_EQ(arena->block_info(b.handle()).refcount, 2u);  // ours and the slot's
   }  // our references go: each item is now owned by its slot only
   EXPECT_EQ(ch.size(), 3u);
+  EXPECT_TRUE(arena->block_info(sent[0]).frozen);  // sent: its bytes are final
   expect_sound();
   for (std::uint64_t i = 0; i < 3; ++i) {
     HeldBlock got = ch.recv();

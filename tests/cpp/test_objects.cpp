@@ -45,6 +45,17 @@ TEST_F(Objects, AnObjectKeepsItsChildrenAliveAndFreesThemWithIt) {
   expect_sound();
 }
 
+TEST_F(Objects, ChildrenAreFrozenWhenTheirParentIsMade) {
+  HeldBlock a = holder->allocate(10, BlockKind::blob);
+  HeldBlock b = holder->allocate(10, BlockKind::blob);
+  EXPECT_FALSE(a.frozen());
+  const Handle child = a.handle();
+  HeldBlock object = holder->allocate_object({&child, 1}, 8);
+  EXPECT_TRUE(a.frozen());
+  EXPECT_TRUE(arena->block_info(a.handle()).frozen);
+  EXPECT_FALSE(b.frozen());  // only what was published
+}
+
 TEST_F(Objects, TheSameChildTwiceIsTwoReferences) {
   HeldBlock a = holder->allocate(10, BlockKind::blob);
   const std::vector<Handle> children{a.handle(), a.handle()};
