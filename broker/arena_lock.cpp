@@ -104,8 +104,9 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 
   std::atomic_ref<std::uint64_t> seq(header->mutation_seq);
   const std::uint64_t before = seq.load(std::memory_order_relaxed);
-  if (before % 2 == 0) seq.store(before + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
+  // Odd from here on; an acquire read-modify-write keeps every write of the
+  // locked section after it, for lock-free readers on weakly ordered CPUs.
+  if (before % 2 == 0) seq.fetch_add(1, std::memory_order_acquire);
   header->lock_owner_pid = cached_pid();
 
   if (rc == EOWNERDEAD) {
