@@ -256,6 +256,14 @@ BlockInfo Arena::block_info(Handle h) {
                    block->refcount, (block->flags & layout::kFrozen) != 0};
 }
 
+layout::BlockKind Arena::block_kind(Handle h) {
+  const layout::BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr) {
+    throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live block");
+  }
+  return static_cast<layout::BlockKind>(block->kind);
+}
+
 std::span<std::byte> Arena::payload(Handle h) {
   const layout::BlockHeader* block = heap_->resolve(h);
   if (block == nullptr) {

@@ -167,7 +167,7 @@ BlobView FrozenObject::child(std::uint32_t index, BlockKind kind) const {
   if (!r.done) {
     const Handle h = children_[index];
     try {
-      r.kind = arena_->block_info(h).kind;
+      r.kind = arena_->block_kind(h);  // no lock: the object holds its children
       r.payload = arena_->payload(h);
     } catch (const InvalidHandle&) {
       throw corrupt("child " + std::to_string(index) + " (" + to_string(h) + ") names no live block");

@@ -114,6 +114,11 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // freed meanwhile); throws InvalidHandle for a bad handle.
   std::span<std::byte> payload(Handle h);
 
+  // The kind of the block `h` names, without the lock: for a block the
+  // caller holds a reference to, directly or through a parent it holds (so
+  // it cannot be freed meanwhile). Throws InvalidHandle.
+  layout::BlockKind block_kind(Handle h);
+
   // The body and children of the object block `h` names, which the caller
   // holds a reference to. Throws InvalidHandle (not a live object) or
   // CorruptObject (a malformed child table).
