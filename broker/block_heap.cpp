@@ -284,7 +284,7 @@ bool BlockHeap::rebuild() {
   // The geometry was checked at attach, but this may be a damaged copy:
   // check again before clearing the bitmap it describes.
   const bool geometry = begin % kAlign == 0 && begin < end && end <= mapped_bytes_ &&
-                        header_->bitmap_offset >= sizeof(ArenaHeader) && header_->bitmap_offset <= begin &&
+                        header_->bitmap_offset == layout::kHeaderBytes && header_->bitmap_offset <= begin &&
                         header_->bitmap_bytes <= begin - header_->bitmap_offset &&
                         (end - begin) / kAlign <= header_->bitmap_bytes * 8;
   if (!geometry) return false;

@@ -77,7 +77,8 @@ if [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
   run_fuzzer fuzz_frozen_reader "$seconds" build-fuzz/fuzz-corpus build-fuzz/fuzz-seeds
 
   say "fuzzing the arena walker (check and rebuild) for $((seconds / 2)) s"
-  run_fuzzer fuzz_arena_check "$((seconds / 2))" build-fuzz/arena-corpus
+  # fuzz/regressions/: inputs that once found a bug, replayed every run.
+  run_fuzzer fuzz_arena_check "$((seconds / 2))" build-fuzz/arena-corpus fuzz/regressions/arena_check
 fi
 
 say "Python tests (pytest)"
