@@ -154,25 +154,33 @@ void Arena::drop_reference_locked(std::uint64_t offset) {
   }
 }
 
+LedgerChunk* Arena::ledger_chunk_locked(std::uint64_t offset) const {
+  if (!heap_->is_block_start(offset)) return nullptr;
+  const BlockHeader* block = heap_->header_at(offset);
+  if (block->state != static_cast<std::uint32_t>(layout::BlockState::used) ||
+      block->kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+    return nullptr;
+  }
+  auto* chunk = chunk_at(base_, offset);
+  const std::uint64_t room = (block->size - layout::kBlockHeaderBytes - sizeof(LedgerChunk)) / sizeof(LedgerEntry);
+  return chunk->capacity <= room ? chunk : nullptr;
+}
+
 void Arena::release_all_locked(std::uint32_t slot_index) {
   HolderSlot& slot = header()->holders[slot_index];
   std::vector<std::uint64_t> chunks;
   for (std::uint64_t at = slot.ledger_head; at != 0;) {
-    const BlockHeader* block = heap_->header_at(at);
-    const bool ledger_block = at >= header()->heap_begin && at < header()->heap_end &&
-                              block->tag == layout::kBlockTag &&
-                              block->kind == static_cast<std::uint32_t>(BlockKind::ledger);
-    if (!ledger_block || chunks.size() > header()->used_blocks) break;  // damaged: stop, repair recounts
+    const LedgerChunk* chunk = ledger_chunk_locked(at);
+    if (chunk == nullptr || chunks.size() > header()->used_blocks) break;  // damaged: stop, repair recounts
     chunks.push_back(at);
-    at = chunk_at(base_, at)->next;
+    at = chunk->next;
   }
   for (std::size_t c = 0; c < chunks.size(); ++c) {
     LedgerChunk* chunk = chunk_at(base_, chunks[c]);
     LedgerEntry* entries = entries_of(chunk);
-    const std::uint32_t capacity = std::min(chunk->capacity, layout::kLedgerChunkEntries);
-    for (std::uint32_t i = 0; i < capacity; ++i) {
+    for (std::uint32_t i = 0; i < chunk->capacity; ++i) {  // capacity checked by ledger_chunk_locked
       if (entries[i].offset != 0) release_ledger_entry_locked(slot_index, &entries[i]);
-      if (c == 0 && i == capacity / 2) test_hooks::reach(test_hooks::Point::reap_mid_holder);
+      if (c == 0 && i == chunk->capacity / 2) test_hooks::reach(test_hooks::Point::reap_mid_holder);
     }
   }
   slot.ledger_head = 0;  // commit: the ledger blocks are no longer owned

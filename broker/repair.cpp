@@ -51,21 +51,14 @@ void Arena::repair_locked() {
     std::uint64_t* link = &slot.ledger_head;
     while (*link != 0) {
       const std::uint64_t at = *link;
-      const BlockHeader* block = at >= h->heap_begin && at < h->heap_end && at % layout::kAlign == 0
-                                     ? heap_->header_at(at) : nullptr;
-      const bool valid = block != nullptr && block->tag == layout::kBlockTag &&
-                         block->state == static_cast<std::uint32_t>(BlockState::used) &&
-                         block->kind == static_cast<std::uint32_t>(BlockKind::ledger) &&
-                         !owned_ledgers.contains(at);
-      if (!valid) {
+      LedgerChunk* chunk = ledger_chunk_locked(at);  // (the bitmap it checks was just rebuilt)
+      if (chunk == nullptr || owned_ledgers.contains(at)) {
         *link = 0;  // cut a damaged chain; what it listed is recounted as unowned
         break;
       }
       owned_ledgers.insert(at);
-      auto* chunk = reinterpret_cast<LedgerChunk*>(base_ + at + layout::kBlockHeaderBytes);
       auto* entries = reinterpret_cast<LedgerEntry*>(chunk + 1);
-      const std::uint32_t capacity = std::min(chunk->capacity, layout::kLedgerChunkEntries);
-      for (std::uint32_t i = 0; i < capacity; ++i) {
+      for (std::uint32_t i = 0; i < chunk->capacity; ++i) {
         if (entries[i].offset == 0) continue;
         BlockHeader* target = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
         if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {

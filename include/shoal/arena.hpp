@@ -147,6 +147,9 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // other kinds or a malformed table.
   std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
+  // The ledger chunk in the block at `offset`, or nullptr unless that is a
+  // used ledger block large enough for the entries its chunk claims.
+  layout::LedgerChunk* ledger_chunk_locked(std::uint64_t offset) const;
 
   std::string name_;
   std::unique_ptr<Mapping> mapping_;
