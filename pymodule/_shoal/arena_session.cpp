@@ -25,6 +25,14 @@ std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std:
   return session;
 }
 
+std::shared_ptr<ArenaSession> ArenaSession::join(std::shared_ptr<shoal::Arena> arena, std::int64_t interpreter_id) {
+  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  session->opened_by_ = getpid();
+  session->arena_ = std::move(arena);
+  session->holder_ = session->arena_->attach_holder(interpreter_id);
+  return session;
+}
+
 ArenaSession::~ArenaSession() {
   if (opened_by_ != 0 && getpid() != opened_by_) {
     // We are a fork() child tearing down its copy of the parent's session

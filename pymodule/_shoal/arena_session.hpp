@@ -12,6 +12,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
@@ -32,12 +33,22 @@ class ArenaSession {
                                               std::int64_t interpreter_id);
   // Attaches to an existing arena. Throws ArenaNotFound, NotAnArena, ...
   static std::shared_ptr<ArenaSession> attach(const std::string& name, std::int64_t interpreter_id);
+  // A holder of its own on an arena already mapped in this process (the
+  // process-wide default arena, default_arena.hpp): sharing the mapping,
+  // every interpreter sees its blocks at the same addresses.
+  static std::shared_ptr<ArenaSession> join(std::shared_ptr<shoal::Arena> arena, std::int64_t interpreter_id);
 
   ~ArenaSession();
   ArenaSession(const ArenaSession&) = delete;
   ArenaSession& operator=(const ArenaSession&) = delete;
 
   shoal::Arena& arena() const { return *arena_; }
+  // False in a fork() child: this session's holder is the parent's, and
+  // unusable here (holder.hpp).
+  bool opened_here() const { return opened_by_ == getpid(); }
+  // This session's holder: buffers and channels of this Arena object hold
+  // their blocks through it. Its methods may wait for the arena lock.
+  shoal::Holder& holder() const { return *holder_; }
 
   // Test/debug block API until shoal.Buffer exists: a block held by this
   // session's holder, named by a small id. allocate() may wait for the

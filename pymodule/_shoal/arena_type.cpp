@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "buffer_type.hpp"
+#include "default_arena.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
 #include "shoal/errors.hpp"
@@ -290,6 +292,20 @@ PyObject* arena_allocate(PyObject* object, PyObject* nbytes_arg) {
   return PyLong_FromUnsignedLongLong(session->put_block(std::move(block)));
 }
 
+// arena.empty(shape, dtype="float64"): a writable Buffer in this arena.
+PyObject* arena_empty(PyObject* object, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"shape", "dtype", nullptr};
+  PyObject* shape = nullptr;
+  PyObject* dtype = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:empty", const_cast<char**>(keywords), &shape, &dtype)) {
+    return nullptr;
+  }
+  ArenaObject* self = as_arena(object);
+  std::shared_ptr<ArenaSession> session = open_session(self);
+  if (!session) return nullptr;
+  return empty_buffer(state_of(self), std::move(session), shape, dtype);
+}
+
 // Test/debug helper: releases the block _allocate() returned `id` for.
 PyObject* arena_release(PyObject* object, PyObject* id_arg) {
   ArenaObject* self = as_arena(object);
@@ -362,13 +378,17 @@ PyMethodDef arena_methods[] = {
     {"reap", arena_reap, METH_NOARGS,
      "reap()\n--\n\nReleases the references of holders whose process has died; returns how many\n"
      "holders were reaped here (the embedded broker also does this every 100 ms)."},
+    {"empty", as_cfunction(arena_empty), METH_VARARGS | METH_KEYWORDS,
+     "empty(shape, dtype='float64')\n--\n\nA new writable shoal.Buffer of this arena, uninitialised.\n"
+     "dtype: 'float64', 'int32', 'uint8', 'bool', 'complex128', ... or a NumPy type string\n"
+     "like '<f8' or '|u1'. It becomes read-only once sent."},
     {"close", arena_close, METH_NOARGS,
      "close()\n--\n\nReleases this object's holder and every block it holds. A creating Arena also\n"
      "stops its broker and unlinks the segment. Calling it again does nothing."},
     {"__enter__", arena_enter, METH_NOARGS, nullptr},
     {"__exit__", arena_exit, METH_VARARGS, nullptr},
     {"_allocate", arena_allocate, METH_O,
-     "_allocate(nbytes)\n--\n\nTest/debug helper until shoal.Buffer exists: allocates a block held by\n"
+     "_allocate(nbytes)\n--\n\nTest/debug helper (use empty() for data): allocates a raw block held by\n"
      "this Arena and returns an opaque int id for _release()."},
     {"_release", arena_release, METH_O,
      "_release(id)\n--\n\nTest/debug helper: releases a block from _allocate(). Raises InvalidHandle\n"
@@ -418,6 +438,30 @@ PyType_Spec arena_spec = {
 
 PyTypeObject* create_arena_type(PyObject* module) {
   return reinterpret_cast<PyTypeObject*>(PyType_FromModuleAndSpec(module, &arena_spec, nullptr));
+}
+
+PyObject* default_arena_object(ModuleState* state) {
+  PyObject* current = state->default_arena;
+  if (current != nullptr && as_arena(current)->fields.session && as_arena(current)->fields.session->opened_here()) {
+    return Py_NewRef(current);
+  }
+  if (state_for_new_arena(state->arena_type) == nullptr) return nullptr;
+  const std::int64_t interpreter_id = current_interpreter_id();
+  std::shared_ptr<ArenaSession> session;
+  try {
+    session = without_gil([&] { return ArenaSession::join(process_default_arena(), interpreter_id); });
+  } catch (...) {
+    return raise_python_error(state);
+  }
+  std::string name = session->arena().name();
+  PyObject* arena = new_arena_object(state->arena_type, state, std::move(session), std::move(name));
+  if (arena == nullptr) return nullptr;
+  Py_XSETREF(state->default_arena, Py_NewRef(arena));
+  return arena;
+}
+
+PyObject* default_arena_function(PyObject* module, PyObject*) {
+  return default_arena_object(state_of_module(module));
 }
 
 void close_all_arenas(ModuleState* state) {

@@ -31,6 +31,14 @@ struct ArenaObject {
 // Creates the Arena type for `module` (a heap type bound to its state).
 PyTypeObject* create_arena_type(PyObject* module);
 
+// This interpreter's Arena object on the process-wide default arena (a new
+// reference), opened on first use and again after it was closed. Null
+// with an error set.
+PyObject* default_arena_object(ModuleState* state);
+
+// The module function shoal.default_arena().
+PyObject* default_arena_function(PyObject* module, PyObject* unused);
+
 // Closes every Arena of this interpreter still open: the module is going away.
 void close_all_arenas(ModuleState* state);
 

@@ -18,7 +18,9 @@
 //   ├── ChannelClosed(ShoalError)
 //   ├── InvalidHandle(ShoalError, ValueError)
 //   ├── TooManyHolders(ShoalError)
-//   └── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
+//   ├── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
+//   ├── Full(ShoalError)                         Channel.try_send: no free slot
+//   └── Empty(ShoalError)                        Channel.try_recv: nothing pending
 //
 // A channel wait that runs out of time raises the built-in TimeoutError.
 // A bad argument (ErrorCode::invalid_argument: a malformed size, a bad
@@ -109,6 +111,8 @@ int add_exceptions(PyObject* module, ModuleState* state) {
        "Every holder slot of the arena is taken by a live process."},
       {&ModuleState::shoal_timeout, "shoal.ShoalTimeout", PyExc_TimeoutError,
        "The arena lock stayed held by a live process for longer than the lock timeout."},
+      {&ModuleState::full, "shoal.Full", nullptr, "Channel.try_send(): the channel has no free slot."},
+      {&ModuleState::empty, "shoal.Empty", nullptr, "Channel.try_recv(): the channel has nothing pending."},
   };
   for (const ExceptionSpec& spec : specs) {
     if (add_exception(module, state, spec) < 0) return -1;

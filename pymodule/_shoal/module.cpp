@@ -11,8 +11,8 @@
 // table relies on the GIL, so a free-threaded build keeps the GIL on for it.
 //
 // Life cycle of the state:
-//   module_exec      creates the exception classes, the Arena type and the
-//                    set of open arenas;
+//   module_exec      creates the exception classes, the Arena, Buffer and
+//                    Channel types and the set of open arenas;
 //   module_traverse  shows the GC the Python objects the state owns;
 //   module_clear     closes the interpreter's arenas still open, then drops
 //                    the Python objects (may run more than once);
@@ -22,6 +22,8 @@
 #include <unordered_set>
 
 #include "arena_type.hpp"
+#include "buffer_type.hpp"
+#include "channel_type.hpp"
 #include "errors.hpp"
 #include "module_state.hpp"
 #include "sizes.hpp"
@@ -38,12 +40,23 @@ int module_exec(PyObject* module) {
   state->arena_type = create_arena_type(module);
   if (state->arena_type == nullptr) return -1;
   if (PyModule_AddType(module, state->arena_type) < 0) return -1;
+
+  state->buffer_type = create_buffer_type(module);
+  if (state->buffer_type == nullptr) return -1;
+  if (PyModule_AddType(module, state->buffer_type) < 0) return -1;
+
+  state->channel_type = create_channel_type(module);
+  if (state->channel_type == nullptr) return -1;
+  if (PyModule_AddType(module, state->channel_type) < 0) return -1;
   return 0;
 }
 
 int module_traverse(PyObject* module, visitproc visit, void* arg) {
   ModuleState* state = state_of_module(module);
   Py_VISIT(state->arena_type);
+  Py_VISIT(state->buffer_type);
+  Py_VISIT(state->channel_type);
+  Py_VISIT(state->default_arena);
   for (PyObject* ModuleState::*field : kExceptionFields) Py_VISIT(state->*field);
   return 0;
 }
@@ -55,6 +68,9 @@ int module_clear(PyObject* module) {
   // Python objects cleared below.
   close_all_arenas(state);
   Py_CLEAR(state->arena_type);
+  Py_CLEAR(state->buffer_type);
+  Py_CLEAR(state->channel_type);
+  Py_CLEAR(state->default_arena);
   for (PyObject* ModuleState::*field : kExceptionFields) Py_CLEAR(state->*field);
   return 0;
 }
@@ -72,6 +88,17 @@ PyMethodDef module_functions[] = {
      "(K/KiB/M/MiB... are powers of 1024, KB/MB/GB/TB powers of 1000). ValueError names bad text."},
     {"format_size", format_size_function, METH_O,
      "format_size(nbytes)\n--\n\nA size for humans: '512 B', '1.0 KiB', '63.9 MiB', '4.0 GiB'."},
+    {"empty", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(empty_function)),
+     METH_VARARGS | METH_KEYWORDS,
+     "empty(shape, dtype='float64', arena=None)\n--\n\nA new writable shoal.Buffer: arena.empty(shape, dtype),\n"
+     "in default_arena() when arena is None."},
+    {"default_arena", default_arena_function, METH_NOARGS,
+     "default_arena()\n--\n\nThe process-wide default arena, as an Arena of this interpreter. Made on\n"
+     "first use and shared by every interpreter of the process (same mapping, same\n"
+     "addresses): environment SHOAL_ARENA=NAME attaches that arena instead;\n"
+     "SHOAL_ARENA_SIZE sets the size of the one created (default '1GiB', sparse)."},
+    {"_rebuild_channel", rebuild_channel_function, METH_VARARGS,
+     "_rebuild_channel(arena_name, offset, generation)\n--\n\nUnpickles a shoal.Channel."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -6,8 +6,10 @@
 // type and exception classes. A shoal.ArenaFull of one interpreter is not
 // the same object as another's; both are named "shoal.ArenaFull".
 //
-// Process-wide state is deliberately tiny: the counter behind generated
-// arena names (arena_type.cpp), which must be unique across interpreters.
+// Process-wide state is deliberately tiny and holds no Python object: the
+// counter behind generated arena names (arena_type.cpp), which must be
+// unique across interpreters, and the mapping of the default arena that all
+// interpreters share (default_arena.cpp).
 #pragma once
 
 #include <Python.h>
@@ -20,6 +22,11 @@ struct ArenaObject;
 
 struct ModuleState {
   PyTypeObject* arena_type;
+  PyTypeObject* buffer_type;
+  PyTypeObject* channel_type;
+  // This interpreter's Arena object on the process-wide default arena
+  // (shoal.default_arena()); null until first used.
+  PyObject* default_arena;
 
   // Exception classes (see errors.cpp for the hierarchy).
   PyObject* shoal_error;
@@ -34,6 +41,8 @@ struct ModuleState {
   PyObject* invalid_handle;
   PyObject* too_many_holders;
   PyObject* shoal_timeout;
+  PyObject* full;   // Channel.try_send on a full channel
+  PyObject* empty;  // Channel.try_recv on an empty one
 
   // The Arena objects of this interpreter that are still open. Not owning
   // references: each Arena removes itself when it closes. When the module is

@@ -1,7 +1,7 @@
 """shoal: a shared-memory arena for CPython subinterpreters and processes.
 
 Values placed in an arena once can be read in place by every interpreter and
-process attached to it. This first increment exposes the arena itself:
+process attached to it. The arena itself:
 
     import shoal
 
@@ -11,8 +11,21 @@ process attached to it. This first increment exposes the arena itself:
 
 The creating Arena runs an embedded broker that reclaims what dead processes
 held; ``shoal-broker --name NAME --size SIZE`` does the same as a daemon.
-Buffers and channels come in a later increment. ``Arena._allocate`` and
-``Arena._release`` are test and debug helpers until then.
+Buffers and channels (first increment):
+
+    buf = arena.empty((1000, 3), dtype="float64")   # writable, in shared memory
+    numpy.asarray(buf)[:] = 1.0                      # fill in place
+    ch = shoal.Channel(capacity=64, arena=arena)
+    ch.send({"points": buf, "n": 1000})              # no copy: buf is read-only from now on
+    value = ch.recv()                                # the same memory, read-only
+
+``Channel.try_send``/``try_recv`` raise ``Full``/``Empty``; waits that run out
+of time raise ``TimeoutError``; a Channel pickles as (arena name, handle).
+With ``arena=None`` (``shoal.empty``, ``shoal.Channel``) they use
+``shoal.default_arena()``: one arena per process, shared by all its
+interpreters; ``SHOAL_ARENA=NAME`` attaches that arena instead, and
+``SHOAL_ARENA_SIZE`` sizes the one created (default 1GiB, sparse).
+``Arena._allocate`` and ``Arena._release`` are test and debug helpers.
 
 Errors derive from ``ShoalError`` and from the built-in that fits:
 ``ArenaFull`` is a ``MemoryError``, ``ArenaNotFound`` a ``FileNotFoundError``,
@@ -28,14 +41,20 @@ from shoal._shoal import (
     ArenaFull,
     ArenaNotFound,
     ArenaPermissionError,
+    Buffer,
+    Channel,
     ChannelClosed,
     CorruptArena,
     CorruptObject,
+    Empty,
+    Full,
     InvalidHandle,
     NotAnArena,
     ShoalError,
     ShoalTimeout,
     TooManyHolders,
+    default_arena,
+    empty,
     format_size,
     parse_size,
 )
@@ -46,14 +65,20 @@ __all__ = [
     "ArenaFull",
     "ArenaNotFound",
     "ArenaPermissionError",
+    "Buffer",
+    "Channel",
     "ChannelClosed",
     "CorruptArena",
     "CorruptObject",
+    "Empty",
+    "Full",
     "InvalidHandle",
     "NotAnArena",
     "ShoalError",
     "ShoalTimeout",
     "TooManyHolders",
+    "default_arena",
+    "empty",
     "format_size",
     "parse_size",
 ]

@@ -1,0 +1,338 @@
+// buffer_type.cpp — shoal.Buffer: an array of numbers living in an arena.
+//
+// Entry points: empty_buffer (arena.empty and shoal.empty make a writable
+// Buffer over a new blob block), new_buffer_object (value_thaw.cpp makes
+// read-only ones for what arrives through a channel), and the buffer
+// protocol (buffer_getbuffer), through which memoryview and NumPy see the
+// memory in place.
+//
+// Writable until frozen: the core flags a block frozen once it is published
+// (sent, or made an object's child), and its bytes are final from then on.
+// The core cannot stop a write through a view already handed out, so the
+// rule is enforced where views are made: every export after the freeze is
+// read-only, and a request for a writable one raises BufferError.
+#include "buffer_type.hpp"
+
+#include <limits>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "arena_type.hpp"
+#include "errors.hpp"
+#include "gil.hpp"
+#include "shoal/layout.hpp"
+
+namespace shoal_py {
+namespace {
+
+BufferObject* as_buffer(PyObject* object) { return reinterpret_cast<BufferObject*>(object); }
+
+// ------------------------------------------------------ shape and dtype ----
+
+// Shape from an int or a sequence of ints, each >= 0. Returns -1 with an error set.
+int parse_shape(PyObject* object, std::vector<Py_ssize_t>* shape) {
+  PyObject* items = PyLong_Check(object) ? PyTuple_Pack(1, object)
+                                         : PySequence_Tuple(object);
+  if (items == nullptr) {
+    PyErr_Format(PyExc_TypeError, "shape must be an int or a sequence of ints, not %.100s",
+                 Py_TYPE(object)->tp_name);
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); ++i) {
+    const Py_ssize_t dim = PyNumber_AsSsize_t(PyTuple_GET_ITEM(items, i), PyExc_OverflowError);
+    if (dim == -1 && PyErr_Occurred()) {
+      Py_DECREF(items);
+      return -1;
+    }
+    if (dim < 0) {
+      Py_DECREF(items);
+      PyErr_Format(PyExc_ValueError, "shape dimensions must be >= 0, got %zd", dim);
+      return -1;
+    }
+    shape->push_back(dim);
+  }
+  Py_DECREF(items);
+  return 0;
+}
+
+// A dtype from a str ("float64", "<f8") or anything with a str `.str`
+// attribute (a numpy.dtype). Returns -1 with an error set.
+int parse_dtype_object(PyObject* object, DType* dtype) {
+  PyObject* text = nullptr;
+  if (PyUnicode_Check(object)) {
+    text = Py_NewRef(object);
+  } else {
+    text = PyObject_GetAttrString(object, "str");
+    if (text == nullptr || !PyUnicode_Check(text)) {
+      Py_XDECREF(text);
+      PyErr_Clear();
+      PyErr_Format(PyExc_TypeError, "dtype must be a str like 'float64' or '<f8', not %.100s",
+                   Py_TYPE(object)->tp_name);
+      return -1;
+    }
+  }
+  Py_ssize_t length = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+  if (utf8 == nullptr) {
+    Py_DECREF(text);
+    return -1;
+  }
+  std::optional<DType> parsed = parse_dtype(std::string_view(utf8, static_cast<std::size_t>(length)));
+  if (!parsed) {
+    PyErr_Format(PyExc_ValueError,
+                 "unsupported dtype %R: shoal buffers hold bool, int8..int64, uint8..uint64, "
+                 "float32, float64, complex64 and complex128",
+                 text);
+    Py_DECREF(text);
+    return -1;
+  }
+  Py_DECREF(text);
+  *dtype = std::move(*parsed);
+  return 0;
+}
+
+// C-contiguous strides; the total size in *nbytes. Returns -1 with
+// OverflowError set if the array is too large to describe.
+int c_strides(const std::vector<Py_ssize_t>& shape, std::uint64_t itemsize, std::vector<Py_ssize_t>* strides,
+              std::uint64_t* nbytes) {
+  constexpr std::uint64_t kLimit = static_cast<std::uint64_t>(std::numeric_limits<Py_ssize_t>::max());
+  strides->assign(shape.size(), 0);
+  std::uint64_t step = itemsize;
+  bool overflow = false;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    (*strides)[i] = static_cast<Py_ssize_t>(step);
+    const auto dim = static_cast<std::uint64_t>(shape[i]);
+    if (dim != 0 && step > kLimit / dim) overflow = true;
+    step *= dim;
+  }
+  if (overflow) {
+    PyErr_SetString(PyExc_OverflowError, "array is too large");
+    return -1;
+  }
+  *nbytes = step;
+  return 0;
+}
+
+// -------------------------------------------------------- the protocol ----
+
+int buffer_getbuffer(PyObject* object, Py_buffer* view, int flags) {
+  BufferFields& f = as_buffer(object)->fields;
+  const bool readonly = buffer_is_readonly(f);
+  if ((flags & PyBUF_WRITABLE) == PyBUF_WRITABLE && readonly) {
+    PyErr_SetString(PyExc_BufferError,
+                    "shoal.Buffer is read-only: it was sent or received, and its bytes are final");
+    view->obj = nullptr;
+    return -1;
+  }
+  view->obj = Py_NewRef(object);
+  view->buf = f.data;
+  view->len = static_cast<Py_ssize_t>(f.nbytes);
+  view->readonly = readonly ? 1 : 0;
+  view->itemsize = static_cast<Py_ssize_t>(f.dtype.itemsize);
+  view->format = (flags & PyBUF_FORMAT) ? const_cast<char*>(f.dtype.format.c_str()) : nullptr;
+  if ((flags & PyBUF_ND) == PyBUF_ND) {
+    view->ndim = static_cast<int>(f.shape.size());
+    view->shape = f.shape.data();
+  } else {  // the consumer reads the memory as plain bytes of `len`
+    view->ndim = 1;
+    view->shape = nullptr;
+  }
+  view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? f.strides.data() : nullptr;
+  view->suboffsets = nullptr;
+  view->internal = nullptr;
+  return 0;
+}
+
+// ----------------------------------------------------------- properties ----
+
+PyObject* tuple_of(const std::vector<Py_ssize_t>& values) {
+  PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(values.size()));
+  if (tuple == nullptr) return nullptr;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    PyObject* item = PyLong_FromSsize_t(values[i]);
+    if (item == nullptr) {
+      Py_DECREF(tuple);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(tuple, static_cast<Py_ssize_t>(i), item);
+  }
+  return tuple;
+}
+
+PyObject* buffer_get_shape(PyObject* object, void*) { return tuple_of(as_buffer(object)->fields.shape); }
+
+PyObject* buffer_get_dtype(PyObject* object, void*) {
+  return PyUnicode_FromString(as_buffer(object)->fields.dtype.typestr.c_str());
+}
+
+PyObject* buffer_get_nbytes(PyObject* object, void*) {
+  return PyLong_FromUnsignedLongLong(as_buffer(object)->fields.nbytes);
+}
+
+PyObject* buffer_get_readonly(PyObject* object, void*) {
+  return PyBool_FromLong(buffer_is_readonly(as_buffer(object)->fields));
+}
+
+// NumPy's array interface, version 3; read anew each time, so `readonly`
+// is current.
+PyObject* buffer_get_array_interface(PyObject* object, void*) {
+  BufferFields& f = as_buffer(object)->fields;
+  PyObject* shape = tuple_of(f.shape);
+  if (shape == nullptr) return nullptr;
+  return Py_BuildValue("{s:i,s:s,s:N,s:(NO),s:O}",                                //
+                       "version", 3,                                              //
+                       "typestr", f.dtype.typestr.c_str(),                        //
+                       "shape", shape,                                            //
+                       "data", PyLong_FromVoidPtr(f.data),                        //
+                       buffer_is_readonly(f) ? Py_True : Py_False,                //
+                       "strides", Py_None);                                       // C-contiguous
+}
+
+PyObject* buffer_repr(PyObject* object) {
+  BufferFields& f = as_buffer(object)->fields;
+  PyObject* shape = tuple_of(f.shape);
+  if (shape == nullptr) return nullptr;
+  PyObject* repr = PyUnicode_FromFormat("<shoal.Buffer shape=%R dtype='%s'%s>", shape, f.dtype.typestr.c_str(),
+                                        buffer_is_readonly(f) ? " readonly" : "");
+  Py_DECREF(shape);
+  return repr;
+}
+
+// ------------------------------------------------------------ life cycle ----
+
+int buffer_traverse(PyObject* object, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(object));  // see arena_traverse
+  return 0;
+}
+
+void buffer_dealloc(PyObject* object) {
+  BufferObject* self = as_buffer(object);
+  PyTypeObject* type = Py_TYPE(object);
+  PyObject_GC_UnTrack(object);
+  release_owner_without_gil(self->fields.owner);
+  self->fields.~BufferFields();
+  type->tp_free(object);
+  Py_DECREF(type);
+}
+
+PyGetSetDef buffer_getset[] = {
+    {"shape", buffer_get_shape, nullptr, "The dimensions, a tuple of ints.", nullptr},
+    {"dtype", buffer_get_dtype, nullptr, "The element type as NumPy's type string, e.g. '<f8'.", nullptr},
+    {"nbytes", buffer_get_nbytes, nullptr, "Bytes of data.", nullptr},
+    {"readonly", buffer_get_readonly, nullptr, "True once sent or received: its bytes are final.", nullptr},
+    {"__array_interface__", buffer_get_array_interface, nullptr, "NumPy's array interface (version 3).",
+     nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+const char buffer_doc[] =
+    "An array of numbers in shared memory; made by arena.empty() or shoal.empty(),\n"
+    "or received from a channel. Supports the buffer protocol and __array_interface__:\n"
+    "numpy.asarray(buf) views the same memory. Writable until it is sent; read-only after.";
+
+PyType_Slot buffer_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(buffer_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(buffer_traverse)},
+    {Py_tp_repr, reinterpret_cast<void*>(buffer_repr)},
+    {Py_tp_getset, buffer_getset},
+    {Py_bf_getbuffer, reinterpret_cast<void*>(buffer_getbuffer)},
+    {Py_tp_doc, const_cast<char*>(buffer_doc)},
+    {0, nullptr},
+};
+
+// No tp_new: Buffers come from empty() or a channel, never from Buffer(...).
+PyType_Spec buffer_spec = {
+    .name = "shoal.Buffer",
+    .basicsize = sizeof(BufferObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = buffer_slots,
+};
+
+}  // namespace
+
+PyTypeObject* create_buffer_type(PyObject* module) {
+  return reinterpret_cast<PyTypeObject*>(PyType_FromModuleAndSpec(module, &buffer_spec, nullptr));
+}
+
+bool buffer_is_readonly(const BufferFields& fields) {
+  return fields.received || fields.owner->block.frozen();
+}
+
+void release_owner_without_gil(std::shared_ptr<BlockOwner>& owner) {
+  if (owner.use_count() == 1) {
+    without_gil([&] { owner.reset(); });
+  } else {
+    owner.reset();  // not the last: only a counter changes
+  }
+}
+
+PyObject* new_buffer_object(ModuleState* state, BufferFields fields) {
+  PyTypeObject* type = state->buffer_type;
+  PyObject* object = type->tp_alloc(type, 0);
+  if (object == nullptr) {
+    release_owner_without_gil(fields.owner);
+    return nullptr;
+  }
+  new (&as_buffer(object)->fields) BufferFields(std::move(fields));
+  return object;
+}
+
+BufferFields* buffer_fields(ModuleState* state, PyObject* object) {
+  if (!PyObject_TypeCheck(object, state->buffer_type)) return nullptr;
+  return &as_buffer(object)->fields;
+}
+
+PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session, PyObject* shape_arg,
+                       PyObject* dtype_arg) {
+  BufferFields fields;
+  if (parse_shape(shape_arg, &fields.shape) < 0) return nullptr;
+  if (dtype_arg != nullptr && parse_dtype_object(dtype_arg, &fields.dtype) < 0) return nullptr;
+  if (dtype_arg == nullptr) fields.dtype = *parse_dtype("float64");
+  if (c_strides(fields.shape, fields.dtype.itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
+
+  shoal::HeldBlock block;
+  try {
+    // A zero-size array still gets a (tiny) block: every Buffer has one.
+    const std::uint64_t bytes = fields.nbytes == 0 ? 1 : fields.nbytes;
+    block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob); });
+  } catch (...) {
+    return raise_python_error(state);
+  }
+  fields.blob = block.handle();
+  fields.data = block.bytes().data();
+  fields.owner = std::make_shared<BlockOwner>(std::move(session), std::move(block));
+  return new_buffer_object(state, std::move(fields));
+}
+
+PyObject* empty_function(PyObject* module, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"shape", "dtype", "arena", nullptr};
+  PyObject* shape = nullptr;
+  PyObject* dtype = nullptr;
+  PyObject* arena = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:empty", const_cast<char**>(keywords), &shape, &dtype,
+                                   &arena)) {
+    return nullptr;
+  }
+  PyObject* owned_arena = nullptr;
+  if (arena == Py_None) {
+    owned_arena = default_arena_object(state_of_module(module));
+    if (owned_arena == nullptr) return nullptr;
+    arena = owned_arena;
+  }
+  // arena.empty does the checking.
+  PyObject* method = PyUnicode_FromString("empty");
+  if (method == nullptr) {
+    Py_XDECREF(owned_arena);
+    return nullptr;
+  }
+  PyObject* result = dtype != nullptr ? PyObject_CallMethodObjArgs(arena, method, shape, dtype, nullptr)
+                                      : PyObject_CallMethodObjArgs(arena, method, shape, nullptr);
+  Py_DECREF(method);
+  Py_XDECREF(owned_arena);
+  return result;
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,450 @@
+// channel_type.cpp — shoal.Channel: a bounded queue of values between
+// interpreters and processes.
+//
+// Entry points: channel_new (Channel(capacity, arena=None): None is the
+// process-wide default arena), send/recv and their try_ forms, close,
+// iteration, and pickling (__reduce__ names the arena and the channel's
+// handle; rebuild_channel_function opens it again in the receiving
+// process). A Channel inherited through fork() reopens itself through the
+// child's own holder on first use (ensure_usable_here).
+//
+// A value is frozen into an object block (value_freeze.cpp), the object's
+// handle goes through the core channel (the slot takes its own reference,
+// ours is dropped), and the receiver thaws what it takes
+// (value_thaw.cpp).
+//
+// Blocking: a wait is cut into 50 ms slices, each with the GIL released;
+// between slices the GIL is taken back for PyErr_CheckSignals(), so Ctrl-C
+// interrupts a blocked call in the main interpreter. A wait that runs out
+// of time raises the built-in TimeoutError.
+#include "channel_type.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "arena_type.hpp"
+#include "block_owner.hpp"
+#include "buffer_type.hpp"
+#include "default_arena.hpp"
+#include "errors.hpp"
+#include "gil.hpp"
+#include "shoal/errors.hpp"
+#include "value_freeze.hpp"
+#include "value_thaw.hpp"
+
+namespace shoal_py {
+namespace {
+
+using std::chrono::nanoseconds;
+using Timeout = shoal::Channel::Timeout;
+
+constexpr nanoseconds kSlice = std::chrono::milliseconds(50);  // how late Ctrl-C may be noticed
+constexpr std::uint32_t kDefaultCapacity = 64;
+
+ChannelObject* as_channel(PyObject* object) { return reinterpret_cast<ChannelObject*>(object); }
+ModuleState* state_of(PyObject* object) { return state_of_type(Py_TYPE(object)); }
+std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string& name);
+
+// A Channel inherited through fork() holds the parent's reference, through
+// the parent's holder, which the child cannot use. Reopen the same channel
+// through a session of this process before its first use here. Returns -1
+// with an error set.
+int ensure_usable_here(PyObject* self) {
+  ChannelFields& fields = as_channel(self)->fields;
+  if (fields.session->opened_here()) return 0;
+  const std::string name = fields.session->arena().name();
+  const shoal::Handle handle = fields.channel->handle();
+  try {
+    std::shared_ptr<ArenaSession> session = session_for(state_of(self), name);
+    shoal::Channel reopened =
+        without_gil([&] { return shoal::Channel::open(session->holder(), handle); });
+    // The parent's objects do nothing in a fork child (holder.hpp): dropping them is safe.
+    fields.channel.emplace(std::move(reopened));
+    fields.session = std::move(session);
+    return 0;
+  } catch (...) {
+    raise_python_error(state_of(self));
+    return -1;
+  }
+}
+
+// timeout=None waits for ever; a number is seconds, >= 0. Returns -1 with
+// an error set.
+int parse_timeout(PyObject* object, Timeout* timeout) {
+  if (object == nullptr || object == Py_None) {
+    *timeout = std::nullopt;
+    return 0;
+  }
+  const double seconds = PyFloat_AsDouble(object);
+  if (seconds == -1.0 && PyErr_Occurred()) return -1;
+  if (std::isnan(seconds) || seconds < 0) {
+    PyErr_Format(PyExc_ValueError, "timeout must be None or a number of seconds >= 0, got %R", object);
+    return -1;
+  }
+  const double capped = std::min(seconds, 1e9);  // ~31 years: for ever, without overflow
+  *timeout = nanoseconds(static_cast<std::int64_t>(capped * 1e9));
+  return 0;
+}
+
+// Runs attempt(slice) (a core call that waits at most `slice`) until it
+// succeeds, fails otherwise, or `timeout` has passed. Returns -1 with a
+// Python error set.
+template <class Attempt>
+int wait_in_slices(PyObject* self, Timeout timeout, const char* what, Attempt attempt) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    nanoseconds slice = kSlice;
+    if (timeout) {
+      const nanoseconds left = *timeout - (std::chrono::steady_clock::now() - start);
+      slice = std::max(nanoseconds(0), std::min(slice, left));
+    }
+    try {
+      without_gil([&] { attempt(slice); });
+      return 0;
+    } catch (const shoal::WaitTimeout&) {
+      if (timeout && std::chrono::steady_clock::now() - start >= *timeout) {
+        char message[80];
+        std::snprintf(message, sizeof message, "Channel.%s() timed out after %g s", what,
+                      std::chrono::duration<double>(*timeout).count());
+        PyErr_SetString(PyExc_TimeoutError, message);
+        return -1;
+      }
+    } catch (...) {
+      raise_python_error(state_of(self));
+      return -1;
+    }
+    if (PyErr_CheckSignals() < 0) return -1;  // Ctrl-C: KeyboardInterrupt
+  }
+}
+
+// Drops our reference on a block without the GIL.
+void release(shoal::HeldBlock& block) {
+  without_gil([&] { block.reset(); });
+}
+
+// The Python value of a received object block; its reference is shared by
+// any Buffers in the value, and dropped here if none keeps it.
+PyObject* thaw(PyObject* self, shoal::HeldBlock block) {
+  auto owner = std::make_shared<BlockOwner>(as_channel(self)->fields.session, std::move(block));
+  PyObject* value = thaw_value(state_of(self), owner);
+  release_owner_without_gil(owner);
+  return value;
+}
+
+// ------------------------------------------------------- construction ----
+
+PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, shoal::Channel channel) {
+  PyObject* object = type->tp_alloc(type, 0);
+  if (object == nullptr) {
+    without_gil([&] {
+      { shoal::Channel dropped = std::move(channel); }
+      session.reset();
+    });
+    return nullptr;
+  }
+  new (&as_channel(object)->fields) ChannelFields{std::move(session), std::move(channel)};
+  return object;
+}
+
+PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"capacity", "arena", nullptr};
+  unsigned long long capacity = kDefaultCapacity;
+  PyObject* arena = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|KO:Channel", const_cast<char**>(keywords), &capacity,
+                                   &arena)) {
+    return nullptr;
+  }
+  ModuleState* state = state_of_type(type);
+  if (arena != Py_None && !PyObject_TypeCheck(arena, state->arena_type)) {
+    PyErr_Format(PyExc_TypeError, "arena must be a shoal.Arena, not %.100s", Py_TYPE(arena)->tp_name);
+    return nullptr;
+  }
+  if (capacity < 1 || capacity > (1u << 20)) {
+    PyErr_Format(PyExc_ValueError, "capacity must be between 1 and 1048576, got %llu", capacity);
+    return nullptr;
+  }
+  std::shared_ptr<ArenaSession> session;
+  if (arena == Py_None) {
+    PyObject* fallback = default_arena_object(state);
+    if (fallback == nullptr) return nullptr;
+    session = reinterpret_cast<ArenaObject*>(fallback)->fields.session;
+    Py_DECREF(fallback);
+  } else {
+    session = reinterpret_cast<ArenaObject*>(arena)->fields.session;
+  }
+  if (!session) {
+    PyErr_SetString(PyExc_ValueError, "arena is closed");
+    return nullptr;
+  }
+  try {
+    shoal::Channel channel = without_gil(
+        [&] { return shoal::Channel::create(session->holder(), static_cast<std::uint32_t>(capacity)); });
+    return new_channel_object(type, std::move(session), std::move(channel));
+  } catch (...) {
+    return raise_python_error(state);
+  }
+}
+
+int channel_traverse(PyObject* object, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(object));  // see arena_traverse
+  return 0;
+}
+
+void channel_dealloc(PyObject* object) {
+  PyTypeObject* type = Py_TYPE(object);
+  PyObject_GC_UnTrack(object);
+  ChannelFields& fields = as_channel(object)->fields;
+  // Our reference on the channel block, then perhaps the session: both may take the arena lock.
+  without_gil([&] {
+    fields.channel.reset();
+    fields.session.reset();
+  });
+  fields.~ChannelFields();
+  type->tp_free(object);
+  Py_DECREF(type);
+}
+
+// ------------------------------------------------------------ methods ----
+
+shoal::Channel& core(PyObject* self) { return *as_channel(self)->fields.channel; }
+
+PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  static const char* keywords[] = {"obj", "timeout", nullptr};
+  PyObject* value = nullptr;
+  PyObject* timeout_arg = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:send", const_cast<char**>(keywords), &value, &timeout_arg)) {
+    return nullptr;
+  }
+  Timeout timeout;
+  if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
+  std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
+  if (!object) return nullptr;
+  const shoal::Handle handle = object->handle();
+  const int sent = wait_in_slices(self, timeout, "send", [&](nanoseconds slice) { core(self).send(handle, slice); });
+  release(*object);  // the channel slot holds its own reference
+  if (sent < 0) return nullptr;
+  Py_RETURN_NONE;
+}
+
+PyObject* channel_try_send(PyObject* self, PyObject* value) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
+  if (!object) return nullptr;
+  bool sent = false;
+  try {
+    sent = without_gil([&] { return core(self).try_send(object->handle()); });
+  } catch (...) {
+    release(*object);
+    return raise_python_error(state_of(self));
+  }
+  release(*object);
+  if (!sent) {
+    PyErr_SetString(state_of(self)->full, "the channel is full");
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+// Receives one object block, waiting up to `timeout`. Returns -1 with an
+// error set (ChannelClosed once closed and drained).
+int receive_block(PyObject* self, Timeout timeout, shoal::HeldBlock* block) {
+  return wait_in_slices(self, timeout, "recv", [&](nanoseconds slice) { *block = core(self).recv(slice); });
+}
+
+PyObject* channel_recv(PyObject* self, PyObject* args, PyObject* kwargs) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  static const char* keywords[] = {"timeout", nullptr};
+  PyObject* timeout_arg = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:recv", const_cast<char**>(keywords), &timeout_arg)) {
+    return nullptr;
+  }
+  Timeout timeout;
+  if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
+  shoal::HeldBlock block;
+  if (receive_block(self, timeout, &block) < 0) return nullptr;
+  return thaw(self, std::move(block));
+}
+
+PyObject* channel_try_recv(PyObject* self, PyObject*) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  std::optional<shoal::HeldBlock> block;
+  try {
+    block = without_gil([&] { return core(self).try_recv(); });
+  } catch (...) {
+    return raise_python_error(state_of(self));
+  }
+  if (!block) {
+    PyErr_SetString(state_of(self)->empty, "the channel is empty");
+    return nullptr;
+  }
+  return thaw(self, std::move(*block));
+}
+
+PyObject* channel_close(PyObject* self, PyObject*) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  try {
+    without_gil([&] { core(self).close(); });
+  } catch (...) {
+    return raise_python_error(state_of(self));
+  }
+  Py_RETURN_NONE;
+}
+
+// Iteration receives until the channel is closed and drained.
+PyObject* channel_iternext(PyObject* self) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  shoal::HeldBlock block;
+  if (receive_block(self, std::nullopt, &block) < 0) {
+    if (PyErr_ExceptionMatches(state_of(self)->channel_closed)) PyErr_Clear();  // the end, not an error
+    return nullptr;
+  }
+  return thaw(self, std::move(block));
+}
+
+Py_ssize_t channel_length(PyObject* self) {
+  if (ensure_usable_here(self) < 0) return -1;
+  try {
+    return static_cast<Py_ssize_t>(without_gil([&] { return core(self).size(); }));
+  } catch (...) {
+    raise_python_error(state_of(self));
+    return -1;
+  }
+}
+
+PyObject* channel_get_closed(PyObject* self, void*) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  try {
+    return PyBool_FromLong(without_gil([&] { return core(self).closed(); }));
+  } catch (...) {
+    return raise_python_error(state_of(self));
+  }
+}
+
+PyObject* channel_get_capacity(PyObject* self, void*) { return PyLong_FromUnsignedLong(core(self).capacity()); }
+
+// Pickled as (arena name, handle): another process attaches and opens the
+// same channel. The channel must stay alive (someone holding it) until then.
+PyObject* channel_reduce(PyObject* self, PyObject*) {
+  PyObject* module = PyType_GetModule(Py_TYPE(self));
+  if (module == nullptr) return nullptr;
+  PyObject* rebuild = PyObject_GetAttrString(module, "_rebuild_channel");
+  if (rebuild == nullptr) return nullptr;
+  const shoal::Handle handle = core(self).handle();
+  const std::string& name = as_channel(self)->fields.session->arena().name();
+  return Py_BuildValue("N(sKK)", rebuild, name.c_str(), static_cast<unsigned long long>(handle.offset),
+                       static_cast<unsigned long long>(handle.generation));
+}
+
+PyObject* channel_repr(PyObject* self) {
+  return PyUnicode_FromFormat("<shoal.Channel arena='%s' capacity=%u>",
+                              as_channel(self)->fields.session->arena().name().c_str(), core(self).capacity());
+}
+
+// ------------------------------------------------------------- tables ----
+
+template <class Fn>
+PyCFunction as_cfunction(Fn fn) {
+  return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn));
+}
+
+PyMethodDef channel_methods[] = {
+    {"send", as_cfunction(channel_send), METH_VARARGS | METH_KEYWORDS,
+     "send(obj, timeout=None)\n--\n\nSends obj, waiting while the channel is full. TimeoutError after\n"
+     "`timeout` seconds; ChannelClosed if closed; TypeError naming what cannot be sent."},
+    {"recv", as_cfunction(channel_recv), METH_VARARGS | METH_KEYWORDS,
+     "recv(timeout=None)\n--\n\nThe oldest value, waiting while the channel is empty. TimeoutError after\n"
+     "`timeout` seconds; ChannelClosed once closed and drained."},
+    {"try_send", channel_try_send, METH_O, "try_send(obj)\n--\n\nAs send(), but raises shoal.Full at once if full."},
+    {"try_recv", channel_try_recv, METH_NOARGS,
+     "try_recv()\n--\n\nAs recv(), but raises shoal.Empty at once if empty."},
+    {"close", channel_close, METH_NOARGS,
+     "close()\n--\n\nCloses the channel for everyone: sends fail at once, receives drain what is\n"
+     "pending and then raise ChannelClosed. Idempotent."},
+    {"__reduce__", channel_reduce, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef channel_getset[] = {
+    {"closed", channel_get_closed, nullptr, "True once close() was called (by anyone).", nullptr},
+    {"capacity", channel_get_capacity, nullptr, "How many values may be pending.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+const char channel_doc[] =
+    "Channel(capacity=64, arena=None)\n--\n\n"
+    "A bounded queue of values in an arena (default_arena() if None), between\n"
+    "threads, interpreters and processes. Values are frozen into the arena;\n"
+    "shoal.Buffers cross without a copy\n"
+    "and arrive read-only. Iterating receives until the channel is closed. Pickles\n"
+    "as (arena name, handle), so multiprocessing children can open the same channel.";
+
+PyType_Slot channel_slots[] = {
+    {Py_tp_new, reinterpret_cast<void*>(channel_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(channel_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(channel_traverse)},
+    {Py_tp_repr, reinterpret_cast<void*>(channel_repr)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(channel_iternext)},
+    {Py_mp_length, reinterpret_cast<void*>(channel_length)},
+    {Py_tp_methods, channel_methods},
+    {Py_tp_getset, channel_getset},
+    {Py_tp_doc, const_cast<char*>(channel_doc)},
+    {0, nullptr},
+};
+
+PyType_Spec channel_spec = {
+    .name = "shoal.Channel",
+    .basicsize = sizeof(ChannelObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = channel_slots,
+};
+
+// The open session of arena `name` in this interpreter, reusing an open
+// Arena object's, else attaching anew.
+std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string& name) {
+  if (state->open_arenas != nullptr) {
+    for (ArenaObject* arena : *state->open_arenas) {
+      const auto& session = arena->fields.session;
+      if (session && session->opened_here() && arena->fields.name == name) return session;
+    }
+  }
+  // The process-wide default arena is joined, not mapped again: its blocks
+  // keep their addresses across the interpreters of this process.
+  const std::int64_t interpreter_id = PyInterpreterState_GetID(PyInterpreterState_Get());
+  return without_gil([&] {
+    if (std::shared_ptr<shoal::Arena> shared = process_arena_named(name)) {
+      return ArenaSession::join(std::move(shared), interpreter_id);
+    }
+    return ArenaSession::attach(name, interpreter_id);
+  });
+}
+
+}  // namespace
+
+PyTypeObject* create_channel_type(PyObject* module) {
+  return reinterpret_cast<PyTypeObject*>(PyType_FromModuleAndSpec(module, &channel_spec, nullptr));
+}
+
+PyObject* rebuild_channel_function(PyObject* module, PyObject* args) {
+  const char* name = nullptr;
+  unsigned long long offset = 0;
+  unsigned long long generation = 0;
+  if (!PyArg_ParseTuple(args, "sKK:_rebuild_channel", &name, &offset, &generation)) return nullptr;
+  ModuleState* state = state_of_module(module);
+  try {
+    std::shared_ptr<ArenaSession> session = session_for(state, name);
+    shoal::Channel channel =
+        without_gil([&] { return shoal::Channel::open(session->holder(), shoal::Handle{offset, generation}); });
+    return new_channel_object(state->channel_type, std::move(session), std::move(channel));
+  } catch (...) {
+    return raise_python_error(state);
+  }
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,105 @@
+// default_arena.cpp — one arena mapping for the whole process.
+//
+// Process-wide state, on purpose and kept to this file: the mapping and (if
+// this process created the arena) its broker. C++ objects only; the Python
+// Arena objects that use it live in each interpreter's module state.
+#include "default_arena.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <string_view>
+
+#include "shoal/broker.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/size.hpp"
+
+namespace shoal_py {
+namespace {
+
+constexpr std::uint64_t kDefaultSize = std::uint64_t{1} << 30;  // sparse: costs only what is used
+constexpr int kNameAttempts = 100;
+
+struct ProcessArena {
+  std::shared_ptr<shoal::Arena> arena;
+  std::unique_ptr<shoal::Broker> broker;  // only if this process created the arena
+  pid_t opened_by = 0;
+
+  // At process exit. Interpreters' sessions may still share the mapping
+  // (it then goes with the last of them); the broker stops here. A fork()
+  // child must neither unlink the parent's segment nor join a reaper thread
+  // that exists only in the parent (see ArenaSession's destructor).
+  ~ProcessArena() {
+    if (opened_by != 0 && opened_by != getpid()) {
+      if (arena) arena->set_unlink_on_close(false);
+      (void)broker.release();
+    }
+  }
+};
+
+std::mutex g_mutex;
+ProcessArena g_default;  // guarded by g_mutex
+
+std::uint64_t size_from_environment() {
+  const char* text = std::getenv("SHOAL_ARENA_SIZE");
+  if (text == nullptr || *text == '\0') return kDefaultSize;
+  try {
+    return shoal::parse_size(text);
+  } catch (const shoal::Error& e) {
+    throw shoal::InvalidArgument(std::string("SHOAL_ARENA_SIZE: ") + e.what());
+  }
+}
+
+// Creates "py-PID-dN"; a leftover of a dead process that had our pid may
+// hold a name, so try the next number.
+std::shared_ptr<shoal::Arena> create_default(std::uint64_t size) {
+  for (int attempt = 1;; ++attempt) {
+    const std::string name = "py-" + std::to_string(getpid()) + "-d" + std::to_string(attempt);
+    try {
+      return shoal::Arena::create(name, size);
+    } catch (const shoal::ArenaExists&) {
+      if (attempt == kNameAttempts) throw;
+    }
+  }
+}
+
+void open_default_locked() {
+  if (g_default.arena && g_default.opened_by == getpid()) return;
+  ProcessArena fresh;
+  fresh.opened_by = getpid();
+  if (g_default.arena) {
+    // We are a fork() child: the parent's arena stays the default, but is
+    // the parent's to unlink and serve; we attach it as any process would.
+    const std::string inherited = g_default.arena->name();
+    g_default.arena->set_unlink_on_close(false);
+    (void)g_default.broker.release();  // its thread exists only in the parent
+    g_default.arena.reset();
+    fresh.arena = shoal::Arena::attach(inherited);
+  } else if (const char* name = std::getenv("SHOAL_ARENA"); name != nullptr && *name != '\0') {
+    fresh.arena = shoal::Arena::attach(name);
+  } else {
+    fresh.arena = create_default(size_from_environment());
+    fresh.broker = std::make_unique<shoal::Broker>(fresh.arena);
+  }
+  g_default.arena = std::move(fresh.arena);
+  g_default.broker = std::move(fresh.broker);
+  g_default.opened_by = fresh.opened_by;
+}
+
+}  // namespace
+
+std::shared_ptr<shoal::Arena> process_default_arena() {
+  std::lock_guard lock(g_mutex);
+  open_default_locked();
+  return g_default.arena;
+}
+
+std::shared_ptr<shoal::Arena> process_arena_named(const std::string& name) {
+  std::lock_guard lock(g_mutex);
+  if (!g_default.arena || g_default.arena->name() != name) return nullptr;
+  open_default_locked();  // in a fork() child: attaches the parent's default arena
+  return g_default.arena;
+}
+
+}  // namespace shoal_py

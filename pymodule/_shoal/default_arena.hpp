@@ -1,0 +1,28 @@
+// default_arena.hpp — the process-wide default arena (no Python here).
+//
+// One mapping per process, shared by every interpreter: each interpreter
+// joins it with a holder of its own (ArenaSession::join), so a block has the
+// same address in all of them. Made on first use:
+//   * SHOAL_ARENA=NAME in the environment: attach that arena (made by
+//     another process or shoal-broker, which owns its lifetime);
+//   * otherwise create "py-PID-dN" of SHOAL_ARENA_SIZE bytes (default 1GiB,
+//     sparse) with an embedded broker; it is unlinked when the process
+//     exits and nothing in it is held any more.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shoal/arena.hpp"
+
+namespace shoal_py {
+
+// The default arena's mapping, made on first use. Thread-safe; may create
+// or attach a segment, so call it without the GIL. Throws the core's
+// errors; InvalidArgument names a malformed SHOAL_ARENA_SIZE.
+std::shared_ptr<shoal::Arena> process_default_arena();
+
+// The default arena's mapping if it is open and named `name`, else null.
+std::shared_ptr<shoal::Arena> process_arena_named(const std::string& name);
+
+}  // namespace shoal_py

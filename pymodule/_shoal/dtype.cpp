@@ -1,0 +1,82 @@
+// dtype.cpp — NumPy type strings and plain dtype names.
+#include "dtype.hpp"
+
+#include <array>
+#include <cstdio>
+
+namespace shoal_py {
+namespace {
+
+// One element type: NumPy's kind letter and size, and the struct-module
+// letter for it in standard sizes.
+struct ElementType {
+  char kind;  // 'b' bool, 'i' signed, 'u' unsigned, 'f' float, 'c' complex
+  std::uint64_t itemsize;
+  const char* format_letter;  // without byte order
+  const char* plain_name;
+};
+
+constexpr std::array<ElementType, 13> kElementTypes = {{
+    {'b', 1, "?", "bool"},
+    {'i', 1, "b", "int8"},
+    {'u', 1, "B", "uint8"},
+    {'i', 2, "h", "int16"},
+    {'u', 2, "H", "uint16"},
+    {'i', 4, "i", "int32"},
+    {'u', 4, "I", "uint32"},
+    {'i', 8, "q", "int64"},
+    {'u', 8, "Q", "uint64"},
+    {'f', 4, "f", "float32"},
+    {'f', 8, "d", "float64"},
+    {'c', 8, "Zf", "complex64"},
+    {'c', 16, "Zd", "complex128"},
+}};
+
+// This build only runs on little-endian machines (see architecture.md).
+constexpr char kNativeOrder = '<';
+
+DType make(const ElementType& type, char order) {
+  if (type.itemsize == 1) order = '|';  // a single byte has no order
+  DType dtype;
+  dtype.itemsize = type.itemsize;
+  dtype.typestr = std::string(1, order) + type.kind + std::to_string(type.itemsize);
+  // Native order gets the bare letter: memoryview only indexes native formats.
+  // (Formatted rather than concatenated: GCC 12 warns falsely, -Wrestrict, on
+  // appending to a short std::string here.)
+  char format[4] = {};
+  std::snprintf(format, sizeof format, "%s%s", order == '>' ? ">" : "", type.format_letter);
+  dtype.format = format;
+  return dtype;
+}
+
+std::optional<DType> from_type_string(std::string_view text) {
+  if (text.size() < 3) return std::nullopt;
+  char order = text[0];
+  if (order == '=') order = kNativeOrder;
+  if (order != '<' && order != '>' && order != '|') return std::nullopt;
+  const char kind = text[1];
+  const std::string_view digits = text.substr(2);
+  std::uint64_t itemsize = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9' || itemsize > 16) return std::nullopt;
+    itemsize = itemsize * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  for (const ElementType& type : kElementTypes) {
+    if (type.kind != kind || type.itemsize != itemsize) continue;
+    // '|' is NumPy's "no byte order": only right for single bytes.
+    if (order == '|' && itemsize != 1) return std::nullopt;
+    return make(type, order);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<DType> parse_dtype(std::string_view text) {
+  for (const ElementType& type : kElementTypes) {
+    if (text == type.plain_name) return make(type, kNativeOrder);
+  }
+  return from_type_string(text);
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,210 @@
+// value_thaw.cpp — reading a frozen object (FrozenObject) into Python values.
+//
+// Everything but buffers is copied out into ordinary Python objects; buffers
+// are not copied at all. The reader validates everything it reads
+// (frozen.hpp), so a corrupt object raises CorruptObject here, never more.
+#include "value_thaw.hpp"
+
+#include <string>
+#include <utility>
+
+#include "buffer_type.hpp"
+#include "errors.hpp"
+#include "shoal/frozen.hpp"
+
+namespace shoal_py {
+namespace {
+
+using shoal::heap::ValueKind;
+using shoal::heap::ValueReader;
+
+// numpy, if this interpreter has already imported it (new reference), else
+// null. Not imported here: NumPy cannot load in isolated subinterpreters,
+// and a receive should not pay for a first import.
+PyObject* imported_numpy() {
+  PyObject* name = PyUnicode_FromString("numpy");
+  PyObject* numpy = name != nullptr ? PyImport_GetModule(name) : nullptr;
+  Py_XDECREF(name);
+  if (numpy == nullptr) PyErr_Clear();
+  return numpy;
+}
+
+class ValueThawer {
+ public:
+  ValueThawer(ModuleState* state, const std::shared_ptr<BlockOwner>& object, PyObject* numpy)
+      : state_(state), object_(object), numpy_(numpy) {}
+
+  // The Python value of `value`, or null with a Python error set. The
+  // core's errors (CorruptObject) are converted here, at each level, so
+  // that a container being built is never leaked by an exception.
+  PyObject* read(const ValueReader& value) {
+    try {
+      return read_value(value);
+    } catch (...) {
+      return raise_python_error(state_);
+    }
+  }
+
+ private:
+  PyObject* read_value(const ValueReader& value) {
+    switch (value.kind()) {
+      case ValueKind::none: Py_RETURN_NONE;
+      case ValueKind::boolean: return PyBool_FromLong(value.as_bool());
+      case ValueKind::int64: return PyLong_FromLongLong(value.as_int64());
+      case ValueKind::big_int: return read_big_int(value);
+      case ValueKind::float64: return PyFloat_FromDouble(value.as_float64());
+      case ValueKind::text: {
+        const std::string_view text = value.as_text();
+        return PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
+      }
+      case ValueKind::bytes: {
+        const auto bytes = value.as_bytes();
+        return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(bytes.data()),
+                                         static_cast<Py_ssize_t>(bytes.size()));
+      }
+      case ValueKind::list: return read_list(value);
+      case ValueKind::tuple: return read_tuple(value);
+      case ValueKind::dict: return read_dict(value);
+      case ValueKind::set: return read_set(value, PySet_New(nullptr));
+      case ValueKind::frozenset: return read_set(value, PyFrozenSet_New(nullptr));
+      case ValueKind::ndarray: return read_ndarray(value);
+      default: break;
+    }
+    PyErr_Format(PyExc_TypeError, "cannot receive a value of kind '%s' yet (a later shoal increment)",
+                 shoal::heap::to_string(value.kind()));
+    return nullptr;
+  }
+
+  PyObject* read_big_int(const ValueReader& value) {
+    const shoal::heap::BigIntView big = value.as_big_int();
+    PyObject* bytes = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(big.magnitude.data()),
+                                                static_cast<Py_ssize_t>(big.magnitude.size()));
+    if (bytes == nullptr) return nullptr;
+    PyObject* magnitude =
+        PyObject_CallMethod(reinterpret_cast<PyObject*>(&PyLong_Type), "from_bytes", "Os", bytes, "little");
+    Py_DECREF(bytes);
+    if (magnitude == nullptr || !big.negative) return magnitude;
+    PyObject* negative = PyNumber_Negative(magnitude);
+    Py_DECREF(magnitude);
+    return negative;
+  }
+
+  PyObject* read_list(const ValueReader& value) {
+    const shoal::heap::SequenceReader items = value.as_sequence();
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(items.size()));
+    if (list == nullptr) return nullptr;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      PyObject* item = read(items[i]);
+      if (item == nullptr) return Py_DECREF(list), nullptr;
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+    }
+    return list;
+  }
+
+  PyObject* read_tuple(const ValueReader& value) {
+    const shoal::heap::SequenceReader items = value.as_sequence();
+    PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(items.size()));
+    if (tuple == nullptr) return nullptr;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      PyObject* item = read(items[i]);
+      if (item == nullptr) return Py_DECREF(tuple), nullptr;
+      PyTuple_SET_ITEM(tuple, static_cast<Py_ssize_t>(i), item);
+    }
+    return tuple;
+  }
+
+  PyObject* read_set(const ValueReader& value, PyObject* set) {
+    if (set == nullptr) return nullptr;
+    const shoal::heap::SequenceReader items = value.as_sequence();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      PyObject* item = read(items[i]);
+      if (item == nullptr || PySet_Add(set, item) < 0) {
+        Py_XDECREF(item);
+        Py_DECREF(set);
+        return nullptr;
+      }
+      Py_DECREF(item);
+    }
+    return set;
+  }
+
+  PyObject* read_dict(const ValueReader& value) {
+    const shoal::heap::DictReader entries = value.as_dict();
+    PyObject* dict = PyDict_New();
+    if (dict == nullptr) return nullptr;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      PyObject* key = read(entries.key(i));
+      PyObject* item = key != nullptr ? read(entries.value(i)) : nullptr;
+      const int failed = item == nullptr || PyDict_SetItem(dict, key, item) < 0;
+      Py_XDECREF(key);
+      Py_XDECREF(item);
+      if (failed) return Py_DECREF(dict), nullptr;
+    }
+    return dict;
+  }
+
+  PyObject* read_ndarray(const ValueReader& value) {
+    const shoal::heap::ArrayView array = value.as_ndarray();
+    BufferFields fields;
+    const std::optional<DType> dtype = parse_dtype(array.dtype);
+    if (!dtype) {
+      PyErr_Format(PyExc_TypeError, "cannot receive an array of dtype '%.50s' yet (a later shoal increment)",
+                   std::string(array.dtype).c_str());
+      return nullptr;
+    }
+    fields.dtype = *dtype;
+    fields.shape.assign(array.shape.begin(), array.shape.end());
+    fields.strides.assign(fields.shape.size(), 0);
+    // Buffers are C-contiguous (what a shoal sender writes always is): the
+    // strides must be those, except where a dimension of 0 or 1 makes a
+    // stride meaningless.
+    std::uint64_t step = dtype->itemsize;
+    for (std::size_t i = fields.shape.size(); i-- > 0;) {
+      fields.strides[i] = static_cast<Py_ssize_t>(step);
+      if (array.shape[i] > 1 && array.strides[i] != static_cast<std::int64_t>(step)) {
+        PyErr_SetString(PyExc_TypeError, "cannot receive a non-contiguous array yet (a later shoal increment)");
+        return nullptr;
+      }
+      step *= array.shape[i];
+    }
+    fields.nbytes = step;
+    return make_buffer(std::move(fields), array.blob, array.offset);
+  }
+
+  // A read-only Buffer over `blob`, `offset` bytes in; a NumPy array over
+  // it if NumPy is here.
+  PyObject* make_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
+    fields.owner = object_;
+    fields.blob = blob.block;
+    fields.offset = offset;
+    fields.data = const_cast<std::byte*>(blob.bytes.data() + offset);  // exported read-only only
+    fields.received = true;
+    PyObject* buffer = new_buffer_object(state_, std::move(fields));
+    if (buffer == nullptr || numpy_ == nullptr) return buffer;
+    PyObject* array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
+    Py_DECREF(buffer);
+    return array;
+  }
+
+  ModuleState* state_;
+  const std::shared_ptr<BlockOwner>& object_;
+  PyObject* numpy_;  // borrowed, may be null
+};
+
+}  // namespace
+
+PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& object) {
+  PyObject* numpy = imported_numpy();
+  PyObject* result = nullptr;
+  try {
+    const shoal::heap::FrozenObject frozen(object->session->arena(), object->block.handle());
+    ValueThawer thawer(state, object, numpy);
+    result = thawer.read(frozen.root());
+  } catch (...) {
+    raise_python_error(state);
+  }
+  Py_XDECREF(numpy);
+  return result;
+}
+
+}  // namespace shoal_py

@@ -1,0 +1,223 @@
+"""shoal.Buffer: arrays in shared memory made by arena.empty(), seen in
+place through the buffer protocol and NumPy, writable until sent."""
+
+import gc
+
+import pytest
+
+import shoal
+
+np = pytest.importorskip("numpy")
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def arena(arena_name):
+    with shoal.Arena("64MiB", name=arena_name) as arena:
+        yield arena
+
+
+# ------------------------------------------------------------- dtypes ----
+
+DTYPES = [
+    # (given, typestr, buffer-protocol format, itemsize)
+    ("float64", "<f8", "d", 8),
+    ("float32", "<f4", "f", 4),
+    ("int8", "|i1", "b", 1),
+    ("int16", "<i2", "h", 2),
+    ("int32", "<i4", "i", 4),
+    ("int64", "<i8", "q", 8),
+    ("uint8", "|u1", "B", 1),
+    ("uint16", "<u2", "H", 2),
+    ("uint32", "<u4", "I", 4),
+    ("uint64", "<u8", "Q", 8),
+    ("bool", "|b1", "?", 1),
+    ("complex64", "<c8", "Zf", 8),
+    ("complex128", "<c16", "Zd", 16),
+    ("<f8", "<f8", "d", 8),
+    (">f8", ">f8", ">d", 8),
+    ("=i4", "<i4", "i", 4),
+    ("|u1", "|u1", "B", 1),
+    ("|b1", "|b1", "?", 1),
+    (">c16", ">c16", ">Zd", 16),
+]
+
+
+@pytest.mark.parametrize("given, typestr, fmt, itemsize", DTYPES)
+def test_dtype_sets_typestr_format_and_itemsize(arena, given, typestr, fmt, itemsize):
+    buf = arena.empty((2, 3), dtype=given)
+    assert buf.dtype == typestr
+    assert buf.nbytes == 6 * itemsize
+    view = memoryview(buf)
+    assert view.format == fmt
+    assert view.itemsize == itemsize
+    assert view.shape == (2, 3)
+    assert view.strides == (3 * itemsize, itemsize)
+    assert view.c_contiguous
+    array = np.asarray(buf)
+    assert array.dtype == np.dtype(typestr)
+    assert array.shape == (2, 3)
+
+
+def test_numpy_dtype_objects_are_accepted(arena):
+    assert arena.empty(4, np.dtype("int16")).dtype == "<i2"
+
+
+@pytest.mark.parametrize("bad", ["float16", "<U3", "|O", "<f3", "f8", "|f8", "object", ""])
+def test_unsupported_dtypes_raise_value_error(arena, bad):
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        arena.empty(3, dtype=bad)
+
+
+def test_bad_shapes(arena):
+    with pytest.raises(ValueError, match=">= 0"):
+        arena.empty((2, -1))
+    with pytest.raises(TypeError, match="shape"):
+        arena.empty(1.5)
+    with pytest.raises(TypeError):
+        arena.empty(3, dtype=3)
+
+
+# ---------------------------------------------------------- the object ----
+
+
+def test_default_dtype_shape_and_properties(arena):
+    buf = arena.empty((4, 5))
+    assert buf.shape == (4, 5)
+    assert buf.dtype == "<f8"
+    assert buf.nbytes == 160
+    assert buf.readonly is False
+    assert repr(buf) == "<shoal.Buffer shape=(4, 5) dtype='<f8'>"
+    assert arena.empty(7).shape == (7,)
+    assert arena.empty(()).shape == ()
+    assert arena.empty((0, 3)).nbytes == 0
+
+
+def test_buffer_cannot_be_made_directly():
+    with pytest.raises(TypeError):
+        shoal.Buffer()
+
+
+def test_payload_is_64_byte_aligned(arena):
+    for shape in [1, 3, 1000, (7, 9)]:
+        ptr, _ = arena.empty(shape, "uint8").__array_interface__["data"]
+        assert ptr % 64 == 0
+
+
+def test_array_interface(arena):
+    buf = arena.empty((2, 3), "int32")
+    interface = buf.__array_interface__
+    assert interface["version"] == 3
+    assert interface["typestr"] == "<i4"
+    assert interface["shape"] == (2, 3)
+    assert interface["strides"] is None
+    ptr, readonly = interface["data"]
+    assert readonly is False
+    assert ptr == np.asarray(buf).ctypes.data
+
+
+def test_writes_through_one_view_are_seen_by_another(arena):
+    buf = arena.empty((3, 4), "int64")
+    first = np.asarray(buf)
+    first[:] = np.arange(12).reshape(3, 4)
+    second = np.asarray(buf)
+    assert second.ctypes.data == first.ctypes.data
+    assert np.shares_memory(first, second)
+    assert second.tolist() == np.arange(12).reshape(3, 4).tolist()
+    memoryview(buf)[1, 2] = -5
+    assert first[1, 2] == -5
+    assert memoryview(buf).tolist()[1][2] == -5
+
+
+def test_zero_dimensional_buffer(arena):
+    buf = arena.empty((), "float64")
+    array = np.asarray(buf)
+    array[()] = 2.5
+    assert np.asarray(buf)[()] == 2.5
+    assert memoryview(buf).shape == ()
+
+
+def test_plain_byte_views(arena):
+    buf = arena.empty(5, "uint8")
+    np.asarray(buf)[:] = [1, 2, 3, 4, 5]
+    assert bytes(buf) == b"\x01\x02\x03\x04\x05"
+
+
+# ---------------------------------------------------- frozen once sent ----
+
+
+def test_read_only_once_sent(arena):
+    buf = arena.empty(16, "uint8")
+    np.asarray(buf)[:] = 7
+    channel = shoal.Channel(4, arena=arena)
+    channel.send(buf)
+    assert buf.readonly is True
+    assert buf.__array_interface__["data"][1] is True
+    assert memoryview(buf).readonly
+    with pytest.raises(TypeError):
+        memoryview(buf)[0] = 1
+    array = np.asarray(buf)
+    assert array.flags.writeable is False
+    with pytest.raises(ValueError):
+        array[0] = 1
+    assert repr(buf).endswith(" readonly>")
+    received = channel.recv()
+    assert received.ctypes.data == array.ctypes.data
+
+
+def test_writable_request_raises_buffer_error_after_send(arena):
+    import inspect
+
+    buf = arena.empty(8, "uint8")
+    with buf.__buffer__(inspect.BufferFlags.WRITABLE) as view:  # fine before
+        assert not view.readonly
+    shoal.Channel(1, arena=arena).send(buf)
+    with pytest.raises(BufferError, match="read-only"):
+        buf.__buffer__(inspect.BufferFlags.WRITABLE)
+    with buf.__buffer__(inspect.BufferFlags.SIMPLE) as view:
+        assert view.readonly
+
+
+# ------------------------------------------------------------ lifetime ----
+
+
+def test_memory_is_freed_when_the_last_view_goes(arena):
+    arena.empty(1)  # this holder's ledger exists from now on
+    gc.collect()
+    baseline = arena.used
+    buf = arena.empty((1024, 1024), "uint8")
+    assert arena.used >= baseline + MiB
+    view = np.asarray(buf)
+    del buf
+    assert arena.used >= baseline + MiB  # the array's base keeps the block
+    del view
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+def test_buffer_outlives_a_closed_arena_object(arena_name):
+    arena = shoal.Arena("16MiB", name=arena_name)
+    buf = arena.empty(10, "int32")
+    keeper = shoal.Arena.attach(arena_name)  # keep the segment's name while we look
+    arena.close()
+    np.asarray(buf)[:] = 3
+    assert np.asarray(buf).sum() == 30
+    del buf
+    keeper.close()
+
+
+def test_arena_full_is_a_memory_error(arena):
+    with pytest.raises(MemoryError):
+        arena.empty(128 * MiB, "uint8")
+
+
+def test_module_empty(arena):
+    assert shoal.empty(3, arena=arena).shape == (3,)
+    assert shoal.empty((2, 2), "int8", arena=arena).dtype == "|i1"
+    buf = shoal.empty((2, 2), "int8")  # in the process-wide default arena
+    assert buf.dtype == "|i1"
+    before = shoal.default_arena().used
+    del buf
+    assert shoal.default_arena().used < before

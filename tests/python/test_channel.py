@@ -1,0 +1,667 @@
+"""shoal.Channel from Python: values and buffers crossing, bounded-queue
+semantics, errors that leave nothing behind, and other processes."""
+
+import base64
+import gc
+import math
+import multiprocessing
+import os
+import pathlib
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import shoal
+
+from conftest import read_line
+
+np = pytest.importorskip("numpy")
+
+
+@pytest.fixture
+def arena(arena_name):
+    with shoal.Arena("64MiB", name=arena_name) as arena:
+        yield arena
+
+
+@pytest.fixture
+def channel(arena):
+    return shoal.Channel(8, arena=arena)
+
+
+def settled_used(arena, channel):
+    """arena.used once this holder's ledger and the freezer are warmed up,
+    so that later comparisons are exact."""
+    channel.send([1, "x" * 5000])
+    channel.recv()
+    gc.collect()
+    return arena.used
+
+
+# ------------------------------------------------------------ values ----
+
+VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63 - 1,
+    -(2**63),
+    2**63,
+    -(2**63) - 1,
+    2**1000,
+    -(3**500),
+    1.5,
+    -0.0,
+    math.inf,
+    "",
+    "héllo wörld ✓",
+    "x" * 10_000,  # longer than the inline limit: a blob
+    b"",
+    b"\x00\xff" * 3,
+    bytes(range(256)) * 40,  # a blob too
+    (),
+    (1, "a", None),
+    [],
+    [1, [2, [3, [4]]]],
+    {},
+    {"a": 1, 2: "b", (1, 2): [3], None: True},
+    set(),
+    {1, "two", (3,)},
+    frozenset({1, 2, frozenset({3})}),
+    {"nested": [{"deep": ({1}, frozenset(), b"x", 2**70)}]},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
+def test_round_trip_keeps_value_and_type(channel, value):
+    channel.send(value)
+    received = channel.recv()
+    assert received == value
+    assert type(received) is type(value)
+
+
+def test_nested_types_are_kept(channel):
+    value = [(1,), [2], {3: (4, [5])}, {6}, frozenset({7})]
+    channel.send(value)
+    received = channel.recv()
+    assert [type(item) for item in received] == [tuple, list, dict, set, frozenset]
+    assert type(received[2][3]) is tuple and type(received[2][3][1]) is list
+
+
+def test_float_bits_are_kept(channel):
+    channel.send([math.nan, -0.0, 5e-324])
+    nan, negative_zero, tiny = channel.recv()
+    assert math.isnan(nan)
+    assert math.copysign(1.0, negative_zero) == -1.0
+    assert tiny == 5e-324
+
+
+def test_dict_order_is_kept(channel):
+    value = {k: i for i, k in enumerate("zyxabc")}
+    channel.send(value)
+    assert list(channel.recv()) == list("zyxabc")
+
+
+# ----------------------------------------------------------- buffers ----
+
+
+def test_buffer_crosses_without_a_copy(arena, channel):
+    buf = arena.empty((100, 3), "float64")
+    written = np.asarray(buf)
+    written[:] = np.arange(300).reshape(100, 3)  # written before send: seen after
+    channel.send({"points": buf, "n": 100})
+    assert buf.readonly
+    received = channel.recv()
+    array = received["points"]
+    assert received["n"] == 100
+    assert isinstance(array, np.ndarray)
+    assert array.ctypes.data == written.ctypes.data == buf.__array_interface__["data"][0]
+    assert np.shares_memory(array, written)
+    assert array.flags.writeable is False
+    assert array.dtype == np.float64 and array.shape == (100, 3)
+    assert array.tolist() == np.arange(300).reshape(100, 3).tolist()
+
+
+def test_same_buffer_twice_is_one_block(arena, channel):
+    buf = arena.empty(10, "int32")
+    channel.send([buf, buf])
+    first, second = channel.recv()
+    assert first.ctypes.data == second.ctypes.data
+
+
+def test_received_buffer_can_be_sent_on(arena, channel):
+    buf = arena.empty(4, "uint16")
+    np.asarray(buf)[:] = [1, 2, 3, 4]
+    channel.send(buf)
+    once = channel.recv()
+    other = shoal.Channel(2, arena=arena)
+    received_buffer = once.base.obj  # NumPy's base is a memoryview of the shoal.Buffer
+    assert type(received_buffer) is shoal.Buffer and received_buffer.readonly
+    other.send(received_buffer)
+    twice = other.recv()
+    assert twice.ctypes.data == once.ctypes.data
+    assert twice.tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint64", "float32", "complex128", ">i4"])
+def test_buffer_dtypes_cross(arena, channel, dtype):
+    buf = arena.empty((2, 2), dtype)
+    np.asarray(buf)[:] = 1
+    channel.send(buf)
+    received = channel.recv()
+    assert received.dtype == np.dtype(buf.dtype)
+    assert (received == 1).all()
+
+
+def test_buffer_from_another_arena_is_refused(arena, channel):
+    with shoal.Arena("4MiB") as other:
+        buf = other.empty(3)
+        with pytest.raises(ValueError, match="lives in arena"):
+            channel.send([buf])
+    assert len(channel) == 0
+
+
+# ---------------------------------------------------- what cannot cross ----
+
+
+def test_unsendable_value_names_its_path_and_leaves_nothing(arena, channel):
+    baseline = settled_used(arena, channel)
+    gen = (i for i in range(3))
+    value = {"big": b"y" * 100_000, "a": [1, 2, gen]}
+    with pytest.raises(TypeError) as error:
+        channel.send(value)
+    assert str(error.value) == "value['a'][2]: cannot send 'generator'"
+    assert len(channel) == 0
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (lambda: 1, "value: cannot send 'function'"),
+        ([object()], "value[0]: cannot send 'object'"),
+        ((1, (2, bytearray(b"x"))), "value[1][1]: cannot send 'bytearray'"),
+        ({1: {"k": type}}, "value[1]['k']: cannot send 'type'"),
+        ({(1, iter([])): 2}, "value: key (1, <list_iterator object at"),
+    ],
+)
+def test_unsendable_values(channel, value, message):
+    with pytest.raises(TypeError) as error:
+        channel.try_send(value)
+    assert str(error.value).startswith(message)
+
+
+def test_a_cycle_is_refused_by_the_nesting_limit(arena, channel):
+    baseline = settled_used(arena, channel)
+    cycle = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="nested deeper than 1000"):
+        channel.send(cycle)
+    gc.collect()
+    assert arena.used == baseline
+
+
+def test_a_value_too_large_for_the_arena_leaves_nothing(arena, channel):
+    baseline = settled_used(arena, channel)
+    with pytest.raises(shoal.ArenaFull):
+        channel.send(["small", b"x" * (40 * 1024 * 1024), b"y" * (40 * 1024 * 1024)])
+    gc.collect()
+    assert arena.used == baseline
+    assert len(channel) == 0
+    assert arena.check() == []
+
+
+def test_subclasses_of_builtins_are_not_sent_natively(channel):
+    class MyInt(int):
+        pass
+
+    with pytest.raises(TypeError, match=r"value\[0\]: cannot send 'MyInt'"):
+        channel.send([MyInt(3)])
+
+
+# ----------------------------------------------------------- semantics ----
+
+
+def test_try_send_full_and_try_recv_empty(arena):
+    channel = shoal.Channel(2, arena=arena)
+    assert channel.capacity == 2
+    with pytest.raises(shoal.Empty):
+        channel.try_recv()
+    channel.try_send("a")
+    channel.try_send("b")
+    assert len(channel) == 2
+    with pytest.raises(shoal.Full):
+        channel.try_send("c")
+    assert issubclass(shoal.Full, shoal.ShoalError) and issubclass(shoal.Empty, shoal.ShoalError)
+    assert channel.try_recv() == "a"
+    assert len(channel) == 1
+    assert channel.try_recv() == "b"
+    assert len(channel) == 0
+
+
+def test_timeouts_raise_timeout_error(arena):
+    channel = shoal.Channel(1, arena=arena)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        channel.recv(timeout=0.2)
+    assert 0.15 < time.monotonic() - start < 2
+    channel.send(1)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        channel.send(2, timeout=0.1)
+    assert 0.05 < time.monotonic() - start < 2
+    with pytest.raises(TimeoutError):
+        channel.send(2, timeout=0)
+    assert channel.recv(timeout=0) == 1
+    with pytest.raises(ValueError):
+        channel.recv(timeout=-1)
+
+
+def test_a_blocked_recv_wakes_for_a_send_from_another_thread(arena):
+    channel = shoal.Channel(1, arena=arena)
+    timer = threading.Timer(0.1, channel.send, args=("late",))
+    timer.start()
+    try:
+        assert channel.recv(timeout=10) == "late"
+    finally:
+        timer.join()
+
+
+def test_close_then_drain_then_channel_closed(arena):
+    channel = shoal.Channel(4, arena=arena)
+    channel.send(1)
+    channel.send(2)
+    assert channel.closed is False
+    channel.close()
+    channel.close()  # idempotent
+    assert channel.closed is True
+    with pytest.raises(shoal.ChannelClosed):
+        channel.send(3)
+    with pytest.raises(shoal.ChannelClosed):
+        channel.try_send(3)
+    assert channel.recv() == 1
+    assert channel.try_recv() == 2
+    with pytest.raises(shoal.ChannelClosed):
+        channel.recv()
+    with pytest.raises(shoal.ChannelClosed):
+        channel.try_recv()
+
+
+def test_close_wakes_a_blocked_receiver(arena):
+    channel = shoal.Channel(1, arena=arena)
+    timer = threading.Timer(0.1, channel.close)
+    timer.start()
+    try:
+        with pytest.raises(shoal.ChannelClosed):
+            channel.recv(timeout=10)
+    finally:
+        timer.join()
+
+
+def test_iteration_stops_at_close(arena):
+    channel = shoal.Channel(8, arena=arena)
+    for i in range(5):
+        channel.send(i)
+    channel.close()
+    assert list(channel) == [0, 1, 2, 3, 4]
+    assert list(channel) == []
+
+
+def test_many_threads_every_item_exactly_once(arena):
+    channel = shoal.Channel(4, arena=arena)
+    producers, per_producer = 4, 200
+    received = []
+    lock = threading.Lock()
+
+    def produce(p):
+        for i in range(per_producer):
+            channel.send((p, i))
+
+    def consume():
+        for item in channel:
+            with lock:
+                received.append(item)
+
+    consumers = [threading.Thread(target=consume) for _ in range(3)]
+    senders = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+    for thread in consumers + senders:
+        thread.start()
+    for thread in senders:
+        thread.join(60)
+    channel.close()
+    for thread in consumers:
+        thread.join(60)
+    assert sorted(received) == [(p, i) for p in range(producers) for i in range(per_producer)]
+
+
+def test_bad_constructor_arguments(arena):
+    with pytest.raises(ValueError):
+        shoal.Channel(0, arena=arena)
+    with pytest.raises(TypeError):
+        shoal.Channel(4, arena="nope")
+    closed = shoal.Arena("4MiB")
+    closed.close()
+    with pytest.raises(ValueError, match="closed"):
+        shoal.Channel(4, arena=closed)
+
+
+# ------------------------------------------------------------ lifetime ----
+
+
+def test_used_back_to_baseline_after_everything_is_dropped(arena, channel):
+    baseline = settled_used(arena, channel)
+    buf = arena.empty((256, 256), "float64")
+    np.asarray(buf)[:] = 1
+    channel.send({"buf": buf, "text": "t" * 9000, "big": 2**200})
+    channel.send([buf, b"b" * 50_000])
+    first = channel.recv()
+    second = channel.recv()
+    assert arena.used > baseline
+    del buf, first, second
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+def test_pending_items_are_freed_with_the_channel(arena):
+    first = shoal.Channel(4, arena=arena)
+    baseline = settled_used(arena, first)
+    channel = shoal.Channel(4, arena=arena)
+    channel.send(b"z" * 100_000)
+    channel.send(arena.empty(10_000))
+    del channel
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+# ------------------------------------------------------ other processes ----
+
+# A child that unpickles the channels given in base64 on its command line,
+# echoes each value it receives back with a summary, and sends a buffer of
+# its own.
+_ECHO_CHILD = textwrap.dedent(
+    """
+    import base64, pickle, sys
+    import numpy as np
+    import shoal
+    inbox, outbox = pickle.loads(base64.b64decode(sys.argv[1]))
+    print("ready", flush=True)
+    for value in inbox:
+        if isinstance(value, np.ndarray):
+            outbox.send(("array", value.dtype.str, value.shape, float(value.sum()), value.flags.writeable))
+        else:
+            outbox.send(("value", value))
+    arena = shoal.Arena.attach(sys.argv[2])
+    mine = arena.empty((4,), "int64")
+    np.asarray(mine)[:] = [10, 20, 30, 40]
+    outbox.send(mine)
+    outbox.close()
+    """
+)
+
+
+def test_values_and_buffers_cross_to_another_process(arena):
+    inbox, outbox = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    ticket = base64.b64encode(pickle.dumps((inbox, outbox))).decode()
+    child = subprocess.Popen([sys.executable, "-c", _ECHO_CHILD, ticket, arena.name],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_line(child.stdout, 30).strip() == "ready"
+        values = [None, 2**100, "héllo", b"\x00" * 5000, (1, [2, {3: frozenset({4})}]), {1.5, False}]
+        buf = arena.empty((50, 2), "float32")
+        np.asarray(buf)[:] = 2
+        for value in values + [buf]:
+            inbox.send(value, timeout=30)
+        inbox.close()
+        echoes = [outbox.recv(timeout=30) for _ in range(len(values) + 1)]
+        assert echoes[:-1] == [("value", value) for value in values]
+        assert echoes[-1] == ("array", "<f4", (50, 2), 200.0, False)
+        theirs = outbox.recv(timeout=30)
+        assert theirs.tolist() == [10, 20, 30, 40]
+        assert theirs.flags.writeable is False
+        with pytest.raises(shoal.ChannelClosed):
+            outbox.recv(timeout=30)
+        assert child.wait(30) == 0, child.stderr.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+_NO_NUMPY_CHILD = textwrap.dedent(
+    """
+    import base64, pickle, sys
+    import shoal
+    channel = pickle.loads(base64.b64decode(sys.argv[1]))
+    buf = channel.recv(timeout=30)
+    assert "numpy" not in sys.modules
+    assert type(buf) is shoal.Buffer, type(buf)
+    view = memoryview(buf)
+    print(buf.readonly, buf.dtype, buf.shape, view.format, view.tolist(), flush=True)
+    """
+)
+
+
+def test_without_numpy_a_buffer_arrives_as_shoal_buffer(arena):
+    channel = shoal.Channel(2, arena=arena)
+    buf = arena.empty((2, 2), "int16")
+    np.asarray(buf)[:] = [[1, 2], [3, 4]]
+    channel.send(buf)
+    ticket = base64.b64encode(pickle.dumps(channel)).decode()
+    result = subprocess.run([sys.executable, "-c", _NO_NUMPY_CHILD, ticket],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True <i2 (2, 2) h [[1, 2], [3, 4]]"
+
+
+def _spawned_worker(inbox, outbox):
+    for value in inbox:
+        outbox.send(value * 2 if not isinstance(value, np.ndarray) else int(value.sum()))
+    outbox.close()
+
+
+def test_multiprocessing_spawn_passes_channels(arena):
+    inbox, outbox = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    process = multiprocessing.get_context("spawn").Process(target=_spawned_worker, args=(inbox, outbox))
+    process.start()
+    try:
+        buf = arena.empty(10, "int32")
+        np.asarray(buf)[:] = 3
+        for value in [1, "ab", (1,), buf]:
+            inbox.send(value, timeout=30)
+        inbox.close()
+        assert list(outbox) == [2, "abab", (1, 1), 30]
+        process.join(30)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _forked_worker(inbox, outbox):
+    got = inbox.recv(timeout=30)
+    outbox.send((float(got.sum()), got.base.obj))  # sends the received shoal.Buffer back
+
+
+# The embedded broker is a thread, so Python warns about fork() in a
+# multi-threaded process; the hazard is the one every fork() has.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_channels_inherited_through_fork_reopen_in_the_child(arena):
+    inbox, outbox = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    buf = arena.empty(10, "float64")
+    np.asarray(buf)[:] = 2
+    inbox.send(buf)
+    process = multiprocessing.get_context("fork").Process(target=_forked_worker, args=(inbox, outbox))
+    process.start()
+    try:
+        total, back = outbox.recv(timeout=30)
+        assert total == 20.0
+        assert back.ctypes.data == buf.__array_interface__["data"][0]  # the same block, come back
+        process.join(30)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+_BLOCKED_CHILD = textwrap.dedent(
+    """
+    import sys
+    import shoal
+    arena = shoal.Arena("4MiB")
+    channel = shoal.Channel(1, arena=arena)
+    print("waiting", flush=True)
+    try:
+        channel.recv()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_ctrl_c_interrupts_a_blocked_recv():
+    child = subprocess.Popen([sys.executable, "-c", _BLOCKED_CHILD],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_line(child.stdout, 30).strip() == "waiting"
+        time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        assert read_line(child.stdout, 10).strip() == "interrupted"
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+# ------------------------------------------------ isolated interpreters ----
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
+def test_values_and_a_buffer_cross_to_an_isolated_interpreter(arena):
+    import _interpreters
+
+    inbox, outbox = shoal.Channel(8, arena=arena), shoal.Channel(8, arena=arena)
+    values = [None, 2**90, "ü" * 3, b"b" * 5000, (1, [2.5, {3: {4}}]), frozenset({"x"})]
+    for value in values:
+        inbox.send(value)
+    buf = arena.empty((2, 3), "int32")
+    np.asarray(buf)[:] = [[1, 2, 3], [4, 5, 6]]
+    inbox.send(buf)
+    inbox.close()
+    ticket = pickle.dumps((inbox, outbox))
+    interp = _interpreters.create("isolated")
+    try:
+        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+            import pickle, sys
+            import shoal
+            inbox, outbox = pickle.loads({ticket!r})
+            for value in inbox:
+                if isinstance(value, shoal.Buffer):
+                    assert value.readonly and "numpy" not in sys.modules
+                    value = ("buffer", value.dtype, value.shape, memoryview(value).tolist())
+                outbox.send(value)
+            del inbox, outbox, value
+            """))
+        assert failure is None, failure.errdisplay
+    finally:
+        _interpreters.destroy(interp)
+    echoes = [outbox.try_recv() for _ in range(len(values) + 1)]
+    assert echoes[:-1] == values
+    assert echoes[-1] == ("buffer", "<i4", (2, 3), [[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(shoal.Empty):
+        outbox.try_recv()
+    assert arena.stats()["holders"] == 1  # the interpreter's holder went with it
+
+
+# ------------------------------------------------------- default arena ----
+
+_DEFAULT_ARENA_CHILD = textwrap.dedent(
+    """
+    import os, pathlib
+    import shoal
+    arena = shoal.default_arena()
+    assert arena is shoal.default_arena()
+    channel = shoal.Channel()            # arena=None: the default arena
+    buf = shoal.empty(4, "uint8")
+    memoryview(buf)[:] = b"abcd"
+    channel.send(buf)
+    assert bytes(channel.recv()) == b"abcd"
+    print(arena.name, arena.size, pathlib.Path("/dev/shm/shoal." + arena.name).exists(), flush=True)
+    """
+)
+
+
+def _run_child(code, environment):
+    """Runs Python `code` in a child with `environment` added to (and any
+    inherited SHOAL_ARENA dropped from) ours."""
+    env = {key: value for key, value in os.environ.items() if key != "SHOAL_ARENA"}
+    env.update(environment)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_default_arena_is_created_sized_by_the_environment_and_unlinked_at_exit():
+    result = _run_child(_DEFAULT_ARENA_CHILD, {"SHOAL_ARENA_SIZE": "16MiB"})
+    assert result.returncode == 0, result.stderr
+    name, size, existed = result.stdout.split()
+    assert name.startswith("py-") and size == str(16 * 1024 * 1024) and existed == "True"
+    assert not pathlib.Path(f"/dev/shm/shoal.{name}").exists()  # the creator unlinked it at exit
+
+
+def test_shoal_arena_attaches_an_existing_arena(arena):
+    result = _run_child(_DEFAULT_ARENA_CHILD, {"SHOAL_ARENA": arena.name})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [arena.name, str(arena.size), "True"]
+    assert arena.check() == []
+
+
+def test_a_bad_shoal_arena_size_is_a_value_error_naming_it():
+    result = _run_child("import shoal\ntry:\n    shoal.default_arena()\nexcept ValueError as e:\n    print(e)\n",
+                        {"SHOAL_ARENA_SIZE": "lots"})
+    assert result.returncode == 0, result.stderr
+    assert "SHOAL_ARENA_SIZE" in result.stdout and "lots" in result.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
+def test_default_arena_buffers_have_one_address_in_every_interpreter():
+    import _interpreters
+
+    inbox, outbox = shoal.Channel(4), shoal.Channel(4)
+    buf = shoal.empty((1000,), "float64")
+    np.asarray(buf)[:] = 1.5
+    address = buf.__array_interface__["data"][0]
+    inbox.send(buf)
+    ticket = pickle.dumps((inbox, outbox))
+    interp = _interpreters.create("isolated")
+    try:
+        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+            import pickle
+            import shoal
+            inbox, outbox = pickle.loads({ticket!r})
+            got = inbox.recv()
+            outbox.send((shoal.default_arena().name, got.__array_interface__["data"][0],
+                         sum(memoryview(got).tolist())))
+            del inbox, outbox, got
+            """))
+        assert failure is None, failure.errdisplay
+    finally:
+        _interpreters.destroy(interp)
+    assert outbox.recv(timeout=10) == (shoal.default_arena().name, address, 1500.0)
+    assert shoal.default_arena().stats()["holders"] == 1
