@@ -116,7 +116,7 @@ void Channel::wake_locked() {
   std::atomic_ref<std::uint32_t>(header()->wake_seq).fetch_add(1, std::memory_order_seq_cst);
 }
 
-Channel::Attempt Channel::send_locked(Handle item) {
+Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   const ChannelHeader& h = checked_header();
   if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) {
     throw ChannelClosed("channel " + to_string(block_.handle()) + " is closed");
@@ -131,7 +131,11 @@ Channel::Attempt Channel::send_locked(Handle item) {
   slots()[h.tail % h.capacity] = ChildEntry{item.offset, item.generation};
   header()->tail = h.tail + 1;  // commit: the slot owns a reference
   test_hooks::reach(test_hooks::Point::send_after_commit);
-  ++target->refcount;
+  if (moving != nullptr) {
+    moving->holder_->forget_locked(*moving);  // the reference moved: no refcount change
+  } else {
+    ++target->refcount;
+  }
   // Sent: its bytes are final now.
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   wake_locked();
@@ -195,6 +199,43 @@ void Channel::send(Handle item, Timeout timeout) {
     wait_for_change(seen, deadline);
   }
   wake_sleepers();
+}
+
+// The caller's reference can move only within this arena, and only from
+// the process that holds it.
+void Channel::check_movable(const HeldBlock& item, const Arena& arena) {
+  if (!item) throw InvalidArgument("cannot send an empty HeldBlock");
+  if (&item.holder_->arena() != &arena || !item.holder_->usable_here()) {
+    throw InvalidArgument("a HeldBlock can move only into a channel of its own arena, in its own process");
+  }
+}
+
+void Channel::send(HeldBlock& item, Timeout timeout) {
+  check_movable(item, *holder_->arena_);
+  const auto deadline = deadline_after(timeout);
+  for (;;) {
+    std::uint32_t seen = 0;
+    {
+      ArenaLock lock(*holder_->arena_);
+      if (send_locked(item.handle(), &item) == Attempt::done) break;
+      seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
+    }
+    if (Clock::now() >= deadline) {
+      throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
+    }
+    wait_for_change(seen, deadline);
+  }
+  wake_sleepers();
+}
+
+bool Channel::try_send(HeldBlock& item) {
+  check_movable(item, *holder_->arena_);
+  {
+    ArenaLock lock(*holder_->arena_);
+    if (send_locked(item.handle(), &item) == Attempt::would_block) return false;
+  }
+  wake_sleepers();
+  return true;
 }
 
 bool Channel::try_send(Handle item) {

@@ -396,6 +396,22 @@ void Holder::release(std::uint32_t index, Handle h) noexcept {
   }
 }
 
+void Holder::forget_locked(HeldBlock& block) {
+  LedgerEntry* entry = entry_at(block.entry_);
+  BlockHeader* header = arena_->heap_->header_at(block.handle_.offset);
+  entry->offset = 0;  // commit: this holder no longer owns the reference
+  HolderSlot& slot = arena_->header()->holders[slot_];
+  --slot.refs_held;
+  slot.bytes_held -= header->size;
+  const std::size_t chunk = block.entry_ / layout::kLedgerChunkEntries;
+  unused_[chunk].push_back(block.entry_ % layout::kLedgerChunkEntries);
+  lowest_with_room_ = std::min(lowest_with_room_, chunk);
+  shrink_ledger_locked();
+  block.holder_ = nullptr;
+  block.handle_ = Handle{};
+  block.bytes_ = {};
+}
+
 // --------------------------------------------------------- HeldBlock -----
 
 HeldBlock& HeldBlock::operator=(HeldBlock&& other) noexcept {

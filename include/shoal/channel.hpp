@@ -45,6 +45,13 @@ class Channel {
   // As send(), but returns false at once when the channel is full.
   bool try_send(Handle item);
 
+  // As above, but moves the caller's reference into the channel instead of
+  // adding one: on success `item` is left empty (one lock round trip and no
+  // refcount change, where send(handle) plus a release takes two). On
+  // failure `item` still holds its reference.
+  void send(HeldBlock& item, Timeout timeout = std::nullopt);
+  bool try_send(HeldBlock& item);
+
   // Takes the oldest item, waiting while the channel is empty: the
   // channel's reference becomes the caller's. Throws ChannelClosed once the
   // channel is closed and drained, WaitTimeout.
@@ -67,8 +74,11 @@ class Channel {
   const layout::ChannelHeader& checked_header() const;  // under the lock; throws CorruptArena
 
   enum class Attempt { done, would_block };
-  Attempt send_locked(Handle item);
+  // Puts `item` in a slot; `moving`, if given, is the caller's reference
+  // to it, which moves into the slot instead of a new one being added.
+  Attempt send_locked(Handle item, HeldBlock* moving = nullptr);
   Attempt recv_locked(HeldBlock& out);
+  static void check_movable(const HeldBlock& item, const Arena& arena);
   void wake_locked();    // bumps wake_seq: call with the lock held
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);

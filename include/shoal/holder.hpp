@@ -69,6 +69,9 @@ class Holder {
   // channel slot) without raising it.
   HeldBlock record_locked(std::uint64_t offset, bool take_over = false);
   void release(std::uint32_t entry, Handle h) noexcept;
+  // Clears `block`'s ledger entry without lowering the refcount: its
+  // reference has moved elsewhere (a channel slot). Empties `block`.
+  void forget_locked(HeldBlock& block);
   layout::LedgerEntry* entry_at(std::uint32_t index) const;
   bool usable_here() const;
 
@@ -110,6 +113,7 @@ class HeldBlock {
 
  private:
   friend class Holder;
+  friend class Channel;
   HeldBlock(Holder* holder, std::uint32_t entry, Handle handle, std::span<std::byte> bytes)
       : holder_(holder), entry_(entry), handle_(handle), bytes_(bytes) {}
 

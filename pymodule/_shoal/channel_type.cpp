@@ -224,9 +224,10 @@ PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
   std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
   if (!object) return nullptr;
-  const shoal::Handle handle = object->handle();
-  const int sent = wait_in_slices(self, timeout, "send", [&](nanoseconds slice) { core(self).send(handle, slice); });
-  release(*object);  // the channel slot holds its own reference
+  // Our reference to the new object moves into the channel slot: one lock
+  // round trip, no refcount change. If the send fails it is still ours.
+  const int sent = wait_in_slices(self, timeout, "send", [&](nanoseconds slice) { core(self).send(*object, slice); });
+  if (*object) release(*object);
   if (sent < 0) return nullptr;
   Py_RETURN_NONE;
 }
@@ -237,7 +238,7 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
   if (!object) return nullptr;
   bool sent = false;
   try {
-    sent = without_gil([&] { return core(self).try_send(object->handle()); });
+    sent = without_gil([&] { return core(self).try_send(*object); });
   } catch (...) {
     release(*object);
     return raise_python_error(state_of(self));

@@ -61,6 +61,29 @@ TEST_F(Channels, ItemsArriveInOrderAndOwnershipMoves) {
   expect_sound();
 }
 
+TEST_F(Channels, SendingAHeldBlockMovesItsReference) {
+  Channel ch = Channel::create(*holder, 2);
+  HeldBlock a = item(5);
+  const Handle h = a.handle();
+  const std::uint64_t refs = holder->refs_held();
+  ch.send(a);
+  EXPECT_FALSE(a);                                 // moved, not copied
+  EXPECT_EQ(holder->refs_held(), refs - 1);        // the ledger entry went with it
+  EXPECT_EQ(arena->block_info(h).refcount, 1u);    // the slot's, and only it
+  EXPECT_TRUE(arena->block_info(h).frozen);
+  expect_sound();
+  HeldBlock b = item(6);
+  HeldBlock c = item(7);
+  EXPECT_TRUE(ch.try_send(b));
+  EXPECT_FALSE(ch.try_send(c));                    // full: c keeps its reference
+  EXPECT_TRUE(c);
+  EXPECT_THROW(ch.send(c, 10ms), WaitTimeout);
+  EXPECT_TRUE(c);
+  EXPECT_EQ(value_of(ch.recv()), 5u);
+  EXPECT_EQ(value_of(ch.recv()), 6u);
+  expect_sound();
+}
+
 TEST_F(Channels, FullAndEmptyAreReportedOrWaitedOut) {
   Channel ch = Channel::create(*holder, 2);
   EXPECT_FALSE(ch.try_recv().has_value());

@@ -65,7 +65,12 @@ int worker(const std::string& name, const std::vector<Handle>& shared, Handle ch
         if (rng() % 2) children.push_back(shared[rng() % shared.size()]);
         held.push_back(holder->allocate_object(children, rng() % 512));
       } else if (op < 8 && !held.empty()) {
-        queue.try_send(held[rng() % held.size()].handle());
+        if (rng() % 2) {
+          queue.try_send(held[rng() % held.size()].handle());  // adds a reference
+        } else {
+          HeldBlock moving = holder->allocate(rng() % 256);
+          queue.try_send(moving);  // moves this one (kept if the channel is full)
+        }
       } else if (op < 9 && held.size() < 300) {
         if (auto got = queue.try_recv()) held.push_back(std::move(*got));
       } else if (!held.empty()) {
