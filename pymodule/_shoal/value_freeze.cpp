@@ -1,19 +1,34 @@
 // value_freeze.cpp — walking a Python value and writing it with a Freezer.
 //
-// The walk runs with the GIL held (it reads Python objects) and calls no
-// Python code that could change what it walks: exact types only (a
-// subclass of int is not an int here: its methods could do anything), and
-// sizes are read once, before the container is written.
+// The walk runs with the GIL held (it reads Python objects). Built-in
+// values are written natively for exact types only (a subclass of int is
+// not an int here: its methods could do anything; it is pickled). Pickling
+// runs user code, which could change a container being walked: the walk
+// holds a reference on each item and checks sizes as it goes.
+//
+// Beyond the built-in types:
+//  * NumPy arrays and memoryviews of numbers become arrays (ndarray); their
+//    bytes are referenced in place when they already lie in a shoal blob
+//    (a Buffer, or an array or memoryview over one), else copied once into
+//    a new blob. A non-contiguous array is made C-contiguous as it is
+//    copied, so what arrives is always C-contiguous (shoal.Buffer is).
+//  * Everything else is pickled (protocol 5) with its out-of-band buffers
+//    placed in blobs the same way, zero-copy for shoal memory. Pickling runs
+//    user code (__reduce__), which is why it comes last: the built-in types
+//    above are never pickled.
 //
 // A failure anywhere leaves nothing behind: the Freezer, never published,
 // frees every blob it made when it goes.
 #include "value_freeze.hpp"
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "buffer_format.hpp"
 #include "buffer_type.hpp"
+#include "channel_type.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
 #include "shoal/freezer.hpp"
@@ -88,8 +103,13 @@ class ValueFreezer {
     if (PyFrozenSet_CheckExact(value)) return write_set(value, out.set_frozenset(PySet_GET_SIZE(value)), path);
     if (PySet_CheckExact(value)) return write_set(value, out.set_set(PySet_GET_SIZE(value)), path);
     if (BufferFields* buffer = buffer_fields(state_, value)) return write_buffer(*buffer, out, path);
-    PyErr_Format(PyExc_TypeError, "%s: cannot send '%.100s'", spell(path).c_str(), Py_TYPE(value)->tp_name);
-    return -1;
+    if (PyObject_TypeCheck(value, state_->channel_type)) return write_channel(value, out, path);
+    if (is_numpy_array(value) || is_formatted_memoryview(value)) {
+      const int written = write_array(value, out);
+      if (written != kNotAnArray) return written;
+    }
+    if (PyMemoryView_Check(value)) return write_byte_view(value, out);
+    return write_pickled(value, out, path);
   }
 
  private:
@@ -123,21 +143,33 @@ class ValueFreezer {
     return 0;
   }
 
+  // Containers are walked with a reference on each item, and their size is
+  // checked as the walk goes: pickling an element runs user code
+  // (__reduce__), which could change the container or drop the item.
   int write_sequence(PyObject* value, shoal::heap::SequenceWriter items, const PathStep& path) {
     for (std::size_t i = 0; i < items.size(); ++i) {
+      if (PyList_Check(value) && static_cast<std::size_t>(PyList_GET_SIZE(value)) != items.size()) {
+        return changed_size("list", path);
+      }
       PyObject* item = PyTuple_Check(value) ? PyTuple_GET_ITEM(value, i) : PyList_GET_ITEM(value, i);
-      if (write(item, items[i], path.child_index(i)) < 0) return -1;
+      Py_INCREF(item);
+      const int result = write(item, items[i], path.child_index(i));
+      Py_DECREF(item);
+      if (result < 0) return -1;
     }
     return 0;
   }
 
   int write_set(PyObject* value, shoal::heap::SequenceWriter items, const PathStep& path) {
-    PyObject* iterator = PyObject_GetIter(value);  // a set's own iterator: runs no user code
+    PyObject* iterator = PyObject_GetIter(value);  // raises RuntimeError if the set changes size
     if (iterator == nullptr) return -1;
     int result = 0;
     for (std::size_t i = 0; i < items.size() && result == 0; ++i) {
       PyObject* item = PyIter_Next(iterator);
-      if (item == nullptr) break;
+      if (item == nullptr) {
+        result = PyErr_Occurred() ? -1 : changed_size("set", path);
+        break;
+      }
       result = write(item, items[i], path.child(PathStep::Kind::set_item, item));
       Py_DECREF(item);
     }
@@ -150,13 +182,25 @@ class ValueFreezer {
     Py_ssize_t position = 0;
     PyObject* key = nullptr;
     PyObject* item = nullptr;
-    std::size_t i = 0;
-    while (i < entries.size() && PyDict_Next(value, &position, &key, &item)) {
-      if (write(key, entries.key(i), path.child(PathStep::Kind::dict_key, key)) < 0) return -1;
-      if (write(item, entries.value(i), path.child(PathStep::Kind::dict_value, key)) < 0) return -1;
-      ++i;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (static_cast<std::size_t>(PyDict_GET_SIZE(value)) != entries.size() ||
+          !PyDict_Next(value, &position, &key, &item)) {
+        return changed_size("dict", path);
+      }
+      Py_INCREF(key);
+      Py_INCREF(item);
+      int result = write(key, entries.key(i), path.child(PathStep::Kind::dict_key, key));
+      if (result == 0) result = write(item, entries.value(i), path.child(PathStep::Kind::dict_value, key));
+      Py_DECREF(key);
+      Py_DECREF(item);
+      if (result < 0) return -1;
     }
     return 0;
+  }
+
+  static int changed_size(const char* what, const PathStep& path) {
+    PyErr_Format(PyExc_RuntimeError, "%s: the %s changed size while it was being sent", spell(path).c_str(), what);
+    return -1;
   }
 
   // A Buffer crosses by reference: the object takes a reference on its
@@ -174,8 +218,15 @@ class ValueFreezer {
     } else {
       // Received, or held through another Arena object: the Freezer needs
       // a reference of the channel's own holder on the blob itself.
+      // Its offset is measured from the pointers: a Buffer made for a
+      // pickle's buffer does not know where its bytes start in the blob.
+      const std::optional<std::uint64_t> offset = offset_in_blob(buffer, buffer.data, buffer.nbytes);
+      if (!offset) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffer's bytes are not inside its block", spell(path).c_str());
+        return -1;
+      }
       shoal::HeldBlock blob = session_.holder().retain(buffer.blob);
-      slice = freezer_.reference(blob, buffer.offset, buffer.nbytes);
+      slice = freezer_.reference(blob, *offset, buffer.nbytes);
     }
     std::vector<std::uint64_t> shape(buffer.shape.begin(), buffer.shape.end());
     std::vector<std::int64_t> strides(buffer.strides.begin(), buffer.strides.end());
@@ -183,9 +234,275 @@ class ValueFreezer {
     return 0;
   }
 
+  // A Channel crosses as itself: the object takes a reference on the
+  // channel block, so it lives while the value is in flight (a pickled
+  // ticket would not keep it alive).
+  int write_channel(PyObject* value, ValueWriter out, const PathStep& path) {
+    const ChannelFields& channel = reinterpret_cast<ChannelObject*>(value)->fields;
+    if (!channel.channel || channel.session->arena().name() != session_.arena().name()) {
+      PyErr_Format(PyExc_ValueError, "%s: the channel is not one of arena '%s'", spell(path).c_str(),
+                   session_.arena().name().c_str());
+      return -1;
+    }
+    out.set_channel(channel.channel->handle());
+    return 0;
+  }
+
+  // ------------------------------------------------ arrays (buffer exporters)
+
+  static constexpr int kNotAnArray = 1;  // write_array: pickle it instead
+
+  // An exact numpy.ndarray (a subclass may add state an array would lose:
+  // it is pickled). NumPy is looked up once, and only if already imported:
+  // an object cannot be an array of a module that was never loaded.
+  bool is_numpy_array(PyObject* value) {
+    if (!numpy_looked_up_) {
+      numpy_looked_up_ = true;
+      PyObject* name = PyUnicode_FromString("numpy");
+      PyObject* numpy = name != nullptr ? PyImport_GetModule(name) : nullptr;
+      Py_XDECREF(name);
+      PyObject* type = numpy != nullptr ? PyObject_GetAttrString(numpy, "ndarray") : nullptr;
+      Py_XDECREF(numpy);
+      if (type != nullptr && PyType_Check(type)) ndarray_type_ = reinterpret_cast<PyTypeObject*>(type);
+      else Py_XDECREF(type);
+      PyErr_Clear();
+    }
+    return ndarray_type_ != nullptr && Py_IS_TYPE(value, ndarray_type_);
+  }
+
+  // A memoryview of anything but plain bytes. A memoryview of bytes (format
+  // "B", one dimension) is written by write_byte_view instead, so that it
+  // arrives as a memoryview; an array arrives as a NumPy array (or a
+  // shoal.Buffer without NumPy).
+  static bool is_formatted_memoryview(PyObject* value) {
+    if (!PyMemoryView_Check(value)) return false;
+    const Py_buffer* view = PyMemoryView_GET_BUFFER(value);
+    const bool plain_bytes = view->ndim == 1 && (view->format == nullptr || std::strcmp(view->format, "B") == 0);
+    return !plain_bytes;
+  }
+
+  // Writes an exporter of numbers as an ndarray. Returns kNotAnArray (no
+  // error set) if its elements are not numbers shoal arrays hold (an object
+  // array, a struct): the caller pickles it then.
+  int write_array(PyObject* value, ValueWriter out) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_RECORDS_RO) < 0) {
+      PyErr_Clear();
+      return kNotAnArray;
+    }
+    const std::optional<std::string> typestr = typestr_of_format(view.format, view.itemsize);
+    int result = kNotAnArray;
+    if (typestr && parse_dtype(*typestr)) {
+      std::vector<std::uint64_t> shape(view.shape, view.shape + view.ndim);
+      std::vector<std::int64_t> strides(shape.size(), 0);
+      std::int64_t step = view.itemsize;  // C-contiguous: what the bytes will be
+      for (std::size_t i = shape.size(); i-- > 0;) {
+        strides[i] = step;
+        step *= static_cast<std::int64_t>(shape[i]);
+      }
+      shoal::heap::BlobSlice slice;
+      result = contiguous_bytes(value, view, 'C', &slice);
+      if (result == 0) out.set_ndarray({*typestr, shape, strides}, slice);
+    }
+    PyBuffer_Release(&view);
+    return result;
+  }
+
+  // The bytes of `view` (exported by `exporter`) in a blob slice, in
+  // `order` ('C', or 'A' for either C or Fortran order): referenced in
+  // place if they lie in a shoal blob and are laid out so, else copied once
+  // (a layout that is neither goes through a C-contiguous scratch copy).
+  // Returns -1 with a Python error set.
+  int contiguous_bytes(PyObject* exporter, const Py_buffer& view, char order, shoal::heap::BlobSlice* slice) {
+    const auto length = static_cast<std::uint64_t>(view.len);
+    if (PyBuffer_IsContiguous(&view, order)) {
+      const auto* data = static_cast<const std::byte*>(view.buf);
+      if (reference_shoal_memory(exporter, data, length, slice)) return 0;
+      *slice = copy_bytes({data, length});
+      return 0;
+    }
+    std::vector<std::byte> scratch(length);
+    if (PyBuffer_ToContiguous(scratch.data(), &view, view.len, 'C') < 0) return -1;
+    *slice = copy_bytes(scratch);
+    return 0;
+  }
+
+  // A new blob holding `bytes`. An empty range still gets a one-byte blob:
+  // every array has one to point into. A large copy runs without the GIL
+  // (other threads need not wait for a memcpy, nor for the arena lock): the
+  // exporter cannot move or resize its memory while we hold its export.
+  shoal::heap::BlobSlice copy_bytes(std::span<const std::byte> bytes) {
+    static constexpr std::size_t kCopyWithoutGil = 64 * 1024;
+    if (bytes.size() >= kCopyWithoutGil) return without_gil([&] { return freezer_.copy_to_blob(bytes); });
+    if (!bytes.empty()) return freezer_.copy_to_blob(bytes);
+    const std::byte nothing{0};
+    shoal::heap::BlobSlice slice = freezer_.copy_to_blob({&nothing, 1});
+    slice.length = 0;
+    return slice;
+  }
+
+  // True, with `slice` set, if [data, data + length) lies in the blob of a
+  // shoal.Buffer of this arena that `exporter` views: the exporter itself,
+  // or found through the bases of memoryviews, NumPy arrays and pickle
+  // buffers. The range is checked against the blob: a base chain proves
+  // what owns the memory, not that these bytes are in it.
+  bool reference_shoal_memory(PyObject* exporter, const std::byte* data, std::uint64_t length,
+                              shoal::heap::BlobSlice* slice) {
+    const BufferFields* buffer = shoal_buffer_under(exporter);
+    if (buffer == nullptr || buffer->owner->session->arena().name() != session_.arena().name()) return false;
+    const std::optional<std::uint64_t> offset = offset_in_blob(*buffer, data, length);
+    if (!offset) return false;
+    shoal::HeldBlock blob = session_.holder().retain(buffer->blob);
+    *slice = freezer_.reference(blob, *offset, length);
+    return true;
+  }
+
+  // Where [data, data + length) starts in `buffer`'s blob, or nothing if it
+  // is not inside. Measured in the mapping the Buffer's pointers belong to
+  // (its own session's): each Arena object maps the arena at its own
+  // address, so the channel's mapping would give a wrong answer.
+  static std::optional<std::uint64_t> offset_in_blob(const BufferFields& buffer, const std::byte* data,
+                                                     std::uint64_t length) {
+    const std::span<std::byte> block = buffer.owner->session->arena().payload(buffer.blob);
+    if (data < block.data() || length > block.size() ||
+        static_cast<std::uint64_t>(data - block.data()) > block.size() - length) {
+      return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(data - block.data());
+  }
+
+  // The shoal.Buffer whose memory `object` views, or null. Follows at most
+  // a few links: views of views of views are rare, and the chain is only
+  // a shortcut (without it the bytes are copied, never lost).
+  BufferFields* shoal_buffer_under(PyObject* object) {
+    for (int link = 0; object != nullptr && link < 16; ++link) {
+      if (BufferFields* fields = buffer_fields(state_, object)) return fields;
+      if (PyMemoryView_Check(object)) {
+        object = PyMemoryView_GET_BUFFER(object)->obj;
+      } else if (PyObject_TypeCheck(object, &PyPickleBuffer_Type)) {
+        const Py_buffer* view = PyPickleBuffer_GetBuffer(object);
+        object = view != nullptr ? view->obj : nullptr;
+      } else if (is_numpy_array(object)) {
+        // The array's base, borrowed: the array holds it and the array is
+        // held by the value being sent.
+        PyObject* base = PyObject_GetAttrString(object, "base");
+        if (base == nullptr) return PyErr_Clear(), nullptr;
+        Py_DECREF(base);
+        object = base == Py_None ? nullptr : base;
+      } else {
+        return nullptr;
+      }
+    }
+    return nullptr;
+  }
+
+  // ---------------------------------------------------- anything else: pickle
+
+  // pickle.dumps(value, protocol=5, buffer_callback=buffers.append), the
+  // payload and each out-of-band buffer written as set_pickled.
+  int write_pickled(PyObject* value, ValueWriter out, const PathStep& path) {
+    PyObject* buffers = PyList_New(0);
+    PyObject* payload = buffers != nullptr ? pickle_out_of_band(value, buffers) : nullptr;
+    int result = -1;
+    if (payload == nullptr) {
+      if (buffers != nullptr) explain_unpicklable(value, path);
+    } else {
+      std::vector<shoal::heap::BlobSlice> slices(static_cast<std::size_t>(PyList_GET_SIZE(buffers)));
+      result = 0;
+      for (std::size_t i = 0; i < slices.size() && result == 0; ++i) {
+        result = pickle_buffer_bytes(PyList_GET_ITEM(buffers, i), &slices[i]);
+      }
+      if (result == 0) {
+        const auto* data = reinterpret_cast<const std::byte*>(PyBytes_AS_STRING(payload));
+        out.set_pickled({data, static_cast<std::size_t>(PyBytes_GET_SIZE(payload))}, slices);
+      }
+    }
+    Py_XDECREF(payload);
+    Py_XDECREF(buffers);
+    return result;
+  }
+
+  // The protocol-5 pickle of `value` (a bytes object), its out-of-band
+  // buffers (PickleBuffers) appended to `buffers`.
+  PyObject* pickle_out_of_band(PyObject* value, PyObject* buffers) {
+    PyObject* pickle = PyImport_ImportModule("pickle");
+    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, "dumps") : nullptr;
+    PyObject* append = dumps != nullptr ? PyObject_GetAttrString(buffers, "append") : nullptr;
+    PyObject* args = append != nullptr ? PyTuple_Pack(1, value) : nullptr;
+    PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:i,s:O}", "protocol", 5, "buffer_callback", append) : nullptr;
+    PyObject* payload = kwargs != nullptr ? PyObject_Call(dumps, args, kwargs) : nullptr;
+    if (payload != nullptr && !PyBytes_Check(payload)) {
+      Py_CLEAR(payload);
+      PyErr_SetString(PyExc_TypeError, "pickle.dumps returned something other than bytes");
+    }
+    Py_XDECREF(kwargs);
+    Py_XDECREF(args);
+    Py_XDECREF(append);
+    Py_XDECREF(dumps);
+    Py_XDECREF(pickle);
+    return payload;
+  }
+
+  // A memoryview of bytes is not picklable, but a pickle whose whole value
+  // is its first out-of-band buffer is: the receiver's unpickler hands back
+  // the buffer it is given, a read-only memoryview of the arena. These are
+  // the bytes pickle.dumps(PickleBuffer(view), protocol=5,
+  // buffer_callback=...) writes (PROTO 5, NEXT_BUFFER, STOP), less the
+  // READONLY_BUFFER opcode: what the receiver is given is read-only already.
+  int write_byte_view(PyObject* value, ValueWriter out) {
+    static constexpr std::byte kFirstBuffer[] = {std::byte{0x80}, std::byte{0x05}, std::byte{0x97}, std::byte{'.'}};
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_RECORDS_RO) < 0) return -1;
+    shoal::heap::BlobSlice slice;
+    const int result = contiguous_bytes(value, view, 'C', &slice);
+    PyBuffer_Release(&view);
+    if (result == 0) out.set_pickled(kFirstBuffer, std::span(&slice, 1));
+    return result;
+  }
+
+  // One out-of-band buffer's bytes, as the pickle lays them out (NumPy
+  // hands over C- or Fortran-contiguous arrays).
+  int pickle_buffer_bytes(PyObject* buffer, shoal::heap::BlobSlice* slice) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_RECORDS_RO) < 0) return -1;
+    const int result = contiguous_bytes(buffer, view, 'A', slice);
+    PyBuffer_Release(&view);
+    return result;
+  }
+
+  // Replaces the pending pickling error with a TypeError naming the path:
+  // "value['a'][2]: cannot send 'generator'" when the value itself is what
+  // pickle refused, else the reason pickle gave ("...: cannot send 'Point':
+  // it cannot be pickled (Can't pickle local object ...)"), chained.
+  void explain_unpicklable(PyObject* value, const PathStep& path) {
+    PyObject* cause = PyErr_GetRaisedException();
+    const char* type_name = Py_TYPE(value)->tp_name;
+    const std::string refused = std::string("cannot pickle '") + type_name + "' object";
+    PyObject* reason = cause != nullptr ? PyObject_Str(cause) : nullptr;
+    const char* reason_text = reason != nullptr ? PyUnicode_AsUTF8(reason) : nullptr;
+    if (reason_text == nullptr) PyErr_Clear();
+    if (reason_text != nullptr && refused == reason_text) {
+      PyErr_Format(PyExc_TypeError, "%s: cannot send '%.100s'", spell(path).c_str(), type_name);
+    } else {
+      PyErr_Format(PyExc_TypeError, "%s: cannot send '%.100s': it cannot be pickled (%.300s)", spell(path).c_str(),
+                   type_name, reason_text != nullptr ? reason_text : "unknown reason");
+    }
+    Py_XDECREF(reason);
+    if (cause != nullptr) {
+      PyObject* error = PyErr_GetRaisedException();
+      PyException_SetCause(error, cause);  // steals cause
+      PyErr_SetRaisedException(error);
+    }
+  }
+
   ModuleState* state_;
   ArenaSession& session_;
   shoal::heap::Freezer& freezer_;
+  bool numpy_looked_up_ = false;
+  PyTypeObject* ndarray_type_ = nullptr;  // a reference, while this walk lasts
+
+ public:
+  ~ValueFreezer() { Py_XDECREF(ndarray_type_); }
 };
 
 }  // namespace

@@ -12,12 +12,17 @@
 namespace shoal_py {
 
 // Freezes `value` into a new object block of `session`'s arena and returns
-// the caller's reference to it. What crosses: None, bool, int (any size),
-// float, str, bytes, tuple, list, dict, set, frozenset, nested, and
-// shoal.Buffer (referenced in place, never copied; frozen from then on).
-// Anything else raises TypeError naming where it sits
-// ("value['a'][2]: cannot send 'generator'") and leaves nothing allocated.
-// Returns nothing with a Python error set.
+// the caller's reference to it. What crosses natively: None, bool, int (any
+// size), float, str, bytes, tuple, list, dict, set, frozenset, nested;
+// shoal.Buffer (referenced in place, never copied; frozen from then on);
+// NumPy arrays and memoryviews of numbers (bool, integers, float32/64,
+// complex64/128, either byte order), as C-contiguous arrays, referenced in
+// place when their bytes lie in a shoal blob of this arena, else copied
+// once. Anything else is pickled (protocol 5) with its out-of-band buffers
+// in blobs, zero-copy for shoal memory the same way. What cannot be pickled
+// raises TypeError naming where it sits ("value['a'][2]: cannot send
+// 'generator'"; "...: it cannot be pickled (reason)", chained) and leaves
+// nothing allocated. Returns nothing with a Python error set.
 std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value);
 
 }  // namespace shoal_py

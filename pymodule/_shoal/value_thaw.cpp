@@ -2,7 +2,10 @@
 //
 // Everything but buffers is copied out into ordinary Python objects; buffers
 // are not copied at all. The reader validates everything it reads
-// (frozen.hpp), so a corrupt object raises CorruptObject here, never more.
+// (frozen.hpp), so a corrupt object raises CorruptObject here, never more
+// -- except a pickle: unpickling runs whatever code the payload names, as
+// pickle always does. Receiving a pickled value trusts every process that
+// can write the arena (anyone who can open its /dev/shm file).
 #include "value_thaw.hpp"
 
 #include <string>
@@ -68,6 +71,8 @@ class ValueThawer {
       case ValueKind::set: return read_set(value, PySet_New(nullptr));
       case ValueKind::frozenset: return read_set(value, PyFrozenSet_New(nullptr));
       case ValueKind::ndarray: return read_ndarray(value);
+      case ValueKind::pickled: return read_pickled(value);
+      case ValueKind::channel: return read_channel(value);
       default: break;
     }
     PyErr_Format(PyExc_TypeError, "cannot receive a value of kind '%s' yet (a later shoal increment)",
@@ -174,16 +179,86 @@ class ValueThawer {
   // A read-only Buffer over `blob`, `offset` bytes in; a NumPy array over
   // it if NumPy is here.
   PyObject* make_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
+    PyObject* buffer = make_plain_buffer(std::move(fields), blob, offset);
+    if (buffer == nullptr || numpy_ == nullptr) return buffer;
+    PyObject* array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
+    Py_DECREF(buffer);
+    return array;
+  }
+
+  // The Buffer itself, read-only, sharing the object (which holds the blob).
+  PyObject* make_plain_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
     fields.owner = object_;
     fields.blob = blob.block;
     fields.offset = offset;
     fields.data = const_cast<std::byte*>(blob.bytes.data() + offset);  // exported read-only only
     fields.received = true;
-    PyObject* buffer = new_buffer_object(state_, std::move(fields));
-    if (buffer == nullptr || numpy_ == nullptr) return buffer;
-    PyObject* array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
+    return new_buffer_object(state_, std::move(fields));
+  }
+
+  // pickle.loads(payload, buffers=[...]), each out-of-band buffer a
+  // read-only memoryview of the arena memory (over a Buffer, which keeps
+  // the object alive): NumPy's unpickler wraps such a view without a copy.
+  // The payload is read in place: loads copies what it keeps.
+  PyObject* read_pickled(const ValueReader& value) {
+    const shoal::heap::PickledView pickled = value.as_pickled();
+    PyObject* buffers = PyList_New(static_cast<Py_ssize_t>(pickled.buffers.size()));
+    if (buffers == nullptr) return nullptr;
+    for (std::size_t i = 0; i < pickled.buffers.size(); ++i) {
+      PyObject* view = byte_view(pickled.buffers[i]);
+      if (view == nullptr) return Py_DECREF(buffers), nullptr;
+      PyList_SET_ITEM(buffers, static_cast<Py_ssize_t>(i), view);
+    }
+    PyObject* payload = PyMemoryView_FromMemory(
+        const_cast<char*>(reinterpret_cast<const char*>(pickled.payload.data())),
+        static_cast<Py_ssize_t>(pickled.payload.size()), PyBUF_READ);
+    PyObject* result = payload != nullptr ? unpickle(payload, buffers) : nullptr;
+    Py_XDECREF(payload);
+    Py_DECREF(buffers);
+    return result;
+  }
+
+  // A read-only memoryview of the bytes `blob` names.
+  PyObject* byte_view(const shoal::heap::BlobView& blob) {
+    BufferFields fields;
+    fields.dtype = *parse_dtype("|u1");
+    fields.shape = {static_cast<Py_ssize_t>(blob.bytes.size())};
+    fields.strides = {1};
+    fields.nbytes = blob.bytes.size();
+    // The offset is not known here (a slice of the blob); a Buffer sent on
+    // measures it from its data pointer (value_freeze.cpp).
+    PyObject* buffer = make_plain_buffer(std::move(fields), blob, 0);
+    if (buffer == nullptr) return nullptr;
+    PyObject* view = PyMemoryView_FromObject(buffer);
     Py_DECREF(buffer);
-    return array;
+    return view;
+  }
+
+  // The channel, opened through this interpreter's holder as unpickling a
+  // Channel opens it (shoal._shoal._rebuild_channel); the object holds a
+  // reference on it meanwhile, so it is still there to open.
+  PyObject* read_channel(const ValueReader& value) {
+    const shoal::Handle handle = value.as_channel();
+    PyObject* module = PyImport_ImportModule("shoal._shoal");
+    if (module == nullptr) return nullptr;
+    PyObject* channel = PyObject_CallMethod(module, "_rebuild_channel", "sKK", object_->session->arena().name().c_str(),
+                                            static_cast<unsigned long long>(handle.offset),
+                                            static_cast<unsigned long long>(handle.generation));
+    Py_DECREF(module);
+    return channel;
+  }
+
+  static PyObject* unpickle(PyObject* payload, PyObject* buffers) {
+    PyObject* pickle = PyImport_ImportModule("pickle");
+    PyObject* loads = pickle != nullptr ? PyObject_GetAttrString(pickle, "loads") : nullptr;
+    PyObject* args = loads != nullptr ? PyTuple_Pack(1, payload) : nullptr;
+    PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:O}", "buffers", buffers) : nullptr;
+    PyObject* result = kwargs != nullptr ? PyObject_Call(loads, args, kwargs) : nullptr;
+    Py_XDECREF(kwargs);
+    Py_XDECREF(args);
+    Py_XDECREF(loads);
+    Py_XDECREF(pickle);
+    return result;
   }
 
   ModuleState* state_;

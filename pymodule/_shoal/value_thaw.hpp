@@ -13,10 +13,12 @@ namespace shoal_py {
 // Builds the Python value of the frozen object `object` holds. Arrays
 // arrive as read-only shoal.Buffers viewing the arena in place (or
 // read-only NumPy arrays over them, when NumPy is already imported in this
-// interpreter); each shares `object`, so the object and its blobs live as
-// long as any of them. Kinds not handled yet (raw blobs, pickles, channels,
-// arrays of other dtypes or strides) raise TypeError. Returns null with a
-// Python error set.
+// interpreter); pickles are unpickled with each out-of-band buffer given as
+// a read-only memoryview of the arena (so a pickled memoryview arrives as
+// one, and NumPy arrays inside objects view the arena). Each view shares
+// `object`, so the object and its blobs live as long as any of them. Kinds
+// not handled yet (raw blobs, channels, arrays of other dtypes or strides)
+// raise TypeError. Returns null with a Python error set.
 PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& object);
 
 }  // namespace shoal_py

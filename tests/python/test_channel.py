@@ -189,10 +189,10 @@ def test_unsendable_value_names_its_path_and_leaves_nothing(arena, channel):
     "value, message",
     [
         (lambda: 1, "value: cannot send 'function'"),
-        ([object()], "value[0]: cannot send 'object'"),
-        ((1, (2, bytearray(b"x"))), "value[1][1]: cannot send 'bytearray'"),
-        ({1: {"k": type}}, "value[1]['k']: cannot send 'type'"),
-        ({(1, iter([])): 2}, "value: key (1, <list_iterator object at"),
+        ([threading.Lock()], "value[0]: cannot send '_thread.lock'"),
+        ((1, (2, (i for i in []))), "value[1][1]: cannot send 'generator'"),
+        ({1: {"k": threading.Lock()}}, "value[1]['k']: cannot send '_thread.lock'"),
+        ({(1, (i for i in [])): 2}, "value: key (1, <generator object"),
     ],
 )
 def test_unsendable_values(channel, value, message):

@@ -1,0 +1,557 @@
+"""What crosses a shoal.Channel beyond the built-in types: buffer exporters
+(bytearray, memoryview, array.array, NumPy arrays) and anything picklable
+(protocol 5, its buffers out of band in the arena); how each arrives; that
+shoal memory is never copied; and that everything is freed afterwards.
+
+Every kind is sent within this process and echoed by a child process."""
+
+import array
+import base64
+import collections
+import dataclasses
+import decimal
+import fractions
+import gc
+import multiprocessing
+import pathlib
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import shoal
+
+from conftest import read_line
+
+try:
+    import numpy as np
+except ImportError:  # the tests that need no NumPy still run
+    np = None
+
+needs_numpy = pytest.mark.skipif(np is None, reason="NumPy is not installed")
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def arena(arena_name):
+    with shoal.Arena("256MiB", name=arena_name) as arena:
+        yield arena
+
+
+@pytest.fixture
+def channel(arena):
+    return shoal.Channel(8, arena=arena)
+
+
+def settled_used(arena, channel):
+    """arena.used once this holder's ledger and the freezer are warmed up,
+    so that later comparisons are exact."""
+    channel.send([1, "x" * 5000, Point(0, 0.0)])  # warms the pickle path too
+    channel.recv()
+    gc.collect()
+    return arena.used
+
+
+def round_trip(channel, value):
+    channel.send(value)
+    return channel.recv()
+
+
+# Module-level, so that a child process can unpickle them (it imports this
+# module: see _ECHO_CHILD).
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float
+
+
+Pair = collections.namedtuple("Pair", "left right")
+
+
+class Frame:
+    """A user object holding a large array: pickled, the array out of band."""
+
+    def __init__(self, name, pixels):
+        self.name = name
+        self.pixels = pixels
+
+    def __eq__(self, other):
+        return (type(other) is Frame and self.name == other.name
+                and np.array_equal(self.pixels, other.pixels) and self.pixels.dtype == other.pixels.dtype)
+
+
+# ------------------------------------------------- buffers without NumPy ----
+
+
+def test_bytearray_arrives_as_an_equal_bytearray(channel):
+    for value in [bytearray(), bytearray(b"abc"), bytearray(range(256)) * 100]:
+        got = round_trip(channel, value)
+        assert type(got) is bytearray and got == value
+        got.append(1)  # a bytearray of its own: mutable
+
+
+def test_array_array_arrives_as_an_equal_array(channel):
+    for value in [array.array("i", [1, -2, 3]), array.array("d", [0.5] * 10_000), array.array("B"),
+                  array.array("f", [1.5, -2.0])]:
+        got = round_trip(channel, value)
+        assert type(got) is array.array and got == value and got.typecode == value.typecode
+
+
+def test_memoryview_of_bytes_arrives_as_a_read_only_memoryview(channel):
+    for value in [memoryview(b"hello"), memoryview(bytearray(b"x" * 100_000)), memoryview(b""),
+                  memoryview(b"0123456789")[::3]]:
+        got = round_trip(channel, value)
+        assert type(got) is memoryview and got.readonly
+        assert got.tobytes() == value.tobytes()
+        with pytest.raises(TypeError):
+            got[:1] = b"z"
+
+
+def test_received_memoryview_keeps_its_block_alive(arena, channel):
+    baseline = settled_used(arena, channel)
+    view = round_trip(channel, memoryview(b"k" * 50_000))
+    gc.collect()
+    assert arena.used > baseline
+    assert view.tobytes() == b"k" * 50_000
+    del view
+    gc.collect()
+    assert arena.used == baseline
+
+
+def test_received_memoryview_of_a_buffer_is_its_memory(arena, channel):
+    buf = arena.empty(1000, "uint8")
+    memoryview(buf)[:] = bytes(range(250)) * 4
+    got = round_trip(channel, memoryview(buf))
+    assert got.tobytes() == bytes(range(250)) * 4
+    # The blob is referenced, not copied: sending it on does not grow the arena.
+    before = arena.used
+    again = round_trip(channel, got)
+    assert again.tobytes() == got.tobytes()
+    assert arena.used - before < 4096
+
+
+# ------------------------------------------------------------ NumPy arrays ----
+
+ARRAY_CASES = {
+    "float64": lambda: np.arange(24, dtype="float64").reshape(2, 3, 4),
+    "int8": lambda: np.array([-128, 0, 127], dtype="int8"),
+    "uint64": lambda: np.array([0, 2**64 - 1], dtype="uint64"),
+    "bool": lambda: np.array([[True, False], [False, True]]),
+    "complex64": lambda: np.array([1 + 2j, -3.5j], dtype="complex64"),
+    "complex128": lambda: np.arange(10) * (1 + 1j),
+    "big-endian >i4": lambda: np.arange(12, dtype=">i4").reshape(3, 4),
+    "big-endian >f8": lambda: np.linspace(0, 1, 7).astype(">f8"),
+    "every other": lambda: np.arange(100, dtype="int16")[::2],
+    "transposed": lambda: np.arange(12, dtype="float32").reshape(3, 4).T,
+    "reversed": lambda: np.arange(10.0)[::-1],
+    "column": lambda: np.arange(30).reshape(5, 6)[:, 2],
+    "zero-size": lambda: np.zeros((0, 3)),
+    "zero-size strided": lambda: np.zeros((4, 0, 2), dtype="int32")[::2],
+    "0-d": lambda: np.array(7.25),
+    "large": lambda: np.ones((512, 1024)),
+}
+
+
+@needs_numpy
+@pytest.mark.parametrize("case", ARRAY_CASES)
+def test_numpy_array_arrives_equal_and_read_only(channel, case):
+    value = ARRAY_CASES[case]()
+    got = round_trip(channel, value)
+    assert type(got) is np.ndarray
+    assert got.dtype == value.dtype and got.shape == value.shape
+    assert np.array_equal(got, value)
+    assert got.flags.writeable is False and got.flags.c_contiguous
+    with pytest.raises(ValueError):
+        got[...] = 0
+
+
+@needs_numpy
+def test_memoryview_with_a_format_arrives_as_an_array(channel):
+    value = memoryview(np.arange(6, dtype="int32").reshape(2, 3))
+    got = round_trip(channel, value)
+    assert got.dtype == np.dtype("int32") and got.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+@needs_numpy
+def test_arrays_that_are_not_numbers_are_pickled(channel):
+    objects = np.array([1, "two", None], dtype=object)
+    records = np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")])
+    half = np.array([1.5, 2.5], dtype="float16")
+    for value in [objects, records, half]:
+        got = round_trip(channel, value)
+        assert got.dtype == value.dtype and got.tolist() == value.tolist()
+
+
+@needs_numpy
+def test_numpy_view_of_a_buffer_is_not_copied(arena, channel):
+    buf = arena.empty((1000, 1000), "float64")
+    mine = np.asarray(buf)
+    mine[:] = 1.5
+    before = arena.used
+    got = round_trip(channel, mine)
+    assert got.__array_interface__["data"][0] == mine.__array_interface__["data"][0]
+    assert np.shares_memory(got, mine)
+    part = round_trip(channel, mine[10:20])  # contiguous slice: referenced in place
+    assert np.shares_memory(part, mine) and part.__array_interface__["data"][0] == mine[10:20].ctypes.data
+    assert arena.used - before < 64 * 1024  # two small objects, no 8 MB copy
+
+
+@needs_numpy
+def test_received_array_sent_on_is_not_copied(arena, channel):
+    got = round_trip(channel, np.arange(MiB, dtype="uint8"))
+    before = arena.used
+    again = round_trip(channel, got)
+    assert again.ctypes.data == got.ctypes.data
+    assert arena.used - before < 64 * 1024
+
+
+@needs_numpy
+def test_a_foreign_array_is_copied_once(arena, channel):
+    baseline = settled_used(arena, channel)
+    value = np.ones(4 * MiB, dtype="uint8")
+    channel.send(value)
+    grown = arena.used - baseline
+    assert value.nbytes <= grown < value.nbytes + 64 * 1024
+    got = channel.recv()
+    assert not np.shares_memory(got, value)
+
+
+@needs_numpy
+def test_received_array_keeps_its_block_alive(arena, channel):
+    baseline = settled_used(arena, channel)
+    got = round_trip(channel, {"a": np.arange(100_000.0)})["a"]
+    gc.collect()
+    assert arena.used > baseline
+    assert got[-1] == 99_999.0
+    del got
+    gc.collect()
+    assert arena.used == baseline
+
+
+# --------------------------------------------------------- pickled objects ----
+
+PICKLED = [
+    Point(1, 2.5),
+    Pair("left", [1, 2]),
+    decimal.Decimal("3.14159265358979323846"),
+    fractions.Fraction(22, 7),
+    collections.OrderedDict([("b", 1), ("a", 2)]),
+    collections.Counter("mississippi"),
+    range(3, 30, 3),
+    complex(1, -1),
+    type,  # classes and functions pickle by name
+    len,
+]
+
+
+@pytest.mark.parametrize("value", PICKLED, ids=lambda v: type(v).__name__)
+def test_picklable_objects_arrive_equal(channel, value):
+    got = round_trip(channel, value)
+    assert type(got) is type(value) and got == value
+
+
+def test_picklable_objects_inside_containers(channel):
+    value = {"points": [Point(i, i / 2) for i in range(3)], "pair": (Pair(1, 2),), "d": decimal.Decimal(5)}
+    assert round_trip(channel, value) == value
+
+
+@needs_numpy
+def test_an_array_inside_a_user_object_is_out_of_band(arena, channel):
+    baseline = settled_used(arena, channel)
+    pixels = np.random.default_rng(1).random((1024, 1024))  # 8 MiB
+    frame = Frame("f", pixels)
+    channel.send(frame)
+    grown = arena.used - baseline
+    # Once in a blob, not also inside the pickle's payload.
+    assert pixels.nbytes <= grown < pixels.nbytes * 1.05
+    got = channel.recv()
+    assert type(got) is Frame and got == frame
+    assert got.pixels.flags.writeable is False
+    del got
+    gc.collect()
+    assert arena.used == baseline
+
+
+@needs_numpy
+def test_a_buffer_inside_a_user_object_is_not_copied(arena, channel):
+    buf = arena.empty((512, 512), "int64")
+    mine = np.asarray(buf)
+    mine[:] = 9
+    before = arena.used
+    got = round_trip(channel, Frame("shared", mine))
+    assert np.shares_memory(got.pixels, mine)
+    assert arena.used - before < 64 * 1024
+
+
+# ---------------------------------------------------------------- channels ----
+
+
+def test_a_channel_crosses_as_the_same_channel_and_stays_alive_in_flight(arena, channel):
+    baseline = settled_used(arena, channel)
+    inner = shoal.Channel(2, arena=arena)
+    inner.send("waiting inside")
+    channel.send({"reply_to": inner})
+    del inner  # the value in flight keeps the channel alive
+    gc.collect()
+    got = channel.recv()["reply_to"]
+    assert type(got) is shoal.Channel and got.recv() == "waiting inside"
+    got.send(1)
+    assert got.recv() == 1
+    del got
+    gc.collect()
+    assert arena.used == baseline
+
+
+def test_a_channel_of_another_arena_is_refused(arena_name, channel):
+    with shoal.Arena("8MiB", name=arena_name + "-other") as other:
+        with pytest.raises(ValueError, match=r"^value\[0\]: the channel is not one of arena"):
+            channel.send([shoal.Channel(1, arena=other)])
+
+
+# ------------------------------------------------------- what cannot cross ----
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("no, thank you")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: {"a": [1, 2, (i for i in [])]}, r"^value\[2\]\['a'\]\[2\]: cannot send 'generator'$"),
+        (lambda: [lambda: 1], r"^value\[2\]\[0\]: cannot send 'function': it cannot be pickled \(.*lambda"),
+        (lambda: {"k": _Unpicklable()}, r"^value\[2\]\['k'\]: cannot send '_Unpicklable': it cannot be pickled "
+                                        r"\(no, thank you\)"),
+    ],
+    ids=["generator", "lambda", "reduce raises"],
+)
+def test_unpicklable_values_name_their_path_and_leave_nothing(arena, channel, make, message):
+    baseline = settled_used(arena, channel)
+    with pytest.raises(TypeError, match=message):
+        channel.send([b"y" * 100_000, bytearray(50_000), make()])  # blobs made before the failure are freed
+    assert len(channel) == 0
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+def test_a_local_class_says_why_it_cannot_be_pickled(arena, channel):
+    class Local:
+        pass
+
+    with pytest.raises(TypeError, match=r"^value: cannot send 'Local': it cannot be pickled \(.*local object") as error:
+        channel.send(Local())
+    assert error.value.__cause__ is not None
+
+
+class _Shrinker:
+    """Empties the container it sits in when it is pickled."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def __reduce__(self):
+        self.container.clear()
+        return (int, ())
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_a_container_changed_by_pickling_is_refused(arena, channel, kind):
+    baseline = settled_used(arena, channel)
+    container = [] if kind == "list" else {}
+    if kind == "list":
+        container += [b"x" * 10_000, None, 1, 2]
+        container[1] = _Shrinker(container)
+    else:
+        container.update({"a": b"x" * 10_000, "b": None, "c": 1})
+        container["b"] = _Shrinker(container)
+    with pytest.raises(RuntimeError, match=f"^value: the {kind} changed size while it was being sent$"):
+        channel.send(container)
+    gc.collect()
+    assert arena.used == baseline
+
+
+@needs_numpy
+def test_a_failure_after_an_array_leaves_nothing(arena, channel):
+    baseline = settled_used(arena, channel)
+    with pytest.raises(TypeError):
+        channel.send([np.ones(MiB), Frame("x", np.ones(MiB)), iter(lambda: 1, 2)])
+    gc.collect()
+    assert arena.used == baseline
+
+
+# ---------------------------------------------------------------- lifetime ----
+
+
+def test_used_back_to_baseline_after_everything_is_dropped(arena, channel):
+    baseline = settled_used(arena, channel)
+    received = []
+    values = [bytearray(b"x" * 10_000), array.array("q", range(5000)), memoryview(b"m" * 9000),
+              Point(1, 2), decimal.Decimal(1)]
+    if np is not None:
+        buf = arena.empty(10_000, "float32")
+        values += [np.arange(100_000.0)[::3], np.asarray(buf), Frame("f", np.ones(50_000)), buf]
+    for value in values:
+        received.append(round_trip(channel, value))
+    assert arena.used > baseline
+    del values, received, value
+    if np is not None:
+        del buf
+    gc.collect()
+    assert arena.used == baseline
+    assert arena.check() == []
+
+
+# --------------------------------------------------------- another process ----
+
+# A child that unpickles the channels given in base64 on its command line and
+# sends back everything it receives (re-sending what it got: arena memory
+# goes back by reference) with the type it saw, until the inbox closes.
+_ECHO_CHILD = textwrap.dedent(
+    """
+    import base64, pickle, sys
+    sys.path.insert(0, sys.argv[2])  # this test module: Point, Pair, Frame
+    if sys.argv[3] == "numpy":
+        import numpy
+    import shoal
+    inbox, outbox = pickle.loads(base64.b64decode(sys.argv[1]))
+    print("ready", flush=True)
+    for value in inbox:
+        outbox.send((type(value).__name__, value))
+    outbox.close()
+    """
+)
+
+
+def echo_in_child(arena, values, numpy):
+    """(type name seen by the child, value it sent back) for each value."""
+    inbox, outbox = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    ticket = base64.b64encode(pickle.dumps((inbox, outbox))).decode()
+    here = str(pathlib.Path(__file__).parent)
+    child = subprocess.Popen([sys.executable, "-c", _ECHO_CHILD, ticket, here, "numpy" if numpy else "no"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_line(child.stdout, 60).strip() == "ready", child.stderr.read()
+        echoes = []
+        for value in values:
+            inbox.send(value, timeout=30)
+            try:
+                echoes.append(outbox.recv(timeout=30))
+            except TimeoutError:
+                child.kill()
+                pytest.fail(f"the child did not answer: {child.stderr.read()}")
+        inbox.close()
+        assert child.wait(30) == 0, child.stderr.read()
+        return echoes
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+def test_every_kind_crosses_to_another_process_and_back(arena):
+    values = [bytearray(b"abc" * 2000), array.array("h", [1, -1, 300]), memoryview(b"view" * 3000),
+              Point(3, 4.5), Pair(1, "b"), decimal.Decimal("2.5"), fractions.Fraction(1, 3),
+              {"nested": [Point(0, 0.0), bytearray(b"z")]}]
+    echoes = echo_in_child(arena, values, numpy=np is not None)
+    for value, (seen, back) in zip(values, echoes):
+        assert seen == type(value).__name__
+        assert type(back) is type(value)
+        if isinstance(value, memoryview):
+            assert back.tobytes() == value.tobytes() and back.readonly
+        else:
+            assert back == value
+
+
+@needs_numpy
+def test_numpy_arrays_cross_to_another_process_and_back(arena):
+    values = [case() for case in ARRAY_CASES.values()]
+    buf = arena.empty((256, 256), "float64")
+    np.asarray(buf)[:] = 2.0
+    values += [np.asarray(buf), np.asarray(buf)[::4, 1:], Frame("frame", np.arange(300_000, dtype="<u2"))]
+    echoes = echo_in_child(arena, values, numpy=True)
+    for value, (seen, back) in zip(values, echoes):
+        if isinstance(value, Frame):
+            assert seen == "Frame" and back == value
+            continue
+        assert seen == "ndarray"
+        assert type(back) is np.ndarray and back.dtype == value.dtype and back.shape == value.shape
+        assert np.array_equal(back, value)
+        assert back.flags.writeable is False
+    # The buffer went there and back by reference: the same memory.
+    assert np.shares_memory(echoes[len(ARRAY_CASES)][1], np.asarray(buf))
+
+
+@needs_numpy
+def test_without_numpy_in_the_child_arrays_arrive_as_buffers(arena):
+    values = [np.arange(6, dtype=">i4").reshape(2, 3)]
+    [(seen, back)] = echo_in_child(arena, values, numpy=False)
+    assert seen == "Buffer"
+    assert back.dtype == np.dtype(">i4") and back.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def _spawned_echo(inbox, outbox):
+    for value in inbox:
+        outbox.send(value)
+    outbox.close()
+
+
+def test_multiprocessing_spawn_round_trip(arena):
+    inbox, outbox = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    process = multiprocessing.get_context("spawn").Process(target=_spawned_echo, args=(inbox, outbox))
+    process.start()
+    try:
+        values = [Point(1, 1.5), bytearray(b"q" * 5000), decimal.Decimal("7")]
+        if np is not None:
+            values.append(Frame("spawned", np.arange(1000.0)))
+        for value in values:
+            inbox.send(value, timeout=30)
+        inbox.close()
+        assert list(outbox) == values
+        process.join(30)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+# ------------------------------------------------ an isolated interpreter ----
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
+def test_buffers_and_pickles_cross_to_an_isolated_interpreter_and_back(arena):
+    import _interpreters
+
+    inbox, outbox = shoal.Channel(16, arena=arena), shoal.Channel(16, arena=arena)
+    # Standard-library objects only: the interpreter's sys.path does not
+    # reach this module (and NumPy does not load in isolated interpreters).
+    values = [bytearray(b"ba" * 3000), array.array("d", [1.5, 2.5]), memoryview(b"mv" * 4000),
+              decimal.Decimal("9.75"), fractions.Fraction(5, 3), collections.OrderedDict(a=1)]
+    for value in values:
+        inbox.send(value)
+    inbox.close()
+    ticket = pickle.dumps((inbox, outbox))
+    interp = _interpreters.create("isolated")
+    try:
+        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+            import pickle
+            import shoal
+            inbox, outbox = pickle.loads({ticket!r})
+            for value in inbox:
+                outbox.send((type(value).__name__, value))
+            del inbox, outbox, value
+            """))
+        assert failure is None, failure.errdisplay
+    finally:
+        _interpreters.destroy(interp)
+    for value in values:
+        seen, back = outbox.try_recv()
+        assert seen == type(value).__name__ and type(back) is type(value)
+        assert (back.tobytes() == value.tobytes()) if isinstance(value, memoryview) else (back == value)
