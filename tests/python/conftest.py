@@ -59,6 +59,14 @@ def clean_shm():
 
 
 @pytest.fixture
+def channel(arena):
+    """A channel of 8 in the test module's own `arena` fixture."""
+    import shoal
+
+    return shoal.Channel(8, arena=arena)
+
+
+@pytest.fixture
 def arena_name():
     """A fresh arena name; its segment is removed after the test if still there."""
     name = f"{PREFIX}{os.getpid()}-{next(_counter)}"

@@ -30,11 +30,6 @@ def arena(arena_name):
         yield arena
 
 
-@pytest.fixture
-def channel(arena):
-    return shoal.Channel(8, arena=arena)
-
-
 def settled_used(arena, channel):
     """arena.used once this holder's ledger and the freezer are warmed up,
     so that later comparisons are exact."""
