@@ -61,6 +61,7 @@ from shoal._shoal import (
 
 __all__ = [
     "Arena",
+    "SubinterpreterExecutor",
     "ArenaExists",
     "ArenaFull",
     "ArenaNotFound",
@@ -80,5 +81,20 @@ __all__ = [
     "default_arena",
     "empty",
     "format_size",
+    "interpreters",
     "parse_size",
 ]
+
+
+def __getattr__(name):
+    # Imported on first use: every new interpreter imports shoal, and most
+    # never need the executor (and concurrent.futures with it).
+    if name == "SubinterpreterExecutor":
+        from shoal.executor import SubinterpreterExecutor
+
+        return SubinterpreterExecutor
+    if name == "interpreters":
+        import shoal.interpreters
+
+        return shoal.interpreters
+    raise AttributeError(f"module 'shoal' has no attribute {name!r}")
