@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "arena_type.hpp"
 #include "block_owner.hpp"
@@ -192,11 +193,13 @@ void run_inside_target(shoal::Holder& caller_holder, shoal::Handle request, Call
   Py_DECREF(module);
 }
 
-// Runs `request` in `target` on this OS thread. Called with the caller's
-// GIL held; returns with it held again.
-void call_in(PyInterpreterState* target, shoal::Holder& caller_holder, shoal::Handle request, CallResult& result) {
+// Runs `request` in `target` (interpreter `id`) on this OS thread, in the
+// thread state `kept` there if any; with `keep`, a new one is kept for the
+// next call. Called with the caller's GIL held; returns with it held again.
+void call_in(std::int64_t id, PyInterpreterState* target, PyThreadState* kept, bool keep,
+             shoal::Holder& caller_holder, shoal::Handle request, CallResult& result) {
   PyThreadState* caller = PyEval_SaveThread();
-  PyThreadState* inside = PyThreadState_New(target);
+  PyThreadState* inside = kept != nullptr ? kept : PyThreadState_New(target);
   if (inside == nullptr) {
     PyEval_RestoreThread(caller);
     result.failure_type = "MemoryError";
@@ -205,8 +208,13 @@ void call_in(PyInterpreterState* target, shoal::Holder& caller_holder, shoal::Ha
   }
   PyEval_RestoreThread(inside);
   run_inside_target(caller_holder, request, result);
-  PyThreadState_Clear(inside);
-  PyThreadState_DeleteCurrent();
+  if (kept != nullptr || keep) {
+    PyEval_SaveThread();  // the target's GIL released; the state stays for next time
+    if (kept == nullptr) keep_thread_state(id, inside);
+  } else {
+    PyThreadState_Clear(inside);
+    PyThreadState_DeleteCurrent();
+  }
   PyEval_RestoreThread(caller);
 }
 
@@ -268,12 +276,14 @@ PyObject* interp_create_function(PyObject*, PyObject* isolated_arg) {
 // -------------------------------------------------------------- call ----
 
 PyObject* interp_call_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "_interp_call(id, request) takes 2 arguments");
+  if (nargs != 2 && nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "_interp_call(id, request, keep_thread_state=False) takes 2 or 3 arguments");
     return nullptr;
   }
   std::int64_t id = 0;
   if (!parse_id(args[0], &id)) return nullptr;
+  const int keep = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+  if (keep < 0) return nullptr;
   if (id == current_id()) {
     PyErr_Format(PyExc_RuntimeError, "interpreter %lld cannot call into itself", static_cast<long long>(id));
     return nullptr;
@@ -284,14 +294,15 @@ PyObject* interp_call_function(PyObject* module, PyObject* const* args, Py_ssize
   std::optional<shoal::HeldBlock> request = freeze_value(state, *session, args[1]);
   if (!request) return nullptr;
 
-  PyInterpreterState* target = begin_call(id);
+  PyThreadState* kept = nullptr;
+  PyInterpreterState* target = begin_call(id, &kept);
   if (target == nullptr) {
     without_gil([&] { request->reset(); });
     PyErr_Format(PyExc_LookupError, "interpreter %lld is closed or was not made by shoal", static_cast<long long>(id));
     return nullptr;
   }
   CallResult result;
-  call_in(target, session->holder(), request->handle(), result);
+  call_in(id, target, kept, keep != 0, session->holder(), request->handle(), result);
   end_call(id);
   without_gil([&] { request->reset(); });
 
@@ -310,7 +321,8 @@ PyObject* interp_destroy_function(PyObject*, PyObject* id_arg) {
   if (!parse_id(id_arg, &id)) return nullptr;
   if (id == current_id()) return PyUnicode_FromString("current");
   bool busy = false;
-  PyInterpreterState* interp = unregister_for_close(id, &busy);
+  std::vector<PyThreadState*> kept;
+  PyInterpreterState* interp = unregister_for_close(id, &busy, &kept);
   if (busy) return PyUnicode_FromString("running");
   if (interp == nullptr) return PyUnicode_FromString("unknown");
   // Finalising runs the target's atexit hooks and module teardown (shoal's
@@ -319,6 +331,12 @@ PyObject* interp_destroy_function(PyObject*, PyObject* id_arg) {
   PyThreadState* ending = PyThreadState_New(interp);
   if (ending == nullptr) return PyErr_NoMemory();
   PyThreadState_Swap(ending);
+  // Py_EndInterpreter insists on being the last thread state: delete the
+  // ones kept for callers first (no call runs, so none is in use).
+  for (PyThreadState* tstate : kept) {
+    PyThreadState_Clear(tstate);
+    PyThreadState_Delete(tstate);
+  }
   Py_EndInterpreter(ending);
   PyThreadState_Swap(caller);
   return PyUnicode_FromString("closed");

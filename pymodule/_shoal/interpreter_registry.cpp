@@ -12,6 +12,8 @@ struct Entry {
   PyInterpreterState* interp;
   bool isolated;
   int running_calls;
+  // Thread states kept for the OS threads that call in repeatedly.
+  std::vector<std::pair<std::thread::id, PyThreadState*>> kept;
 };
 
 // Process-wide on purpose: the registry is how interpreters find each
@@ -37,15 +39,25 @@ Entry* find_locked(std::int64_t id) {
 
 void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isolated) {
   std::lock_guard lock(registry_mutex());
-  entries().push_back(Entry{id, interp, isolated, 0});
+  entries().push_back(Entry{id, interp, isolated, 0, {}});
 }
 
-PyInterpreterState* begin_call(std::int64_t id) {
+PyInterpreterState* begin_call(std::int64_t id, PyThreadState** kept) {
   std::lock_guard lock(registry_mutex());
+  *kept = nullptr;
   Entry* entry = find_locked(id);
   if (entry == nullptr) return nullptr;
   ++entry->running_calls;
+  const std::thread::id me = std::this_thread::get_id();
+  for (const auto& [thread, tstate] : entry->kept) {
+    if (thread == me) *kept = tstate;
+  }
   return entry->interp;
+}
+
+void keep_thread_state(std::int64_t id, PyThreadState* tstate) {
+  std::lock_guard lock(registry_mutex());
+  if (Entry* entry = find_locked(id)) entry->kept.emplace_back(std::this_thread::get_id(), tstate);
 }
 
 void end_call(std::int64_t id) {
@@ -53,7 +65,7 @@ void end_call(std::int64_t id) {
   if (Entry* entry = find_locked(id)) --entry->running_calls;
 }
 
-PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy) {
+PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, std::vector<PyThreadState*>* kept) {
   std::lock_guard lock(registry_mutex());
   *busy = false;
   auto& list = entries();
@@ -64,6 +76,7 @@ PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy) {
     return nullptr;
   }
   PyInterpreterState* interp = it->interp;
+  for (const auto& [thread, tstate] : it->kept) kept->push_back(tstate);
   list.erase(it);
   return interp;
 }

@@ -15,6 +15,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 namespace shoal_py {
@@ -24,14 +25,22 @@ void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isol
 
 // Admits one call into interpreter `id`: its state, or null when `id` is
 // not (or no longer) an open interpreter of shoal's. Every admitted call
-// must be matched by end_call(id).
-PyInterpreterState* begin_call(std::int64_t id);
+// must be matched by end_call(id). `kept` receives the thread state this OS
+// thread kept in `id` (keep_thread_state), or null.
+PyInterpreterState* begin_call(std::int64_t id, PyThreadState** kept);
 void end_call(std::int64_t id);
 
+// Keeps `tstate` (of interpreter `id`, bound to this OS thread) for this
+// thread's later calls: a fresh thread state per call costs an mmap and a
+// munmap of its frame stack, and the munmap a TLB shootdown on every core.
+// Kept states are deleted when the interpreter is closed.
+void keep_thread_state(std::int64_t id, PyThreadState* tstate);
+
 // Takes `id` out of the registry so that it can be destroyed, if no call
-// runs in it. Returns the state (null if unknown) and sets `busy` when
-// calls are running (then nothing changes).
-PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy);
+// runs in it. Returns the state (null if unknown) and the thread states kept
+// in it (to delete before ending it); sets `busy` when calls are running
+// (then nothing changes).
+PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, std::vector<PyThreadState*>* kept);
 
 // Whether a call is running in `id` (false for unknown ids).
 bool is_running(std::int64_t id);

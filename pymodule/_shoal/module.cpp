@@ -103,7 +103,8 @@ PyMethodDef module_functions[] = {
     // The subinterpreter primitives under shoal.interpreters (interpreter_functions.hpp).
     {"_interp_create", interp_create_function, METH_O, "_interp_create(isolated) -> id"},
     {"_interp_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(interp_call_function)),
-     METH_FASTCALL, "_interp_call(id, request) -> (True, outcome) | (False, (type, message, traceback))"},
+     METH_FASTCALL,
+     "_interp_call(id, request, keep_thread_state=False) -> (True, outcome) | (False, (type, message, traceback))"},
     {"_interp_destroy", interp_destroy_function, METH_O,
      "_interp_destroy(id) -> 'closed' | 'running' | 'unknown' | 'current'"},
     {"_interp_is_running", interp_is_running_function, METH_O, "_interp_is_running(id) -> bool"},

@@ -77,7 +77,9 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
             interp.call(self._user_initializer, *self._user_initargs)
 
     def _call_in_worker(self, fn, args, kwargs):
-        return self._worker_state.interpreter.call(fn, *args, **kwargs)
+        # A worker thread lives as long as its interpreter: it keeps its
+        # thread state there between tasks.
+        return self._worker_state.interpreter._call(fn, args, kwargs, True)
 
     def submit(self, fn, /, *args, **kwargs):
         interpreters._check_target(fn, "fn")

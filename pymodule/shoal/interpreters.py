@@ -162,10 +162,15 @@ def _outcome_value(outcome):
     raise original from failure
 
 
-def _send(interp_id, request):
-    """Runs ``request`` in interpreter ``interp_id`` on this thread; its outcome."""
+def _send(interp_id, request, keep_thread_state=False):
+    """Runs ``request`` in interpreter ``interp_id`` on this thread; its outcome.
+
+    With ``keep_thread_state`` the thread's state in that interpreter is kept
+    for its next calls (faster; kept until the interpreter closes, so only
+    for long-lived threads: the main thread, executor workers).
+    """
     try:
-        ok, outcome = _shoal._interp_call(interp_id, request)
+        ok, outcome = _shoal._interp_call(interp_id, request, keep_thread_state)
     except LookupError:
         raise InterpreterNotFoundError(f"interpreter {interp_id} is closed or was not made by shoal") from None
     if not ok:
@@ -268,8 +273,11 @@ class Interpreter:
     def call(self, callable, /, *args, **kwargs):  # noqa: A002 - PEP 734's name
         """Runs ``callable(*args, **kwargs)`` there, on this thread; its result."""
         _check_target(callable, "callable")
+        return self._call(callable, args, kwargs, threading.current_thread() is threading.main_thread())
+
+    def _call(self, func, args, kwargs, keep_thread_state):
         self._check_usable()
-        return _outcome_value(_send(self._id, _request(callable, args, kwargs, None)))
+        return _outcome_value(_send(self._id, _request(func, args, kwargs, None), keep_thread_state))
 
     def call_in_thread(self, callable, /, *args, **kwargs):  # noqa: A002
         """Like call(), on a new thread: the started Task (a threading.Thread)."""
@@ -293,7 +301,33 @@ def _request(target, args, kwargs, task_info):
         if args or kwargs:
             raise TypeError("a source string takes no arguments")
         return ("exec", target, task_info)
-    return ("call", target, tuple(args), dict(kwargs), task_info)
+    return ("call", _reference(target), tuple(args), dict(kwargs), task_info)
+
+
+def _is_plain_function(func):
+    if isinstance(func, types.FunctionType):
+        return True
+    # A builtin function of a module (len, math.sqrt), not a bound method.
+    if isinstance(func, types.BuiltinFunctionType):
+        owner = getattr(func, "__self__", None)
+        return owner is None or isinstance(owner, types.ModuleType)
+    return False
+
+
+def _reference(func):
+    """How ``func`` travels: (module, qualname) when that names it, else itself.
+
+    A plain function is what pickle would send by reference anyway; sending
+    the two strings natively skips a pickle round trip on every call (the
+    other interpreter resolves and caches them). Anything else (a bound
+    method, a callable object, a functools.partial) is pickled.
+    """
+    if _is_plain_function(func):
+        module = getattr(func, "__module__", None)
+        qualname = getattr(func, "__qualname__", "")
+        if isinstance(module, str) and qualname and "<" not in qualname:
+            return (module, qualname)
+    return func
 
 
 def create(isolated=True):
