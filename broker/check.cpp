@@ -9,7 +9,8 @@
 //     consistent back links, and the class mask matching;
 //   * the statistics: used bytes and block counts;
 //   * ownership: every refcount equals its owners (ledger entries, parent
-//     objects' child tables and channels' pending slots naming that block),
+//     objects' child tables and channels' pending slots naming that block;
+//     a poisoned channel's slots own nothing, whatever head and tail say),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up.
@@ -310,7 +311,7 @@ class Checker {
       }
       entries_at = payload + sizeof(layout::ChannelHeader);
       first = channel.head;
-      count = channel.tail - channel.head;
+      count = layout::channel_pending(channel);  // a poisoned channel owns none
       ring = channel.capacity;
     }
     for (std::uint64_t i = 0; i < count; ++i) {

@@ -119,7 +119,7 @@ std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) co
     if (!layout::channel_is_sane(channel, payload_bytes)) return {};
     entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(layout::ChannelHeader));
     first = channel.head;
-    count = channel.tail - channel.head;  // the pending items
+    count = layout::channel_pending(channel);  // the pending items; none once poisoned
     ring = channel.capacity;
   } else {
     return {};

@@ -98,6 +98,8 @@ PyMethodDef module_functions[] = {
      "first use and shared by every interpreter of the process (same mapping, same\n"
      "addresses): environment SHOAL_ARENA=NAME attaches that arena instead;\n"
      "SHOAL_ARENA_SIZE sets the size of the one created (default '1GiB', sparse)."},
+    {"select", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(select_function)),
+     METH_VARARGS | METH_KEYWORDS, kSelectDoc},
     {"_rebuild_channel", rebuild_channel_function, METH_VARARGS,
      "_rebuild_channel(arena_name, offset, generation)\n--\n\nUnpickles a shoal.Channel."},
     // The subinterpreter primitives under shoal.interpreters (interpreter_functions.hpp).

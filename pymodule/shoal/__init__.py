@@ -21,6 +21,15 @@ Buffers and channels (first increment):
 
 ``Channel.try_send``/``try_recv`` raise ``Full``/``Empty``; waits that run out
 of time raise ``TimeoutError``; a Channel pickles as (arena name, handle).
+CSP completions:
+
+    ch.poison()                     # ends it at once: pending values dropped, every
+                                    # send/recv anywhere raises ChannelPoisoned
+    channel, value = shoal.select(a, b, c, timeout=1.0)  # whichever is ready first
+
+``select`` is fair (each round starts at a random channel), reports a closed
+and drained or poisoned channel as ``ChannelClosed``/``ChannelPoisoned`` with
+``.channel`` set to it, and needs channels of one arena.
 With ``arena=None`` (``shoal.empty``, ``shoal.Channel``) they use
 ``shoal.default_arena()``: one arena per process, shared by all its
 interpreters; ``SHOAL_ARENA=NAME`` attaches that arena instead, and
@@ -44,6 +53,7 @@ from shoal._shoal import (
     Buffer,
     Channel,
     ChannelClosed,
+    ChannelPoisoned,
     CorruptArena,
     CorruptObject,
     Empty,
@@ -57,6 +67,7 @@ from shoal._shoal import (
     empty,
     format_size,
     parse_size,
+    select,
 )
 
 __all__ = [
@@ -69,6 +80,7 @@ __all__ = [
     "Buffer",
     "Channel",
     "ChannelClosed",
+    "ChannelPoisoned",
     "CorruptArena",
     "CorruptObject",
     "Empty",
@@ -83,6 +95,7 @@ __all__ = [
     "format_size",
     "interpreters",
     "parse_size",
+    "select",
 ]
 
 
