@@ -81,7 +81,8 @@ class Channel {
   static void check_movable(const HeldBlock& item, const Arena& arena);
   void wake_locked();    // bumps wake_seq: call with the lock held
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
-  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);
+  enum class Waiter { sender, receiver };  // which ChannelHeader count the wait shows in
+  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who);
 
   Holder* holder_;
   HeldBlock block_;
