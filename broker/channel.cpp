@@ -198,7 +198,15 @@ Channel::Attempt Channel::recv_locked(HeldBlock& out) {
   return Attempt::done;
 }
 
-void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline) {
+void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Waiter who) {
+  // Counted for `shoal channels` while this thread waits, spinning or asleep.
+  std::atomic_ref<std::uint32_t> waiting(who == Waiter::sender ? header()->blocked_senders
+                                                                : header()->blocked_receivers);
+  waiting.fetch_add(1, std::memory_order_relaxed);
+  struct Uncount {
+    std::atomic_ref<std::uint32_t>& count;
+    ~Uncount() { count.fetch_sub(1, std::memory_order_relaxed); }
+  } uncount{waiting};
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
   if (spin::worthwhile()) {
     const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
@@ -232,7 +240,7 @@ void Channel::send(Handle item, Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::sender);
   }
   wake_sleepers();
   wake_selectors();
@@ -260,7 +268,7 @@ void Channel::send(HeldBlock& item, Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::sender);
   }
   wake_sleepers();
   wake_selectors();
@@ -300,7 +308,7 @@ HeldBlock Channel::recv(Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": recv timed out (empty)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::receiver);
   }
   wake_sleepers();
   return out;

@@ -120,7 +120,8 @@ class Channel {
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void note_activity_locked();  // bumps the arena's activity_seq: with the lock held
   void wake_selectors();        // wakes any selector: after the lock is released
-  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);
+  enum class Waiter { sender, receiver };  // which ChannelHeader count the wait shows in
+  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who);
 
   Holder* holder_;
   HeldBlock block_;

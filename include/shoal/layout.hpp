@@ -45,8 +45,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // poisoned (ChannelState::poisoned: its slots own nothing any more), and the
 // arena header has select()'s futex word and sleeper count (activity_seq,
 // selectors). An older reader would count a poisoned channel's dead slots
-// as owners and sleep on nothing while others select.
-inline constexpr std::uint32_t kLayoutVersion = 4;
+// as owners and sleep on nothing while others select. 5: the site table in
+// the header's padding (kSiteTableOffset) and ChannelHeader's blocked
+// sender/receiver counts.
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -94,7 +96,10 @@ struct BlockHeader {
   std::uint16_t creator_slot;  // holder slot that allocated it, or kNoHolder
   // BlockFlags. Set under the lock, read without it (atomic_ref).
   std::uint16_t flags;
-  std::uint32_t site;          // creation site id; 0 = unknown (CLI issue)
+  // Creation site: an id in the site table (SiteTableHeader below), the
+  // Python file and line that made the block; 0 = unknown. Under lock,
+  // written once at allocation.
+  std::uint32_t site;
 };
 
 // BlockHeader::flags.
@@ -164,7 +169,12 @@ struct ChannelHeader {
   std::uint64_t tail;      // one past the last item sent; commit of a send
   std::uint32_t wake_seq;  // bumped (under lock) on every send, receive and close; futex word
   std::uint32_t sleepers;  // threads asleep on wake_seq: a hint, so an idle channel skips FUTEX_WAKE
-  std::uint8_t reserved[32];
+  // Threads waiting in send() (channel full) and in recv() (channel empty),
+  // spinning or asleep: atomic, not under the lock. A hint for `shoal
+  // channels`, like `sleepers`: a waiter killed while waiting leaves it high.
+  std::uint32_t blocked_senders;
+  std::uint32_t blocked_receivers;
+  std::uint8_t reserved[24];
   // ChildEntry slots[capacity] follow.
 };
 static_assert(sizeof(ChannelHeader) == 64);
@@ -276,5 +286,48 @@ struct ArenaHeader {
   HolderSlot holders[kMaxHolders];
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
+
+// ------------------------------------------------------------ site table --
+//
+// Where blocks were made: an append-only log of records in the header's
+// padding, [kSiteTableOffset, kHeaderBytes), zero at creation. Two record
+// types: a `file` record names a source file (id 1, 2, ... in log order), a
+// `site` record a (file id, line) pair (id 1, 2, ...); BlockHeader::site
+// holds a site id. Records are appended under the arena lock: the record's
+// bytes first, then `used` grows past it (the commit, a release store).
+// Bytes past `used` are ignored, so a writer killed mid-record leaves
+// nothing half-visible and the next writer overwrites them. Readers bound
+// `used` and every record (decode_site_table, include/shoal/sites.hpp).
+// Nothing else refers into the log, so repair has nothing to do here. When
+// the log is full, new sites are simply unknown (0).
+inline constexpr std::uint64_t kSiteTableOffset = 192 * 1024;
+inline constexpr std::uint64_t kSiteTableBytes = kHeaderBytes - kSiteTableOffset;  // 64 KiB
+
+struct SiteTableHeader {
+  std::uint64_t used;  // record bytes committed after this header; commit
+  std::uint8_t reserved[56];
+  // Records follow, each 8-aligned.
+};
+static_assert(sizeof(SiteTableHeader) == 64);
+
+enum class SiteRecordType : std::uint8_t { file = 1, site = 2 };
+
+struct SiteRecord {
+  std::uint8_t type;     // SiteRecordType
+  std::uint8_t reserved;
+  std::uint16_t length;  // payload bytes that follow (padded to 8 in the log)
+  std::uint32_t id;      // file or site id: 1 + records of its type before it
+  // file: the path, UTF-8, no NUL, 1..kMaxSiteFileBytes bytes
+  // site: SitePayload
+};
+static_assert(sizeof(SiteRecord) == 8);
+
+struct SitePayload {
+  std::uint32_t file_id;
+  std::uint32_t line;
+};
+
+inline constexpr std::uint64_t kMaxSiteFileBytes = 1024;
+static_assert(sizeof(ArenaHeader) <= kSiteTableOffset);
 
 }  // namespace shoal::layout

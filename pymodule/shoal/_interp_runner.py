@@ -12,7 +12,8 @@ hands back to the caller:
 Requests are tuples whose first item says what to do:
 
     ("setup", sys_path, main_file)      once, before anything else
-    ("call", func, args, kwargs, task)  func(*args, **kwargs); task = (name, interpreter id) or None
+    ("call", func, args, kwargs, task)  func(*args, **kwargs); func may be (module, qualname);
+                                        task = (name, interpreter id) or None
     ("exec", source, task)              exec(source) in __main__
     ("bind", names)                     __main__.__dict__.update(names)
 
@@ -40,6 +41,8 @@ def execute(request):
         kind = request[0]
         if kind == "call":
             _, func, args, kwargs, task = request
+            if type(func) is tuple:
+                func = _resolve(*func)
             with _running_as(task):
                 return ("ok", func(*args, **kwargs))
         if kind == "exec":
@@ -56,6 +59,30 @@ def execute(request):
         raise ValueError(f"shoal: unknown interpreter request {kind!r}")
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
         return failed_outcome(exc)
+
+
+# (module, qualname) -> function, for functions sent by reference.
+_resolved = {}
+
+
+def _resolve(module_name, qualname):
+    """The function ``module_name.qualname``, as pickle would find it."""
+    key = (module_name, qualname)
+    func = _resolved.get(key)
+    if func is not None:
+        return func
+    if module_name == "__main__":
+        owner = sys.modules["__main__"]  # resolved anew each time: exec() may redefine it
+    else:
+        import importlib
+
+        owner = importlib.import_module(module_name)
+    func = owner
+    for part in qualname.split("."):
+        func = getattr(func, part)
+    if module_name != "__main__":
+        _resolved[key] = func
+    return func
 
 
 def failed_outcome(exc):
