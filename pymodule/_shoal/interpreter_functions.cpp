@@ -265,11 +265,15 @@ PyObject* interp_create_function(PyObject*, PyObject* isolated_arg) {
   }
   PyInterpreterState* interp = PyThreadState_GetInterpreter(fresh);
   const std::int64_t id = PyInterpreterState_GetID(interp);
-  // The creating thread state is not needed: calls bring their own.
-  PyThreadState_Clear(fresh);
+  // The creating thread state is kept, as this thread's state there and as
+  // the one that will end the interpreter, the way CPython 3.12's own
+  // interpreter module does it. Deleting it instead breaks 3.12: it is the
+  // interpreter's preallocated initial thread state, which 3.12 does not
+  // reset when freed (the next PyThreadState_New aborts, "thread state
+  // already initialized"), and whichever thread state first imports
+  // threading there must still exist when the interpreter ends.
   PyThreadState_Swap(caller);
-  PyThreadState_Delete(fresh);
-  register_interpreter(id, interp, isolated != 0);
+  register_interpreter(id, interp, isolated != 0, fresh);
   return PyLong_FromLongLong(id);
 }
 
@@ -321,23 +325,23 @@ PyObject* interp_destroy_function(PyObject*, PyObject* id_arg) {
   if (!parse_id(id_arg, &id)) return nullptr;
   if (id == current_id()) return PyUnicode_FromString("current");
   bool busy = false;
-  std::vector<PyThreadState*> kept;
-  PyInterpreterState* interp = unregister_for_close(id, &busy, &kept);
+  PyThreadState* initial = nullptr;
+  std::vector<PyThreadState*> others;
+  PyInterpreterState* interp = unregister_for_close(id, &busy, &initial, &others);
   if (busy) return PyUnicode_FromString("running");
   if (interp == nullptr) return PyUnicode_FromString("unknown");
   // Finalising runs the target's atexit hooks and module teardown (shoal's
-  // closes its arenas, releasing every block that interpreter held).
+  // closes its arenas, releasing every block that interpreter held). It
+  // runs in the initial thread state (see interp_create_function), and
+  // Py_EndInterpreter insists on being the last: the states kept for other
+  // callers go first (no call runs, so none is in use).
   PyThreadState* caller = PyThreadState_Get();
-  PyThreadState* ending = PyThreadState_New(interp);
-  if (ending == nullptr) return PyErr_NoMemory();
-  PyThreadState_Swap(ending);
-  // Py_EndInterpreter insists on being the last thread state: delete the
-  // ones kept for callers first (no call runs, so none is in use).
-  for (PyThreadState* tstate : kept) {
+  PyThreadState_Swap(initial);
+  for (PyThreadState* tstate : others) {
     PyThreadState_Clear(tstate);
     PyThreadState_Delete(tstate);
   }
-  Py_EndInterpreter(ending);
+  Py_EndInterpreter(initial);
   PyThreadState_Swap(caller);
   return PyUnicode_FromString("closed");
 }

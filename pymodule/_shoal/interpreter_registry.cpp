@@ -12,7 +12,9 @@ struct Entry {
   PyInterpreterState* interp;
   bool isolated;
   int running_calls;
-  // Thread states kept for the OS threads that call in repeatedly.
+  PyThreadState* initial;
+  // Thread states kept for the OS threads that call in repeatedly
+  // (`initial` among them, for the thread that created the interpreter).
   std::vector<std::pair<std::thread::id, PyThreadState*>> kept;
 };
 
@@ -37,9 +39,9 @@ Entry* find_locked(std::int64_t id) {
 
 }  // namespace
 
-void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isolated) {
+void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isolated, PyThreadState* initial) {
   std::lock_guard lock(registry_mutex());
-  entries().push_back(Entry{id, interp, isolated, 0, {}});
+  entries().push_back(Entry{id, interp, isolated, 0, initial, {{std::this_thread::get_id(), initial}}});
 }
 
 PyInterpreterState* begin_call(std::int64_t id, PyThreadState** kept) {
@@ -65,7 +67,8 @@ void end_call(std::int64_t id) {
   if (Entry* entry = find_locked(id)) --entry->running_calls;
 }
 
-PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, std::vector<PyThreadState*>* kept) {
+PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, PyThreadState** initial,
+                                         std::vector<PyThreadState*>* others) {
   std::lock_guard lock(registry_mutex());
   *busy = false;
   auto& list = entries();
@@ -76,7 +79,10 @@ PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, std::vecto
     return nullptr;
   }
   PyInterpreterState* interp = it->interp;
-  for (const auto& [thread, tstate] : it->kept) kept->push_back(tstate);
+  *initial = it->initial;
+  for (const auto& [thread, tstate] : it->kept) {
+    if (tstate != it->initial) others->push_back(tstate);
+  }
   list.erase(it);
   return interp;
 }

@@ -20,8 +20,11 @@
 
 namespace shoal_py {
 
-// Records a new interpreter made by shoal.
-void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isolated);
+// Records a new interpreter made by shoal, and `initial`, the thread state
+// it was created with (bound to this OS thread), kept as this thread's
+// state there: it is the one that ends the interpreter (see
+// interpreter_functions.cpp).
+void register_interpreter(std::int64_t id, PyInterpreterState* interp, bool isolated, PyThreadState* initial);
 
 // Admits one call into interpreter `id`: its state, or null when `id` is
 // not (or no longer) an open interpreter of shoal's. Every admitted call
@@ -37,10 +40,11 @@ void end_call(std::int64_t id);
 void keep_thread_state(std::int64_t id, PyThreadState* tstate);
 
 // Takes `id` out of the registry so that it can be destroyed, if no call
-// runs in it. Returns the state (null if unknown) and the thread states kept
-// in it (to delete before ending it); sets `busy` when calls are running
-// (then nothing changes).
-PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, std::vector<PyThreadState*>* kept);
+// runs in it. Returns the state (null if unknown), its initial thread state
+// and the other thread states kept in it (to delete before ending it); sets
+// `busy` when calls are running (then nothing changes).
+PyInterpreterState* unregister_for_close(std::int64_t id, bool* busy, PyThreadState** initial,
+                                         std::vector<PyThreadState*>* others);
 
 // Whether a call is running in `id` (false for unknown ids).
 bool is_running(std::int64_t id);

@@ -423,11 +423,22 @@ class ValueFreezer {
     return result;
   }
 
+  // CPython 3.12's C pickler corrupts memory in an isolated subinterpreter
+  // (an object of the subinterpreter's allocator ends up on the main
+  // interpreter's tuple freelist; the process aborts at exit, "double free
+  // or corruption"): there, use the pure-Python pickler, which is sound.
+  static const char* dumps_name() {
+#if PY_VERSION_HEX < 0x030D0000
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) return "_dumps";
+#endif
+    return "dumps";
+  }
+
   // The protocol-5 pickle of `value` (a bytes object), its out-of-band
   // buffers (PickleBuffers) appended to `buffers`.
   PyObject* pickle_out_of_band(PyObject* value, PyObject* buffers) {
     PyObject* pickle = PyImport_ImportModule("pickle");
-    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, "dumps") : nullptr;
+    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, dumps_name()) : nullptr;
     PyObject* append = dumps != nullptr ? PyObject_GetAttrString(buffers, "append") : nullptr;
     PyObject* args = append != nullptr ? PyTuple_Pack(1, value) : nullptr;
     PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:i,s:O}", "protocol", 5, "buffer_callback", append) : nullptr;

@@ -25,6 +25,10 @@ import sys
 import threading
 import traceback
 
+# CPython 3.12's C pickler corrupts memory in isolated subinterpreters (the
+# process aborts at exit): there, the pure-Python one (see value_freeze.cpp).
+_dumps = pickle._dumps if sys.version_info < (3, 13) else pickle.dumps
+
 # The Task running on each thread of this interpreter, for
 # shoal.interpreters.running(). A plain dict keyed by thread ident: a
 # thread runs at most one task of this interpreter at a time.
@@ -88,7 +92,7 @@ def _resolve(module_name, qualname):
 def failed_outcome(exc):
     """The outcome describing ``exc``: pickled when it can be, always as text."""
     try:
-        pickled = pickle.dumps(exc, protocol=5)
+        pickled = _dumps(exc, protocol=5)
     except Exception:  # noqa: BLE001 - an unpicklable exception still reports as text
         pickled = None
     kind = type(exc)

@@ -237,7 +237,7 @@ class Interpreter:
         """
         if self._closed:
             return
-        status = _shoal._interp_destroy(self._id)
+        status = _lifecycle.run(_shoal._interp_destroy, self._id)
         if status == "running":
             raise InterpreterError(f"interpreter {self._id} is running; close it once its tasks have finished")
         if status == "current":
@@ -330,16 +330,79 @@ def _reference(func):
     return func
 
 
+class _LifecycleThread:
+    """The one thread of this interpreter that creates and closes interpreters.
+
+    An interpreter is ended by the thread state it was created with, on the
+    thread that created it: CPython 3.12's threading module, imported there
+    by that thread, otherwise waits forever at shutdown for its "main
+    thread" (the importing thread) to finish. Creating and closing every
+    interpreter on one long-lived daemon thread makes that true whichever
+    thread calls create() and close() (an executor's workers exit before
+    their interpreters are closed).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests = None
+        self._ident = None
+
+    def run(self, func, *args):
+        """func(*args) on the lifecycle thread: its result, or what it raised."""
+        if threading.get_ident() == self._ident:
+            return func(*args)
+        self._start()
+        done = threading.Event()
+        box = []
+        self._requests.put((func, args, box, done))
+        done.wait()
+        ok, value = box[0]
+        if ok:
+            return value
+        raise value
+
+    def _start(self):
+        with self._lock:
+            if self._requests is not None:
+                return
+            import queue
+
+            self._requests = queue.SimpleQueue()
+            thread = threading.Thread(target=self._serve, name="shoal-interpreters", daemon=True)
+            thread.start()
+            self._ident = thread.ident
+
+    def _serve(self):
+        while True:
+            func, args, box, done = self._requests.get()
+            try:
+                box.append((True, func(*args)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                box.append((False, exc))
+            done.set()
+            del func, args, box, done
+
+
+_lifecycle = _LifecycleThread()
+
+
+def _create_ready(isolated, sys_path, main_file):
+    interp_id = _shoal._interp_create(isolated)
+    try:
+        # Setup runs in the creating thread state (kept for this thread), so
+        # that is where the interpreter first imports threading.
+        _outcome_value(_send(interp_id, ("setup", sys_path, main_file), True))
+    except BaseException:
+        _shoal._interp_destroy(interp_id)
+        raise
+    return interp_id
+
+
 def create(isolated=True):
     """A new interpreter: its own GIL if ``isolated`` (parallel), else the main GIL."""
-    interp_id = _shoal._interp_create(bool(isolated))
+    interp_id = _lifecycle.run(_create_ready, bool(isolated), list(sys.path), _caller_main_file())
     interp = Interpreter(interp_id)
     interp._closed = False
-    try:
-        _outcome_value(_send(interp_id, ("setup", list(sys.path), _caller_main_file())))
-    except BaseException:
-        interp.close()
-        raise
     _owned[interp_id] = interp
     return interp
 
