@@ -21,6 +21,7 @@
 // frees every blob it made when it goes.
 #include "value_freeze.hpp"
 
+
 #include <cstring>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
+#include "pickler_choice.hpp"
 #include "shoal/freezer.hpp"
 
 namespace shoal_py {
@@ -423,22 +425,12 @@ class ValueFreezer {
     return result;
   }
 
-  // CPython 3.12's C pickler corrupts memory in an isolated subinterpreter
-  // (an object of the subinterpreter's allocator ends up on the main
-  // interpreter's tuple freelist; the process aborts at exit, "double free
-  // or corruption"): there, use the pure-Python pickler, which is sound.
-  static const char* dumps_name() {
-#if PY_VERSION_HEX < 0x030D0000
-    if (PyInterpreterState_Get() != PyInterpreterState_Main()) return "_dumps";
-#endif
-    return "dumps";
-  }
-
   // The protocol-5 pickle of `value` (a bytes object), its out-of-band
   // buffers (PickleBuffers) appended to `buffers`.
   PyObject* pickle_out_of_band(PyObject* value, PyObject* buffers) {
     PyObject* pickle = PyImport_ImportModule("pickle");
-    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, dumps_name()) : nullptr;
+    // pickle.dumps, or its pure-Python twin where the C one is unsound (pickler_choice.hpp).
+    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, pickle_dumps_name()) : nullptr;
     PyObject* append = dumps != nullptr ? PyObject_GetAttrString(buffers, "append") : nullptr;
     PyObject* args = append != nullptr ? PyTuple_Pack(1, value) : nullptr;
     PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:i,s:O}", "protocol", 5, "buffer_callback", append) : nullptr;

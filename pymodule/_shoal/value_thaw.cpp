@@ -8,11 +8,13 @@
 // can write the arena (anyone who can open its /dev/shm file).
 #include "value_thaw.hpp"
 
+
 #include <string>
 #include <utility>
 
 #include "buffer_type.hpp"
 #include "errors.hpp"
+#include "pickler_choice.hpp"
 #include "shoal/frozen.hpp"
 
 namespace shoal_py {
@@ -250,7 +252,8 @@ class ValueThawer {
 
   static PyObject* unpickle(PyObject* payload, PyObject* buffers) {
     PyObject* pickle = PyImport_ImportModule("pickle");
-    PyObject* loads = pickle != nullptr ? PyObject_GetAttrString(pickle, "loads") : nullptr;
+    // pickle.loads, or its pure-Python twin where the C one is unsound (pickler_choice.hpp).
+    PyObject* loads = pickle != nullptr ? PyObject_GetAttrString(pickle, pickle_loads_name()) : nullptr;
     PyObject* args = loads != nullptr ? PyTuple_Pack(1, payload) : nullptr;
     PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:O}", "buffers", buffers) : nullptr;
     PyObject* result = kwargs != nullptr ? PyObject_Call(loads, args, kwargs) : nullptr;
