@@ -12,6 +12,7 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <atomic>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -278,13 +279,17 @@ ObjectView Arena::object(Handle h) {
     throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live object");
   }
   const std::byte* payload = base_ + h.offset + layout::kBlockHeaderBytes;
+  // `requested` is read once: a reader without the lock (the CLI's dump)
+  // may see the block freed and reused meanwhile, and every bound below
+  // must come from the value that was checked.
+  const std::uint64_t requested = std::atomic_ref(block->requested).load(std::memory_order_relaxed);
   layout::ChildTable table;
   std::memcpy(&table, payload, sizeof table);
-  if (!layout::child_table_is_sane(table, block->requested)) {
+  if (!layout::child_table_is_sane(table, requested)) {
     throw CorruptObject("arena '" + name_ + "': object " + to_string(h) + " has a malformed child table");
   }
   ObjectView view;
-  view.body = {payload + table.body_offset, static_cast<std::size_t>(block->requested - table.body_offset)};
+  view.body = {payload + table.body_offset, static_cast<std::size_t>(requested - table.body_offset)};
   view.children.resize(table.count);
   if (table.count != 0) {  // (memcpy into an empty vector's null pointer is undefined, even for 0 bytes)
     std::memcpy(view.children.data(), payload + sizeof table, table.count * sizeof(layout::ChildEntry));
