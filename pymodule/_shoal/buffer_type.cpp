@@ -227,6 +227,22 @@ PyGetSetDef buffer_getset[] = {
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
+// __reduce_ex__: pickling lives in Python (shoal/_pickling.py).
+PyObject* buffer_reduce_ex(PyObject* self, PyObject* protocol) {
+  PyObject* module = PyImport_ImportModule("shoal._pickling");
+  if (module == nullptr) return nullptr;
+  PyObject* result = PyObject_CallMethod(module, "reduce_buffer", "OO", self, protocol);
+  Py_DECREF(module);
+  return result;
+}
+
+PyMethodDef buffer_methods[] = {
+    {"__reduce_ex__", buffer_reduce_ex, METH_O,
+     "Pickles the Buffer: with protocol 5 its bytes go out of band (a channel send then\n"
+     "references them in place); it arrives as a read-only array view of them."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
 const char buffer_doc[] =
     "An array of numbers in shared memory; made by arena.empty() or shoal.empty(),\n"
     "or received from a channel. Supports the buffer protocol and __array_interface__:\n"
@@ -237,6 +253,7 @@ PyType_Slot buffer_slots[] = {
     {Py_tp_traverse, reinterpret_cast<void*>(buffer_traverse)},
     {Py_tp_repr, reinterpret_cast<void*>(buffer_repr)},
     {Py_tp_getset, buffer_getset},
+    {Py_tp_methods, buffer_methods},
     {Py_bf_getbuffer, reinterpret_cast<void*>(buffer_getbuffer)},
     {Py_tp_doc, const_cast<char*>(buffer_doc)},
     {0, nullptr},

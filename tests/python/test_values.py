@@ -550,3 +550,44 @@ def test_buffers_and_pickles_cross_to_an_isolated_interpreter_and_back(arena):
         seen, back = outbox.try_recv()
         assert seen == type(value).__name__ and type(back) is type(value)
         assert (back.tobytes() == value.tobytes()) if isinstance(value, memoryview) else (back == value)
+
+
+# ------------------------------------------- shoal.Buffer inside a pickle ----
+
+
+def test_buffer_inside_a_user_object_crosses_without_a_copy():
+    np = pytest.importorskip("numpy")
+    import interp_work
+
+    ch = shoal.Channel(4)
+    buf = shoal.empty((4, 3), "float32")
+    np.asarray(buf)[:] = 2.5
+    ch.send(interp_work.Box(buf))
+    assert buf.readonly  # sent: its bytes are final
+    got = ch.recv(timeout=30)
+    assert isinstance(got, interp_work.Box)
+    assert got.data.shape == (4, 3) and got.data.dtype == np.float32
+    assert np.shares_memory(got.data, np.asarray(buf))
+    assert not got.data.flags.writeable
+
+
+def test_buffer_pickles_as_a_copy_with_plain_pickle():
+    np = pytest.importorskip("numpy")
+    import pickle
+
+    buf = shoal.empty((2, 5), "int16")
+    np.asarray(buf)[:] = 7
+    for protocol in (2, 4, 5):
+        copy = pickle.loads(pickle.dumps(buf, protocol=protocol))
+        assert copy.shape == (2, 5) and (copy == 7).all()
+        assert not np.shares_memory(copy, np.asarray(buf))
+
+
+def test_buffer_inside_a_user_object_reaches_an_isolated_interpreter():
+    import interp_work
+    from shoal import interpreters
+
+    buf = shoal.empty((4, 3), "float32")
+    with interpreters.create() as interp:
+        # No NumPy there: a read-only memoryview of the same bytes, same shape.
+        assert interp.call(interp_work.describe_box_data, interp_work.Box(buf)) == ("memoryview", (4, 3), "f", True)
