@@ -325,8 +325,10 @@ void ValueWriter::set_ndarray(const ArrayLayout& layout, const BlobSlice& data, 
 
 void ValueWriter::set_blob(const BlobSlice& data) { write_blob_ref(builder_.initBlob(), data); }
 
-void ValueWriter::set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers) {
+void ValueWriter::set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers,
+                              std::span<const Handle> channels) {
   check_inline_size(buffers.size(), "a list of pickle buffers");
+  check_inline_size(channels.size(), "a list of pickled channels");
   // Blobs first: a failure (ArenaFull) then leaves the message untouched.
   std::optional<BlobSlice> payload_blob;
   if (payload.size() > kInlineMax) payload_blob = freezer_->copy_to_blob(payload);
@@ -341,6 +343,12 @@ void ValueWriter::set_pickled(std::span<const std::byte> payload, std::span<cons
   }
   auto list = pickled.initBuffers(static_cast<unsigned>(buffers.size()));
   for (std::size_t i = 0; i < buffers.size(); ++i) write_blob_ref(list[static_cast<unsigned>(i)], buffers[i]);
+  if (!channels.empty()) {
+    auto refs = pickled.initChannels(static_cast<unsigned>(channels.size()));
+    for (std::size_t i = 0; i < channels.size(); ++i) {
+      refs.set(static_cast<unsigned>(i), freezer_->add_child(channels[i], BlockKind::channel));
+    }
+  }
 }
 
 void ValueWriter::set_channel(Handle channel) {

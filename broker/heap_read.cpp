@@ -351,6 +351,9 @@ PickledView ValueReader::as_pickled() const {
   const auto buffers = guarded(*object_, [&] { return pickled.getBuffers(); });
   view.buffers.reserve(buffers.size());
   for (const auto ref : buffers) view.buffers.push_back(blob_ref(*object_, ref));
+  const auto channels = guarded(*object_, [&] { return pickled.getChannels(); });
+  view.channels.reserve(channels.size());
+  for (const std::uint32_t index : channels) view.channels.push_back(object_->child(index, BlockKind::channel).block);
   return view;
 }
 

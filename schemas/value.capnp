@@ -107,13 +107,17 @@ struct NdArray {
 }
 
 # A pickle (protocol 5) and its out-of-band buffers, in the order the
-# pickle's PickleBuffer references expect them. Next ordinal: @3.
+# pickle's PickleBuffer references expect them; and the channels it refers
+# to by persistent id i (the i-th entry: a child-table index of a block of
+# kind `channel`), so that the object holds a reference on each while it is
+# in flight. Next ordinal: @4.
 struct Pickled {
   payload :union {
     inline @0 :Data;    # at most kInlineMax bytes
     blob @1 :BlobRef;   # a larger pickle
   }
   buffers @2 :List(BlobRef);
+  channels @3 :List(UInt32);
 }
 
 # A channel, named by the child-table index of its block (of kind

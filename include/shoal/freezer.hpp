@@ -91,9 +91,12 @@ class ValueWriter {
   void set_ndarray(const ArrayLayout& layout, const BlobSlice& data, std::uint64_t origin = 0);
   // A raw buffer: the bytes of `data`, read back as a zero-copy view.
   void set_blob(const BlobSlice& data);
-  // A protocol-5 pickle and its out-of-band buffers. The payload is inline
-  // up to kInlineMax bytes, else copied into a blob.
-  void set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers);
+  // A protocol-5 pickle, its out-of-band buffers and the channels its
+  // persistent ids name (handles of channels the caller holds; the object
+  // will hold a reference on each). The payload is inline up to kInlineMax
+  // bytes, else copied into a blob.
+  void set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers,
+                   std::span<const Handle> channels = {});
   // A channel (Channel::handle() of a channel the caller holds); the object
   // will hold a reference on it.
   void set_channel(Handle channel);

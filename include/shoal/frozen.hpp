@@ -80,6 +80,7 @@ struct ArrayView {
 struct PickledView {
   std::span<const std::byte> payload;
   std::vector<BlobView> buffers;  // out-of-band buffers, in order
+  std::vector<Handle> channels;   // channels named by persistent id, in order
 };
 
 class ValueReader {

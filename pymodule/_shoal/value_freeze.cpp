@@ -33,7 +33,6 @@
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
-#include "pickler_choice.hpp"
 #include "shoal/freezer.hpp"
 
 namespace shoal_py {
@@ -241,13 +240,21 @@ class ValueFreezer {
   // channel block, so it lives while the value is in flight (a pickled
   // ticket would not keep it alive).
   int write_channel(PyObject* value, ValueWriter out, const PathStep& path) {
+    shoal::Handle handle;
+    if (channel_handle(value, path, &handle) < 0) return -1;
+    out.set_channel(handle);
+    return 0;
+  }
+
+  // The handle of Channel `value`, which must be open and of this arena.
+  int channel_handle(PyObject* value, const PathStep& path, shoal::Handle* handle) {
     const ChannelFields& channel = reinterpret_cast<ChannelObject*>(value)->fields;
     if (!channel.channel || channel.session->arena().name() != session_.arena().name()) {
       PyErr_Format(PyExc_ValueError, "%s: the channel is not one of arena '%s'", spell(path).c_str(),
                    session_.arena().name().c_str());
       return -1;
     }
-    out.set_channel(channel.channel->handle());
+    *handle = channel.channel->handle();
     return 0;
   }
 
@@ -401,49 +408,50 @@ class ValueFreezer {
 
   // ---------------------------------------------------- anything else: pickle
 
-  // pickle.dumps(value, protocol=5, buffer_callback=buffers.append), the
-  // payload and each out-of-band buffer written as set_pickled.
+  // shoal._pickling.dumps_for_send: a protocol-5 pickle whose out-of-band
+  // buffers and Channels (persistent ids) are written beside the payload by
+  // set_pickled, so the object references them all.
   int write_pickled(PyObject* value, ValueWriter out, const PathStep& path) {
     PyObject* buffers = PyList_New(0);
-    PyObject* payload = buffers != nullptr ? pickle_out_of_band(value, buffers) : nullptr;
+    PyObject* channels = buffers != nullptr ? PyList_New(0) : nullptr;
+    PyObject* payload = channels != nullptr ? pickle_for_send(value, buffers, channels) : nullptr;
     int result = -1;
     if (payload == nullptr) {
-      if (buffers != nullptr) explain_unpicklable(value, path);
+      if (channels != nullptr) explain_unpicklable(value, path);
     } else {
       std::vector<shoal::heap::BlobSlice> slices(static_cast<std::size_t>(PyList_GET_SIZE(buffers)));
       result = 0;
       for (std::size_t i = 0; i < slices.size() && result == 0; ++i) {
         result = pickle_buffer_bytes(PyList_GET_ITEM(buffers, i), &slices[i]);
       }
+      std::vector<shoal::Handle> handles;
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(channels) && result == 0; ++i) {
+        result = channel_handle(PyList_GET_ITEM(channels, i), path, &handles.emplace_back());
+      }
       if (result == 0) {
         const auto* data = reinterpret_cast<const std::byte*>(PyBytes_AS_STRING(payload));
-        out.set_pickled({data, static_cast<std::size_t>(PyBytes_GET_SIZE(payload))}, slices);
+        out.set_pickled({data, static_cast<std::size_t>(PyBytes_GET_SIZE(payload))}, slices, handles);
       }
     }
     Py_XDECREF(payload);
+    Py_XDECREF(channels);
     Py_XDECREF(buffers);
     return result;
   }
 
-  // The protocol-5 pickle of `value` (a bytes object), its out-of-band
-  // buffers (PickleBuffers) appended to `buffers`.
-  PyObject* pickle_out_of_band(PyObject* value, PyObject* buffers) {
-    PyObject* pickle = PyImport_ImportModule("pickle");
-    // pickle.dumps, or its pure-Python twin where the C one is unsound (pickler_choice.hpp).
-    PyObject* dumps = pickle != nullptr ? PyObject_GetAttrString(pickle, pickle_dumps_name()) : nullptr;
-    PyObject* append = dumps != nullptr ? PyObject_GetAttrString(buffers, "append") : nullptr;
-    PyObject* args = append != nullptr ? PyTuple_Pack(1, value) : nullptr;
-    PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:i,s:O}", "protocol", 5, "buffer_callback", append) : nullptr;
-    PyObject* payload = kwargs != nullptr ? PyObject_Call(dumps, args, kwargs) : nullptr;
+  // The pickle of `value` (a bytes object); its out-of-band buffers
+  // (PickleBuffers) appended to `buffers`, its Channels to `channels`.
+  PyObject* pickle_for_send(PyObject* value, PyObject* buffers, PyObject* channels) {
+    PyObject* module = PyImport_ImportModule("shoal._pickling");
+    PyObject* append = module != nullptr ? PyObject_GetAttrString(buffers, "append") : nullptr;
+    PyObject* payload =
+        append != nullptr ? PyObject_CallMethod(module, "dumps_for_send", "OOO", value, append, channels) : nullptr;
     if (payload != nullptr && !PyBytes_Check(payload)) {
       Py_CLEAR(payload);
-      PyErr_SetString(PyExc_TypeError, "pickle.dumps returned something other than bytes");
+      PyErr_SetString(PyExc_TypeError, "shoal._pickling.dumps_for_send returned something other than bytes");
     }
-    Py_XDECREF(kwargs);
-    Py_XDECREF(args);
     Py_XDECREF(append);
-    Py_XDECREF(dumps);
-    Py_XDECREF(pickle);
+    Py_XDECREF(module);
     return payload;
   }
 

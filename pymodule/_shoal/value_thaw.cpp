@@ -14,7 +14,6 @@
 
 #include "buffer_type.hpp"
 #include "errors.hpp"
-#include "pickler_choice.hpp"
 #include "shoal/frozen.hpp"
 
 namespace shoal_py {
@@ -198,10 +197,11 @@ class ValueThawer {
     return new_buffer_object(state_, std::move(fields));
   }
 
-  // pickle.loads(payload, buffers=[...]), each out-of-band buffer a
-  // read-only memoryview of the arena memory (over a Buffer, which keeps
-  // the object alive): NumPy's unpickler wraps such a view without a copy.
-  // The payload is read in place: loads copies what it keeps.
+  // shoal._pickling.loads_for_receive(payload, buffers, channels): each
+  // out-of-band buffer a read-only memoryview of the arena memory (over a
+  // Buffer, which keeps the object alive; NumPy's unpickler wraps such a
+  // view without a copy), each persistent id the channel it names, opened
+  // here.
   PyObject* read_pickled(const ValueReader& value) {
     const shoal::heap::PickledView pickled = value.as_pickled();
     PyObject* buffers = PyList_New(static_cast<Py_ssize_t>(pickled.buffers.size()));
@@ -211,11 +211,23 @@ class ValueThawer {
       if (view == nullptr) return Py_DECREF(buffers), nullptr;
       PyList_SET_ITEM(buffers, static_cast<Py_ssize_t>(i), view);
     }
+    PyObject* channels = PyList_New(static_cast<Py_ssize_t>(pickled.channels.size()));
+    if (channels == nullptr) return Py_DECREF(buffers), nullptr;
+    for (std::size_t i = 0; i < pickled.channels.size(); ++i) {
+      PyObject* channel = open_channel(pickled.channels[i]);
+      if (channel == nullptr) return Py_DECREF(buffers), Py_DECREF(channels), nullptr;
+      PyList_SET_ITEM(channels, static_cast<Py_ssize_t>(i), channel);
+    }
     PyObject* payload = PyMemoryView_FromMemory(
         const_cast<char*>(reinterpret_cast<const char*>(pickled.payload.data())),
         static_cast<Py_ssize_t>(pickled.payload.size()), PyBUF_READ);
-    PyObject* result = payload != nullptr ? unpickle(payload, buffers) : nullptr;
+    PyObject* module = payload != nullptr ? PyImport_ImportModule("shoal._pickling") : nullptr;
+    PyObject* result = module != nullptr ? PyObject_CallMethod(module, "loads_for_receive", "OOO", payload,
+                                                               buffers, channels)
+                                         : nullptr;
+    Py_XDECREF(module);
     Py_XDECREF(payload);
+    Py_DECREF(channels);
     Py_DECREF(buffers);
     return result;
   }
@@ -239,8 +251,9 @@ class ValueThawer {
   // The channel, opened through this interpreter's holder as unpickling a
   // Channel opens it (shoal._shoal._rebuild_channel); the object holds a
   // reference on it meanwhile, so it is still there to open.
-  PyObject* read_channel(const ValueReader& value) {
-    const shoal::Handle handle = value.as_channel();
+  PyObject* read_channel(const ValueReader& value) { return open_channel(value.as_channel()); }
+
+  PyObject* open_channel(shoal::Handle handle) {
     PyObject* module = PyImport_ImportModule("shoal._shoal");
     if (module == nullptr) return nullptr;
     PyObject* channel = PyObject_CallMethod(module, "_rebuild_channel", "sKK", object_->session->arena().name().c_str(),
@@ -248,20 +261,6 @@ class ValueThawer {
                                             static_cast<unsigned long long>(handle.generation));
     Py_DECREF(module);
     return channel;
-  }
-
-  static PyObject* unpickle(PyObject* payload, PyObject* buffers) {
-    PyObject* pickle = PyImport_ImportModule("pickle");
-    // pickle.loads, or its pure-Python twin where the C one is unsound (pickler_choice.hpp).
-    PyObject* loads = pickle != nullptr ? PyObject_GetAttrString(pickle, pickle_loads_name()) : nullptr;
-    PyObject* args = loads != nullptr ? PyTuple_Pack(1, payload) : nullptr;
-    PyObject* kwargs = args != nullptr ? Py_BuildValue("{s:O}", "buffers", buffers) : nullptr;
-    PyObject* result = kwargs != nullptr ? PyObject_Call(loads, args, kwargs) : nullptr;
-    Py_XDECREF(kwargs);
-    Py_XDECREF(args);
-    Py_XDECREF(loads);
-    Py_XDECREF(pickle);
-    return result;
   }
 
   ModuleState* state_;

@@ -591,3 +591,22 @@ def test_buffer_inside_a_user_object_reaches_an_isolated_interpreter():
     with interpreters.create() as interp:
         # No NumPy there: a read-only memoryview of the same bytes, same shape.
         assert interp.call(interp_work.describe_box_data, interp_work.Box(buf)) == ("memoryview", (4, 3), "f", True)
+
+
+def test_channel_inside_a_user_object_is_kept_alive_in_flight():
+    import interp_work
+
+    gc.collect()
+    base = shoal.default_arena().used
+    ch = shoal.Channel(4)
+    reply = shoal.Channel(2)
+    reply.send("hello")
+    ch.send(interp_work.Box({"reply": reply, "again": reply}))
+    del reply  # the sender's last reference: the message now holds the channel
+    gc.collect()
+    box = ch.recv(timeout=30)
+    assert box.data["reply"] is box.data["again"]  # one channel, one object
+    assert box.data["reply"].recv(timeout=30) == "hello"
+    del box, ch
+    gc.collect()
+    assert shoal.default_arena().used == base
