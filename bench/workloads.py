@@ -203,6 +203,9 @@ def role_producer(spec):
     ep = spec["ep"]
     iox_pub = None
     held = []
+    if kind == "iox":
+        spec["_iox"] = Iox()
+        iox_pub = spec["_iox"].publisher(ep, True, spec.get("nsub", 1))
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -218,11 +221,6 @@ def role_producer(spec):
         nbytes, copies = cmd[1], (cmd[2] if len(cmd) > 2 else 1)
         if kind == "iox":
             import numpy as np
-            if iox_pub is None:
-                iox = Iox()
-                iox_pub = iox.publisher(ep, True, spec.get("nsub", 1))
-                spec["_iox"] = iox
-                time.sleep(0.2)
             sample = iox_pub.loan_slice_uninit(nbytes)
             view = sample.payload().as_memory_view()
             np.frombuffer(view, dtype="float64")[:] = 1.0    # made in place, in the loan
@@ -257,6 +255,9 @@ def role_consumer(spec):
     kind, ctl, res = spec["kind"], spec["ctl"], spec["res"]
     ep = spec["ep"]
     iox_sub = None
+    if kind == "iox":
+        spec["_iox"] = Iox()
+        iox_sub = spec["_iox"].subscriber(ep, True, spec.get("nsub", 1))
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -268,10 +269,6 @@ def role_consumer(spec):
             continue
         shm = None
         if kind == "iox":
-            if iox_sub is None:
-                iox = Iox()
-                iox_sub = iox.subscriber(ep, True, spec.get("nsub", 1))
-                spec["_iox"] = iox
             sample = Iox.receive(iox_sub, 300)
             t1 = now()
             obj = sample.payload().as_memory_view()
