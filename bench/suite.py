@@ -777,7 +777,7 @@ def fanout_ray(env, size, nc, row):
 
 def run_compute(env):
     import numpy as np
-    n = 400_000 if env.quick else 4_000_000
+    n = 1_000_000 if env.quick else 16_000_000
     reps = 1 if env.quick else 3
     buf = shoal.empty((n,), dtype="float64")
     arr = np.asarray(buf)
@@ -964,12 +964,13 @@ def report(R, env):
         big = fl["bytes"]
         tr = R.get("transfer", {})
         sh = lambda w, k: tr.get(w, {}).get("shoal", {}).get(str(big), {}).get(k)
+        first = lambda w: (tr.get(w, {}).get("shoal", {}).get(str(big), {}).get("all_touch_s") or [None])[0]
         L.append(f"| memcpy {fmt_size(big)} (pages present) | {fmt_t(fl['memcpy_s'])} | "
                  f"shoal hand-off of {fmt_size(big)}: {fmt_t(sh('interp', 'handoff_s'))} interpreters, "
                  f"{fmt_t(sh('proc', 'handoff_s'))} processes |")
         L.append(f"| read 1 byte per page of {fmt_size(big)} of /dev/shm, freshly mapped | {fmt_t(fl['touch_shm_s'])} | "
-                 f"shoal receiver's read: {fmt_t(sh('interp', 'touch_s'))} interpreters, "
-                 f"{fmt_t(sh('proc', 'touch_s'))} processes |")
+                 f"shoal receiver's read (first repetition): {fmt_t(first('interp'))} interpreters, "
+                 f"{fmt_t(first('proc'))} processes |")
         L.append(f"| same over fresh anonymous pages | {fmt_t(fl['touch_anon_s'])} | |")
     else:
         L.append(status(fl))
@@ -981,7 +982,8 @@ def report(R, env):
             L.append("")
             L.append(f"**1. One-way transfer of a float64 array {WHERE[where]}**: median time from just before "
                      f"the send to the receiver holding the array (x shoal); below it, the receiver reading one "
-                     f"byte per page. Receivers wait as their peer makes them: shoal's spins "
+                     f"byte per page (median; the first repetition beside it when it stands out: later ones may "
+                     f"find the pages already mapped, as when an allocator reuses a block). Receivers wait as their peer makes them: shoal's spins "
                      f"50 µs, then sleeps on a futex (so this includes a wake-up); iceoryx2's busy-polls a core.")
             L.append("")
             L.append("| peer | " + " | ".join(fmt_size(s) for s in sizes) + " |")
@@ -996,7 +998,9 @@ def report(R, env):
                         continue
                     b = base.get(str(s), {}).get("handoff_s")
                     r = f" ({fmt_ratio(c['handoff_s'] / b)})" if b and kind != "shoal" else ""
-                    cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}")
+                    first = c["all_touch_s"][0]
+                    cold = f" (1st: {fmt_t(first)})" if first > 2 * c["touch_s"] else ""
+                    cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}{cold}")
                 if all(c == cells[0] for c in cells) and str(sizes[0]) not in row:
                     cells = [cells[0]] + [""] * (len(cells) - 1)
                 L.append(f"| {label(kind)} | " + " | ".join(cells) + " |")
@@ -1047,6 +1051,14 @@ def report(R, env):
                  f"Peers that copy send {fmt_size(fo['scaled_size'])} instead of {fmt_size(fo['size'])} "
                  f"to keep the machine under 12 GiB.")
         L.append("")
+        fl = R.get("floors", {})
+        if fl.get("touch_shm_s") and fl.get("bytes") == fo["size"]:
+            cores = min(R["machine"]["cores"], fo["consumers"])
+            L.append("")
+            L.append(f"Floor for the time: {fo['consumers']} readers each mapping {fmt_size(fo['size'])} afresh "
+                     f"({fmt_t(fl['touch_shm_s'])} each, C) on {cores} cores: "
+                     f"{fmt_t(fl['touch_shm_s'] * fo['consumers'] / cores)}.")
+        L.append("")
         L.append("| between | peer | array | time | extra memory (PSS) | copies | machine-wide peak |")
         L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         for where in ("interp", "proc"):
@@ -1057,7 +1069,7 @@ def report(R, env):
                     continue
                 L.append(f"| {w} | {label(kind)} | {fmt_size(row['size'])} | {fmt_t(row['time_s'])} | "
                          f"{fmt_size(row['extra_bytes'])} | {row['copies']:.2f} | "
-                         f"{row['machine_copies']:.2f} copies |" + (f" {row['note']}" if row.get("note") else ""))
+                         f"{row['machine_copies']:.2f} copies" + (f" ({row['note']})" if row.get("note") else "") + " |")
     cp = R.get("compute")
     if cp:
         L.append("")
@@ -1230,9 +1242,18 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(n for n, _ in SCENARIOS))
     ap.add_argument("--max-size", default=None, help="largest transfer size, e.g. 64MiB (for trying things out)")
     ap.add_argument("--update-readme", action="store_true", help="rewrite the README's performance section")
+    ap.add_argument("--from-json", default=None, metavar="SUITE_JSON",
+                    help="measure nothing: rewrite the tables, plot (and README) from a suite.json")
     ap.add_argument("--out", default=None, help="results folder (default bench/results, --quick: build/bench-quick)")
     args = ap.parse_args()
     only = [s for s in args.only.split(",") if s]
+    if args.from_json:
+        with open(args.from_json) as f:
+            R = json.load(f)
+        args.quick = R.get("quick", False)
+        env = Env(args)
+        outdir = args.out or os.path.dirname(os.path.abspath(args.from_json))
+        return write_outputs(R, env, args, outdir)
 
     os.environ.setdefault("SHOAL_ARENA_SIZE", "6GiB")
     arena = shoal.default_arena()
@@ -1258,6 +1279,10 @@ def main():
 
     # quick runs (CI) write under build/ (ignored by git), full runs under bench/results/
     outdir = args.out or (os.path.join(ROOT, "build", "bench-quick") if args.quick else os.path.join(HERE, "results"))
+    write_outputs(R, env, args, outdir)
+
+
+def write_outputs(R, env, args, outdir):
     os.makedirs(outdir, exist_ok=True)
     png = os.path.join(outdir, "transfer.png")
     md = report(R, env)
