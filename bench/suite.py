@@ -1185,7 +1185,7 @@ def plot(R, path):
     ax.set_xlabel("array size")
     ax.set_ylabel("one-way hand-off time (s), median")
     m = R["machine"]
-    ax.set_title(f"One-way transfer of a float64 array\n{m['cpu']}, {m['cores']} cores, Python {m['python']}",
+    ax.set_title(f"One-way transfer of a float64 array\n{m['cpu']}, {m['cores']} cores, {m['python']}, load {m['load_start'][0]:.1f}",
                  fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
