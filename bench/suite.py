@@ -946,6 +946,10 @@ def report(R, env):
              f"{'Quick run (--quick)' if env.quick else 'Full run'} in {R['wall_s']:.0f} s. Versions: "
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + "".join(f"; {k}: {v}" for k, v in m["missing"].items()) + ".")
+    if max(m["load_start"][0], m.get("load_end", [0])[0]) > 0.5 * m["cores"]:
+        L.append("")
+        L.append(f"*The machine was busy (load average above half its {m['cores']} cores): other work shared "
+                 f"the CPUs during this run, so latencies and speed-ups are noisy.*")
     L.append("")
     L += targets(R, env)
     fl = R.get("floors", {})
@@ -1054,7 +1058,6 @@ def report(R, env):
         fl = R.get("floors", {})
         if fl.get("touch_shm_s") and fl.get("bytes") == fo["size"]:
             cores = min(R["machine"]["cores"], fo["consumers"])
-            L.append("")
             L.append(f"Floor for the time: {fo['consumers']} readers each mapping {fmt_size(fo['size'])} afresh "
                      f"({fmt_t(fl['touch_shm_s'])} each, C) on {cores} cores: "
                      f"{fmt_t(fl['touch_shm_s'] * fo['consumers'] / cores)}.")
