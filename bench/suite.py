@@ -166,7 +166,7 @@ PEERS = {
     "iox": "iceoryx2 publish/subscribe (receiver busy-polls)",
 }
 
-PICKLING = ("xiq", "mpq", "ppe")
+PICKLING = ("xiq", "mpq", "ppe", "ipe")
 
 
 class Env:
@@ -323,9 +323,10 @@ def cell(times, touches, ends, typ):
 def transfer_driver(env, kind, sizes, row):
     """ProcessPoolExecutor and Ray: the driver is the producer."""
     import numpy as np
-    if kind == "ppe":
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(1, mp_context=env.mp)
+    if kind in ("ppe", "ipe"):
+        import concurrent.futures as cf
+        pool = (cf.ProcessPoolExecutor(1, mp_context=env.mp) if kind == "ppe"
+                else cf.InterpreterPoolExecutor(1))
         pool.submit(workloads.echo, 0).result()            # started, warm
         call = lambda arr, t0: pool.submit(workloads.ppe_consume, arr).result()
         close = pool.shutdown
@@ -343,6 +344,8 @@ def transfer_driver(env, kind, sizes, row):
             times, touches, ends, typ = [], [], [], None
             for r in range(reps_for(env, nbytes, kind)):
                 arr = np.full(nbytes // 8, 1.0)
+                if kind == "ipe":
+                    arr = arr.tobytes()      # isolated interpreters cannot import NumPy: the bytes
                 t0 = time.perf_counter()
                 t1, tt, info, tend = call(arr, t0)
                 del arr
@@ -353,7 +356,7 @@ def transfer_driver(env, kind, sizes, row):
                 if info[1] != nbytes:
                     raise RuntimeError(f"received {info[1]} bytes, sent {nbytes}")
             row[str(nbytes)] = cell(times, touches, ends, typ)
-            log(f"  proc   {kind:6s} {fmt_size(nbytes):>7s}: hand-off {fmt_t(row[str(nbytes)]['handoff_s'])}, "
+            log(f"  {'interp' if kind == 'ipe' else 'proc':6s} {kind:6s} {fmt_size(nbytes):>7s}: hand-off {fmt_t(row[str(nbytes)]['handoff_s'])}, "
                 f"touch {fmt_t(row[str(nbytes)]['touch_s'])} ({typ})")
     finally:
         close()
@@ -374,7 +377,7 @@ def run_transfer(env):
             row = out[where][kind] = {}
             try:
                 env.need(kind, where)
-                if kind in ("ppe", "ray"):
+                if kind in ("ppe", "ray", "ipe"):
                     transfer_driver(env, kind, sizes, row)
                 else:
                     transfer_pair(env, "thread" if kind == "tq" else where, kind, sizes, row)
@@ -416,9 +419,10 @@ def pair_endpoints(env, kind, where, name=""):
 
 
 def pingpong_driver(env, kind, n):
-    if kind == "ppe":
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(1, mp_context=env.mp)
+    if kind in ("ppe", "ipe"):
+        import concurrent.futures as cf
+        pool = (cf.ProcessPoolExecutor(1, mp_context=env.mp) if kind == "ppe"
+                else cf.InterpreterPoolExecutor(1))
         pool.submit(workloads.echo, 0).result()
         f, close = (lambda i: pool.submit(workloads.echo, i).result()), pool.shutdown
     else:
@@ -451,8 +455,8 @@ def run_pingpong(env):
                 if kind == "shm":
                     raise Unavailable("n/a: shared memory alone carries no messages")
                 count = n if kind != "xiq" else max(30, n // 20)
-                count = count if kind not in ("ray", "ppe") else max(100, n // 5)
-                if kind in ("ppe", "ray"):
+                count = count if kind not in ("ray", "ppe", "ipe") else max(100, n // 5)
+                if kind in ("ppe", "ray", "ipe"):
                     lat = pingpong_driver(env, kind, count)
                 else:
                     a, b = pair_endpoints(env, kind, where)
@@ -510,7 +514,7 @@ def run_throughput(env):
                 row = out[where][kind][key] = {}
                 try:
                     env.need(kind, where)
-                    if kind in ("ppe", "ray"):
+                    if kind in ("ppe", "ray", "ipe"):
                         raise Unavailable("n/a: a task or actor call per message (see ping-pong)")
                     if kind == "iox" and pc != (1, 1):
                         raise Unavailable("n/a: publish/subscribe gives every subscriber every message, not a work queue")
