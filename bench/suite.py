@@ -82,7 +82,12 @@ class SubinterpWorkers:
     def join(self):
         for t in self.threads:
             t.join(60)
-        for i in self.interps:
+        for t, i in zip(self.threads, self.interps):
+            if t.is_alive():
+                # still running (a worker stuck after a failure): destroying it
+                # would fail, and the process could crash at exit; leave it
+                log("  (a subinterpreter is still running: left alive, not destroyed)")
+                continue
             try:
                 self.low.destroy(i)
             except Exception as e:
