@@ -896,6 +896,7 @@ def run_floors(env):
         out = subprocess.run([exe, str(size), "5000" if env.quick else "20000"], check=True,
                              capture_output=True, text=True, timeout=120)
         r = json.loads(out.stdout)
+        r["shoal_alone"] = shoal_alone([KiB, size])
         log(f"  futex round trip {fmt_t(r['futex_rt_p50_s'])}, spin {fmt_t(r['spin_rt_p50_s'])}, memcpy "
             f"{fmt_size(size)} {fmt_t(r['memcpy_s'])}, touch {fmt_t(r['touch_shm_s'])}")
         return r
@@ -903,6 +904,29 @@ def run_floors(env):
         return {"error": f"failed: {(e.stderr or '')[:300]}"}
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def shoal_alone(sizes):
+    """shoal's own send and recv of an arena buffer in one interpreter, with
+    nothing waiting: what a hand-off costs before any wake-up."""
+    import numpy as np
+    ch = shoal.Channel(capacity=2)
+    out = {}
+    for size in sizes:
+        sends, recvs = [], []
+        for _ in range(5):
+            buf = shoal.empty((size // 8,), dtype="float64")
+            np.asarray(buf)[:] = 1.0
+            a = time.perf_counter()
+            ch.send(buf)
+            b = time.perf_counter()
+            got = ch.recv()
+            c = time.perf_counter()
+            del got, buf
+            sends.append(b - a)
+            recvs.append(c - b)
+        out[str(size)] = {"send_s": statistics.median(sends), "recv_s": statistics.median(recvs)}
+    return out
 
 
 # ================================================================ reporting
@@ -964,16 +988,17 @@ def report(R, env):
     fl = R.get("floors", {})
     # floors
     L.append("")
-    L.append(f"**Floors of this machine** (C, same run; bench/floors.c):")
+    L.append("**Floors of this machine**, same run (C: bench/floors.c, built with the system cc; round trips "
+             "stop after 3 s, so a small n means the machine was too busy to spin):")
     L.append("")
     if "futex_rt_p50_s" in fl:
         L.append("| floor | time | beside shoal |")
         L.append("| --- | ---: | --- |")
         pp = R.get("pingpong", {})
         sp = lambda w: pp.get(w, {}).get("shoal", {}).get("p50_s")
-        L.append(f"| futex round trip, two processes (p50) | {fmt_t(fl['futex_rt_p50_s'])} | "
+        L.append(f"| futex round trip, two processes (p50 of {fl['futex_n']:,}) | {fmt_t(fl['futex_rt_p50_s'])} | "
                  f"shoal ping-pong p50: {fmt_t(sp('interp'))} interpreters, {fmt_t(sp('proc'))} processes |")
-        L.append(f"| spin round trip, two processes (p50) | {fmt_t(fl['spin_rt_p50_s'])} | |")
+        L.append(f"| spin round trip, two processes (p50 of {fl['spin_n']:,}) | {fmt_t(fl['spin_rt_p50_s'])} | |")
         big = fl["bytes"]
         tr = R.get("transfer", {})
         sh = lambda w, k: tr.get(w, {}).get("shoal", {}).get(str(big), {}).get(k)
@@ -985,6 +1010,10 @@ def report(R, env):
                  f"shoal receiver's read (first repetition): {fmt_t(first('interp'))} interpreters, "
                  f"{fmt_t(first('proc'))} processes |")
         L.append(f"| same over fresh anonymous pages | {fmt_t(fl['touch_anon_s'])} | |")
+        for sz, v in fl.get("shoal_alone", {}).items():
+            L.append(f"| shoal alone: send / recv of a {fmt_size(int(sz))} arena buffer, one interpreter, nothing "
+                     f"waiting (Python) | {fmt_t(v['send_s'])} / {fmt_t(v['recv_s'])} | what a hand-off costs "
+                     f"before any wake-up |")
     else:
         L.append(status(fl))
     # transfer
