@@ -11,11 +11,22 @@
 // repair recounts from the owners (ledgers, object children, channel
 // slots), and reaping the dead receiver drops its copy, so the item stays
 // in the channel exactly once.
+//   poison:  commit state = poisoned (the slots own nothing from then on),
+//            then drop each pending item's reference, then head = tail. A
+//            death halfway leaves refcounts too high; repair recounts
+//            without the poisoned slots and frees what nobody owns.
+//
+// select() sleeps on the arena's activity_seq, which every send, close and
+// poison bumps under the lock; selectors announce themselves in
+// `selectors` (the same announce-then-recheck pair as channel waiters), so
+// a send pays a FUTEX_WAKE only while someone selects.
 #include "shoal/channel.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <random>
+#include <vector>
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
@@ -116,11 +127,34 @@ void Channel::wake_locked() {
   std::atomic_ref<std::uint32_t>(header()->wake_seq).fetch_add(1, std::memory_order_seq_cst);
 }
 
+void Channel::note_activity_locked() {
+  std::atomic_ref<std::uint32_t>(holder_->arena_->header()->activity_seq).fetch_add(1, std::memory_order_seq_cst);
+}
+
+void Channel::wake_selectors() {
+  layout::ArenaHeader* arena = holder_->arena_->header();
+  if (std::atomic_ref<std::uint32_t>(arena->selectors).load(std::memory_order_seq_cst) != 0) {
+    futex::wake_all(&arena->activity_seq);
+  }
+}
+
+namespace {
+
+std::string ended_message(Handle channel, std::uint32_t state) {
+  return "channel " + to_string(channel) +
+         (state == static_cast<std::uint32_t>(ChannelState::poisoned) ? " is poisoned" : " is closed");
+}
+
+[[noreturn]] void throw_ended(Handle channel, std::uint32_t state) {
+  if (state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw ChannelPoisoned(ended_message(channel, state));
+  throw ChannelClosed(ended_message(channel, state));
+}
+
+}  // namespace
+
 Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   const ChannelHeader& h = checked_header();
-  if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) {
-    throw ChannelClosed("channel " + to_string(block_.handle()) + " is closed");
-  }
+  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   BlockHeader* target = holder_->arena_->heap_->resolve(item);
   if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
@@ -139,15 +173,17 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   // Sent: its bytes are final now.
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   wake_locked();
+  note_activity_locked();
   return Attempt::done;
 }
 
 Channel::Attempt Channel::recv_locked(HeldBlock& out) {
   const ChannelHeader& h = checked_header();
+  // A poisoned channel may still show [head, tail) if its poisoner died
+  // halfway: those slots own nothing.
+  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw_ended(block_.handle(), h.state);
   if (h.tail == h.head) {
-    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) {
-      throw ChannelClosed("channel " + to_string(block_.handle()) + " is closed");
-    }
+    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) throw_ended(block_.handle(), h.state);
     return Attempt::would_block;
   }
   const ChildEntry slot = slots()[h.head % h.capacity];
@@ -162,7 +198,15 @@ Channel::Attempt Channel::recv_locked(HeldBlock& out) {
   return Attempt::done;
 }
 
-void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline) {
+void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Waiter who) {
+  // Counted for `shoal channels` while this thread waits, spinning or asleep.
+  std::atomic_ref<std::uint32_t> waiting(who == Waiter::sender ? header()->blocked_senders
+                                                                : header()->blocked_receivers);
+  waiting.fetch_add(1, std::memory_order_relaxed);
+  struct Uncount {
+    std::atomic_ref<std::uint32_t>& count;
+    ~Uncount() { count.fetch_sub(1, std::memory_order_relaxed); }
+  } uncount{waiting};
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
   if (spin::worthwhile()) {
     const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
@@ -196,9 +240,10 @@ void Channel::send(Handle item, Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::sender);
   }
   wake_sleepers();
+  wake_selectors();
 }
 
 // The caller's reference can move only within this arena, and only from
@@ -223,9 +268,10 @@ void Channel::send(HeldBlock& item, Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::sender);
   }
   wake_sleepers();
+  wake_selectors();
 }
 
 bool Channel::try_send(HeldBlock& item) {
@@ -235,6 +281,7 @@ bool Channel::try_send(HeldBlock& item) {
     if (send_locked(item.handle(), &item) == Attempt::would_block) return false;
   }
   wake_sleepers();
+  wake_selectors();
   return true;
 }
 
@@ -244,6 +291,7 @@ bool Channel::try_send(Handle item) {
     if (send_locked(item) == Attempt::would_block) return false;
   }
   wake_sleepers();
+  wake_selectors();
   return true;
 }
 
@@ -260,7 +308,7 @@ HeldBlock Channel::recv(Timeout timeout) {
     if (Clock::now() >= deadline) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": recv timed out (empty)");
     }
-    wait_for_change(seen, deadline);
+    wait_for_change(seen, deadline, Waiter::receiver);
   }
   wake_sleepers();
   return out;
@@ -279,22 +327,99 @@ std::optional<HeldBlock> Channel::try_recv() {
 void Channel::close() {
   {
     ArenaLock lock(*holder_->arena_);
-    checked_header();
-    header()->state = static_cast<std::uint32_t>(ChannelState::closed);
+    if (checked_header().state == static_cast<std::uint32_t>(ChannelState::open)) {
+      header()->state = static_cast<std::uint32_t>(ChannelState::closed);
+    }
     wake_locked();
+    note_activity_locked();
   }
   futex::wake_all(&header()->wake_seq);
+  wake_selectors();
+}
+
+void Channel::poison() {
+  {
+    Arena& arena = *holder_->arena_;
+    ArenaLock lock(arena);
+    const ChannelHeader& h = checked_header();
+    if (h.state != static_cast<std::uint32_t>(ChannelState::poisoned)) {
+      // What the slots own, by the same definition repair and release use.
+      const std::vector<std::uint64_t> pending = arena.owned_children_locked(block_.handle().offset);
+      const std::uint64_t tail = h.tail;
+      header()->state = static_cast<std::uint32_t>(ChannelState::poisoned);  // commit: the slots own nothing
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        arena.drop_reference_locked(pending[i]);
+        if (i == 0) test_hooks::reach(test_hooks::Point::poison_mid_drop);
+      }
+      header()->head = tail;  // cosmetic: nothing is pending (channel_pending says so already)
+    }
+    wake_locked();
+    note_activity_locked();
+  }
+  futex::wake_all(&header()->wake_seq);
+  wake_selectors();
 }
 
 bool Channel::closed() {
   ArenaLock lock(*holder_->arena_);
-  return checked_header().state == static_cast<std::uint32_t>(ChannelState::closed);
+  return checked_header().state != static_cast<std::uint32_t>(ChannelState::open);
+}
+
+bool Channel::poisoned() {
+  ArenaLock lock(*holder_->arena_);
+  return checked_header().state == static_cast<std::uint32_t>(ChannelState::poisoned);
 }
 
 std::uint64_t Channel::size() {
   ArenaLock lock(*holder_->arena_);
-  const ChannelHeader& h = checked_header();
-  return h.tail - h.head;
+  return layout::channel_pending(checked_header());
+}
+
+Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout timeout,
+                                  std::optional<std::size_t> start, std::size_t* ended) {
+  if (channels.empty()) throw InvalidArgument("select() needs at least one channel");
+  Arena& arena = *channels[0]->holder_->arena_;
+  for (const Channel* c : channels) {
+    if (c->holder_->arena_.get() != &arena && c->holder_->arena_->name() != arena.name()) {
+      throw InvalidArgument("select() needs channels of one arena; got '" + arena.name() + "' and '" +
+                            c->holder_->arena_->name() + "'");
+    }
+  }
+  if (!start) {
+    thread_local std::minstd_rand random{std::random_device{}()};
+    start = random();
+  }
+  const std::size_t n = channels.size();
+  const std::size_t first = *start % n;
+  const auto deadline = deadline_after(timeout);
+  layout::ArenaHeader* h = arena.header();
+  std::atomic_ref<std::uint32_t> activity(h->activity_seq);
+  std::atomic_ref<std::uint32_t> selectors(h->selectors);
+  for (;;) {
+    // Noted before the round: a send after it changes the word, so the
+    // sleep below returns at once instead of missing the item.
+    const std::uint32_t seen = activity.load(std::memory_order_seq_cst);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = (first + k) % n;
+      try {
+        if (std::optional<HeldBlock> item = channels[i]->try_recv()) return Selected{i, std::move(*item)};
+      } catch (const ChannelClosed&) {
+        if (ended != nullptr) *ended = i;
+        throw;
+      }
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
+    // Announce, then re-check (see wake_selectors); sleep in slices, as a
+    // wake-up lost to a dying process must cost one slice only.
+    selectors.fetch_add(1, std::memory_order_seq_cst);
+    if (activity.load(std::memory_order_seq_cst) == seen) {
+      futex::wait(&h->activity_seq, seen,
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::min<Clock::duration>(kSleepSlice, deadline - now)));
+    }
+    selectors.fetch_sub(1, std::memory_order_seq_cst);
+  }
 }
 
 }  // namespace shoal

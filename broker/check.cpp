@@ -9,7 +9,8 @@
 //     consistent back links, and the class mask matching;
 //   * the statistics: used bytes and block counts;
 //   * ownership: every refcount equals its owners (ledger entries, parent
-//     objects' child tables and channels' pending slots naming that block),
+//     objects' child tables and channels' pending slots naming that block;
+//     a poisoned channel's slots own nothing, whatever head and tail say),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up.
@@ -29,6 +30,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/sites.hpp"
 
 namespace shoal {
 
@@ -65,6 +67,7 @@ class Checker {
 
   std::vector<std::string> run() {
     if (!check_header()) return problems_;
+    check_sites();
     walk_chain();
     check_bitmap();
     check_free_lists();
@@ -112,6 +115,13 @@ class Checker {
     return true;
   }
 
+  // The site table decodes cleanly (a record past `used` is not part of it).
+  void check_sites() {
+    const SiteTable table = decode_site_table(site_table_region(base_, bytes_));
+    if (!table.error.empty()) problem("sites: " + table.error);
+    site_count_ = table.sites.size();
+  }
+
   bool bitmap_bit(std::uint64_t offset) const {
     const std::uint64_t unit = (offset - header_.heap_begin) / layout::kAlign;
     const auto byte = std::to_integer<unsigned>(base_[header_.bitmap_offset + unit / 8]);
@@ -152,6 +162,10 @@ class Checker {
         }
         if (block.requested > block.size - layout::kBlockHeaderBytes) {
           problem("chain: " + where + " asks for more than it holds");
+        }
+        if (block.site > site_count_) {
+          problem("sites: " + where + " names site " + std::to_string(block.site) + ", the table has " +
+                  std::to_string(site_count_));
         }
         used_bytes_ += block.size;
         ++used_blocks_;
@@ -310,7 +324,7 @@ class Checker {
       }
       entries_at = payload + sizeof(layout::ChannelHeader);
       first = channel.head;
-      count = channel.tail - channel.head;
+      count = layout::channel_pending(channel);  // a poisoned channel owns none
       ring = channel.capacity;
     }
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -365,6 +379,7 @@ class Checker {
   std::uint64_t used_bytes_ = 0;
   std::uint64_t used_blocks_ = 0;
   std::uint64_t free_blocks_ = 0;
+  std::uint64_t site_count_ = 0;  // sites in the table
   std::vector<std::string> problems_;
 };
 

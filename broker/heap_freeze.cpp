@@ -186,7 +186,7 @@ std::uint64_t Freezer::message_bytes() {
   return capnp::computeSerializedSizeInWords(*message_) * sizeof(capnp::word);
 }
 
-HeldBlock Freezer::publish() {
+HeldBlock Freezer::publish(std::uint32_t site) {
   check_usable();
   if (!root_taken_) throw InvalidArgument("Freezer::publish() before root() was set");
   const auto segments = message_->getSegmentsForOutput();
@@ -195,7 +195,7 @@ HeldBlock Freezer::publish() {
   std::vector<Handle> handles;
   handles.reserve(children_.size());
   for (const Child& c : children_) handles.push_back(c.block.handle());
-  HeldBlock object = holder_.allocate_object(handles, bytes);  // the object retains every child
+  HeldBlock object = holder_.allocate_object(handles, bytes, site);  // the object retains every child
   if (object.bytes().size() < bytes) throw InvalidArgument("object body smaller than asked for");
   write_framed(segments, object.bytes());
 

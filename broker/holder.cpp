@@ -119,7 +119,7 @@ std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) co
     if (!layout::channel_is_sane(channel, payload_bytes)) return {};
     entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(layout::ChannelHeader));
     first = channel.head;
-    count = channel.tail - channel.head;  // the pending items
+    count = layout::channel_pending(channel);  // the pending items; none once poisoned
     ring = channel.capacity;
   } else {
     return {};
@@ -242,7 +242,7 @@ LedgerEntry* Holder::entry_at(std::uint32_t index) const {
   return entries_of(chunk_at(arena_->base_, chunk)) + index % layout::kLedgerChunkEntries;
 }
 
-HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind) {
+HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t site) {
   if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
   if (kind != BlockKind::raw && kind != BlockKind::blob) {
     // Objects, channels and ledgers carry structure the arena reads; they
@@ -260,6 +260,7 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind) {
     shrink_ledger_locked();  // a ledger block grown for this call goes back too
     throw;
   }
+  arena_->heap_->header_at(offset)->site = site;
   return record_locked(offset);
 }
 
@@ -273,7 +274,7 @@ HeldBlock Holder::retain(Handle h) {
   return record_locked(h.offset);
 }
 
-HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_t body_bytes) {
+HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_t body_bytes, std::uint32_t site) {
   if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
   const std::uint64_t table_bytes = layout::child_table_bytes(children.size());
   if (children.size() > 0xFFFFFFFFu || body_bytes > ~std::uint64_t{0} - table_bytes) {
@@ -295,6 +296,7 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
     shrink_ledger_locked();
     throw;
   }
+  arena_->heap_->header_at(offset)->site = site;
   std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
   auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
   for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};

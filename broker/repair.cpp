@@ -7,8 +7,10 @@
 //
 //   1. the block chain → free lists, bitmap, prev_size, statistics
 //      (BlockHeap::rebuild, which also merges free neighbours);
-//   2. the holders' ledgers → every block's refcount, and each holder's
-//      totals; a ledger entry naming no live block is cleared;
+//   2. the holders' ledgers, objects' child tables and channels' pending
+//      slots (none for a poisoned channel: a poisoner killed halfway leaves
+//      its dropped items unowned) → every block's refcount, and each
+//      holder's totals; a ledger entry naming no live block is cleared;
 //   3. a used block that no one owns is freed: a block allocated but not
 //      yet recorded, a ledger block not yet linked, or a block whose last
 //      reference was dropped before it could be freed.
@@ -74,7 +76,8 @@ void Arena::repair_locked() {
   }
 
   // Parents own their children: count every used object's live children
-  // (the same test drop_reference_locked uses when the parent goes).
+  // and every channel's pending items (the same test drop_reference_locked
+  // uses when the parent goes; a poisoned channel owns none).
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
     for (std::uint64_t child : owned_children_locked(at)) ++heap_->header_at(child)->refcount;

@@ -4,7 +4,7 @@
 //
 // A realistic arena image is made once (blocks of every kind: raw, blobs,
 // an object owning children, a channel holding items, ledgers of two
-// holders); each input is a list of patches applied to a copy of it:
+// holders, a site table with blocks naming its sites); each input is a list of patches applied to a copy of it:
 //   [u32 offset, little-endian][u8 length][length bytes]...
 // with offsets taken modulo the image size, so the fuzzer can aim at the
 // header, the holder slots, the bitmap and the heap alike. The walker must
@@ -21,6 +21,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/holder.hpp"
+#include "shoal/sites.hpp"
 
 namespace {
 
@@ -34,12 +35,13 @@ const std::vector<std::byte>& pristine_image() {
     auto first = arena->attach_holder();
     auto second = arena->attach_holder(7);
     std::vector<shoal::HeldBlock> kept;
-    kept.push_back(first->allocate(100));
-    kept.push_back(first->allocate(5000, BlockKind::blob));
+    const std::uint32_t site = arena->intern_site("fuzz/maker.py", 12);
+    kept.push_back(first->allocate(100, BlockKind::raw, site));
+    kept.push_back(first->allocate(5000, BlockKind::blob, arena->intern_site("fuzz/other.py", 3)));
     const shoal::Handle blob = kept.back().handle();
     kept.push_back(second->retain(blob));
     const shoal::Handle children[] = {blob, kept.front().handle()};
-    kept.push_back(first->allocate_object(children, 200));
+    kept.push_back(first->allocate_object(children, 200, arena->intern_site("fuzz/maker.py", 13)));
     shoal::Channel channel = shoal::Channel::create(*second, 4);
     channel.send(kept[0].handle());
     channel.send(kept[3].handle());
@@ -68,6 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += take;
   }
   (void)shoal::check_image(image.data(), image.size());
+  // The site table's decoder (check_image runs it too; this also looks up
+  // every id it returns, as `shoal objects` does).
+  const shoal::SiteTable sites = shoal::decode_site_table(shoal::site_table_region(image.data(), image.size()));
+  for (std::uint32_t id = 0; id <= sites.sites.size() + 1; ++id) (void)sites.describe(id);
   // Repair's first step, on the damaged copy: bounded, however bad.
   shoal::BlockHeap heap(image.data(), image.size(), "fuzz");
   (void)heap.rebuild();

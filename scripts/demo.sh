@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh — installs everything (scripts/setup.sh), then runs the demos:
 #   1. examples/subinterpreters_demo.py: a 256 MiB array made in the default
-#      arena is handed, without a copy, to isolated subinterpreters that work
-#      on it in parallel, beside the same work on threads;
+#      arena is split, without a copy, across a shoal.SubinterpreterExecutor
+#      (isolated subinterpreters working on it in parallel), beside the same
+#      work on a ThreadPoolExecutor and a ProcessPoolExecutor;
 #   2. examples/arena_demo.cpp: a zero-copy hand-off between processes, and
 #      a holder killed with SIGKILL whose memory the broker reclaims.
 set -euo pipefail

@@ -40,7 +40,7 @@ if [ "${SHOAL_SKIP_SANITIZERS:-0}" != 1 ]; then
   # ASLR off for this one process tree: older TSan runtimes reject the
   # high-entropy mappings of recent kernels.
   TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
-    meson test -C build-tsan stress allocator channel --print-errorlogs --num-processes 1
+    meson test -C build-tsan stress allocator channel channel_csp --print-errorlogs --num-processes 1
 fi
 
 # Runs one libFuzzer target for $2 seconds over corpus dir $3 (and seeds

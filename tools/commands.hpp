@@ -5,11 +5,14 @@
 // status. Failures of the core (no such arena, permission denied, not a
 // shoal arena, ...) propagate as shoal::Error; main() reports them.
 //
-// inspect.cpp holds the read-only commands (ls, stat, holders, check): they
-// map the arena read-only and never lock it. manage.cpp holds the two that
-// change things (reap, destroy).
+// inspect.cpp holds the read-only commands (ls, stat, holders, check),
+// objects.cpp `objects` and `channels`, dump.cpp `dump`, watch.cpp `watch`:
+// they map the arena read-only and never lock it. manage.cpp holds the two
+// that change things (reap, destroy).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace shoal::cli {
@@ -22,6 +25,12 @@ int run_ls(bool as_json);
 int run_stat(const std::string& name, bool as_json);
 int run_holders(const std::string& name, bool as_json);
 int run_check(const std::string& name, bool as_json);
+struct ObjectQuery;  // views.hpp
+int run_objects(const std::string& name, const ObjectQuery& query, bool as_json);
+int run_channels(const std::string& name, bool as_json);
+int run_dump(const std::string& name, const std::string& handle, std::size_t max_items, bool as_json);
+// count 0: until stopped; top: how many blocks each refresh lists.
+int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top, bool as_json);
 int run_reap(const std::string& name, bool as_json);
 int run_destroy(const std::string& name, bool force, bool as_json);
 

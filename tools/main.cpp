@@ -5,12 +5,14 @@
 //
 // Exit status, the same for every command (and in every --help footer):
 //   0  success: the command did what it says; `check` found the arena sound
-//   1  a problem: `check` found problems, `stat` could not walk every
-//      block, `destroy` refused, or the arena could not be used (no such
+//   1  a problem: `check` found problems, `stat`, `objects` or `channels`
+//      could not walk every block, `dump` found no such block or could not
+//      decode it, `destroy` refused, or the arena could not be used (no such
 //      arena, permission denied, not a shoal arena, another layout version,
 //      corrupt header, lock held too long)
 //   2  usage error: unknown command or option, missing or invalid argument
-//      (an arena name with '/', for one)
+//      (an arena name with '/', a malformed HANDLE)
+// `watch` exits 0 on Ctrl-C, after --count refreshes, or when the arena is gone.
 //
 // Errors go to stderr as "shoal: <message>"; with --json, stdout also gets
 // {"json_version": 1, "error": {"code": ..., "message": ...}}, so a script
@@ -18,10 +20,12 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "commands.hpp"
 #include "report.hpp"
+#include "views.hpp"
 #include "shoal/errors.hpp"
 
 namespace {
@@ -37,6 +41,12 @@ struct Arguments {
   std::string name;
   bool json = false;
   bool force = false;
+  ObjectQuery query;
+  std::string handle;
+  std::size_t max_items = 100;
+  double interval = 1.0;
+  std::uint64_t count = 0;
+  std::uint64_t top = 10;
 };
 
 // One subcommand: a one-line summary for `shoal --help`, details for its own
@@ -106,6 +116,47 @@ int main(int argc, char** argv) {
                     "unlink even with live holders (they keep their mappings), or when the arena is corrupt or of "
                     "another layout version");
 
+  CLI::App* objects = add_command(
+      app, args, "objects", "every block: kind, size, refs, age, who holds it, where it was made",
+      "Every used block but the holders' ledgers: handle (OFFSET:GENERATION, what `dump` takes), kind, payload "
+      "size, refcount, age, the Python file:line that made it (send, empty or freeze; '-' when unknown), and who "
+      "holds it: holder slots (from their ledgers), channels (pending items), parent objects. --group-by sums "
+      "blocks and bytes per kind, holder or site instead.",
+      true);
+  const std::map<std::string, SortKey> sort_keys{{"size", SortKey::size}, {"refs", SortKey::refs}, {"age", SortKey::age}};
+  const std::map<std::string, GroupKey> group_keys{
+      {"kind", GroupKey::kind}, {"holder", GroupKey::holder}, {"site", GroupKey::site}};
+  objects->add_option("--sort", args.query.sort, "size (largest first, the default), refs (most first), age (oldest first)")
+      ->transform(CLI::CheckedTransformer(sort_keys, CLI::ignore_case));
+  objects->add_option("--top", args.query.top, "show only the first N rows (0: all, the default)");
+  objects->add_option("--group-by", args.query.group, "kind, holder or site: one row per group")
+      ->transform(CLI::CheckedTransformer(group_keys, CLI::ignore_case));
+  CLI::App* channels = add_command(
+      app, args, "channels", "every channel: capacity, pending items and bytes, state, blocked waiters",
+      "Every channel block: handle, state (open, closed; a state this build does not know is shown by number), "
+      "capacity, pending items and their bytes, threads blocked in send (full) and recv (empty) — counted while "
+      "they wait, a hint: a waiter killed while waiting stays counted — and the channel's refcount.",
+      true);
+  CLI::App* dump = add_command(
+      app, args, "dump", "one block decoded: a frozen value as text, or JSON",
+      "Decodes the frozen object HANDLE names (as `objects` prints it: OFFSET:GENERATION, or OFFSET alone) with the "
+      "core's checked reader: Python-like text, or with --json typed nodes plus the Cap'n Proto message in Cap'n "
+      "Proto's own JSON encoding. Buffers, bytes, arrays and pickles are summarised (size, dtype, shape, first "
+      "bytes), never printed whole. A blob or raw block shows its size and first bytes; a channel its state.",
+      true);
+  dump->add_option("HANDLE", args.handle, "OFFSET:GENERATION or OFFSET, as `shoal objects` prints")->required();
+  dump->add_option("--max-items", args.max_items, "elements shown per list, tuple, set or dict (default 100)")
+      ->check(CLI::PositiveNumber);
+  CLI::App* watch = add_command(
+      app, args, "watch", "a live view: usage, largest blocks, holders, channels, like top",
+      "Refreshes every --interval seconds until Ctrl-C, --count refreshes, or the arena disappears (all exit 0). "
+      "With --json, one JSON object per refresh, one per line.",
+      true);
+  watch->add_option("--interval", args.interval, "seconds between refreshes (default 1)")
+      ->check(CLI::Range(0.05, 3600.0));
+  watch->add_option("--count", args.count, "stop after N refreshes (0: never, the default)");
+  watch->add_option("--top", args.top, "blocks listed per refresh (default 10)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,6 +168,10 @@ int main(int argc, char** argv) {
     if (stat->parsed()) return run_stat(args.name, args.json);
     if (holders->parsed()) return run_holders(args.name, args.json);
     if (check->parsed()) return run_check(args.name, args.json);
+    if (objects->parsed()) return run_objects(args.name, args.query, args.json);
+    if (channels->parsed()) return run_channels(args.name, args.json);
+    if (dump->parsed()) return run_dump(args.name, args.handle, args.max_items, args.json);
+    if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.json);
     if (reap->parsed()) return run_reap(args.name, args.json);
     if (destroy->parsed()) return run_destroy(args.name, args.force, args.json);
   } catch (const shoal::Error& e) {

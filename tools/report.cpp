@@ -41,6 +41,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::corrupt_arena: return "corrupt_arena";
     case ErrorCode::corrupt_object: return "corrupt_object";
     case ErrorCode::channel_closed: return "channel_closed";
+    case ErrorCode::channel_poisoned: return "channel_poisoned";
     case ErrorCode::wait_timeout: return "wait_timeout";
     case ErrorCode::system_error: return "system_error";
   }

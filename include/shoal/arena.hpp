@@ -13,9 +13,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "shoal/handle.hpp"
@@ -25,6 +30,7 @@ namespace shoal {
 
 class Holder;
 class BlockHeap;
+struct SiteTable;
 
 enum class Access { read_write, read_only };
 
@@ -124,6 +130,17 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // CorruptObject (a malformed child table).
   ObjectView object(Handle h);
 
+  // The id of the site (source `file`, `line`) in this arena's site table
+  // (sites.hpp), interned on first use: after that a lookup in a
+  // process-local cache. Takes the arena lock on a miss. Returns 0
+  // (unknown) when the table is full or `file` is empty or not UTF-8; a
+  // path longer than layout::kMaxSiteFileBytes keeps its end. Not on a
+  // read-only mapping.
+  std::uint32_t intern_site(std::string_view file, std::uint32_t line);
+
+  // The site table as it is now (decoded from the mapping, lock-free).
+  SiteTable sites() const;
+
   // Longest time this process waited for the arena lock.
   std::chrono::nanoseconds max_lock_wait() const;
 
@@ -151,6 +168,17 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // used ledger block large enough for the entries its chunk claims.
   layout::LedgerChunk* ledger_chunk_locked(std::uint64_t offset) const;
 
+  // This process's view of the site table, under its own mutex.
+  struct SiteCache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::uint32_t> files;                         // path -> file id
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint32_t> sites;  // (file id, line) -> site id
+    std::uint64_t seen = 0;  // log bytes reflected above
+    bool full = false;
+  };
+  void refresh_sites_locked(const SiteTable& table);
+  std::uint32_t cached_site(std::string_view file, std::uint32_t line) const;
+
   std::string name_;
   std::unique_ptr<Mapping> mapping_;
   std::byte* base_ = nullptr;
@@ -161,6 +189,7 @@ class Arena : public std::enable_shared_from_this<Arena> {
   ArenaOptions options_;
   std::unique_ptr<BlockHeap> heap_;
   std::atomic<std::int64_t> max_lock_wait_ns_{0};
+  SiteCache sites_;
 };
 
 // Consistency check of an arena image without taking its lock (the CLI's

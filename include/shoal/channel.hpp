@@ -14,13 +14,21 @@
 // processes), after a short spin when another CPU could answer, in slices
 // so that a lost wake-up costs one slice; every wait has a timeout.
 //
+// CSP completions: poison() ends a channel at once for everyone, dropping
+// what is pending; select() receives from whichever of several channels
+// (of one arena) is ready first, sleeping on the arena's activity word
+// (layout.hpp, ArenaHeader::activity_seq) that every send, close and
+// poison bumps.
+//
 // A Channel object is this holder's reference to the channel block; make
 // one per holder (Channel::open with the same handle).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "shoal/handle.hpp"
 #include "shoal/holder.hpp"
@@ -60,12 +68,41 @@ class Channel {
   std::optional<HeldBlock> try_recv();
 
   // Closes the channel: senders get ChannelClosed from now on, receivers
-  // drain what is pending and then get it. Wakes every waiter. Idempotent.
+  // drain what is pending and then get it. Wakes every waiter. Idempotent;
+  // a poisoned channel stays poisoned.
   void close();
 
-  bool closed();
+  // Poisons the channel: closes it at once for everyone. Pending items are
+  // dropped (the slots' references released, so blocks nobody else holds
+  // are freed) and every blocked or later send and receive, through any
+  // holder in any process, throws ChannelPoisoned (a ChannelClosed). Wakes
+  // every waiter and selector. Idempotent; poisoning a closed channel
+  // drops what it still held.
+  void poison();
+
+  bool closed();    // closed or poisoned
+  bool poisoned();
   std::uint64_t size();  // pending items
   std::uint32_t capacity() const { return capacity_; }
+
+  // The outcome of select(): which channel, and the item taken from it
+  // (the channel's reference, now the caller's).
+  struct Selected {
+    std::size_t index;
+    HeldBlock item;
+  };
+  // Receives from whichever of `channels` has an item first, waiting up to
+  // `timeout` while none has. Every channel must be of the same arena (by
+  // name; InvalidArgument otherwise, or for an empty span). Each round
+  // tries the channels without blocking, from index `start` (a random one
+  // if nullopt, so that a busy channel cannot starve the others) round the
+  // set; a channel reached that has ended (closed and drained, or
+  // poisoned) is reported, not skipped: its ChannelClosed or
+  // ChannelPoisoned propagates, with its index in `*ended` if given. With
+  // nothing ready it sleeps on the arena's activity word in slices.
+  // Throws WaitTimeout.
+  static Selected select(std::span<Channel* const> channels, Timeout timeout = std::nullopt,
+                         std::optional<std::size_t> start = std::nullopt, std::size_t* ended = nullptr);
 
  private:
   Channel(Holder& holder, HeldBlock block);
@@ -81,7 +118,10 @@ class Channel {
   static void check_movable(const HeldBlock& item, const Arena& arena);
   void wake_locked();    // bumps wake_seq: call with the lock held
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
-  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);
+  void note_activity_locked();  // bumps the arena's activity_seq: with the lock held
+  void wake_selectors();        // wakes any selector: after the lock is released
+  enum class Waiter { sender, receiver };  // which ChannelHeader count the wait shows in
+  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who);
 
   Holder* holder_;
   HeldBlock block_;

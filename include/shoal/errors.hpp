@@ -25,6 +25,7 @@ enum class ErrorCode {
   corrupt_arena,      // the arena's structures are damaged beyond repair
   corrupt_object,     // a frozen object's content is malformed
   channel_closed,     // send on a closed channel, or recv on a closed and drained one
+  channel_poisoned,   // send or recv on a poisoned channel (pending items were dropped)
   wait_timeout,       // a blocking channel operation ran out of time
   system_error,       // an OS call failed in a way not listed above
 };
@@ -58,7 +59,22 @@ using TooManyHolders = TypedError<ErrorCode::too_many_holders>;
 using LockTimeout = TypedError<ErrorCode::lock_timeout>;
 using CorruptArena = TypedError<ErrorCode::corrupt_arena>;
 using CorruptObject = TypedError<ErrorCode::corrupt_object>;
-using ChannelClosed = TypedError<ErrorCode::channel_closed>;
+
+// A poisoned channel is a closed one too: `catch (const ChannelClosed&)`
+// handles both ends of a channel's life, ChannelPoisoned only the abrupt one.
+class ChannelClosed : public Error {
+ public:
+  explicit ChannelClosed(const std::string& message) : Error(ErrorCode::channel_closed, message) {}
+
+ protected:
+  ChannelClosed(ErrorCode code, const std::string& message) : Error(code, message) {}
+};
+
+class ChannelPoisoned : public ChannelClosed {
+ public:
+  explicit ChannelPoisoned(const std::string& message) : ChannelClosed(ErrorCode::channel_poisoned, message) {}
+};
+
 using WaitTimeout = TypedError<ErrorCode::wait_timeout>;
 using SystemError = TypedError<ErrorCode::system_error>;
 

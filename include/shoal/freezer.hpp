@@ -174,8 +174,8 @@ class Freezer {
   // and returns the caller's reference to it. The Freezer is spent after
   // this: it drops its own references on the children (the object holds
   // its own) and accepts nothing more. Throws ArenaFull, leaving the
-  // Freezer as it was.
-  HeldBlock publish();
+  // Freezer as it was. `site`: where the object was made (Arena::intern_site).
+  HeldBlock publish(std::uint32_t site = 0);
 
   // Bytes the message takes so far (what publish() copies).
   std::uint64_t message_bytes();

@@ -38,8 +38,9 @@ class Holder {
   Holder& operator=(const Holder&) = delete;
 
   // A new block of at least `bytes` payload, 64-byte aligned, held by this
-  // holder. Throws ArenaFull, leaving the arena as it was.
-  HeldBlock allocate(std::uint64_t bytes, layout::BlockKind kind = layout::BlockKind::raw);
+  // holder. `site` is the creation site (Arena::intern_site; 0 = unknown).
+  // Throws ArenaFull, leaving the arena as it was.
+  HeldBlock allocate(std::uint64_t bytes, layout::BlockKind kind = layout::BlockKind::raw, std::uint32_t site = 0);
 
   // A new block of kind `object` whose payload starts with a child table
   // listing `children`; the new block holds one shared reference on each
@@ -47,7 +48,7 @@ class Holder {
   // (after the table): `body_bytes` long, 64-byte aligned. Throws
   // InvalidHandle if a child is not live, ArenaFull; on failure nothing is
   // allocated or retained.
-  HeldBlock allocate_object(std::span<const Handle> children, std::uint64_t body_bytes);
+  HeldBlock allocate_object(std::span<const Handle> children, std::uint64_t body_bytes, std::uint32_t site = 0);
 
   // A new shared reference to an existing block. Throws InvalidHandle.
   HeldBlock retain(Handle h);

@@ -41,7 +41,14 @@ inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
 inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // Bump whenever any struct in this file changes shape or meaning.
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: child tables, creator_start_time; 3: block flags
+// 2: child tables, creator_start_time; 3: block flags; 4: a channel can be
+// poisoned (ChannelState::poisoned: its slots own nothing any more), and the
+// arena header has select()'s futex word and sleeper count (activity_seq,
+// selectors). An older reader would count a poisoned channel's dead slots
+// as owners and sleep on nothing while others select. 5: the site table in
+// the header's padding (kSiteTableOffset) and ChannelHeader's blocked
+// sender/receiver counts.
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -89,7 +96,10 @@ struct BlockHeader {
   std::uint16_t creator_slot;  // holder slot that allocated it, or kNoHolder
   // BlockFlags. Set under the lock, read without it (atomic_ref).
   std::uint16_t flags;
-  std::uint32_t site;          // creation site id; 0 = unknown (CLI issue)
+  // Creation site: an id in the site table (SiteTableHeader below), the
+  // Python file and line that made the block; 0 = unknown. Under lock,
+  // written once at allocation.
+  std::uint32_t site;
 };
 
 // BlockHeader::flags.
@@ -144,16 +154,27 @@ inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_b
 // one shared reference on the block it names. Items [head, tail) are
 // pending, in slot index % capacity. Everything is under the arena lock
 // except wake_seq, the futex word waiters sleep on.
-enum class ChannelState : std::uint32_t { open = 0, closed = 1 };
+//
+// A poisoned channel owns nothing: storing `state = poisoned` is the commit
+// that gives up every pending slot's reference at once (the poisoner then
+// drops those references one by one and sets head = tail; a death halfway
+// leaves refcounts too high, which repair recounts). So whoever counts a
+// channel's owned entries counts channel_pending(), never tail - head.
+enum class ChannelState : std::uint32_t { open = 0, closed = 1, poisoned = 2 };
 
 struct ChannelHeader {
   std::uint32_t capacity;  // slots that follow; fixed at creation
-  std::uint32_t state;     // ChannelState, under lock
+  std::uint32_t state;     // ChannelState, under lock; commit of close and of poison
   std::uint64_t head;      // next item to receive; commit of a receive
   std::uint64_t tail;      // one past the last item sent; commit of a send
   std::uint32_t wake_seq;  // bumped (under lock) on every send, receive and close; futex word
   std::uint32_t sleepers;  // threads asleep on wake_seq: a hint, so an idle channel skips FUTEX_WAKE
-  std::uint8_t reserved[32];
+  // Threads waiting in send() (channel full) and in recv() (channel empty),
+  // spinning or asleep: atomic, not under the lock. A hint for `shoal
+  // channels`, like `sleepers`: a waiter killed while waiting leaves it high.
+  std::uint32_t blocked_senders;
+  std::uint32_t blocked_receivers;
+  std::uint8_t reserved[24];
   // ChildEntry slots[capacity] follow.
 };
 static_assert(sizeof(ChannelHeader) == 64);
@@ -164,7 +185,13 @@ inline bool channel_is_sane(const ChannelHeader& header, std::uint64_t payload_b
   if (payload_bytes < sizeof(ChannelHeader) || header.capacity == 0) return false;
   const std::uint64_t room = (payload_bytes - sizeof(ChannelHeader)) / sizeof(ChildEntry);
   return header.capacity <= room && header.head <= header.tail && header.tail - header.head <= header.capacity &&
-         header.state <= static_cast<std::uint32_t>(ChannelState::closed);
+         header.state <= static_cast<std::uint32_t>(ChannelState::poisoned);
+}
+
+// The items a (sane) channel owns references on: [head, tail), or none
+// once it is poisoned.
+inline std::uint64_t channel_pending(const ChannelHeader& header) {
+  return header.state == static_cast<std::uint32_t>(ChannelState::poisoned) ? 0 : header.tail - header.head;
 }
 
 // --------------------------------------------------------------- holders --
@@ -235,7 +262,10 @@ struct ArenaHeader {
   alignas(64) pthread_mutex_t lock;
 
   alignas(64) std::int32_t lock_owner_pid;  // who holds it now (for error messages)
-  std::uint32_t reserved1;
+  // select()'s futex word: bumped under the lock by every send, close and
+  // poison on any channel of the arena. Next to lock_owner_pid, a line a
+  // sender writes anyway.
+  std::uint32_t activity_seq;
   // Odd while a locked section runs, bumped to even when it ends: lock-free
   // readers (the CLI) retry a snapshot that straddled a change.
   std::uint64_t mutation_seq;
@@ -245,11 +275,59 @@ struct ArenaHeader {
   std::uint64_t free_blocks;      // derived
   std::uint64_t repairs;          // times a dead lock owner's state was repaired
   std::uint64_t reaped_holders;   // dead holders whose references were released
+  // Threads asleep on activity_seq (atomic, no lock): a hint, so that a send
+  // skips FUTEX_WAKE when nobody selects. A selector killed asleep leaves it
+  // too high, which costs only spare wake-ups.
+  std::uint32_t selectors;
+  std::uint32_t reserved1;
   std::uint64_t class_mask[kClassMaskWords];  // bit c set iff free_heads[c] != 0; derived
   std::uint64_t free_heads[kSizeClasses];     // free-list heads per size class; derived
 
   HolderSlot holders[kMaxHolders];
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
+
+// ------------------------------------------------------------ site table --
+//
+// Where blocks were made: an append-only log of records in the header's
+// padding, [kSiteTableOffset, kHeaderBytes), zero at creation. Two record
+// types: a `file` record names a source file (id 1, 2, ... in log order), a
+// `site` record a (file id, line) pair (id 1, 2, ...); BlockHeader::site
+// holds a site id. Records are appended under the arena lock: the record's
+// bytes first, then `used` grows past it (the commit, a release store).
+// Bytes past `used` are ignored, so a writer killed mid-record leaves
+// nothing half-visible and the next writer overwrites them. Readers bound
+// `used` and every record (decode_site_table, include/shoal/sites.hpp).
+// Nothing else refers into the log, so repair has nothing to do here. When
+// the log is full, new sites are simply unknown (0).
+inline constexpr std::uint64_t kSiteTableOffset = 192 * 1024;
+inline constexpr std::uint64_t kSiteTableBytes = kHeaderBytes - kSiteTableOffset;  // 64 KiB
+
+struct SiteTableHeader {
+  std::uint64_t used;  // record bytes committed after this header; commit
+  std::uint8_t reserved[56];
+  // Records follow, each 8-aligned.
+};
+static_assert(sizeof(SiteTableHeader) == 64);
+
+enum class SiteRecordType : std::uint8_t { file = 1, site = 2 };
+
+struct SiteRecord {
+  std::uint8_t type;     // SiteRecordType
+  std::uint8_t reserved;
+  std::uint16_t length;  // payload bytes that follow (padded to 8 in the log)
+  std::uint32_t id;      // file or site id: 1 + records of its type before it
+  // file: the path, UTF-8, no NUL, 1..kMaxSiteFileBytes bytes
+  // site: SitePayload
+};
+static_assert(sizeof(SiteRecord) == 8);
+
+struct SitePayload {
+  std::uint32_t file_id;
+  std::uint32_t line;
+};
+
+inline constexpr std::uint64_t kMaxSiteFileBytes = 1024;
+static_assert(sizeof(ArenaHeader) <= kSiteTableOffset);
 
 }  // namespace shoal::layout

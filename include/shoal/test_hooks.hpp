@@ -20,6 +20,7 @@ enum class Point {
   object_after_table,        // child table committed, children's refcounts not yet raised
   drop_after_free_parent,    // a parent freed, its children's refcounts not yet lowered
   send_after_commit,         // a channel slot published, the item's refcount not yet raised
+  poison_mid_drop,           // a channel poisoned (committed), one pending item dropped, the rest not yet
 };
 
 using Hook = void (*)(Point);

@@ -15,9 +15,13 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "shoal/arena.hpp"
 #include "shoal/broker.hpp"
@@ -60,7 +64,43 @@ class ArenaSession {
   // the caller releases it, without the GIL.
   shoal::HeldBlock take_block(std::uint64_t id);
 
+  // Site ids already interned by this session, by (file, line)
+  // (call_site.hpp). Used with the GIL held, like the block table.
+  std::optional<std::uint32_t> cached_site(std::string_view file, std::uint32_t line) const {
+    const auto it = sites_.find(SiteKeyView{file, line});
+    if (it == sites_.end()) return std::nullopt;
+    return it->second;
+  }
+  void remember_site(std::string file, std::uint32_t line, std::uint32_t id) {
+    sites_.emplace(SiteKey{std::move(file), line}, id);
+  }
+
  private:
+  struct SiteKey {
+    std::string file;
+    std::uint32_t line;
+  };
+  struct SiteKeyView {
+    std::string_view file;
+    std::uint32_t line;
+  };
+  struct SiteKeyHash {  // transparent: a lookup by SiteKeyView copies nothing
+    using is_transparent = void;
+    std::size_t operator()(const SiteKeyView& k) const {
+      return std::hash<std::string_view>{}(k.file) * 31 + k.line;
+    }
+    std::size_t operator()(const SiteKey& k) const { return (*this)(SiteKeyView{k.file, k.line}); }
+  };
+  struct SiteKeyEqual {
+    using is_transparent = void;
+    static SiteKeyView view(const SiteKey& k) { return {k.file, k.line}; }
+    static SiteKeyView view(const SiteKeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a).file == view(b).file && view(a).line == view(b).line;
+    }
+  };
+
   ArenaSession() = default;
 
   std::shared_ptr<shoal::Arena> arena_;
@@ -69,6 +109,7 @@ class ArenaSession {
   std::unordered_map<std::uint64_t, shoal::HeldBlock> blocks_;
   std::uint64_t next_block_id_ = 1;
   pid_t opened_by_ = 0;  // to recognise a copy of this session in a fork() child
+  std::unordered_map<SiteKey, std::uint32_t, SiteKeyHash, SiteKeyEqual> sites_;
 };
 
 }  // namespace shoal_py

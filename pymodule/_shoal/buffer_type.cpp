@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "arena_type.hpp"
+#include "call_site.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
 #include "shoal/layout.hpp"
@@ -294,10 +295,11 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
   if (c_strides(fields.shape, fields.dtype.itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
 
   shoal::HeldBlock block;
+  const std::uint32_t site = calling_site(*session);  // the Python line calling empty(), for `shoal objects`
   try {
     // A zero-size array still gets a (tiny) block: every Buffer has one.
     const std::uint64_t bytes = fields.nbytes == 0 ? 1 : fields.nbytes;
-    block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob); });
+    block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); });
   } catch (...) {
     return raise_python_error(state);
   }

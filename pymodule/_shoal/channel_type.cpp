@@ -3,7 +3,7 @@
 //
 // Entry points: channel_new (Channel(capacity, arena=None): None is the
 // process-wide default arena), send/recv and their try_ forms, close,
-// iteration, and pickling (__reduce__ names the arena and the channel's
+// poison, iteration, shoal.select (select_function), and pickling (__reduce__ names the arena and the channel's
 // handle; rebuild_channel_function opens it again in the receiving
 // process). A Channel inherited through fork() reopens itself through the
 // child's own holder on first use (ensure_usable_here).
@@ -17,14 +17,21 @@
 // between slices the GIL is taken back for PyErr_CheckSignals(), so Ctrl-C
 // interrupts a blocked call in the main interpreter. A wait that runs out
 // of time raises the built-in TimeoutError.
+//
+// select(*channels, timeout=None) is shoal::Channel::select in the same
+// slices: each slice starts its round at a random channel (fairness), and
+// a channel that has ended is raised as ChannelClosed / ChannelPoisoned
+// with `.channel` set to the Channel object given.
 #include "channel_type.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <new>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "arena_type.hpp"
 #include "block_owner.hpp"
@@ -92,9 +99,9 @@ int parse_timeout(PyObject* object, Timeout* timeout) {
 
 // Runs attempt(slice) (a core call that waits at most `slice`) until it
 // succeeds, fails otherwise, or `timeout` has passed. Returns -1 with a
-// Python error set.
+// Python error set. `what` names the call in a timeout's message.
 template <class Attempt>
-int wait_in_slices(PyObject* self, Timeout timeout, const char* what, Attempt attempt) {
+int wait_in_slices(ModuleState* state, Timeout timeout, const char* what, Attempt attempt) {
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     nanoseconds slice = kSlice;
@@ -108,13 +115,13 @@ int wait_in_slices(PyObject* self, Timeout timeout, const char* what, Attempt at
     } catch (const shoal::WaitTimeout&) {
       if (timeout && std::chrono::steady_clock::now() - start >= *timeout) {
         char message[80];
-        std::snprintf(message, sizeof message, "Channel.%s() timed out after %g s", what,
+        std::snprintf(message, sizeof message, "%s() timed out after %g s", what,
                       std::chrono::duration<double>(*timeout).count());
         PyErr_SetString(PyExc_TimeoutError, message);
         return -1;
       }
     } catch (...) {
-      raise_python_error(state_of(self));
+      raise_python_error(state);
       return -1;
     }
     if (PyErr_CheckSignals() < 0) return -1;  // Ctrl-C: KeyboardInterrupt
@@ -226,7 +233,8 @@ PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
   // round trip, no refcount change. If the send fails it is still ours.
-  const int sent = wait_in_slices(self, timeout, "send", [&](nanoseconds slice) { core(self).send(*object, slice); });
+  const int sent =
+      wait_in_slices(state_of(self), timeout, "Channel.send", [&](nanoseconds slice) { core(self).send(*object, slice); });
   if (*object) release(*object);
   if (sent < 0) return nullptr;
   Py_RETURN_NONE;
@@ -254,7 +262,8 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
 // Receives one object block, waiting up to `timeout`. Returns -1 with an
 // error set (ChannelClosed once closed and drained).
 int receive_block(PyObject* self, Timeout timeout, shoal::HeldBlock* block) {
-  return wait_in_slices(self, timeout, "recv", [&](nanoseconds slice) { *block = core(self).recv(slice); });
+  return wait_in_slices(state_of(self), timeout, "Channel.recv",
+                        [&](nanoseconds slice) { *block = core(self).recv(slice); });
 }
 
 PyObject* channel_recv(PyObject* self, PyObject* args, PyObject* kwargs) {
@@ -296,12 +305,26 @@ PyObject* channel_close(PyObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
-// Iteration receives until the channel is closed and drained.
+PyObject* channel_poison(PyObject* self, PyObject*) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  try {
+    without_gil([&] { core(self).poison(); });
+  } catch (...) {
+    return raise_python_error(state_of(self));
+  }
+  Py_RETURN_NONE;
+}
+
+// Iteration receives until the channel is closed and drained; a poisoned
+// channel raises ChannelPoisoned (an abrupt end is not a normal one).
 PyObject* channel_iternext(PyObject* self) {
   if (ensure_usable_here(self) < 0) return nullptr;
   shoal::HeldBlock block;
   if (receive_block(self, std::nullopt, &block) < 0) {
-    if (PyErr_ExceptionMatches(state_of(self)->channel_closed)) PyErr_Clear();  // the end, not an error
+    if (PyErr_ExceptionMatches(state_of(self)->channel_closed) &&
+        !PyErr_ExceptionMatches(state_of(self)->channel_poisoned)) {
+      PyErr_Clear();  // the end, not an error
+    }
     return nullptr;
   }
   return thaw(self, std::move(block));
@@ -321,6 +344,15 @@ PyObject* channel_get_closed(PyObject* self, void*) {
   if (ensure_usable_here(self) < 0) return nullptr;
   try {
     return PyBool_FromLong(without_gil([&] { return core(self).closed(); }));
+  } catch (...) {
+    return raise_python_error(state_of(self));
+  }
+}
+
+PyObject* channel_get_poisoned(PyObject* self, void*) {
+  if (ensure_usable_here(self) < 0) return nullptr;
+  try {
+    return PyBool_FromLong(without_gil([&] { return core(self).poisoned(); }));
   } catch (...) {
     return raise_python_error(state_of(self));
   }
@@ -366,12 +398,17 @@ PyMethodDef channel_methods[] = {
     {"close", channel_close, METH_NOARGS,
      "close()\n--\n\nCloses the channel for everyone: sends fail at once, receives drain what is\n"
      "pending and then raise ChannelClosed. Idempotent."},
+    {"poison", channel_poison, METH_NOARGS,
+     "poison()\n--\n\nCloses the channel at once for everyone: pending values are dropped (their\n"
+     "memory freed unless held elsewhere) and every blocked or later send and recv, at either\n"
+     "end, in any interpreter or process, raises ChannelPoisoned (a ChannelClosed). Idempotent."},
     {"__reduce__", channel_reduce, METH_NOARGS, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyGetSetDef channel_getset[] = {
-    {"closed", channel_get_closed, nullptr, "True once close() was called (by anyone).", nullptr},
+    {"closed", channel_get_closed, nullptr, "True once close() or poison() was called (by anyone).", nullptr},
+    {"poisoned", channel_get_poisoned, nullptr, "True once poison() was called (by anyone).", nullptr},
     {"capacity", channel_get_capacity, nullptr, "How many values may be pending.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
@@ -381,7 +418,8 @@ const char channel_doc[] =
     "A bounded queue of values in an arena (default_arena() if None), between\n"
     "threads, interpreters and processes. Values are frozen into the arena;\n"
     "shoal.Buffers cross without a copy\n"
-    "and arrive read-only. Iterating receives until the channel is closed. Pickles\n"
+    "and arrive read-only. Iterating receives until the channel is closed (a\n"
+    "poisoned one raises ChannelPoisoned). Pickles\n"
     "as (arena name, handle), so multiprocessing children can open the same channel.";
 
 PyType_Slot channel_slots[] = {
@@ -446,6 +484,71 @@ PyObject* rebuild_channel_function(PyObject* module, PyObject* args) {
   } catch (...) {
     return raise_python_error(state);
   }
+}
+
+const char kSelectDoc[] =
+    "select(*channels, timeout=None)\n--\n\n"
+    "Receives from whichever channel has a value first; returns (channel, value).\n"
+    "Fair: each round starts at a random channel, so a busy one cannot starve the\n"
+    "others. A channel found closed and drained, or poisoned, is reported, not\n"
+    "skipped: ChannelClosed or ChannelPoisoned with .channel set to it. TimeoutError\n"
+    "after `timeout` seconds. Every channel must be of the same arena (ValueError\n"
+    "otherwise); the wait sleeps on that arena's activity word, without polling.";
+
+PyObject* select_function(PyObject* module, PyObject* args, PyObject* kwargs) {
+  ModuleState* state = state_of_module(module);
+  PyObject* timeout_arg = Py_None;
+  if (kwargs != nullptr) {
+    static const char* keywords[] = {"timeout", nullptr};
+    PyObject* no_args = PyTuple_New(0);
+    if (no_args == nullptr) return nullptr;
+    const int ok =
+        PyArg_ParseTupleAndKeywords(no_args, kwargs, "|O:select", const_cast<char**>(keywords), &timeout_arg);
+    Py_DECREF(no_args);
+    if (!ok) return nullptr;
+  }
+  const Py_ssize_t count = PyTuple_GET_SIZE(args);
+  if (count == 0) {
+    PyErr_SetString(PyExc_ValueError, "select() needs at least one channel");
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* item = PyTuple_GET_ITEM(args, i);
+    if (!PyObject_TypeCheck(item, state->channel_type)) {
+      PyErr_Format(PyExc_TypeError, "select() takes shoal.Channel objects, got %.100s at position %zd",
+                   Py_TYPE(item)->tp_name, i);
+      return nullptr;
+    }
+    if (ensure_usable_here(item) < 0) return nullptr;
+  }
+  Timeout timeout;
+  if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
+  // `args` keeps every Channel object alive while the GIL is released.
+  std::vector<shoal::Channel*> channels;
+  channels.reserve(static_cast<std::size_t>(count));
+  for (Py_ssize_t i = 0; i < count; ++i) channels.push_back(&core(PyTuple_GET_ITEM(args, i)));
+  std::optional<shoal::Channel::Selected> selected;
+  std::size_t ended = std::numeric_limits<std::size_t>::max();
+  const int done = wait_in_slices(state, timeout, "select", [&](nanoseconds slice) {
+    selected.emplace(shoal::Channel::select(channels, slice, std::nullopt, &ended));
+  });
+  if (done < 0) {
+    if (ended < channels.size() && PyErr_ExceptionMatches(state->channel_closed)) {
+      // Name the channel that ended: the Channel object the caller passed.
+      PyObject* error = PyErr_GetRaisedException();
+      const int set = PyObject_SetAttrString(error, "channel", PyTuple_GET_ITEM(args, static_cast<Py_ssize_t>(ended)));
+      if (set < 0) {
+        Py_DECREF(error);
+        return nullptr;
+      }
+      PyErr_SetRaisedException(error);
+    }
+    return nullptr;
+  }
+  PyObject* channel = PyTuple_GET_ITEM(args, static_cast<Py_ssize_t>(selected->index));
+  PyObject* value = thaw(channel, std::move(selected->item));
+  if (value == nullptr) return nullptr;
+  return Py_BuildValue("(ON)", channel, value);
 }
 
 }  // namespace shoal_py

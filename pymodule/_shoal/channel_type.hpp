@@ -30,4 +30,8 @@ PyTypeObject* create_channel_type(PyObject* module);
 // unpickling side of Channel.__reduce__.
 PyObject* rebuild_channel_function(PyObject* module, PyObject* args);
 
+// shoal._shoal.select(*channels, timeout=None) -> (channel, value).
+PyObject* select_function(PyObject* module, PyObject* args, PyObject* kwargs);
+extern const char kSelectDoc[];
+
 }  // namespace shoal_py

@@ -15,7 +15,8 @@
 //   ├── NotAnArena(ShoalError, ValueError)     also: another layout version
 //   ├── CorruptArena(ShoalError)
 //   ├── CorruptObject(ShoalError)
-//   ├── ChannelClosed(ShoalError)
+//   ├── ChannelClosed(ShoalError)               .channel: the channel, when select() reports it
+//   │   └── ChannelPoisoned(ChannelClosed)     poison(): ended at once, pending items dropped
 //   ├── InvalidHandle(ShoalError, ValueError)
 //   ├── TooManyHolders(ShoalError)
 //   ├── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
@@ -72,6 +73,7 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
     case ErrorCode::corrupt_arena: return state->corrupt_arena;
     case ErrorCode::corrupt_object: return state->corrupt_object;
     case ErrorCode::channel_closed: return state->channel_closed;
+    case ErrorCode::channel_poisoned: return state->channel_poisoned;
     case ErrorCode::wait_timeout: return PyExc_TimeoutError;
     case ErrorCode::system_error: return state->shoal_error;
   }
@@ -117,7 +119,16 @@ int add_exceptions(PyObject* module, ModuleState* state) {
   for (const ExceptionSpec& spec : specs) {
     if (add_exception(module, state, spec) < 0) return -1;
   }
-  return 0;
+  // select() sets .channel on the instance it raises; None otherwise.
+  if (PyObject_SetAttrString(state->channel_closed, "channel", Py_None) < 0) return -1;
+  // A poisoned channel is a closed one: `except ChannelClosed` handles both.
+  state->channel_poisoned = PyErr_NewExceptionWithDoc(
+      "shoal.ChannelPoisoned",
+      "The channel was poisoned: ended at once for everyone, its pending values dropped. Every send and\n"
+      "recv raises it, at either end, in any interpreter or process. A ChannelClosed.",
+      state->channel_closed, nullptr);
+  if (state->channel_poisoned == nullptr) return -1;
+  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->channel_poisoned));
 }
 
 PyObject* raise_python_error(ModuleState* state) {

@@ -25,6 +25,7 @@
 #include "buffer_type.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
+#include "interpreter_functions.hpp"
 #include "module_state.hpp"
 #include "sizes.hpp"
 
@@ -97,8 +98,22 @@ PyMethodDef module_functions[] = {
      "first use and shared by every interpreter of the process (same mapping, same\n"
      "addresses): environment SHOAL_ARENA=NAME attaches that arena instead;\n"
      "SHOAL_ARENA_SIZE sets the size of the one created (default '1GiB', sparse)."},
+    {"select", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(select_function)),
+     METH_VARARGS | METH_KEYWORDS, kSelectDoc},
     {"_rebuild_channel", rebuild_channel_function, METH_VARARGS,
      "_rebuild_channel(arena_name, offset, generation)\n--\n\nUnpickles a shoal.Channel."},
+    // The subinterpreter primitives under shoal.interpreters (interpreter_functions.hpp).
+    {"_interp_create", interp_create_function, METH_O, "_interp_create(isolated) -> id"},
+    {"_interp_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(interp_call_function)),
+     METH_FASTCALL,
+     "_interp_call(id, request, keep_thread_state=False) -> (True, outcome) | (False, (type, message, traceback))"},
+    {"_interp_destroy", interp_destroy_function, METH_O,
+     "_interp_destroy(id) -> 'closed' | 'running' | 'unknown' | 'current'"},
+    {"_interp_is_running", interp_is_running_function, METH_O, "_interp_is_running(id) -> bool"},
+    {"_interp_is_isolated", interp_is_isolated_function, METH_O, "_interp_is_isolated(id) -> bool"},
+    {"_interp_list", interp_list_function, METH_NOARGS, "_interp_list() -> ids of open interpreters made by shoal"},
+    {"_interp_current", interp_current_function, METH_NOARGS, "_interp_current() -> this interpreter's id"},
+    {"_interp_main", interp_main_function, METH_NOARGS, "_interp_main() -> the main interpreter's id"},
     {nullptr, nullptr, 0, nullptr},
 };
 

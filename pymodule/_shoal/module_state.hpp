@@ -38,6 +38,7 @@ struct ModuleState {
   PyObject* corrupt_arena;
   PyObject* corrupt_object;
   PyObject* channel_closed;
+  PyObject* channel_poisoned;  // a subclass of channel_closed
   PyObject* invalid_handle;
   PyObject* too_many_holders;
   PyObject* shoal_timeout;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "buffer_format.hpp"
+#include "call_site.hpp"
 #include "buffer_type.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
@@ -514,7 +515,10 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
     freezer.emplace(session.holder());
     ValueFreezer walker(state, session, *freezer);
     if (walker.write(value, freezer->root(), PathStep{}) == 0) {
-      object = without_gil([&] { return freezer->publish(); });
+      // The top-level object records the Python line that sent it (its
+      // copied blobs stay unknown: the object names them).
+      const std::uint32_t site = calling_site(session);
+      object = without_gil([&] { return freezer->publish(site); });
     }
   } catch (...) {
     raise_python_error(state);

@@ -21,6 +21,15 @@ Buffers and channels (first increment):
 
 ``Channel.try_send``/``try_recv`` raise ``Full``/``Empty``; waits that run out
 of time raise ``TimeoutError``; a Channel pickles as (arena name, handle).
+CSP completions:
+
+    ch.poison()                     # ends it at once: pending values dropped, every
+                                    # send/recv anywhere raises ChannelPoisoned
+    channel, value = shoal.select(a, b, c, timeout=1.0)  # whichever is ready first
+
+``select`` is fair (each round starts at a random channel), reports a closed
+and drained or poisoned channel as ``ChannelClosed``/``ChannelPoisoned`` with
+``.channel`` set to it, and needs channels of one arena.
 With ``arena=None`` (``shoal.empty``, ``shoal.Channel``) they use
 ``shoal.default_arena()``: one arena per process, shared by all its
 interpreters; ``SHOAL_ARENA=NAME`` attaches that arena instead, and
@@ -44,6 +53,7 @@ from shoal._shoal import (
     Buffer,
     Channel,
     ChannelClosed,
+    ChannelPoisoned,
     CorruptArena,
     CorruptObject,
     Empty,
@@ -57,10 +67,12 @@ from shoal._shoal import (
     empty,
     format_size,
     parse_size,
+    select,
 )
 
 __all__ = [
     "Arena",
+    "SubinterpreterExecutor",
     "ArenaExists",
     "ArenaFull",
     "ArenaNotFound",
@@ -68,6 +80,7 @@ __all__ = [
     "Buffer",
     "Channel",
     "ChannelClosed",
+    "ChannelPoisoned",
     "CorruptArena",
     "CorruptObject",
     "Empty",
@@ -80,5 +93,21 @@ __all__ = [
     "default_arena",
     "empty",
     "format_size",
+    "interpreters",
     "parse_size",
+    "select",
 ]
+
+
+def __getattr__(name):
+    # Imported on first use: every new interpreter imports shoal, and most
+    # never need the executor (and concurrent.futures with it).
+    if name == "SubinterpreterExecutor":
+        from shoal.executor import SubinterpreterExecutor
+
+        return SubinterpreterExecutor
+    if name == "interpreters":
+        import shoal.interpreters
+
+        return shoal.interpreters
+    raise AttributeError(f"module 'shoal' has no attribute {name!r}")

@@ -324,5 +324,44 @@ TEST_F(Channels, ASenderKilledMidSendIsRepaired) {
   expect_sound();
 }
 
+// shoal channels shows how many threads wait in send and recv: the counts
+// rise while they wait and fall back when they return.
+TEST(ChannelWaiters, BlockedSendersAndReceiversAreCounted) {
+  testing::ScopedName name("waiters");
+  auto arena = Arena::create(name.name, 4 << 20);
+  auto holder = arena->attach_holder();
+  Channel channel = Channel::create(*holder, 1);
+  HeldBlock item = holder->allocate(64);
+  auto header = [&] {
+    layout::ChannelHeader h;
+    std::memcpy(&h, arena->payload(channel.handle()).data(), sizeof h);
+    return h;
+  };
+  auto wait_until = [&](auto done) {
+    const auto deadline = Clock::now() + 10s;
+    while (!done(header())) {
+      ASSERT_LT(Clock::now(), deadline);
+      std::this_thread::sleep_for(1ms);
+    }
+  };
+
+  std::thread receiver([&] {
+    auto own = arena->attach_holder();
+    Channel::open(*own, channel.handle()).recv();
+  });
+  wait_until([](const layout::ChannelHeader& h) { return h.blocked_receivers == 1; });
+  EXPECT_EQ(header().blocked_senders, 0u);
+  channel.send(item.handle());
+  receiver.join();
+  EXPECT_EQ(header().blocked_receivers, 0u);
+
+  channel.send(item.handle());  // now full
+  std::thread sender([&] { channel.send(item.handle()); });
+  wait_until([](const layout::ChannelHeader& h) { return h.blocked_senders == 1; });
+  (void)channel.recv();
+  sender.join();
+  EXPECT_EQ(header().blocked_senders, 0u);
+}
+
 }  // namespace
 }  // namespace shoal

@@ -1,0 +1,45 @@
+// call_site.cpp — see call_site.hpp.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "call_site.hpp"
+
+#include <string>
+#include <string_view>
+
+#include "gil.hpp"
+
+namespace shoal_py {
+
+std::uint32_t calling_site(ArenaSession& session) {
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed; null outside Python code
+  if (frame == nullptr) return 0;
+  const int line = PyFrame_GetLineNumber(frame);
+  PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+  Py_ssize_t size = 0;
+  const char* file = PyUnicode_AsUTF8AndSize(code->co_filename, &size);  // cached in the str
+  if (file == nullptr || line < 0) {
+    PyErr_Clear();
+    Py_DECREF(code);
+    return 0;
+  }
+  // Keyed by the file's text, not the code object's address: a code object
+  // freed and another allocated at its address cannot alias a site.
+  const std::string_view path(file, static_cast<std::size_t>(size));
+  if (const auto id = session.cached_site(path, static_cast<std::uint32_t>(line))) {
+    Py_DECREF(code);
+    return *id;
+  }
+  std::string owned(path);
+  Py_DECREF(code);
+  std::uint32_t id = 0;
+  try {
+    id = without_gil([&] { return session.arena().intern_site(owned, static_cast<std::uint32_t>(line)); });
+  } catch (...) {
+    id = 0;  // (a lock timeout, say): the block is made all the same, its site unknown
+  }
+  session.remember_site(std::move(owned), static_cast<std::uint32_t>(line), id);
+  return id;
+}
+
+}  // namespace shoal_py

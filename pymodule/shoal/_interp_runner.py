@@ -1,0 +1,181 @@
+"""What runs inside a target interpreter when shoal.interpreters calls it.
+
+``shoal._shoal._interp_call`` switches the calling thread into the target
+interpreter, thaws the request (sent through the arena, so buffers arrive
+as views of the same memory) and calls :func:`execute` here. ``execute``
+never raises: it returns an *outcome* tuple, which the C layer freezes and
+hands back to the caller:
+
+    ("ok", value)
+    ("err", pickled_exception_or_None, type_module, type_qualname, message, formatted_traceback)
+
+Requests are tuples whose first item says what to do:
+
+    ("setup", sys_path, main_file)      once, before anything else
+    ("call", func, args, kwargs, task)  func(*args, **kwargs); func may be (module, qualname);
+                                        task = (name, interpreter id) or None
+    ("exec", source, task)              exec(source) in __main__
+    ("bind", names)                     __main__.__dict__.update(names)
+
+This module imports nothing heavy: it is imported in every new interpreter.
+"""
+
+import pickle
+import sys
+import threading
+import traceback
+
+# The Task running on each thread of this interpreter, for
+# shoal.interpreters.running(). A plain dict keyed by thread ident: a
+# thread runs at most one task of this interpreter at a time.
+_current_tasks = {}
+
+# Where the caller's __main__ script lives; see _main_module_getattr.
+_main_file = None
+_main_module = None
+_loading_main = False
+
+
+def execute(request):
+    try:
+        kind = request[0]
+        if kind == "call":
+            _, func, args, kwargs, task = request
+            if type(func) is tuple:
+                func = _resolve(*func)
+            with _running_as(task):
+                return ("ok", func(*args, **kwargs))
+        if kind == "exec":
+            _, source, task = request
+            with _running_as(task):
+                _exec_in_main(source)
+            return ("ok", None)
+        if kind == "bind":
+            sys.modules["__main__"].__dict__.update(request[1])
+            return ("ok", None)
+        if kind == "setup":
+            _setup(request[1], request[2])
+            return ("ok", None)
+        raise ValueError(f"shoal: unknown interpreter request {kind!r}")
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
+        return failed_outcome(exc)
+
+
+# (module, qualname) -> function, for functions sent by reference.
+_resolved = {}
+
+
+def _resolve(module_name, qualname):
+    """The function ``module_name.qualname``, as pickle would find it."""
+    key = (module_name, qualname)
+    func = _resolved.get(key)
+    if func is not None:
+        return func
+    if module_name == "__main__":
+        owner = sys.modules["__main__"]  # resolved anew each time: exec() may redefine it
+    else:
+        import importlib
+
+        owner = importlib.import_module(module_name)
+    func = owner
+    for part in qualname.split("."):
+        func = getattr(func, part)
+    if module_name != "__main__":
+        _resolved[key] = func
+    return func
+
+
+def failed_outcome(exc):
+    """The outcome describing ``exc``: pickled when it can be, always as text."""
+    try:
+        pickled = pickle.dumps(exc, protocol=5)
+    except Exception:  # noqa: BLE001 - an unpicklable exception still reports as text
+        pickled = None
+    kind = type(exc)
+    formatted = "".join(traceback.format_exception(exc))
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001
+        message = f"<unprintable {kind.__name__}>"
+    return ("err", pickled, kind.__module__, kind.__qualname__, message, formatted)
+
+
+def _exec_in_main(source):
+    main = sys.modules["__main__"]
+    code = compile(source, "<shoal.interpreters>", "exec")
+    exec(code, main.__dict__)
+
+
+class _running_as:
+    """Records the Task this thread runs, for running(), while inside."""
+
+    def __init__(self, task):
+        self.task = task
+
+    def __enter__(self):
+        if self.task is not None:
+            _current_tasks[threading.get_ident()] = self.task
+
+    def __exit__(self, *exc_info):
+        if self.task is not None:
+            _current_tasks.pop(threading.get_ident(), None)
+        return False
+
+
+def current_task_info():
+    """(name, interpreter id) of the task running on this thread, or None."""
+    return _current_tasks.get(threading.get_ident())
+
+
+def _setup(sys_path, main_file):
+    """Makes this interpreter import what its creator can.
+
+    ``sys.path`` is the caller's, so that module-level functions pickled by
+    name (``mymodule.work``) resolve here. Functions of the caller's
+    ``__main__`` script resolve too, the way multiprocessing's spawn does
+    it: the script is loaded on first need as module ``__mp_main__`` (its
+    ``if __name__ == "__main__":`` block does not run), and this
+    interpreter's own ``__main__`` looks up names it lacks there. The
+    interpreter's ``__main__`` stays its own namespace, for exec() and
+    prepare_main().
+    """
+    global _main_file
+    sys.path[:] = list(sys_path)
+    _main_file = main_file
+    if main_file is not None:
+        sys.modules["__main__"].__dict__.setdefault("__getattr__", _main_module_getattr)
+
+
+def _main_module_getattr(name):
+    # Dunder lookups (__file__, __path__, ...) are about this __main__
+    # itself; and while the script loads, its own lookups must not load it
+    # again.
+    if (name.startswith("__") and name.endswith("__")) or _loading_main:
+        raise AttributeError(f"module '__main__' has no attribute {name!r}")
+    module = _load_caller_main()
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AttributeError(f"module '__main__' has no attribute {name!r}") from None
+
+
+def _load_caller_main():
+    global _main_module, _loading_main
+    if _main_module is None:
+        import runpy
+        import types
+
+        module = types.ModuleType("__mp_main__")
+        module.__file__ = _main_file
+        sys.modules["__mp_main__"] = module
+        _loading_main = True
+        try:
+            namespace = runpy.run_path(_main_file, run_name="__mp_main__")
+        except BaseException:
+            del sys.modules["__mp_main__"]
+            raise
+        finally:
+            _loading_main = False
+        module.__dict__.update(namespace)
+        _main_module = module
+    return _main_module

@@ -1,0 +1,123 @@
+"""SubinterpreterExecutor: a concurrent.futures executor over isolated interpreters.
+
+A drop-in for ``ThreadPoolExecutor`` or ``ProcessPoolExecutor`` where the
+work is module-level functions::
+
+    from shoal import SubinterpreterExecutor
+
+    with SubinterpreterExecutor(max_workers=2) as pool:
+        totals = list(pool.map(checksum, chunks))      # in parallel: one GIL each
+
+Each worker is a thread of this interpreter that owns one interpreter of
+its own (isolated by default), made when the worker starts and reused for
+every task it runs; the thread switches into it for each call (see
+``shoal.interpreters``). Arguments and results cross through the default
+arena, so a ``shoal.Buffer`` (or a slice of one) costs no copy.
+
+Semantics are ``concurrent.futures``': ``submit`` returns a Future;
+``map`` keeps input order and takes ``timeout`` and ``chunksize`` (chunks
+are run as one call each, which amortises the per-call cost of small
+items); ``shutdown(wait=True, cancel_futures=False)``. An exception in a
+task is set on its future as itself, ``__cause__`` an ``ExecutionFailed``
+with the remote traceback, and the worker stays usable. An initializer that
+raises breaks the pool as ThreadPoolExecutor's does: pending and later
+submissions fail with ``concurrent.futures.BrokenExecutor`` (its subclass
+``BrokenThreadPool``). Closing the executor closes its interpreters, which
+releases every block they held.
+"""
+
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from shoal import interpreters
+
+__all__ = ["SubinterpreterExecutor"]
+
+
+def _default_workers():
+    count = getattr(os, "process_cpu_count", os.cpu_count)()
+    return count or 1
+
+
+def _run_chunk(fn, chunk):
+    """Runs in a worker interpreter: one call for many items (map's chunksize)."""
+    return [fn(*args) for args in chunk]
+
+
+class SubinterpreterExecutor(ThreadPoolExecutor):
+    """Runs calls in a pool of subinterpreters, one per worker thread."""
+
+    def __init__(self, max_workers=None, initializer=None, initargs=(), isolated=True, *, thread_name_prefix=""):
+        if max_workers is None:
+            max_workers = _default_workers()
+        if initializer is not None:
+            interpreters._check_target(initializer, "initializer")
+        self._isolated = bool(isolated)
+        self._user_initializer = initializer
+        self._user_initargs = tuple(initargs)
+        self._worker_state = threading.local()
+        self._worker_interpreters = []
+        self._worker_interpreters_lock = threading.Lock()
+        super().__init__(
+            max_workers=max_workers,
+            thread_name_prefix=thread_name_prefix or "SubinterpreterExecutor",
+            initializer=self._start_worker,
+        )
+
+    # Runs on each new worker thread before its first task. An exception
+    # here breaks the pool (ThreadPoolExecutor's rule for initializers).
+    def _start_worker(self):
+        interp = interpreters.create(isolated=self._isolated)
+        with self._worker_interpreters_lock:
+            self._worker_interpreters.append(interp)
+        self._worker_state.interpreter = interp
+        if self._user_initializer is not None:
+            interp.call(self._user_initializer, *self._user_initargs)
+
+    def _call_in_worker(self, fn, args, kwargs):
+        # A worker thread lives as long as its interpreter: it keeps its
+        # thread state there between tasks.
+        return self._worker_state.interpreter._call(fn, args, kwargs, True)
+
+    def submit(self, fn, /, *args, **kwargs):
+        interpreters._check_target(fn, "fn")
+        if isinstance(fn, str):
+            raise TypeError("submit() takes a function; run source strings with shoal.interpreters")
+        return super().submit(self._call_in_worker, fn, args, kwargs)
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        interpreters._check_target(fn, "fn")
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        chunks = _chunked(zip(*iterables), chunksize)
+        results = super().map(_run_chunk, itertools.repeat(fn), chunks, timeout=timeout)
+        return itertools.chain.from_iterable(results)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            self._close_interpreters()
+        else:
+            # The workers finish what they started; their interpreters are
+            # closed once they have, off the caller's thread.
+            threading.Thread(target=self._close_when_idle, name=f"{self._thread_name_prefix}-closer").start()
+
+    def _close_when_idle(self):
+        super().shutdown(wait=True)
+        self._close_interpreters()
+
+    def _close_interpreters(self):
+        with self._worker_interpreters_lock:
+            closing, self._worker_interpreters = self._worker_interpreters, []
+        for interp in closing:
+            interp.close()
+
+
+def _chunked(items, size):
+    iterator = iter(items)
+    while chunk := tuple(itertools.islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,118 @@
+"""Module-level functions for the interpreter and executor tests.
+
+Other interpreters import this module by name to find the functions, so it
+imports nothing an isolated interpreter cannot (no NumPy, no pytest).
+"""
+
+import time
+
+_initialized_with = None
+
+
+class Unpicklable(Exception):
+    """An exception that cannot be rebuilt from its pickle."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}+{b}")
+
+
+def add(a, b):
+    return a + b
+
+
+def square(x):
+    return x * x
+
+
+def noop():
+    return None
+
+
+def fail(*args):
+    raise ValueError(*args)
+
+
+def fail_unpicklable():
+    raise Unpicklable(1, 2)
+
+
+def byte_sum(buf):
+    return sum(memoryview(buf).cast("B"))
+
+
+def data_address(buf):
+    return buf.__array_interface__["data"][0]
+
+
+def sleep_then(seconds, value):
+    time.sleep(seconds)
+    return value
+
+
+def current_interpreter_id():
+    from shoal import interpreters
+
+    return interpreters.get_current().id
+
+
+def running_task():
+    from shoal import interpreters
+
+    task = interpreters.running()
+    return (task.name, task.interpreter.id, task.ident, task.is_alive())
+
+
+def echo_through(channel, count):
+    for _ in range(count):
+        channel.send(channel.recv())
+    return count
+
+
+def send_values(channel, values):
+    for value in values:
+        channel.send(value)
+    return len(values)
+
+
+def recv_one(channel):
+    return channel.recv()
+
+
+def initialize(value):
+    global _initialized_with
+    _initialized_with = value
+
+
+def initialized_with():
+    return _initialized_with
+
+
+def fail_initializer():
+    raise RuntimeError("initializer failed on purpose")
+
+
+def import_module(name):
+    import importlib
+
+    importlib.import_module(name)
+    return name
+
+
+def return_generator():
+    return (i for i in range(3))
+
+
+def echo_through_pair(requests, replies, count):
+    for _ in range(count):
+        replies.send(requests.recv())
+    return count
+
+
+def eval_in_main(expression):
+    import __main__
+
+    return eval(expression, __main__.__dict__)
+
+
+def identity(value):
+    return value

@@ -1,0 +1,80 @@
+// census.hpp — every block of an arena, who owns it, and where it was made.
+//
+// take_census() walks the chain of blocks of a read-only mapping and, for
+// each used block, records its header and its owners: the holder slots
+// whose ledgers name it, the objects whose child tables name it, the
+// channels whose pending slots name it. It also reads every channel's
+// header and the site table. Like take_snapshot() it never locks the arena
+// or writes to it, copies every structure out (memcpy) before using it,
+// bounds every offset and loop, and runs under the seqlock: a changing or
+// corrupt arena gives an approximate census or an error text, never a
+// crash or a hang.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "seqlock.hpp"
+#include "shoal/arena.hpp"
+#include "shoal/handle.hpp"
+#include "shoal/layout.hpp"
+#include "shoal/sites.hpp"
+
+namespace shoal::cli {
+
+struct Owner {
+  enum class Kind { holder, channel, object };
+  Kind kind = Kind::holder;
+  std::uint32_t slot = 0;  // holder slot (Kind::holder)
+  Handle block;            // the channel or parent object
+};
+
+struct BlockEntry {
+  Handle handle;
+  std::uint32_t kind = 0;  // layout::BlockKind, as found
+  std::uint64_t size = 0;  // whole block, header included
+  std::uint64_t requested = 0;
+  std::uint32_t refcount = 0;
+  std::uint64_t created_ns = 0;
+  std::uint16_t creator_slot = layout::kNoHolder;
+  std::uint16_t flags = 0;
+  std::uint32_t site = 0;
+  std::vector<Owner> owners;
+};
+
+// A channel's header, as read. States beyond open and closed (poisoned,
+// on another branch) are shown by channel_state_name().
+struct ChannelEntry {
+  Handle handle;
+  bool sane = false;  // layout::channel_is_sane: the counters below are usable
+  std::uint32_t capacity = 0;
+  std::uint32_t state = 0;
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+  std::uint32_t sleepers = 0;
+  std::uint32_t blocked_senders = 0;
+  std::uint32_t blocked_receivers = 0;
+  std::uint32_t refcount = 0;
+  std::uint64_t pending_bytes = 0;  // whole blocks of the pending items, headers included
+  std::vector<Handle> pending;      // oldest first
+
+  std::uint64_t pending_items() const { return sane ? tail - head : 0; }
+};
+
+struct Census {
+  std::vector<BlockEntry> blocks;  // used blocks but ledgers, by offset
+  std::vector<ChannelEntry> channels;
+  SiteTable sites;
+  std::string walk_error;  // why the block walk stopped early; empty if it did not
+  ReadOutcome read;
+
+  const BlockEntry* find(std::uint64_t offset) const;  // binary search by offset
+};
+
+Census take_census(const Arena& arena);
+
+// "open", "closed", or "state N" for a value this build does not know.
+std::string channel_state_name(std::uint32_t state);
+
+}  // namespace shoal::cli
