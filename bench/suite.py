@@ -169,6 +169,7 @@ PEERS = {
     "ppe": "ProcessPoolExecutor",
     "ray": "Ray object store (ray.put / ray.get)",
     "iox": "iceoryx2 publish/subscribe (receiver busy-polls)",
+    "iox_ev": "iceoryx2 publish/subscribe + event (receiver sleeps)",
 }
 
 PICKLING = ("xiq", "mpq", "ppe", "ipe")
@@ -211,7 +212,7 @@ class Env:
                 raise Unavailable("ray " + self.missing["ray"])
             if self.ray_skip:
                 raise Unavailable(self.ray_skip)
-        if kind == "iox" and "iceoryx2" in self.missing:
+        if kind.startswith("iox") and "iceoryx2" in self.missing:
             raise Unavailable("iceoryx2 " + self.missing["iceoryx2"])
 
     def ray(self):
@@ -280,7 +281,7 @@ def transfer_pair(env, where, kind, sizes, row):
         ep = queue.Queue(4)
     elif kind in ("mpq", "shm"):
         ep = env.mp.Queue(4)
-    elif kind == "iox":
+    elif kind in ("iox", "iox_ev"):
         ep = f"shoal-bench-{os.getpid()}-{time.monotonic_ns()}"
     else:
         raise ValueError(kind)
@@ -369,7 +370,7 @@ def transfer_driver(env, kind, sizes, row):
 
 TRANSFER = {
     "interp": ["shoal", "xiq", "ipe", "tq"],
-    "proc": ["shoal", "mpq", "shm", "ppe", "ray", "iox"],
+    "proc": ["shoal", "mpq", "shm", "ppe", "ray", "iox", "iox_ev"],
 }
 
 
@@ -399,7 +400,7 @@ def run_transfer(env):
 
 PINGPONG = {
     "interp": ["shoal", "xiq", "xiq_spin", "ipe", "tq"],
-    "proc": ["shoal", "mpq", "pipe", "shm", "ppe", "ray", "iox"],
+    "proc": ["shoal", "mpq", "pipe", "shm", "ppe", "ray", "iox", "iox_ev"],
 }
 
 
@@ -417,7 +418,7 @@ def pair_endpoints(env, kind, where, name=""):
     if kind == "pipe":
         p = env.mp.Pipe()
         return p, p
-    if kind == "iox":
+    if kind in ("iox", "iox_ev"):
         base = f"shoal-bench-{os.getpid()}-{time.monotonic_ns()}{name}"
         return base + "-a", base + "-b"
     raise ValueError(kind)
@@ -474,7 +475,7 @@ def run_pingpong(env):
                     w = start("thread" if kind == "tq" else where, specs)
                     try:
                         wait_res(res, w, 60)                    # pong ready
-                        if kind == "iox":
+                        if kind.startswith("iox"):
                             time.sleep(0.3)
                         ctl.send(("go", count, max(10, count // 10)))
                         lat = wait_res(res, w, 600)[1]
@@ -1165,7 +1166,7 @@ def targets(R, env):
     else:
         add("≥1000x faster than pickling peers at 1 GiB", None, "–")
     # 3. faster than Ray and iceoryx2 at every size
-    for kind in ("ray", "iox"):
+    for kind in ("ray", "iox", "iox_ev"):
         row = tr.get("proc", {}).get(kind, {})
         base = tr.get("proc", {}).get("shoal", {})
         pairs = [(row[str(s)]["handoff_s"], base.get(str(s), {}).get("handoff_s")) for s in sizes if str(s) in row]

@@ -82,15 +82,29 @@ class Iox:
     def subscriber(self, name, slice_, subscribers=1, publishers=1):
         return self.service(name, slice_, subscribers, publishers).subscriber_builder().create()
 
-    @staticmethod
-    def receive(sub, deadline=60.0):
+    def event(self, name):
+        return self.node.service_builder(self.iox2.ServiceName.new(name + "-ev")).event().open_or_create()
+
+    def notifier(self, name):
+        """Wakes the other side's listener (kind "iox_ev"), sent after each sample."""
+        return self.event(name).notifier_builder().create()
+
+    def listener(self, name):
+        return self.event(name).listener_builder().create()
+
+    def receive(self, sub, deadline=60.0, listener=None):
+        """The next sample: busy-polling, or sleeping on `listener` between
+        polls (iceoryx2's event-driven way to wait)."""
         end = time.monotonic() + deadline
+        tick = self.iox2.Duration.from_millis(100) if listener is not None else None
         while True:
             s = sub.receive()
             if s is not None:
                 return s
             if time.monotonic() > end:
                 raise TimeoutError("iceoryx2: nothing received")
+            if listener is not None:
+                listener.timed_wait(tick)
 
 
 def iox_send_u64(pub, value):
@@ -98,8 +112,8 @@ def iox_send_u64(pub, value):
     pub.send_copy(ctypes.c_uint64(value & 0xFFFFFFFFFFFFFFFF))
 
 
-def iox_recv_u64(sub):
-    s = Iox.receive(sub)
+def iox_recv_u64(iox, sub, listener=None):
+    s = iox.receive(sub, 60.0, listener)
     v = s.payload().contents.value
     del s
     return -1 if v == 0xFFFFFFFFFFFFFFFF else v
@@ -122,12 +136,20 @@ def small_ops(kind, spec, side):
     if kind == "pipe":
         conn = ep[side]
         return conn.send, conn.recv
-    if kind == "iox":
+    if kind in ("iox", "iox_ev"):
         iox = spec.setdefault("_iox", Iox())
         pub = iox.publisher(ep, False, spec.get("nsub", 1), spec.get("npub", 1))
         sub = iox.subscriber(ep2, False, spec.get("nsub", 1), spec.get("npub", 1))
-        spec["_keep"] = (pub, sub)
-        return (lambda v: iox_send_u64(pub, v)), (lambda: iox_recv_u64(sub))
+        if kind == "iox":
+            spec["_keep"] = (pub, sub)
+            return (lambda v: iox_send_u64(pub, v)), (lambda: iox_recv_u64(iox, sub))
+        notifier, listener = iox.notifier(ep), iox.listener(ep2)
+        spec["_keep"] = (pub, sub, notifier, listener)
+
+        def send(v):
+            iox_send_u64(pub, v)
+            notifier.notify()
+        return send, (lambda: iox_recv_u64(iox, sub, listener))
     raise ValueError(kind)
 
 
@@ -201,11 +223,13 @@ def role_producer(spec):
     time taken just before the send."""
     kind, ctl, res = spec["kind"], spec["ctl"], spec["res"]
     ep = spec["ep"]
-    iox_pub = None
+    iox_pub = notifier = None
     held = []
-    if kind == "iox":
+    if kind in ("iox", "iox_ev"):
         spec["_iox"] = Iox()
         iox_pub = spec["_iox"].publisher(ep, True, spec.get("nsub", 1))
+        if kind == "iox_ev":
+            notifier = spec["_iox"].notifier(ep)
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -219,7 +243,7 @@ def role_producer(spec):
             res.send(("released",))
             continue
         nbytes, copies = cmd[1], (cmd[2] if len(cmd) > 2 else 1)
-        if kind == "iox":
+        if kind in ("iox", "iox_ev"):
             import numpy as np
             sample = iox_pub.loan_slice_uninit(nbytes)
             view = sample.payload().as_memory_view()
@@ -228,6 +252,8 @@ def role_producer(spec):
             sample = sample.assume_init()
             t0 = now()
             sample.send()
+            if notifier is not None:
+                notifier.notify()
             del sample
             res.send(("p", t0))
             continue
@@ -254,10 +280,12 @@ def role_consumer(spec):
     spec["hold"] it keeps the array until ("drop",)."""
     kind, ctl, res = spec["kind"], spec["ctl"], spec["res"]
     ep = spec["ep"]
-    iox_sub = None
-    if kind == "iox":
+    iox_sub = listener = None
+    if kind in ("iox", "iox_ev"):
         spec["_iox"] = Iox()
         iox_sub = spec["_iox"].subscriber(ep, True, spec.get("nsub", 1))
+        if kind == "iox_ev":
+            listener = spec["_iox"].listener(ep)
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -268,8 +296,8 @@ def role_consumer(spec):
             res.send(("dropped",))
             continue
         shm = None
-        if kind == "iox":
-            sample = Iox.receive(iox_sub, 300)
+        if kind in ("iox", "iox_ev"):
+            sample = spec["_iox"].receive(iox_sub, 300, listener)
             t1 = now()
             obj = sample.payload().as_memory_view()
             keep = sample
