@@ -70,11 +70,12 @@ class Iox:
                 .max_subscribers(subscribers)
                 .subscriber_max_buffer_size(4)
                 .history_size(0)
+                .enable_safe_overflow(False)      # a queue: nothing dropped, the publisher waits
                 .open_or_create())
 
     def publisher(self, name, slice_, subscribers=1, publishers=1):
         svc = self.service(name, slice_, subscribers, publishers)
-        b = svc.publisher_builder()
+        b = svc.publisher_builder().backpressure_strategy(self.iox2.BackpressureStrategy.RetryUntilDelivered)
         if slice_:
             b = b.initial_max_slice_len(4096).allocation_strategy(self.iox2.AllocationStrategy.PowerOfTwo)
         return b.create()
