@@ -130,7 +130,11 @@ def start(where, specs):
     return {"interp": SubinterpWorkers, "proc": ProcessWorkers, "thread": ThreadWorkers}[where](specs)
 
 
+TIMEOUT_SCALE = [1.0]     # --quick: a stuck peer fails its row in seconds, not minutes
+
+
 def wait_res(res, workers, timeout=300.0):
+    timeout = max(30.0, timeout * TIMEOUT_SCALE[0]) if TIMEOUT_SCALE[0] < 1 else timeout
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -1303,6 +1307,8 @@ def main():
     arena = shoal.default_arena()
     os.environ["SHOAL_ARENA"] = arena.name           # spawned processes attach this arena
     env = Env(args)
+    if args.quick:
+        TIMEOUT_SCALE[0] = 0.2
     R = {"machine": machine(env), "quick": args.quick, "command": " ".join(["python"] + sys.argv)}
     log(f"machine: {R['machine']['cpu']}, {R['machine']['cores']} cores, {R['machine']['python']}, "
         f"load {R['machine']['load_start'][0]:.2f}; arena {arena.name} ({shoal.format_size(arena.size)})")
