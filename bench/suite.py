@@ -1031,7 +1031,8 @@ def report(R, env):
                      f"the send to the receiver holding the array (x shoal); below it, the receiver reading one "
                      f"byte per page (median; the first repetition beside it when it stands out: later ones may "
                      f"find the pages already mapped, as when an allocator reuses a block). Receivers wait as their peer makes them: shoal's spins "
-                     f"50 µs, then sleeps on a futex (so this includes a wake-up); iceoryx2's busy-polls a core.")
+                     f"50 µs, then sleeps on a futex (so this includes a wake-up); iceoryx2's busy-polls a core, or, "
+                     f"in its '+ event' row, sleeps on an event listener.")
             L.append("")
             L.append("| peer | " + " | ".join(fmt_size(s) for s in sizes) + " |")
             L.append("| --- |" + " ---: |" * len(sizes))
