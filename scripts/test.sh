@@ -84,3 +84,5 @@ fi
 say "Python tests (pytest)"
 python -m pytest tests/python -q
 
+# Benchmark smoke run (bench/suite.py --quick, ~1 min; a missing peer is a row, not a failure):
+SHOAL_BENCH_NO_SETUP=1 timeout 900 bash scripts/bench.sh --quick

@@ -1,0 +1,144 @@
+/* The machine's floors for bench/suite.py, built with the system cc at
+ * bench time (cc -O2 -pthread bench/floors.c):
+ *   futex  — round trip between two processes through futex wait/wake on a
+ *            shared word (what a blocking hand-off costs at the least);
+ *   spin   — round trip between two processes spinning on a shared word
+ *            (the least any cross-core hand-off costs);
+ *   memcpy — copying N bytes into pages already present;
+ *   touch_shm   — reading one byte per 4 KiB page of N bytes of a /dev/shm
+ *            file written by someone else, freshly mapped (what a zero-copy
+ *            receiver pays to read what it got);
+ *   touch_anon  — the same over fresh anonymous pages (first-touch faults).
+ * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fwait(atomic_uint *w, unsigned v) {
+  syscall(SYS_futex, w, FUTEX_WAIT, v, NULL, NULL, 0);
+}
+static void fwake(atomic_uint *w) { syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0); }
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* ping-pong between parent and a forked child; returns p50 round trip, and
+ * p99 in *p99. Stops early after 3 s (a loaded machine makes spinning slow). */
+static double pingpong(int spin, int n, double *p99, int *done) {
+  atomic_uint *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  atomic_uint *ping = &w[0], *pong = &w[16];
+  atomic_store(ping, 0);
+  atomic_store(pong, 0);
+  pid_t child = fork();
+  if (child == 0) {
+    for (unsigned i = 1;; i++) {
+      unsigned v;
+      while ((v = atomic_load(ping)) != i) {
+        if (v == 0xFFFFFFFFu) _exit(0);
+        if (!spin) fwait(ping, v);
+      }
+      atomic_store(pong, i);
+      if (!spin) fwake(pong);
+    }
+  }
+  double *lat = malloc(sizeof(double) * n);
+  double start = now();
+  int k = 0;
+  for (unsigned i = 1; (int)i <= n; i++) {
+    double a = now();
+    atomic_store(ping, i);
+    if (!spin) fwake(ping);
+    unsigned v;
+    while ((v = atomic_load(pong)) != i)
+      if (!spin) fwait(pong, v);
+    lat[k++] = now() - a;
+    if (now() - start > 3.0) break;
+  }
+  atomic_store(ping, 0xFFFFFFFFu);
+  fwake(ping);
+  waitpid(child, NULL, 0);
+  qsort(lat, k, sizeof(double), cmp);
+  *p99 = lat[(int)(k * 0.99)];
+  *done = k;
+  double p50 = lat[k / 2];
+  free(lat);
+  munmap(w, 4096);
+  return p50;
+}
+
+static double touch(volatile const char *p, size_t n) {
+  double a = now();
+  unsigned s = 0;
+  for (size_t i = 0; i < n; i += 4096) s += p[i];
+  double b = now();
+  if (s == 12345) puts("");
+  return b - a;
+}
+
+int main(int argc, char **argv) {
+  size_t bytes = argc > 1 ? strtoull(argv[1], NULL, 10) : (1ull << 30);
+  int n = argc > 2 ? atoi(argv[2]) : 20000;
+  double fp99, sp99;
+  int fn, sn;
+  double fp50 = pingpong(0, n, &fp99, &fn);
+  double sp50 = pingpong(1, n, &sp99, &sn);
+
+  char *src = malloc(bytes), *dst = malloc(bytes);
+  memset(src, 1, bytes);
+  memset(dst, 0, bytes);
+  double mc[3];
+  for (int r = 0; r < 3; r++) {
+    double a = now();
+    memcpy(dst, src, bytes);
+    mc[r] = now() - a;
+  }
+  qsort(mc, 3, sizeof(double), cmp);
+  free(src);
+  free(dst);
+
+  char name[64];
+  snprintf(name, sizeof name, "/shoal-floors-%d", (int)getpid());
+  int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+  shm_unlink(name);
+  double ts[3] = {0}, ta[3] = {0};
+  if (fd >= 0 && ftruncate(fd, (off_t)bytes) == 0) {
+    char *w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    memset(w, 1, bytes);  /* the producer's pages, present in tmpfs */
+    munmap(w, bytes);
+    for (int r = 0; r < 3; r++) {
+      char *p = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+      ts[r] = touch(p, bytes);
+      munmap(p, bytes);
+      char *q = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ta[r] = touch(q, bytes);
+      munmap(q, bytes);
+    }
+    qsort(ts, 3, sizeof(double), cmp);
+    qsort(ta, 3, sizeof(double), cmp);
+  }
+  if (fd >= 0) close(fd);
+  printf("{\"bytes\": %zu, \"futex_rt_p50_s\": %.9g, \"futex_rt_p99_s\": %.9g, \"futex_n\": %d, "
+         "\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d, "
+         "\"memcpy_s\": %.9g, \"touch_shm_s\": %.9g, \"touch_anon_s\": %.9g}\n",
+         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1]);
+  return 0;
+}

@@ -1,0 +1,1356 @@
+"""shoal side by side with what people use today: one command, every scenario.
+
+    bash scripts/bench.sh [--quick]          # installs the peers, then runs this
+    python bench/suite.py [--quick] [--update-readme] [--only transfer,pingpong,...]
+
+Scenarios (each a table; ratios are peer / shoal):
+  1. transfer  one-way hand-off of a float64 array of 1 KiB, 1 MiB, 64 MiB,
+               1 GiB, producer -> consumer, between interpreters and between
+               processes; the consumer reads one byte per 4 KiB page;
+  2. pingpong  round trip of a small int: p50, p99;
+  3. throughput small messages per second, 1 producer/1 consumer and 2/2;
+  4. fanout    one array to 8 consumers: time until all 8 have read it, and
+               the machine's extra memory (/proc/meminfo Shmem + AnonPages);
+  5. compute   CPU-bound pure Python over a shared array: speed-up of 2
+               workers over 1.
+Plus the machine's floors from a small C helper (bench/floors.c) built with
+the system cc in the same run, and the targets with MET / NOT MET.
+
+Peers that cannot be installed or cannot run here get a row saying why.
+Raw numbers: bench/results/suite.json (--quick: build/bench-quick/), the
+tables in suite.md, the plot transfer.png. Progress goes to stderr.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import shoal  # noqa: E402
+
+import workloads  # noqa: E402
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+BEGIN, END = "<!-- suite-bench:begin -->", "<!-- suite-bench:end -->"
+T0 = time.monotonic()
+STEP = [0, 0]
+
+
+def log(msg):
+    el = time.monotonic() - T0
+    print(f"[{int(el) // 60:2d}:{int(el) % 60:02d}] {msg}", file=sys.stderr, flush=True)
+
+
+# ================================================================ launching
+
+class SubinterpWorkers:
+    SRC = ("import sys; sys.path.insert(0, {here!r})\n"
+           "import workloads\n"
+           "workloads.run({spec!r})\n")
+
+    def __init__(self, specs):
+        import _interpreters
+        self.low = _interpreters
+        self.failures = []
+        self.interps = [_interpreters.create("isolated") for _ in specs]
+        srcs = [self.SRC.format(here=HERE, spec=pickle.dumps(s)) for s in specs]
+
+        def go(i, src):
+            f = _interpreters.exec(i, src)
+            if f is not None:
+                self.failures.append(f.errdisplay)
+        self.threads = [threading.Thread(target=go, args=(i, s), daemon=True)
+                        for i, s in zip(self.interps, srcs)]
+        for t in self.threads:
+            t.start()
+
+    def alive(self):
+        return not self.failures
+
+    def join(self):
+        for t in self.threads:
+            t.join(60)
+        for t, i in zip(self.threads, self.interps):
+            if t.is_alive():
+                # still running (a worker stuck after a failure): destroying it
+                # would fail, and the process could crash at exit; leave it
+                log("  (a subinterpreter is still running: left alive, not destroyed)")
+                continue
+            try:
+                self.low.destroy(i)
+            except Exception as e:
+                log(f"  (destroying a subinterpreter: {e})")
+
+
+class ProcessWorkers:
+    def __init__(self, specs):
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self.procs = [ctx.Process(target=workloads.run, args=(s,), daemon=True) for s in specs]
+        for p in self.procs:
+            p.start()
+
+    def alive(self):
+        return all(p.exitcode in (None, 0) for p in self.procs)
+
+    def join(self):
+        for p in self.procs:
+            p.join(60)
+            if p.is_alive():
+                p.kill()
+
+
+class ThreadWorkers:
+    def __init__(self, specs):
+        self.threads = [threading.Thread(target=workloads.run, args=(s,), daemon=True) for s in specs]
+        for t in self.threads:
+            t.start()
+
+    def alive(self):
+        return True
+
+    def join(self):
+        for t in self.threads:
+            t.join(60)
+
+
+def start(where, specs):
+    return {"interp": SubinterpWorkers, "proc": ProcessWorkers, "thread": ThreadWorkers}[where](specs)
+
+
+TIMEOUT_SCALE = [1.0]     # --quick: a stuck peer fails its row in seconds, not minutes
+
+
+def wait_res(res, workers, timeout=300.0):
+    timeout = max(30.0, timeout * TIMEOUT_SCALE[0]) if TIMEOUT_SCALE[0] < 1 else timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            m = res.recv(timeout=1.0)
+        except TimeoutError:
+            if not workers.alive():
+                fails = getattr(workers, "failures", [])
+                raise RuntimeError("a worker died" + (": " + fails[0][-300:] if fails else ""))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out after {timeout:.0f} s")
+            continue
+        if m[0] == "error":
+            raise RuntimeError(f"{m[1]}: {m[2]}")
+        return m
+
+
+def collect(res, workers, n, timeout=300.0):
+    return [wait_res(res, workers, timeout) for _ in range(n)]
+
+
+# ================================================================ peers
+
+class Unavailable(Exception):
+    """A peer that cannot run here; the message is the table's row."""
+
+
+PEERS = {
+    "shoal": "shoal.Channel",
+    "xiq": "CPython cross-interpreter queue (copies each item)",
+    "xiq_spin": "CPython cross-interpreter queue (busy poll)",
+    "ipe": "InterpreterPoolExecutor",
+    "tq": "threads + queue.Queue (no copy, one GIL)",
+    "mpq": "multiprocessing.Queue",
+    "pipe": "multiprocessing.Pipe",
+    "shm": "multiprocessing.shared_memory (name passed by hand)",
+    "ppe": "ProcessPoolExecutor",
+    "ray": "Ray object store (ray.put / ray.get)",
+    "iox": "iceoryx2 publish/subscribe (receiver busy-polls)",
+    "iox_ev": "iceoryx2 publish/subscribe + event (receiver sleeps)",
+}
+
+PICKLING = ("xiq", "mpq", "ppe", "ipe")
+
+
+class Env:
+    """What this run has: the spawn context, versions, Ray, options."""
+
+    def __init__(self, args):
+        import multiprocessing as mp
+        self.args = args
+        self.quick = args.quick
+        self.mp = mp.get_context("spawn")
+        self.versions = {}
+        self.missing = {}
+        self._ray = None
+        self.ray_skip = None
+        for mod, pkg in (("numpy", "numpy"), ("ray", "ray"), ("iceoryx2", "iceoryx2"), ("matplotlib", "matplotlib")):
+            try:
+                from importlib.metadata import version
+                __import__(mod)
+                self.versions[pkg] = version(pkg)
+            except Exception as e:
+                self.missing[pkg] = f"not installed ({type(e).__name__}: {str(e)[:80]})"
+        if self.quick:
+            self.ray_skip = "skipped in --quick (Ray takes long to start)"
+
+    def need(self, kind, where):
+        if kind == "ipe":
+            import concurrent.futures as cf
+            if not hasattr(cf, "InterpreterPoolExecutor"):
+                raise Unavailable(f"not in this Python ({platform.python_version()}; new in 3.14)")
+        if kind in ("xiq", "xiq_spin"):
+            try:
+                import test.support.interpreters.queues  # noqa: F401
+            except ImportError as e:
+                raise Unavailable(f"not in this Python ({e})")
+        if kind == "ray":
+            if "ray" in self.missing:
+                raise Unavailable("ray " + self.missing["ray"])
+            if self.ray_skip:
+                raise Unavailable(self.ray_skip)
+        if kind.startswith("iox") and "iceoryx2" in self.missing:
+            raise Unavailable("iceoryx2 " + self.missing["iceoryx2"])
+
+    def ray(self):
+        if self._ray is None:
+            import ray
+            log("  starting Ray (local, 2 CPUs) ...")
+            os.environ.setdefault("RAY_DISABLE_IMPORT_WARNING", "1")
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=3 * GiB, configure_logging=False)
+            self._ray = ray
+        return self._ray
+
+
+def ray_consumer_class(ray):
+    """Defined in a function so that Ray ships it by value."""
+    @ray.remote(num_cpus=0)
+    class Consumer:
+        def take(self, refs):
+            import time as _t
+            obj = ray.get(refs[0])
+            t1 = _t.perf_counter()
+            mv = memoryview(obj).cast("B")
+            a = _t.perf_counter()
+            s = 0
+            for i in range(0, mv.nbytes, 4096):
+                s += mv[i]
+            b = _t.perf_counter()
+            return t1, b - a, (type(obj).__name__, mv.nbytes, s), b
+
+        def echo(self, x):
+            return x
+
+        def ready(self):
+            return True
+    return Consumer
+
+
+# ================================================================ 1. transfer
+
+def transfer_sizes(env):
+    if env.args.max_size:
+        return [s for s in (KiB, MiB, 64 * MiB, GiB) if s <= shoal.parse_size(env.args.max_size)]
+    return [KiB, MiB, 16 * MiB] if env.quick else [KiB, MiB, 64 * MiB, GiB]
+
+
+def reps_for(env, nbytes, kind):
+    if env.quick:
+        return 3
+    if nbytes <= MiB:
+        return 11
+    if nbytes <= 64 * MiB:
+        return 5
+    return 2 if kind in PICKLING or kind == "ray" else 3
+
+
+def transfer_pair(env, where, kind, sizes, row):
+    """Producer and consumer workers of a peer; fills row[size]."""
+    ctl_p, ctl_c, res = shoal.Channel(8), shoal.Channel(8), shoal.Channel(16)
+    if kind == "shoal":
+        ep = shoal.Channel(capacity=4)
+    elif kind == "xiq":
+        import test.support.interpreters.queues as Q
+        ep = Q.create(maxsize=4)
+    elif kind == "tq":
+        import queue
+        ep = queue.Queue(4)
+    elif kind in ("mpq", "shm"):
+        ep = env.mp.Queue(4)
+    elif kind in ("iox", "iox_ev"):
+        ep = f"shoal-bench-{os.getpid()}-{time.monotonic_ns()}"
+    else:
+        raise ValueError(kind)
+    numpy_ok = where != "interp"
+    mk = lambda role, ctl: {"role": role, "kind": kind, "ep": ep, "ctl": ctl, "res": res, "numpy": numpy_ok,
+                            "announce": True}
+    workers = start(where, [mk("consumer", ctl_c), mk("producer", ctl_p)])
+    try:
+        collect(res, workers, 2, 120)             # both started and connected
+        for nbytes in sizes:
+            one_rep = None
+            times, touches, ends = [], [], []
+            for r in range(reps_for(env, nbytes, kind)):
+                ctl_c.send(("recv",))
+                time.sleep(0.005)                 # the consumer is waiting
+                ctl_p.send(("send", nbytes))
+                got = {m[0]: m for m in collect(res, workers, 2)}
+                if got["c"][3][1] != nbytes:
+                    raise RuntimeError(f"received {got['c'][3][1]} bytes, sent {nbytes}")
+                times.append(got["c"][1] - got["p"][1])
+                touches.append(got["c"][2])
+                ends.append(got["c"][4] - got["p"][1])
+                one_rep = got["c"][3][0]
+                if kind == "shm":
+                    ctl_p.send(("release",))
+                    wait_res(res, workers)
+            row[str(nbytes)] = cell(times, touches, ends, one_rep)
+            log(f"  {where:6s} {kind:6s} {fmt_size(nbytes):>7s}: hand-off {fmt_t(row[str(nbytes)]['handoff_s'])}"
+                f", touch {fmt_t(row[str(nbytes)]['touch_s'])} ({one_rep})")
+    finally:
+        for c in (ctl_p, ctl_c):
+            try:
+                c.try_send(("stop",))
+            except Exception:
+                pass
+        workers.join()
+
+
+def cell(times, touches, ends, typ):
+    return {"handoff_s": statistics.median(times), "touch_s": statistics.median(touches),
+            "total_s": statistics.median(ends), "all_handoff_s": times, "all_touch_s": touches,
+            "received_type": typ, "reps": len(times)}
+
+
+def transfer_driver(env, kind, sizes, row):
+    """ProcessPoolExecutor and Ray: the driver is the producer."""
+    import numpy as np
+    if kind in ("ppe", "ipe"):
+        import concurrent.futures as cf
+        pool = (cf.ProcessPoolExecutor(1, mp_context=env.mp) if kind == "ppe"
+                else cf.InterpreterPoolExecutor(1))
+        pool.submit(workloads.echo, 0).result()            # started, warm
+        call = lambda arr, t0: pool.submit(workloads.ppe_consume, arr).result()
+        close = pool.shutdown
+    else:
+        ray = env.ray()
+        actor = ray_consumer_class(ray).remote()
+        ray.get(actor.ready.remote())
+
+        def call(arr, t0):
+            ref = ray.put(arr)
+            return ray.get(actor.take.remote([ref]))
+        close = lambda: ray.kill(actor)
+    try:
+        for nbytes in sizes:
+            times, touches, ends, typ = [], [], [], None
+            for r in range(reps_for(env, nbytes, kind)):
+                arr = np.full(nbytes // 8, 1.0)
+                if kind == "ipe":
+                    arr = arr.tobytes()      # isolated interpreters cannot import NumPy: the bytes
+                t0 = time.perf_counter()
+                t1, tt, info, tend = call(arr, t0)
+                del arr
+                times.append(t1 - t0)
+                touches.append(tt)
+                ends.append(tend - t0)
+                typ = info[0]
+                if info[1] != nbytes:
+                    raise RuntimeError(f"received {info[1]} bytes, sent {nbytes}")
+            row[str(nbytes)] = cell(times, touches, ends, typ)
+            log(f"  {'interp' if kind == 'ipe' else 'proc':6s} {kind:6s} {fmt_size(nbytes):>7s}: hand-off {fmt_t(row[str(nbytes)]['handoff_s'])}, "
+                f"touch {fmt_t(row[str(nbytes)]['touch_s'])} ({typ})")
+    finally:
+        close()
+
+
+TRANSFER = {
+    "interp": ["shoal", "xiq", "ipe", "tq"],
+    "proc": ["shoal", "mpq", "shm", "ppe", "ray", "iox", "iox_ev"],
+}
+
+
+def run_transfer(env):
+    sizes = transfer_sizes(env)
+    out = {"sizes": sizes}
+    for where, kinds in TRANSFER.items():
+        out[where] = {}
+        for kind in kinds:
+            row = out[where][kind] = {}
+            try:
+                env.need(kind, where)
+                if kind in ("ppe", "ray", "ipe"):
+                    transfer_driver(env, kind, sizes, row)
+                else:
+                    transfer_pair(env, "thread" if kind == "tq" else where, kind, sizes, row)
+            except Unavailable as e:
+                row["na"] = str(e)
+                log(f"  {where:6s} {kind:6s}: {e}")
+            except Exception as e:
+                row["error"] = f"failed: {type(e).__name__}: {e}"[:300]
+                log(f"  {where:6s} {kind:6s}: FAILED {e}")
+    return out
+
+
+# ================================================================ 2. ping-pong
+
+PINGPONG = {
+    "interp": ["shoal", "xiq", "xiq_spin", "ipe", "tq"],
+    "proc": ["shoal", "mpq", "pipe", "shm", "ppe", "ray", "iox", "iox_ev"],
+}
+
+
+def pair_endpoints(env, kind, where, name=""):
+    if kind == "shoal":
+        return shoal.Channel(capacity=64), shoal.Channel(capacity=64)
+    if kind in ("xiq", "xiq_spin"):
+        import test.support.interpreters.queues as Q
+        return Q.create(maxsize=64), Q.create(maxsize=64)
+    if kind == "tq":
+        import queue
+        return queue.Queue(64), queue.Queue(64)
+    if kind == "mpq":
+        return env.mp.Queue(64), env.mp.Queue(64)
+    if kind == "pipe":
+        p = env.mp.Pipe()
+        return p, p
+    if kind in ("iox", "iox_ev"):
+        base = f"shoal-bench-{os.getpid()}-{time.monotonic_ns()}{name}"
+        return base + "-a", base + "-b"
+    raise ValueError(kind)
+
+
+def pingpong_driver(env, kind, n):
+    if kind in ("ppe", "ipe"):
+        import concurrent.futures as cf
+        pool = (cf.ProcessPoolExecutor(1, mp_context=env.mp) if kind == "ppe"
+                else cf.InterpreterPoolExecutor(1))
+        pool.submit(workloads.echo, 0).result()
+        f, close = (lambda i: pool.submit(workloads.echo, i).result()), pool.shutdown
+    else:
+        ray = env.ray()
+        actor = ray_consumer_class(ray).remote()
+        ray.get(actor.ready.remote())
+        f, close = (lambda i: ray.get(actor.echo.remote(i))), (lambda: ray.kill(actor))
+    lat = []
+    try:
+        for i in range(n + n // 10):
+            a = time.perf_counter()
+            if f(i) != i:
+                raise RuntimeError("wrong echo")
+            if i >= n // 10:
+                lat.append(time.perf_counter() - a)
+    finally:
+        close()
+    return lat
+
+
+def run_pingpong(env):
+    n = 300 if env.quick else 3000
+    out = {"n": n}
+    for where, kinds in PINGPONG.items():
+        out[where] = {}
+        for kind in kinds:
+            row = out[where][kind] = {}
+            try:
+                env.need(kind, where)
+                if kind == "shm":
+                    raise Unavailable("n/a: shared memory alone carries no messages")
+                count = n if kind != "xiq" else max(30, n // 20)
+                count = count if kind not in ("ray", "ppe", "ipe") else max(100, n // 5)
+                if kind in ("ppe", "ray", "ipe"):
+                    lat = pingpong_driver(env, kind, count)
+                else:
+                    a, b = pair_endpoints(env, kind, where)
+                    ctl, res = shoal.Channel(4), shoal.Channel(4)
+                    bor = where == "interp" and kind == "pipe"
+                    specs = [{"role": "pong", "kind": kind, "ep": b, "ep2": a, "ctl": None, "res": res,
+                              "numpy": False, "borrowed_fds": bor},
+                             {"role": "ping", "kind": kind, "ep": a, "ep2": b, "ctl": ctl, "res": res,
+                              "numpy": False, "borrowed_fds": bor}]
+                    w = start("thread" if kind == "tq" else where, specs)
+                    try:
+                        wait_res(res, w, 60)                    # pong ready
+                        if kind.startswith("iox"):
+                            time.sleep(0.3)
+                        ctl.send(("go", count, max(10, count // 10)))
+                        lat = wait_res(res, w, 600)[1]
+                    finally:
+                        w.join()
+                lat.sort()
+                row.update({"n": len(lat), "p50_s": pct(lat, 50), "p99_s": pct(lat, 99), "min_s": lat[0]})
+                log(f"  {where:6s} {kind:8s}: p50 {fmt_t(row['p50_s'])}, p99 {fmt_t(row['p99_s'])} (n={len(lat)})")
+            except Unavailable as e:
+                row["na"] = str(e)
+                log(f"  {where:6s} {kind:8s}: {e}")
+            except Exception as e:
+                row["error"] = f"failed: {type(e).__name__}: {e}"[:300]
+                log(f"  {where:6s} {kind:8s}: FAILED {e}")
+    return out
+
+
+def pct(s, p):
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+# ================================================================ 3. throughput
+
+THROUGHPUT = {
+    "interp": ["shoal", "xiq", "ipe", "tq"],
+    "proc": ["shoal", "mpq", "ppe", "ray", "iox", "iox_ev"],
+}
+
+
+def run_throughput(env):
+    count = 3000 if env.quick else 30000
+    out = {"count_per_producer": count}
+    for where, kinds in THROUGHPUT.items():
+        out[where] = {}
+        for kind in kinds:
+            out[where][kind] = {}
+            for pc in ((1, 1), (2, 2)):
+                key = f"{pc[0]}/{pc[1]}"
+                row = out[where][kind][key] = {}
+                try:
+                    env.need(kind, where)
+                    if kind in ("ppe", "ray", "ipe"):
+                        raise Unavailable("n/a: a task or actor call per message (see ping-pong)")
+                    if kind.startswith("iox") and pc != (1, 1):
+                        raise Unavailable("n/a: publish/subscribe gives every subscriber every message, not a work queue")
+                    P, C = pc
+                    a, _ = pair_endpoints(env, kind, where)
+                    ctl, res = shoal.Channel(8), shoal.Channel(64)
+                    specs = [{"role": "tp_consumer", "kind": kind, "ep": a, "res": res, "ctl": None,
+                              "stops": 1 if kind.startswith("iox") else P, "numpy": False, "nsub": C, "npub": P}
+                             for _ in range(C)]
+                    # iceoryx2: the consumer receives on ep2 (=a) and never sends
+                    for s in specs:
+                        s["ep2"] = a
+                    pspecs = [{"role": "tp_producer", "kind": kind, "ep": a, "ep2": a, "res": res, "ctl": ctl,
+                               "numpy": False, "nsub": C, "npub": P} for _ in range(P)]
+                    if kind.startswith("iox"):
+                        # each side needs a second service it does not use
+                        for s in specs:
+                            s["ep"] = a + "-unused-c"
+                        for s in pspecs:
+                            s["ep2"] = a + "-unused-p"
+                    w = start("thread" if kind == "tq" else where, specs + pspecs)
+                    try:
+                        collect(res, w, P + C, 60)
+                        if kind.startswith("iox"):
+                            time.sleep(0.3)
+                        for _ in range(P):
+                            ctl.send(("go", count, C))
+                        ms = collect(res, w, P + C, 600)
+                    finally:
+                        w.join()
+                    t0 = min(m[1] for m in ms if m[0] == "tp_p")
+                    t1 = max(m[1] for m in ms if m[0] == "tp_c")
+                    got = sum(m[2] for m in ms if m[0] == "tp_c")
+                    if not kind.startswith("iox") and got != P * count:
+                        raise RuntimeError(f"received {got} of {P * count}")
+                    row.update({"msgs": got, "seconds": t1 - t0, "msgs_per_s": got / (t1 - t0)})
+                    if kind.startswith("iox") and got != count:
+                        row["note"] = f"{got} of {count} received (the subscriber buffer overflowed)"
+                    log(f"  {where:6s} {kind:6s} {key}: {row['msgs_per_s']:,.0f} msgs/s")
+                except Unavailable as e:
+                    row["na"] = str(e)
+                    log(f"  {where:6s} {kind:6s} {key}: {e}")
+                except Exception as e:
+                    row["error"] = f"failed: {type(e).__name__}: {e}"[:300]
+                    log(f"  {where:6s} {kind:6s} {key}: FAILED {e}")
+    return out
+
+
+# ================================================================ 4. fan-out
+
+def meminfo():
+    v = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, rest = line.split(":", 1)
+            v[k] = int(rest.split()[0]) * 1024
+    return v["Shmem"] + v["AnonPages"]
+
+
+def tree_pss():
+    """Proportional set size of this process and all its descendants: each
+    shared page counted once in total, whatever the number of mappers."""
+    me = os.getpid()
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, grew = {me}, True
+    while grew:
+        grew = False
+        for p, pp in parent.items():
+            if pp in tree and p not in tree:
+                tree.add(p)
+                grew = True
+    total = 0
+    for p in tree:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total
+
+
+class PeakSampler:
+    def __init__(self):
+        self.peak = meminfo()
+        self.stop = False
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        while not self.stop:
+            self.peak = max(self.peak, meminfo())
+            time.sleep(0.01)
+
+    def done(self):
+        self.stop = True
+        self.t.join()
+        return max(self.peak, meminfo())
+
+
+FANOUT = {
+    "interp": ["shoal", "xiq", "tq"],
+    "proc": ["shoal", "mpq", "shm", "ray", "iox_ev"],   # 8 busy-polling receivers on 2 cores: no
+}
+COPYING = ("xiq", "mpq")
+
+
+def run_fanout(env):
+    nc = 8
+    full = 64 * MiB if env.quick else GiB
+    scaled = 16 * MiB if env.quick else 256 * MiB
+    if env.args.max_size:
+        full = min(full, shoal.parse_size(env.args.max_size))
+        scaled = min(scaled, full)
+    out = {"consumers": nc, "size": full, "scaled_size": scaled}
+    for where, kinds in FANOUT.items():
+        out[where] = {}
+        for kind in kinds:
+            row = out[where][kind] = {}
+            size = scaled if kind in COPYING else full
+            row["size"] = size
+            try:
+                env.need(kind, where)
+                if kind == "ray":
+                    fanout_ray(env, size, nc, row)
+                else:
+                    fanout_one(env, where, kind, size, nc, row)
+                log(f"  {where:6s} {kind:6s} {fmt_size(size)} x{nc}: all read in {fmt_t(row['time_s'])}, "
+                    f"extra memory {fmt_size(row['extra_bytes'])} = {row['copies']:.2f} copies")
+            except Unavailable as e:
+                row["na"] = str(e)
+                log(f"  {where:6s} {kind:6s}: {e}")
+            except Exception as e:
+                row["error"] = f"failed: {type(e).__name__}: {e}"[:300]
+                log(f"  {where:6s} {kind:6s}: FAILED {e}")
+    return out
+
+
+def fanout_one(env, where, kind, size, nc, row):
+    import queue
+    res = shoal.Channel(64)
+    ctls = [shoal.Channel(4) for _ in range(nc)]
+    fresh = None
+    if kind == "shoal":
+        # an arena of its own: no page that an earlier scenario left resident
+        fresh = shoal.Arena(size + 64 * MiB)
+        eps = [shoal.Channel(2, arena=fresh) for _ in range(nc)]
+    elif kind == "xiq":
+        import test.support.interpreters.queues as Q
+        eps = [Q.create(maxsize=2) for _ in range(nc)]
+    elif kind == "tq":
+        eps = [queue.Queue(2) for _ in range(nc)]
+    elif kind.startswith("iox"):
+        eps = f"shoal-bench-{os.getpid()}-{time.monotonic_ns()}-fan"   # one service, 8 subscribers
+    else:
+        eps = [env.mp.Queue(2) for _ in range(nc)]
+    wh = "thread" if kind == "tq" else where
+    numpy_ok = where != "interp"
+    cons = [{"role": "consumer", "kind": kind, "ep": eps if kind.startswith("iox") else eps[i], "ctl": c, "res": res,
+             "numpy": numpy_ok, "hold": True, "announce": True, "nsub": nc}
+            for i, c in enumerate(ctls)]
+    pctl = shoal.Channel(4)
+    prod = {"role": "producer", "kind": kind, "ep": eps, "ctl": pctl, "res": res, "numpy": numpy_ok,
+            "arena": fresh.name if fresh else None, "announce": True, "nsub": nc}
+    w = start(wh, cons + [prod])
+    try:
+        collect(res, w, nc + 1, 120)                      # all started, imports done
+        time.sleep(0.2)
+        for c in ctls:
+            c.send(("recv",))
+        base, base_pss = meminfo(), tree_pss()
+        sampler = PeakSampler()
+        pctl.send(("send", size))         # shm: one segment, its name sent to each consumer by hand
+        ms = collect(res, w, nc + 1, 900)
+        time.sleep(0.05)
+        pss = tree_pss()                  # every consumer still holds what it got
+        peak = sampler.done()
+        t0 = [m for m in ms if m[0] == "p"][0][1]
+        t_end = max(m[4] for m in ms if m[0] == "c")
+        extra = pss - base_pss
+        row.update({"time_s": t_end - t0, "extra_bytes": extra, "copies": extra / size,
+                    "machine_extra_peak_bytes": peak - base, "machine_copies": (peak - base) / size,
+                    "received_type": [m for m in ms if m[0] == "c"][0][3][0]})
+        for c in ctls:
+            c.send(("drop",))
+        collect(res, w, nc, 120)
+        if kind == "shm":
+            pctl.send(("release",))
+            wait_res(res, w)
+    finally:
+        for c in ctls + [pctl]:
+            try:
+                c.try_send(("stop",))
+            except Exception:
+                pass
+        w.join()
+        if fresh is not None:
+            fresh.close()
+
+
+def fanout_ray(env, size, nc, row):
+    """Ray: the driver puts the array once; 8 actors get it (zero-copy reads
+    from the object store) and hold it."""
+    import numpy as np
+    ray = env.ray()
+
+    @ray.remote(num_cpus=0)
+    class Holder:
+        def ready(self):
+            import numpy  # noqa: F401
+            return True
+
+        def take(self, refs):
+            import time as _t
+            self.obj = ray.get(refs[0])
+            mv = memoryview(self.obj).cast("B")
+            s = 0
+            for i in range(0, mv.nbytes, 4096):
+                s += mv[i]
+            return _t.perf_counter(), mv.nbytes
+
+        def drop(self):
+            self.obj = None
+            return True
+
+    actors = [Holder.remote() for _ in range(nc)]
+    try:
+        ray.get([a.ready.remote() for a in actors], timeout=300)
+        time.sleep(0.5)
+        base, base_pss = meminfo(), tree_pss()
+        sampler = PeakSampler()
+        arr = np.full(size // 8, 1.0)
+        t0 = time.perf_counter()
+        ref = ray.put(arr)
+        got = ray.get([a.take.remote([ref]) for a in actors], timeout=600)
+        time.sleep(0.05)
+        pss = tree_pss()
+        peak = sampler.done()
+        if any(n != size for _, n in got):
+            raise RuntimeError("a consumer got the wrong size")
+        extra = pss - base_pss
+        row.update({"time_s": max(t for t, _ in got) - t0, "extra_bytes": extra, "copies": extra / size,
+                    "machine_extra_peak_bytes": peak - base, "machine_copies": (peak - base) / size,
+                    "received_type": "ndarray",
+                    "note": "Ray allocates its object store when it starts (3 GiB here), so the store's "
+                            "copy of the array may not show as extra memory"})
+        ray.get([a.drop.remote() for a in actors])
+        del ref, arr
+    finally:
+        for a in actors:
+            ray.kill(a)
+
+
+# ================================================================ 5. compute
+
+def run_compute(env):
+    import numpy as np
+    n = 1_000_000 if env.quick else 16_000_000
+    reps = 1 if env.quick else 3
+    buf = shoal.empty((n,), dtype="float64")
+    arr = np.asarray(buf)
+    arr[:] = np.arange(n) % 7
+    expect = float(np.sum(arr * arr))
+    out = {"elements": n, "work": "sum of squares in pure Python over float64 chunks"}
+
+    def timed(run_k):
+        res = {}
+        for k in (1, 2):
+            run_k(k)                                # warm
+            ts = []
+            for _ in range(reps):
+                a = time.perf_counter()
+                got = run_k(k)
+                ts.append(time.perf_counter() - a)
+                if abs(got - expect) > 1e-6 * expect:
+                    raise RuntimeError(f"wrong sum {got} != {expect}")
+            res[k] = statistics.median(ts)
+        return {"t1_s": res[1], "t2_s": res[2], "speedup": res[1] / res[2]}
+
+    def chunks(k):
+        step = n // k
+        return [(i * step, n if i == k - 1 else (i + 1) * step) for i in range(k)]
+
+    rows = out["rows"] = {}
+    # shoal.SubinterpreterExecutor
+    try:
+        if not hasattr(shoal, "SubinterpreterExecutor"):
+            raise Unavailable("not available in this build (issue 5)")
+        pools = {k: shoal.SubinterpreterExecutor(max_workers=k) for k in (1, 2)}
+        try:
+            for k, p in pools.items():
+                list(p.map(workloads.echo, range(k * 2)))     # started, warm
+            rows["subexec"] = timed(lambda k: sum(pools[k].map(
+                workloads.sum_squares_range, *zip(*[(buf, lo, hi) for lo, hi in chunks(k)]))))
+        finally:
+            for p in pools.values():
+                p.shutdown()
+    except Unavailable as e:
+        rows["subexec"] = {"na": str(e)}
+    except Exception as e:
+        rows["subexec"] = {"error": f"failed: {type(e).__name__}: {e}"[:300]}
+    # isolated subinterpreters by hand + shoal channels (what the executor builds on)
+    try:
+        res = shoal.Channel(8)
+        ctls = [shoal.Channel(4) for _ in range(2)]
+        w = start("interp", [{"role": "compute", "ctl": c, "res": res} for c in ctls])
+        try:
+            def by_hand(k):
+                for c, (lo, hi) in zip(ctls, chunks(k)):
+                    c.send(("work", buf, lo, hi))
+                return sum(m[1] for m in collect(res, w, k, 600))
+            rows["subinterp"] = timed(by_hand)
+        finally:
+            for c in ctls:
+                c.send(("stop",))
+            w.join()
+    except Exception as e:
+        rows["subinterp"] = {"error": f"failed: {type(e).__name__}: {e}"[:300]}
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    mv = memoryview(arr)
+    try:
+        tps = {k: ThreadPoolExecutor(k) for k in (1, 2)}
+        rows["threads"] = timed(lambda k: sum(tps[k].map(workloads.sum_squares, [mv[lo:hi] for lo, hi in chunks(k)])))
+        for p in tps.values():
+            p.shutdown()
+    except Exception as e:
+        rows["threads"] = {"error": f"failed: {type(e).__name__}: {e}"[:300]}
+    try:
+        pps = {k: ProcessPoolExecutor(k, mp_context=env.mp) for k in (1, 2)}
+        for k, p in pps.items():
+            list(p.map(workloads.pid, range(4 * k)))
+        rows["processes"] = timed(lambda k: sum(pps[k].map(
+            workloads.sum_squares_bytes, [mv[lo:hi].tobytes() for lo, hi in chunks(k)])))
+        for p in pps.values():
+            p.shutdown()
+    except Exception as e:
+        rows["processes"] = {"error": f"failed: {type(e).__name__}: {e}"[:300]}
+    del mv, arr, buf
+    for k, r in rows.items():
+        log(f"  {k:10s}: " + (f"1 worker {fmt_t(r['t1_s'])}, 2 workers {fmt_t(r['t2_s'])}, "
+                              f"speed-up {r['speedup']:.2f}x" if "speedup" in r else r.get("na") or r.get("error")))
+    return out
+
+
+COMPUTE_LABELS = {
+    "subexec": "shoal.SubinterpreterExecutor (array shared)",
+    "subinterp": "isolated subinterpreters by hand + shoal.Channel (array shared)",
+    "threads": "ThreadPoolExecutor (array shared, one GIL)",
+    "processes": "ProcessPoolExecutor (chunks pickled)",
+}
+
+
+# ================================================================ floors
+
+def run_floors(env):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    size = 64 * MiB if env.quick else GiB
+    if not cc:
+        return {"na": "no C compiler (cc) on PATH"}
+    d = tempfile.mkdtemp(prefix="shoal-floors-")
+    exe = os.path.join(d, "floors")
+    try:
+        subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
+                       capture_output=True, text=True)
+        out = subprocess.run([exe, str(size), "5000" if env.quick else "20000"], check=True,
+                             capture_output=True, text=True, timeout=120)
+        r = json.loads(out.stdout)
+        r["shoal_alone"] = shoal_alone([KiB, size])
+        log(f"  futex round trip {fmt_t(r['futex_rt_p50_s'])}, spin {fmt_t(r['spin_rt_p50_s'])}, memcpy "
+            f"{fmt_size(size)} {fmt_t(r['memcpy_s'])}, touch {fmt_t(r['touch_shm_s'])}")
+        return r
+    except subprocess.CalledProcessError as e:
+        return {"error": f"failed: {(e.stderr or '')[:300]}"}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def shoal_alone(sizes):
+    """shoal's own send and recv of an arena buffer in one interpreter, with
+    nothing waiting: what a hand-off costs before any wake-up."""
+    import numpy as np
+    ch = shoal.Channel(capacity=2)
+    out = {}
+    for size in sizes:
+        sends, recvs = [], []
+        for _ in range(5):
+            buf = shoal.empty((size // 8,), dtype="float64")
+            np.asarray(buf)[:] = 1.0
+            a = time.perf_counter()
+            ch.send(buf)
+            b = time.perf_counter()
+            got = ch.recv()
+            c = time.perf_counter()
+            del got, buf
+            sends.append(b - a)
+            recvs.append(c - b)
+        out[str(size)] = {"send_s": statistics.median(sends), "recv_s": statistics.median(recvs)}
+    return out
+
+
+# ================================================================ reporting
+
+def fmt_t(s):
+    if s is None:
+        return "–"
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_size(b):
+    for unit, v in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if abs(b) >= v:
+            x = b / v
+            return f"{x:.0f} {unit}" if abs(x - round(x)) < 0.05 else f"{x:.2f} {unit}"
+    return f"{b} B"
+
+
+def fmt_ratio(x):
+    if x is None:
+        return ""
+    if x >= 100:
+        return f"{x:,.0f}x"
+    return f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
+
+
+def status(row):
+    return row.get("na") or row.get("error") or "not run"
+
+
+def label(kind):
+    return PEERS[kind]
+
+
+WHERE = {"interp": "between two isolated subinterpreters (threads: two threads of one interpreter)",
+         "proc": "between two processes"}
+
+
+def report(R, env):
+    L = []
+    m = R["machine"]
+    L.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; {m['python']}; load average "
+             f"{m['load_start'][0]:.2f} at start, {m['load_end'][0]:.2f} at end; {m['date']}. "
+             f"{'Quick run (--quick)' if env.quick else 'Full run'} in {R['wall_s']:.0f} s. Versions: "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+             + "".join(f"; {k}: {v}" for k, v in m["missing"].items()) + ".")
+    if max(m["load_start"][0], m.get("load_end", [0])[0]) > 0.5 * m["cores"]:
+        L.append("")
+        L.append(f"*The machine was busy (load average above half its {m['cores']} cores): other work shared "
+                 f"the CPUs during this run, so latencies and speed-ups are noisy.*")
+    L.append("")
+    L += targets(R, env)
+    fl = R.get("floors", {})
+    # floors
+    L.append("")
+    L.append("**Floors of this machine**, same run (C: bench/floors.c, built with the system cc; round trips "
+             "stop after 3 s, so a small n means the machine was too busy to spin):")
+    L.append("")
+    if "futex_rt_p50_s" in fl:
+        L.append("| floor | time | beside shoal |")
+        L.append("| --- | ---: | --- |")
+        pp = R.get("pingpong", {})
+        sp = lambda w: pp.get(w, {}).get("shoal", {}).get("p50_s")
+        L.append(f"| futex round trip, two processes (p50 of {fl['futex_n']:,}) | {fmt_t(fl['futex_rt_p50_s'])} | "
+                 f"shoal ping-pong p50: {fmt_t(sp('interp'))} interpreters, {fmt_t(sp('proc'))} processes |")
+        L.append(f"| spin round trip, two processes (p50 of {fl['spin_n']:,}) | {fmt_t(fl['spin_rt_p50_s'])} | |")
+        big = fl["bytes"]
+        tr = R.get("transfer", {})
+        sh = lambda w, k: tr.get(w, {}).get("shoal", {}).get(str(big), {}).get(k)
+        first = lambda w: (tr.get(w, {}).get("shoal", {}).get(str(big), {}).get("all_touch_s") or [None])[0]
+        L.append(f"| memcpy {fmt_size(big)} (pages present) | {fmt_t(fl['memcpy_s'])} | "
+                 f"shoal hand-off of {fmt_size(big)}: {fmt_t(sh('interp', 'handoff_s'))} interpreters, "
+                 f"{fmt_t(sh('proc', 'handoff_s'))} processes |")
+        L.append(f"| read 1 byte per page of {fmt_size(big)} of /dev/shm, freshly mapped | {fmt_t(fl['touch_shm_s'])} | "
+                 f"shoal receiver's read (first repetition): {fmt_t(first('interp'))} interpreters, "
+                 f"{fmt_t(first('proc'))} processes |")
+        L.append(f"| same over fresh anonymous pages | {fmt_t(fl['touch_anon_s'])} | |")
+        for sz, v in fl.get("shoal_alone", {}).items():
+            L.append(f"| shoal alone: send / recv of a {fmt_size(int(sz))} arena buffer, one interpreter, nothing "
+                     f"waiting (Python) | {fmt_t(v['send_s'])} / {fmt_t(v['recv_s'])} | what a hand-off costs "
+                     f"before any wake-up |")
+    else:
+        L.append(status(fl))
+    # transfer
+    tr = R.get("transfer")
+    if tr:
+        sizes = tr["sizes"]
+        for where in ("interp", "proc"):
+            L.append("")
+            L.append(f"**1. One-way transfer of a float64 array {WHERE[where]}**: median time from just before "
+                     f"the send to the receiver holding the array (x shoal); below it, the receiver reading one "
+                     f"byte per page (median; the first repetition beside it when it stands out: later ones may "
+                     f"find the pages already mapped, as when an allocator reuses a block). Receivers wait as their peer makes them: shoal's spins "
+                     f"50 µs, then sleeps on a futex (so this includes a wake-up); iceoryx2's busy-polls a core, or, "
+                     f"in its '+ event' row, sleeps on an event listener.")
+            L.append("")
+            L.append("| peer | " + " | ".join(fmt_size(s) for s in sizes) + " |")
+            L.append("| --- |" + " ---: |" * len(sizes))
+            base = tr[where].get("shoal", {})
+            for kind, row in tr[where].items():
+                cells = []
+                for s in sizes:
+                    c = row.get(str(s))
+                    if c is None:
+                        cells.append(status(row))
+                        continue
+                    b = base.get(str(s), {}).get("handoff_s")
+                    r = f" ({fmt_ratio(c['handoff_s'] / b)})" if b and kind != "shoal" else ""
+                    first = c["all_touch_s"][0]
+                    cold = f" (1st: {fmt_t(first)})" if first > 2 * c["touch_s"] else ""
+                    cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}{cold}")
+                if all(c == cells[0] for c in cells) and str(sizes[0]) not in row:
+                    cells = [cells[0]] + [""] * (len(cells) - 1)
+                L.append(f"| {label(kind)} | " + " | ".join(cells) + " |")
+    pp = R.get("pingpong")
+    if pp:
+        L.append("")
+        L.append(f"**2. Ping-pong of a small int** (round trip; n={pp['n']} per peer, fewer for slow ones):")
+        L.append("")
+        L.append("| between | peer | p50 | p99 | p50 / shoal |")
+        L.append("| --- | --- | ---: | ---: | ---: |")
+        for where in ("interp", "proc"):
+            b = pp[where].get("shoal", {}).get("p50_s")
+            for kind, row in pp[where].items():
+                w = "threads" if kind == "tq" else ("interpreters" if where == "interp" else "processes")
+                if "p50_s" not in row:
+                    L.append(f"| {w} | {label(kind)} | {status(row)} | | |")
+                    continue
+                r = fmt_ratio(row["p50_s"] / b) if b and kind != "shoal" else ""
+                L.append(f"| {w} | {label(kind)} | {fmt_t(row['p50_s'])} | {fmt_t(row['p99_s'])} | {r} |")
+    tp = R.get("throughput")
+    if tp:
+        L.append("")
+        L.append(f"**3. Small-message throughput** (small ints, {tp['count_per_producer']:,} per producer; "
+                 f"shoal / peer in brackets):")
+        L.append("")
+        L.append("| between | peer | 1 producer / 1 consumer | 2 / 2 |")
+        L.append("| --- | --- | ---: | ---: |")
+        for where in ("interp", "proc"):
+            for kind, rows in tp[where].items():
+                w = "threads" if kind == "tq" else ("interpreters" if where == "interp" else "processes")
+                cells = []
+                for key in ("1/1", "2/2"):
+                    row = rows[key]
+                    b = tp[where].get("shoal", {}).get(key, {}).get("msgs_per_s")
+                    if "msgs_per_s" in row:
+                        r = f" ({fmt_ratio(b / row['msgs_per_s'])})" if b and kind != "shoal" else ""
+                        cells.append(f"{row['msgs_per_s']:,.0f} msgs/s{r}" + (f" — {row['note']}" if row.get("note") else ""))
+                    else:
+                        cells.append(status(row))
+                L.append(f"| {w} | {label(kind)} | " + " | ".join(cells) + " |")
+    fo = R.get("fanout")
+    if fo:
+        L.append("")
+        L.append(f"**4. Fan-out: one array to {fo['consumers']} consumers**: time from the send until all have read "
+                 f"one byte per page; extra memory while all of them hold it: the proportional set size (PSS) of "
+                 f"the benchmark's processes, each shared page counted once, in copies of the array; beside it "
+                 f"the machine-wide peak of /proc/meminfo Shmem + AnonPages (includes everything else running). "
+                 f"Peers that copy send {fmt_size(fo['scaled_size'])} instead of {fmt_size(fo['size'])} "
+                 f"to keep the machine under 12 GiB.")
+        L.append("")
+        fl = R.get("floors", {})
+        if fl.get("touch_shm_s") and fl.get("bytes") == fo["size"]:
+            cores = min(R["machine"]["cores"], fo["consumers"])
+            L.append(f"Floor for the time: {fo['consumers']} readers each mapping {fmt_size(fo['size'])} afresh "
+                     f"({fmt_t(fl['touch_shm_s'])} each, C) on {cores} cores: "
+                     f"{fmt_t(fl['touch_shm_s'] * fo['consumers'] / cores)}.")
+        L.append("")
+        L.append("| between | peer | array | time | extra memory (PSS) | copies | machine-wide peak |")
+        L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for where in ("interp", "proc"):
+            for kind, row in fo[where].items():
+                w = "threads" if kind == "tq" else ("interpreters" if where == "interp" else "processes")
+                if "time_s" not in row:
+                    L.append(f"| {w} | {label(kind)} | | {status(row)} | | | |")
+                    continue
+                L.append(f"| {w} | {label(kind)} | {fmt_size(row['size'])} | {fmt_t(row['time_s'])} | "
+                         f"{fmt_size(row['extra_bytes'])} | {row['copies']:.2f} | "
+                         f"{row['machine_copies']:.2f} copies" + (f" ({row['note']})" if row.get("note") else "") + " |")
+    cp = R.get("compute")
+    if cp:
+        L.append("")
+        L.append(f"**5. Parallel compute over a shared array** ({cp['work']}, {cp['elements']:,} elements), "
+                 f"speed-up of 2 workers over 1:")
+        L.append("")
+        L.append("| workers | 1 worker | 2 workers | speed-up |")
+        L.append("| --- | ---: | ---: | ---: |")
+        for k, r in cp["rows"].items():
+            if "speedup" in r:
+                L.append(f"| {COMPUTE_LABELS[k]} | {fmt_t(r['t1_s'])} | {fmt_t(r['t2_s'])} | {r['speedup']:.2f}x |")
+            else:
+                L.append(f"| {COMPUTE_LABELS[k]} | {status(r)} | | |")
+    return L
+
+
+def targets(R, env):
+    """Each target with MET / NOT MET from the measured numbers, or NOT MEASURED."""
+    tr, pp, tp, fo, cp = (R.get(k, {}) for k in ("transfer", "pingpong", "throughput", "fanout", "compute"))
+    rows = []
+
+    def add(name, ok, measured):
+        verdict = "NOT MEASURED" if ok is None else ("MET" if ok else "NOT MET")
+        rows.append((name, verdict, measured))
+
+    sizes = tr.get("sizes", [])
+    big = sizes[-1] if sizes else None
+    bigl = fmt_size(big) if big else "?"
+    # the targets are set at 1 GiB: a run that stops short shows its numbers, judges nothing
+    q = f" (this run stops at {bigl}: not judged)" if big != GiB else ""
+    judged = big == GiB
+    # 1. hand-off of the largest within 2x of 1 KiB
+    for where, wl in (("interp", "interpreters"), ("proc", "processes")):
+        s = tr.get(where, {}).get("shoal", {})
+        a, b = s.get(str(KiB), {}).get("handoff_s"), s.get(str(big), {}).get("handoff_s")
+        add(f"1 GiB hand-off within 2x of 1 KiB, {wl}{q}", None if not (a and b and judged) else b <= 2 * a,
+            f"{fmt_t(b)} vs {fmt_t(a)} = {b / a:.2f}x" if a and b else "–")
+    # 2. >= 1000x faster than pickling peers at 1 GiB
+    ratios, missing = [], []
+    for where in ("interp", "proc"):
+        base = tr.get(where, {}).get("shoal", {}).get(str(big), {}).get("handoff_s")
+        for kind in PICKLING:
+            c = tr.get(where, {}).get(kind, {}).get(str(big), {}).get("handoff_s")
+            if kind in tr.get(where, {}):
+                if c and base:
+                    ratios.append((f"{kind} {c / base:,.0f}x"))
+                else:
+                    missing.append(kind)
+    if ratios:
+        worst = min(float(r.split()[1].rstrip("x").replace(",", "")) for r in ratios)
+        add(f"≥1000x faster than pickling peers at 1 GiB{q}", worst >= 1000 if judged else None, ", ".join(ratios))
+    else:
+        add("≥1000x faster than pickling peers at 1 GiB", None, "–")
+    # 3. faster than Ray and iceoryx2 at every size
+    for kind in ("ray", "iox", "iox_ev"):
+        row = tr.get("proc", {}).get(kind, {})
+        base = tr.get("proc", {}).get("shoal", {})
+        pairs = [(row[str(s)]["handoff_s"], base.get(str(s), {}).get("handoff_s")) for s in sizes if str(s) in row]
+        pairs = [(p, b) for p, b in pairs if b]
+        if not pairs:
+            add(f"faster than {label(kind)} at every size", None, status(row))
+        else:
+            add(f"faster than {label(kind)} at every size", all(b < p for p, b in pairs),
+                ", ".join(f"{p / b:.1f}x" for p, b in pairs) + " (peer / shoal)")
+    # 4. ping-pong
+    for where, lim, wl in (("interp", 2e-6, "interpreters"), ("proc", 3e-6, "processes")):
+        p = pp.get(where, {}).get("shoal", {}).get("p50_s")
+        add(f"ping-pong p50 ≤ {lim * 1e6:.0f} µs between {wl}", None if p is None else p <= lim, fmt_t(p))
+    # 5. throughput
+    t = tp.get("interp", {}).get("shoal", {}).get("1/1", {}).get("msgs_per_s")
+    add("≥1M small msgs/s 1/1 between interpreters", None if t is None else t >= 1e6,
+        f"{t:,.0f} msgs/s" if t else "–")
+    # 6. fan-out memory
+    cs = [(w, fo.get(w, {}).get("shoal", {}).get("copies")) for w in ("interp", "proc")]
+    cs = [(w, c) for w, c in cs if c is not None]
+    add("fan-out memory within 5% of one copy", None if not cs else all(c <= 1.05 for _, c in cs),
+        ", ".join(f"{c:.3f} copies ({'interpreters' if w == 'interp' else 'processes'})" for w, c in cs) or "–")
+    # 7. speed-up
+    r = cp.get("rows", {}).get("subexec", {})
+    hand = cp.get("rows", {}).get("subinterp", {}).get("speedup")
+    note = f"; subinterpreters by hand: {hand:.2f}x" if hand else ""
+    add("2-core speed-up ≥ 1.9x (SubinterpreterExecutor)", None if "speedup" not in r else r["speedup"] >= 1.9,
+        (f"{r['speedup']:.2f}x" if "speedup" in r else status(r)) + note)
+    L = ["**Targets**, judged from this run's medians:", "", "| target | verdict | measured |",
+         "| --- | --- | --- |"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    R["targets"] = [{"target": a, "verdict": b, "measured": c} for a, b, c in rows]
+    return L
+
+
+def plot(R, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: no plot"
+    tr = R.get("transfer")
+    if not tr:
+        return "no transfer results: no plot"
+    sizes = tr["sizes"]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    styles = {"interp": "-", "proc": "--"}
+    for where in ("interp", "proc"):
+        for kind, row in tr[where].items():
+            pts = [(s, row[str(s)]["handoff_s"]) for s in sizes if str(s) in row]
+            if not pts:
+                continue
+            w = "threads" if kind == "tq" else ("interpreters" if where == "interp" else "processes")
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], styles[where], marker="o",
+                    lw=2.5 if kind == "shoal" else 1.3, label=f"{label(kind)} ({w})")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [fmt_size(s) for s in sizes])
+    ax.set_xlabel("array size")
+    ax.set_ylabel("one-way hand-off time (s), median")
+    m = R["machine"]
+    ax.set_title(f"One-way transfer of a float64 array\n{m['cpu']}, {m['cores']} cores, {m['python']}, load {m['load_start'][0]:.1f}",
+                 fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def machine(env):
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"CPython": platform.python_version(), "shoal": _version("shoal")}
+    versions.update(env.versions)
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "versions": versions, "missing": env.missing, "load_start": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def _version(pkg):
+    try:
+        from importlib.metadata import version
+        return version(pkg)
+    except Exception:
+        return "?"
+
+
+def update_readme(md_lines, png_rel):
+    path = os.path.join(ROOT, "README.md")
+    text = open(path).read()
+    if BEGIN not in text or END not in text:
+        log("README has no suite-bench markers: not updated")
+        return
+    body = "\n".join([BEGIN, f"![one-way transfer time vs size]({png_rel})", ""] + md_lines + [END])
+    a, b = text.index(BEGIN), text.index(END) + len(END)
+    open(path, "w").write(text[:a] + body + text[b:])
+    log("README performance section updated")
+
+
+SCENARIOS = [("floors", run_floors), ("transfer", run_transfer), ("pingpong", run_pingpong),
+             ("throughput", run_throughput), ("fanout", run_fanout), ("compute", run_compute)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one-minute smoke run: small sizes, few repetitions, no Ray")
+    ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(n for n, _ in SCENARIOS))
+    ap.add_argument("--max-size", default=None, help="largest transfer size, e.g. 64MiB (for trying things out)")
+    ap.add_argument("--update-readme", action="store_true", help="rewrite the README's performance section")
+    ap.add_argument("--from-json", default=None, metavar="SUITE_JSON",
+                    help="measure nothing: rewrite the tables, plot (and README) from a suite.json")
+    ap.add_argument("--out", default=None, help="results folder (default bench/results, --quick: build/bench-quick)")
+    args = ap.parse_args()
+    only = [s for s in args.only.split(",") if s]
+    if args.from_json:
+        with open(args.from_json) as f:
+            R = json.load(f)
+        args.quick = R.get("quick", False)
+        env = Env(args)
+        outdir = args.out or os.path.dirname(os.path.abspath(args.from_json))
+        return write_outputs(R, env, args, outdir)
+
+    os.environ.setdefault("SHOAL_ARENA_SIZE", "6GiB")
+    arena = shoal.default_arena()
+    os.environ["SHOAL_ARENA"] = arena.name           # spawned processes attach this arena
+    env = Env(args)
+    if args.quick:
+        TIMEOUT_SCALE[0] = 0.2
+    R = {"machine": machine(env), "quick": args.quick, "command": " ".join(["python"] + sys.argv)}
+    log(f"machine: {R['machine']['cpu']}, {R['machine']['cores']} cores, {R['machine']['python']}, "
+        f"load {R['machine']['load_start'][0]:.2f}; arena {arena.name} ({shoal.format_size(arena.size)})")
+    todo = [(n, f) for n, f in SCENARIOS if not only or n in only]
+    started = time.perf_counter()
+    for i, (name, fn) in enumerate(todo, 1):
+        log(f"[{i}/{len(todo)}] {name}")
+        try:
+            R[name] = fn(env)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            R[name] = {"error": f"failed: {type(e).__name__}: {e}"}
+    if env._ray is not None:
+        env._ray.shutdown()
+    R["wall_s"] = time.perf_counter() - started
+    R["machine"]["load_end"] = os.getloadavg()
+
+    # quick runs (CI) write under build/ (ignored by git), full runs under bench/results/
+    outdir = args.out or (os.path.join(ROOT, "build", "bench-quick") if args.quick else os.path.join(HERE, "results"))
+    write_outputs(R, env, args, outdir)
+
+
+def write_outputs(R, env, args, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    png = os.path.join(outdir, "transfer.png")
+    md = report(R, env)
+    note = plot(R, png)
+    if note:
+        md.append("")
+        md.append(f"({note})")
+    with open(os.path.join(outdir, "suite.json"), "w") as f:
+        json.dump(R, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(outdir, "suite.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    log(f"raw numbers: {os.path.relpath(outdir, ROOT)}/suite.json, tables: suite.md, plot: transfer.png")
+    if args.update_readme:
+        update_readme(md, os.path.relpath(png, ROOT))
+
+
+if __name__ == "__main__":
+    main()
