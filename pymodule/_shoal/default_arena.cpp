@@ -5,9 +5,13 @@
 // Arena objects that use it live in each interpreter's module state.
 #include "default_arena.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string_view>
 
@@ -51,6 +55,43 @@ std::uint64_t size_from_environment() {
   }
 }
 
+// The pid in a default arena's segment file name, "shoal.py-PID-dN"; 0 if
+// `file` is not one.
+pid_t default_arena_creator(std::string_view file, std::string* name) {
+  constexpr std::string_view kPrefix = "shoal.py-";
+  if (!file.starts_with(kPrefix)) return 0;
+  const std::string_view rest = file.substr(kPrefix.size());
+  long pid = 0;
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+  if (error != std::errc() || pid <= 0 || !std::string_view(end, rest.data() + rest.size() - end).starts_with("-d")) {
+    return 0;
+  }
+  *name = std::string(file.substr(std::string_view("shoal.").size()));
+  return static_cast<pid_t>(pid);
+}
+
+// A default arena is unlinked by its creator's exit code, which a process
+// ended by os._exit (multiprocessing's workers end so) or SIGKILL never
+// runs: its segment stays in /dev/shm. So a process creating its default
+// arena first unlinks those whose creator is gone and that no live process
+// holds (dead holders reaped first). Any error means "not ours to judge"
+// (another user's, another layout version): the file is left alone.
+void sweep_orphaned_defaults() {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
+    std::string name;
+    const pid_t creator = default_arena_creator(entry.path().filename().string(), &name);
+    if (creator == 0 || creator == getpid()) continue;
+    if (kill(creator, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to signal
+    try {
+      const std::shared_ptr<shoal::Arena> orphan = shoal::Arena::attach(name);
+      orphan->reap_dead_holders();
+      if (orphan->stats().holders == 0) shoal::Arena::destroy(name);
+    } catch (const shoal::Error&) {
+    }
+  }
+}
+
 // Creates "py-PID-dN"; a leftover of a dead process that had our pid may
 // hold a name, so try the next number.
 std::shared_ptr<shoal::Arena> create_default(std::uint64_t size) {
@@ -79,6 +120,7 @@ void open_default_locked() {
   } else if (const char* name = std::getenv("SHOAL_ARENA"); name != nullptr && *name != '\0') {
     fresh.arena = shoal::Arena::attach(name);
   } else {
+    sweep_orphaned_defaults();
     fresh.arena = create_default(size_from_environment());
     fresh.broker = std::make_unique<shoal::Broker>(fresh.arena);
   }

@@ -7,7 +7,10 @@
 //     another process or shoal-broker, which owns its lifetime);
 //   * otherwise create "py-PID-dN" of SHOAL_ARENA_SIZE bytes (default 1GiB,
 //     sparse) with an embedded broker; it is unlinked when the process
-//     exits and nothing in it is held any more.
+//     exits and nothing in it is held any more. A process that ends
+//     without running its exit code (os._exit, SIGKILL) leaves it behind;
+//     the next process to create a default arena unlinks such orphans
+//     (creator gone, no live holder).
 #pragma once
 
 #include <memory>

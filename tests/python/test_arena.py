@@ -421,3 +421,40 @@ def test_a_fork_child_leaves_the_parents_arena_alone(arena_name):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "parent ok\n"
     assert not segment_path(arena_name).exists()  # the parent's close unlinked it
+
+
+# ------------------------------------------- orphaned default arenas ----
+
+
+def _default_arena_of_a_process_ending_with_os_exit():
+    code = "import os, shoal; print(shoal.default_arena().name, flush=True); os._exit(0)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    name = out.stdout.strip()
+    assert segment_path(name).exists()  # os._exit skipped the unlink
+    return name
+
+
+def _create_a_default_arena_in_a_new_process():
+    subprocess.run([sys.executable, "-c", "import shoal; shoal.default_arena()"], check=True, timeout=60)
+
+
+def test_orphaned_default_arena_is_swept_by_the_next_creator():
+    name = _default_arena_of_a_process_ending_with_os_exit()
+    _create_a_default_arena_in_a_new_process()
+    assert not segment_path(name).exists()
+
+
+def test_orphaned_default_arena_still_held_is_kept():
+    name = _default_arena_of_a_process_ending_with_os_exit()
+    holder_code = "import sys, shoal; a = shoal.Arena.attach(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, name], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        _create_a_default_arena_in_a_new_process()
+        assert segment_path(name).exists()  # a live process holds it
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    _create_a_default_arena_in_a_new_process()
+    assert not segment_path(name).exists()
