@@ -156,7 +156,15 @@ def _main_module_getattr(name):
     # again.
     if (name.startswith("__") and name.endswith("__")) or _loading_main:
         raise AttributeError(f"module '__main__' has no attribute {name!r}")
-    module = _load_caller_main()
+    try:
+        module = _load_caller_main()
+    except ImportError as exc:
+        raise ImportError(
+            f"shoal.interpreters: to find {name!r} this interpreter loads your script {_main_file} "
+            f"(as __mp_main__, without its `if __name__ == '__main__':` block), and that failed: {exc}. "
+            "An isolated interpreter cannot import extensions such as NumPy: keep such imports out of the "
+            "script's top level, or move the function to a module of its own."
+        ) from exc
     try:
         return getattr(module, name)
     except AttributeError:

@@ -331,3 +331,29 @@ def test_interpreters_left_open_are_closed_at_exit(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert "Fatal" not in result.stderr
+
+
+def test_a_script_that_imports_numpy_at_top_level_gets_a_hint(tmp_path):
+    pytest.importorskip("numpy")
+    script = tmp_path / "uses_numpy.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import numpy
+            from shoal import interpreters
+
+            def work():
+                return 1
+
+            if __name__ == "__main__":
+                with interpreters.create() as interp:
+                    try:
+                        interp.call(work)
+                    except ImportError as exc:
+                        print("hint" if "move the function to a module" in str(exc) else str(exc))
+            """
+        )
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hint"
