@@ -56,9 +56,29 @@ constexpr auto kSpinFor = std::chrono::microseconds(50);
 // costs one slice.
 constexpr auto kSleepSlice = std::chrono::milliseconds(10);
 
-Clock::time_point deadline_after(Channel::Timeout timeout) {
-  return timeout ? Clock::now() + *timeout : Clock::time_point::max();
-}
+// A call's deadline, read from the clock only once it is needed: the fast
+// path (the first attempt succeeds) then takes no clock reading at all.
+class Deadline {
+ public:
+  explicit Deadline(Channel::Timeout timeout) : timeout_(timeout) {}
+  Clock::time_point get() {
+    if (!known_) {
+      at_ = timeout_ ? Clock::now() + *timeout_ : Clock::time_point::max();
+      known_ = true;
+    }
+    return at_;
+  }
+  bool passed() {
+    if (!timeout_) return false;
+    const Clock::time_point at = get();
+    return Clock::now() >= at;
+  }
+
+ private:
+  Channel::Timeout timeout_;
+  Clock::time_point at_{};
+  bool known_ = false;
+};
 
 }  // namespace
 
@@ -229,7 +249,7 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
 }
 
 void Channel::send(Handle item, Timeout timeout) {
-  const auto deadline = deadline_after(timeout);
+  Deadline deadline(timeout);
   for (;;) {
     std::uint32_t seen = 0;
     {
@@ -237,10 +257,10 @@ void Channel::send(Handle item, Timeout timeout) {
       if (send_locked(item) == Attempt::done) break;
       seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
     }
-    if (Clock::now() >= deadline) {
+    if (deadline.passed()) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline, Waiter::sender);
+    wait_for_change(seen, deadline.get(), Waiter::sender);
   }
   wake_sleepers();
   wake_selectors();
@@ -257,7 +277,7 @@ void Channel::check_movable(const HeldBlock& item, const Arena& arena) {
 
 void Channel::send(HeldBlock& item, Timeout timeout) {
   check_movable(item, *holder_->arena_);
-  const auto deadline = deadline_after(timeout);
+  Deadline deadline(timeout);
   for (;;) {
     std::uint32_t seen = 0;
     {
@@ -265,10 +285,10 @@ void Channel::send(HeldBlock& item, Timeout timeout) {
       if (send_locked(item.handle(), &item) == Attempt::done) break;
       seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
     }
-    if (Clock::now() >= deadline) {
+    if (deadline.passed()) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": send timed out (full)");
     }
-    wait_for_change(seen, deadline, Waiter::sender);
+    wait_for_change(seen, deadline.get(), Waiter::sender);
   }
   wake_sleepers();
   wake_selectors();
@@ -296,7 +316,7 @@ bool Channel::try_send(Handle item) {
 }
 
 HeldBlock Channel::recv(Timeout timeout) {
-  const auto deadline = deadline_after(timeout);
+  Deadline deadline(timeout);
   HeldBlock out;
   for (;;) {
     std::uint32_t seen = 0;
@@ -305,10 +325,10 @@ HeldBlock Channel::recv(Timeout timeout) {
       if (recv_locked(out) == Attempt::done) break;
       seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
     }
-    if (Clock::now() >= deadline) {
+    if (deadline.passed()) {
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": recv timed out (empty)");
     }
-    wait_for_change(seen, deadline, Waiter::receiver);
+    wait_for_change(seen, deadline.get(), Waiter::receiver);
   }
   wake_sleepers();
   return out;
@@ -391,7 +411,7 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
   }
   const std::size_t n = channels.size();
   const std::size_t first = *start % n;
-  const auto deadline = deadline_after(timeout);
+  Deadline deadline(timeout);
   layout::ArenaHeader* h = arena.header();
   std::atomic_ref<std::uint32_t> activity(h->activity_seq);
   std::atomic_ref<std::uint32_t> selectors(h->selectors);
@@ -409,14 +429,14 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
       }
     }
     const auto now = Clock::now();
-    if (now >= deadline) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
+    if (now >= deadline.get()) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
     // Announce, then re-check (see wake_selectors); sleep in slices, as a
     // wake-up lost to a dying process must cost one slice only.
     selectors.fetch_add(1, std::memory_order_seq_cst);
     if (activity.load(std::memory_order_seq_cst) == seen) {
       futex::wait(&h->activity_seq, seen,
                   std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::min<Clock::duration>(kSleepSlice, deadline - now)));
+                      std::min<Clock::duration>(kSleepSlice, deadline.get() - now)));
     }
     selectors.fetch_sub(1, std::memory_order_seq_cst);
   }

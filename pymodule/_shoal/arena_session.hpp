@@ -26,6 +26,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/broker.hpp"
 #include "shoal/holder.hpp"
+#include "shoal/process_identity.hpp"
 
 namespace shoal_py {
 
@@ -49,7 +50,9 @@ class ArenaSession {
   shoal::Arena& arena() const { return *arena_; }
   // False in a fork() child: this session's holder is the parent's, and
   // unusable here (holder.hpp).
-  bool opened_here() const { return opened_by_ == getpid(); }
+  // (cached_pid: getpid() is a system call, and this is asked on every
+  // channel operation.)
+  bool opened_here() const { return opened_by_ == shoal::cached_pid(); }
   // This session's holder: buffers and channels of this Arena object hold
   // their blocks through it. Its methods may wait for the arena lock.
   shoal::Holder& holder() const { return *holder_; }

@@ -102,7 +102,9 @@ int parse_timeout(PyObject* object, Timeout* timeout) {
 // Python error set. `what` names the call in a timeout's message.
 template <class Attempt>
 int wait_in_slices(ModuleState* state, Timeout timeout, const char* what, Attempt attempt) {
-  const auto start = std::chrono::steady_clock::now();
+  // Read only when there is a timeout to measure: the common calls (no
+  // timeout, or a first attempt that succeeds) take no clock reading here.
+  const auto start = timeout ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   for (;;) {
     nanoseconds slice = kSlice;
     if (timeout) {
