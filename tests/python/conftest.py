@@ -128,3 +128,41 @@ def holder_process():
         child.wait()
         child.stdout.close()
         child.stderr.close()
+
+
+class IsolatedInterpreter:
+    """An isolated subinterpreter running source code, for the tests of what
+    crosses into interpreters shoal did not make: CPython's own
+    `_interpreters` on 3.13; on 3.12, whose low-level module differs,
+    shoal.interpreters (the public API, made through the C-API)."""
+
+    def __init__(self):
+        if sys.version_info >= (3, 13):
+            import _interpreters
+
+            self._lowlevel = _interpreters
+            self._interp = _interpreters.create("isolated")
+        else:
+            from shoal import interpreters
+
+            self._lowlevel = None
+            self._interp = interpreters.create(isolated=True)
+
+    def exec(self, code):
+        """Runs `code`; None, or the failure's traceback as text."""
+        if self._lowlevel is not None:
+            failure = self._lowlevel.exec(self._interp, code)
+            return None if failure is None else failure.errdisplay
+        from shoal.interpreters import ExecutionFailed
+
+        try:
+            self._interp.exec(code)
+        except ExecutionFailed as failure:
+            return str(failure)
+        return None
+
+    def close(self):
+        if self._lowlevel is not None:
+            self._lowlevel.destroy(self._interp)
+        else:
+            self._interp.close()

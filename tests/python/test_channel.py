@@ -19,7 +19,7 @@ import pytest
 
 import shoal
 
-from conftest import read_line
+from conftest import IsolatedInterpreter, read_line
 
 np = pytest.importorskip("numpy")
 
@@ -549,10 +549,7 @@ def test_ctrl_c_interrupts_a_blocked_recv():
 # ------------------------------------------------ isolated interpreters ----
 
 
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
 def test_values_and_a_buffer_cross_to_an_isolated_interpreter(arena):
-    import _interpreters
-
     inbox, outbox = shoal.Channel(8, arena=arena), shoal.Channel(8, arena=arena)
     values = [None, 2**90, "ü" * 3, b"b" * 5000, (1, [2.5, {3: {4}}]), frozenset({"x"})]
     for value in values:
@@ -562,9 +559,9 @@ def test_values_and_a_buffer_cross_to_an_isolated_interpreter(arena):
     inbox.send(buf)
     inbox.close()
     ticket = pickle.dumps((inbox, outbox))
-    interp = _interpreters.create("isolated")
+    interp = IsolatedInterpreter()
     try:
-        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+        failure = interp.exec(textwrap.dedent(f"""
             import pickle, sys
             import shoal
             inbox, outbox = pickle.loads({ticket!r})
@@ -575,9 +572,9 @@ def test_values_and_a_buffer_cross_to_an_isolated_interpreter(arena):
                 outbox.send(value)
             del inbox, outbox, value
             """))
-        assert failure is None, failure.errdisplay
+        assert failure is None, failure
     finally:
-        _interpreters.destroy(interp)
+        interp.close()
     echoes = [outbox.try_recv() for _ in range(len(values) + 1)]
     assert echoes[:-1] == values
     assert echoes[-1] == ("buffer", "<i4", (2, 3), [[1, 2, 3], [4, 5, 6]])
@@ -634,19 +631,16 @@ def test_a_bad_shoal_arena_size_is_a_value_error_naming_it():
     assert "SHOAL_ARENA_SIZE" in result.stdout and "lots" in result.stdout
 
 
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
 def test_default_arena_buffers_have_one_address_in_every_interpreter():
-    import _interpreters
-
     inbox, outbox = shoal.Channel(4), shoal.Channel(4)
     buf = shoal.empty((1000,), "float64")
     np.asarray(buf)[:] = 1.5
     address = buf.__array_interface__["data"][0]
     inbox.send(buf)
     ticket = pickle.dumps((inbox, outbox))
-    interp = _interpreters.create("isolated")
+    interp = IsolatedInterpreter()
     try:
-        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+        failure = interp.exec(textwrap.dedent(f"""
             import pickle
             import shoal
             inbox, outbox = pickle.loads({ticket!r})
@@ -655,8 +649,8 @@ def test_default_arena_buffers_have_one_address_in_every_interpreter():
                          sum(memoryview(got).tolist())))
             del inbox, outbox, got
             """))
-        assert failure is None, failure.errdisplay
+        assert failure is None, failure
     finally:
-        _interpreters.destroy(interp)
+        interp.close()
     assert outbox.recv(timeout=10) == (shoal.default_arena().name, address, 1500.0)
     assert shoal.default_arena().stats()["holders"] == 1

@@ -18,7 +18,7 @@ import pytest
 
 import shoal
 
-from conftest import read_line
+from conftest import IsolatedInterpreter, read_line
 
 
 @pytest.fixture
@@ -375,17 +375,14 @@ def test_select_across_processes(arena):
     assert arena.check() == []
 
 
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
 def test_select_and_poison_across_isolated_interpreters(arena):
-    import _interpreters
-
     a, b, results = (shoal.Channel(4, arena=arena) for _ in range(3))
     ticket = pickle.dumps((a, b, results))
-    interp = _interpreters.create("isolated")
+    interp = IsolatedInterpreter()
     failures = []
 
     def run():
-        failures.append(_interpreters.exec(interp, textwrap.dedent(f"""
+        failures.append(interp.exec(textwrap.dedent(f"""
             import pickle
             import shoal
             a, b, results = pickle.loads({ticket!r})
@@ -412,8 +409,8 @@ def test_select_and_poison_across_isolated_interpreters(arena):
     finally:
         a.poison()  # never leave the thread blocked
         thread.join(60)
-        _interpreters.destroy(interp)
-    assert failures == [None], failures[0].errdisplay if failures and failures[0] else failures
+        interp.close()
+    assert failures == [None], failures[0] if failures and failures[0] else failures
 
 
 _BLOCKED_SELECT_CHILD = textwrap.dedent(

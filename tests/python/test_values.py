@@ -23,7 +23,7 @@ import pytest
 
 import shoal
 
-from conftest import read_line
+from conftest import IsolatedInterpreter, read_line
 
 try:
     import numpy as np
@@ -520,10 +520,7 @@ def test_multiprocessing_spawn_round_trip(arena):
 # ------------------------------------------------ an isolated interpreter ----
 
 
-@pytest.mark.skipif(sys.version_info < (3, 13), reason="uses 3.13's _interpreters")
 def test_buffers_and_pickles_cross_to_an_isolated_interpreter_and_back(arena):
-    import _interpreters
-
     inbox, outbox = shoal.Channel(16, arena=arena), shoal.Channel(16, arena=arena)
     # Standard-library objects only: the interpreter's sys.path does not
     # reach this module (and NumPy does not load in isolated interpreters).
@@ -533,9 +530,9 @@ def test_buffers_and_pickles_cross_to_an_isolated_interpreter_and_back(arena):
         inbox.send(value)
     inbox.close()
     ticket = pickle.dumps((inbox, outbox))
-    interp = _interpreters.create("isolated")
+    interp = IsolatedInterpreter()
     try:
-        failure = _interpreters.exec(interp, textwrap.dedent(f"""
+        failure = interp.exec(textwrap.dedent(f"""
             import pickle
             import shoal
             inbox, outbox = pickle.loads({ticket!r})
@@ -543,9 +540,9 @@ def test_buffers_and_pickles_cross_to_an_isolated_interpreter_and_back(arena):
                 outbox.send((type(value).__name__, value))
             del inbox, outbox, value
             """))
-        assert failure is None, failure.errdisplay
+        assert failure is None, failure
     finally:
-        _interpreters.destroy(interp)
+        interp.close()
     for value in values:
         seen, back = outbox.try_recv()
         assert seen == type(value).__name__ and type(back) is type(value)
