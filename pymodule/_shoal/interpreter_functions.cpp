@@ -301,9 +301,10 @@ PyObject* interp_call_function(PyObject* module, PyObject* const* args, Py_ssize
   PyThreadState* kept = nullptr;
   PyInterpreterState* target = begin_call(id, &kept);
   if (target == nullptr) {
+    // Not an exception: a LookupError raised by a user's __reduce__ while
+    // freezing must not be mistaken for this.
     without_gil([&] { request->reset(); });
-    PyErr_Format(PyExc_LookupError, "interpreter %lld is closed or was not made by shoal", static_cast<long long>(id));
-    return nullptr;
+    return Py_BuildValue("(OO)", Py_None, Py_None);
   }
   CallResult result;
   call_in(id, target, kept, keep != 0, session->holder(), request->handle(), result);
@@ -376,6 +377,11 @@ PyObject* interp_list_function(PyObject*, PyObject*) {
 }
 
 PyObject* interp_current_function(PyObject*, PyObject*) { return PyLong_FromLongLong(current_id()); }
+
+PyObject* interp_forget_all_function(PyObject*, PyObject*) {
+  forget_all_after_fork();
+  Py_RETURN_NONE;
+}
 
 PyObject* interp_main_function(PyObject*, PyObject*) {
   return PyLong_FromLongLong(PyInterpreterState_GetID(PyInterpreterState_Main()));

@@ -8,7 +8,7 @@
 //   _interp_call(id, request) -> (True, outcome) | (False, (type, message, traceback))
 //   _interp_destroy(id) -> "closed" | "running" | "unknown" | "current"
 //   _interp_is_running(id), _interp_is_isolated(id), _interp_list(),
-//   _interp_current(), _interp_main()
+//   _interp_current(), _interp_main(), _interp_forget_all() (in a fork() child)
 //
 // _interp_call is the data path: the request is frozen into the default
 // arena by the caller, the calling OS thread switches into the target
@@ -32,5 +32,6 @@ PyObject* interp_is_isolated_function(PyObject* module, PyObject* id);
 PyObject* interp_list_function(PyObject* module, PyObject* unused);
 PyObject* interp_current_function(PyObject* module, PyObject* unused);
 PyObject* interp_main_function(PyObject* module, PyObject* unused);
+PyObject* interp_forget_all_function(PyObject* module, PyObject* unused);
 
 }  // namespace shoal_py

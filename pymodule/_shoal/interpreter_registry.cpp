@@ -21,15 +21,11 @@ struct Entry {
 // Process-wide on purpose: the registry is how interpreters find each
 // other. Leaked (never destroyed) so that no static destructor races a
 // thread still finishing a call at exit.
-std::mutex& registry_mutex() {
-  static auto* mutex = new std::mutex;
-  return *mutex;
-}
+std::mutex* g_mutex = new std::mutex;
+std::vector<Entry>* g_entries = new std::vector<Entry>;
 
-std::vector<Entry>& entries() {
-  static auto* list = new std::vector<Entry>;
-  return *list;
-}
+std::mutex& registry_mutex() { return *g_mutex; }
+std::vector<Entry>& entries() { return *g_entries; }
 
 Entry* find_locked(std::int64_t id) {
   auto& list = entries();
@@ -109,6 +105,11 @@ std::vector<std::int64_t> registered_ids() {
   std::vector<std::int64_t> ids;
   for (const Entry& e : entries()) ids.push_back(e.id);
   return ids;
+}
+
+void forget_all_after_fork() {
+  g_mutex = new std::mutex;
+  g_entries = new std::vector<Entry>;
 }
 
 }  // namespace shoal_py

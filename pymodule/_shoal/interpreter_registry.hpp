@@ -55,4 +55,9 @@ bool is_isolated(std::int64_t id);
 // The ids of every open interpreter made by shoal, in creation order.
 std::vector<std::int64_t> registered_ids();
 
+// In a fork() child: CPython has deleted every subinterpreter, and the
+// mutex may have been held by a thread that does not exist here. Starts
+// over with a new, empty registry (the old one is leaked, not touched).
+void forget_all_after_fork();
+
 }  // namespace shoal_py

@@ -114,6 +114,8 @@ PyMethodDef module_functions[] = {
     {"_interp_list", interp_list_function, METH_NOARGS, "_interp_list() -> ids of open interpreters made by shoal"},
     {"_interp_current", interp_current_function, METH_NOARGS, "_interp_current() -> this interpreter's id"},
     {"_interp_main", interp_main_function, METH_NOARGS, "_interp_main() -> the main interpreter's id"},
+    {"_interp_forget_all", interp_forget_all_function, METH_NOARGS,
+     "_interp_forget_all(): in a fork() child, forgets every subinterpreter (CPython deleted them)"},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -37,7 +37,8 @@ _current_tasks = {}
 # Where the caller's __main__ script lives; see _main_module_getattr.
 _main_file = None
 _main_module = None
-_loading_main = False
+_loading_thread = None  # the thread loading the script, whose own lookups must not recurse
+_main_lock = threading.RLock()
 
 
 def execute(request):
@@ -154,10 +155,11 @@ def _main_module_getattr(name):
     # Dunder lookups (__file__, __path__, ...) are about this __main__
     # itself; and while the script loads, its own lookups must not load it
     # again.
-    if (name.startswith("__") and name.endswith("__")) or _loading_main:
+    if (name.startswith("__") and name.endswith("__")) or _loading_thread == threading.get_ident():
         raise AttributeError(f"module '__main__' has no attribute {name!r}")
     try:
-        module = _load_caller_main()
+        with _main_lock:  # one thread loads it; the others wait for it
+            module = _load_caller_main()
     except ImportError as exc:
         raise ImportError(
             f"shoal.interpreters: to find {name!r} this interpreter loads your script {_main_file} "
@@ -172,7 +174,7 @@ def _main_module_getattr(name):
 
 
 def _load_caller_main():
-    global _main_module, _loading_main
+    global _main_module, _loading_thread
     if _main_module is None:
         import runpy
         import types
@@ -180,14 +182,14 @@ def _load_caller_main():
         module = types.ModuleType("__mp_main__")
         module.__file__ = _main_file
         sys.modules["__mp_main__"] = module
-        _loading_main = True
+        _loading_thread = threading.get_ident()
         try:
             namespace = runpy.run_path(_main_file, run_name="__mp_main__")
         except BaseException:
             del sys.modules["__mp_main__"]
             raise
         finally:
-            _loading_main = False
+            _loading_thread = None
         module.__dict__.update(namespace)
         _main_module = module
     return _main_module

@@ -65,6 +65,7 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
             thread_name_prefix=thread_name_prefix or "SubinterpreterExecutor",
             initializer=self._start_worker,
         )
+        interpreters._live_executors.add(self)  # shut down before the interpreter exits
 
     # Runs on each new worker thread before its first task. An exception
     # here breaks the pool (ThreadPoolExecutor's rule for initializers).

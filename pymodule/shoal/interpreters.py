@@ -53,6 +53,7 @@ import os
 import sys
 import threading
 import types
+import weakref
 
 from shoal import _shoal
 
@@ -169,10 +170,9 @@ def _send(interp_id, request, keep_thread_state=False):
     for its next calls (faster; kept until the interpreter closes, so only
     for long-lived threads: the main thread, executor workers).
     """
-    try:
-        ok, outcome = _shoal._interp_call(interp_id, request, keep_thread_state)
-    except LookupError:
-        raise InterpreterNotFoundError(f"interpreter {interp_id} is closed or was not made by shoal") from None
+    ok, outcome = _shoal._interp_call(interp_id, request, keep_thread_state)
+    if ok is None:
+        raise InterpreterNotFoundError(f"interpreter {interp_id} is closed or was not made by shoal")
     if not ok:
         # The interpreter could not even run the request (shoal failed to
         # import there, say): report it as the remote failure it is.
@@ -246,6 +246,9 @@ class Interpreter:
             raise InterpreterError("the main interpreter cannot be closed")
         self._closed = True
         _owned.pop(self._id, None)
+        with _ids_lock:
+            if _ids.get(self._id) is self:
+                del _ids[self._id]
 
     def prepare_main(self, ns=None, /, **kwargs):
         """Binds names in the interpreter's ``__main__``, sent through the arena."""
@@ -337,21 +340,29 @@ class _LifecycleThread:
     thread that created it: CPython 3.12's threading module, imported there
     by that thread, otherwise waits forever at shutdown for its "main
     thread" (the importing thread) to finish. Creating and closing every
-    interpreter on one long-lived daemon thread makes that true whichever
-    thread calls create() and close() (an executor's workers exit before
-    their interpreters are closed).
+    interpreter on one long-lived thread makes that true whichever thread
+    calls create() and close() (an executor's workers exit before their
+    interpreters are closed).
+
+    It is not a daemon (isolated interpreters allow none, and a daemon left
+    in a legacy interpreter would abort its finalisation): at interpreter
+    shutdown, before threads are joined, _at_exit waits for the Tasks and
+    executors still running, closes every interpreter made here and stops
+    the thread. After that, or in a fork() child, requests run on the
+    caller's thread.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._requests = None
         self._ident = None
+        self._thread = None
+        self._stopped = False
 
     def run(self, func, *args):
         """func(*args) on the lifecycle thread: its result, or what it raised."""
-        if threading.get_ident() == self._ident:
+        if threading.get_ident() == self._ident or not self._start():
             return func(*args)
-        self._start()
         done = threading.Event()
         box = []
         self._requests.put((func, args, box, done))
@@ -362,28 +373,72 @@ class _LifecycleThread:
         raise value
 
     def _start(self):
+        """True once the thread runs; False when it has stopped for good."""
         with self._lock:
+            if self._stopped:
+                return False
             if self._requests is not None:
-                return
+                return True
             import queue
 
             self._requests = queue.SimpleQueue()
-            thread = threading.Thread(target=self._serve, name="shoal-interpreters", daemon=True)
-            thread.start()
-            self._ident = thread.ident
+            threading._register_atexit(self._at_exit)  # as concurrent.futures does for its workers
+            self._thread = threading.Thread(target=self._serve, name="shoal-interpreters", daemon=False)
+            self._thread.start()
+            self._ident = self._thread.ident
+            return True
 
     def _serve(self):
         while True:
-            func, args, box, done = self._requests.get()
+            request = self._requests.get()
+            if request is None:
+                return
+            func, args, box, done = request
             try:
                 box.append((True, func(*args)))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 box.append((False, exc))
             done.set()
-            del func, args, box, done
+            del request, func, args, box, done
+
+    def _at_exit(self):
+        if self._stopped:
+            return
+        for task in list(_live_tasks):
+            if task.is_alive():
+                task.join()
+        for executor in list(_live_executors):
+            executor.shutdown(wait=True)
+        _close_owned_interpreters()
+        with self._lock:
+            self._stopped = True
+        self._requests.put(None)
+        self._thread.join()
 
 
 _lifecycle = _LifecycleThread()
+
+# Started Tasks and open SubinterpreterExecutors, waited for at shutdown.
+_live_tasks = weakref.WeakSet()
+_live_executors = weakref.WeakSet()
+
+
+def _forget_after_fork():
+    # In a fork() child CPython has deleted every subinterpreter and no
+    # thread but the forking one exists: forget them all.
+    global _lifecycle
+    _shoal._interp_forget_all()
+    _lifecycle._stopped = True
+    _lifecycle = _LifecycleThread()
+    for interp in list(_ids.values()):
+        interp._closed = True
+    _ids.clear()
+    _owned.clear()
+    _live_tasks.clear()
+    _live_executors.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _create_ready(isolated, sys_path, main_file):
@@ -428,12 +483,13 @@ def get_main():
 
 @atexit.register
 def _close_owned_interpreters():
-    # Threads (Tasks included) have been joined by now; interpreters left
-    # open would otherwise be finalised by CPython after this module is gone.
+    # Also run by the lifecycle thread's shutdown hook; here as the last
+    # resort for interpreters made after it: left open, they would be
+    # finalised by CPython after this module is gone.
     for interp in list(_owned.values()):
         try:
             interp.close()
-        except InterpreterError:
+        except BaseException:  # noqa: BLE001 - close the others all the same
             pass
 
 
@@ -460,7 +516,12 @@ class Task(threading.Thread):
             raise TypeError(f"interpreter must be a shoal.interpreters.Interpreter, not {type(interpreter).__name__!r}")
         if isinstance(target, str) and (args or kwargs):
             raise TypeError("a source string takes no arguments")
-        super().__init__(name=name or f"Task-{next(_task_numbers)}", daemon=daemon)
+        if daemon:
+            raise ValueError(
+                "a Task cannot be a daemon thread: its interpreter must be closed before the process exits"
+            )
+        # Not inherited from a daemon creator either: always joined at exit.
+        super().__init__(name=name or f"Task-{next(_task_numbers)}", daemon=False)
         self._task_target = target
         self._task_args = tuple(args)
         self._task_kwargs = dict(kwargs or {})
@@ -475,6 +536,7 @@ class Task(threading.Thread):
 
     def start(self):
         self._task_started = True
+        _live_tasks.add(self)
         super().start()
 
     def run(self):
@@ -496,7 +558,10 @@ class Task(threading.Thread):
             return _outcome_value(_send(interp.id, _request(self._task_target, self._task_args, self._task_kwargs, info)))
         finally:
             if owns:
-                interp.close()
+                try:
+                    interp.close()
+                except BaseException:  # noqa: BLE001 - the outcome matters more; closed at exit instead
+                    pass
 
     def done(self):
         """True once the task has finished (returned or raised)."""

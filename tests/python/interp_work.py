@@ -128,3 +128,16 @@ class Box:
 def describe_box_data(box):
     view = box.data
     return (type(view).__name__, tuple(view.shape), view.format, view.readonly)
+
+
+def nested_create_and_call(a, b):
+    """Runs in an isolated interpreter: makes one of its own and calls into it."""
+    from shoal import interpreters
+
+    with interpreters.create() as inner:
+        return (interpreters.get_current().id, inner.call(add, a, b))
+
+
+class RaisesKeyErrorWhenPickled:
+    def __reduce__(self):
+        raise KeyError("from __reduce__")

@@ -357,3 +357,49 @@ def test_a_script_that_imports_numpy_at_top_level_gets_a_hint(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hint"
+
+
+# ------------------------------------------------ lifecycle corner cases ----
+
+
+def test_an_interpreter_can_create_its_own(interp):
+    # Inside an isolated interpreter (no daemon threads allowed there).
+    where, total = interp.call(interp_work.nested_create_and_call, 2, 3)
+    assert (where, total) == (interp.id, 5)
+
+
+def test_a_lookup_error_while_sending_is_not_a_closed_interpreter(interp):
+    with pytest.raises(TypeError, match="cannot be pickled") as info:
+        interp.call(interp_work.add, interp_work.RaisesKeyErrorWhenPickled(), 1)
+    assert not isinstance(info.value, InterpreterNotFoundError)
+
+
+def test_tasks_are_never_daemons():
+    with pytest.raises(ValueError, match="daemon"):
+        interpreters.Task(target=interp_work.noop, daemon=True)
+    assert not interpreters.Task(target=interp_work.noop).daemon
+
+
+def _run_script(tmp_path, source):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(source))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+
+
+def test_a_task_still_running_at_exit_is_waited_for_and_closed(tmp_path):
+    result = _run_script(
+        tmp_path,
+        """
+        import sys
+        sys.path.insert(0, %r)
+        import interp_work
+        from shoal import interpreters
+        task = interpreters.run(interp_work.sleep_then, 0.5, "late")
+        pool_interp = interpreters.create()
+        print("leaving", flush=True)
+        """
+        % str(pathlib.Path(__file__).parent),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "leaving"
+    assert "Fatal" not in result.stderr and "Traceback" not in result.stderr
