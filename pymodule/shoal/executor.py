@@ -46,6 +46,43 @@ def _run_chunk(fn, chunk):
     return [fn(*args) for args in chunk]
 
 
+class _Workers:
+    """Each worker thread's interpreter. Kept apart from the executor: the
+    worker threads hold this (their initializer), and holding the executor
+    itself would keep it from being collected, which is how
+    ThreadPoolExecutor's workers learn to exit when it is dropped without
+    shutdown()."""
+
+    def __init__(self, isolated, initializer, initargs):
+        self.isolated = isolated
+        self.initializer = initializer
+        self.initargs = initargs
+        self.state = threading.local()
+        self.interpreters = []
+        self.lock = threading.Lock()
+
+    # Runs on each new worker thread before its first task. An exception
+    # here breaks the pool (ThreadPoolExecutor's rule for initializers).
+    def start(self):
+        interp = interpreters.create(isolated=self.isolated)
+        with self.lock:
+            self.interpreters.append(interp)
+        self.state.interpreter = interp
+        if self.initializer is not None:
+            interp.call(self.initializer, *self.initargs)
+
+    def call(self, fn, args, kwargs):
+        # A worker thread lives as long as its interpreter: it keeps its
+        # thread state there between tasks.
+        return self.state.interpreter._call(fn, args, kwargs, True)
+
+    def close_all(self):
+        with self.lock:
+            closing, self.interpreters = self.interpreters, []
+        for interp in closing:
+            interp.close()
+
+
 class SubinterpreterExecutor(ThreadPoolExecutor):
     """Runs calls in a pool of subinterpreters, one per worker thread."""
 
@@ -54,39 +91,19 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
             max_workers = _default_workers()
         if initializer is not None:
             interpreters._check_target(initializer, "initializer")
-        self._isolated = bool(isolated)
-        self._user_initializer = initializer
-        self._user_initargs = tuple(initargs)
-        self._worker_state = threading.local()
-        self._worker_interpreters = []
-        self._worker_interpreters_lock = threading.Lock()
+        self._workers = _Workers(bool(isolated), initializer, tuple(initargs))
         super().__init__(
             max_workers=max_workers,
             thread_name_prefix=thread_name_prefix or "SubinterpreterExecutor",
-            initializer=self._start_worker,
+            initializer=self._workers.start,
         )
         interpreters._live_executors.add(self)  # shut down before the interpreter exits
-
-    # Runs on each new worker thread before its first task. An exception
-    # here breaks the pool (ThreadPoolExecutor's rule for initializers).
-    def _start_worker(self):
-        interp = interpreters.create(isolated=self._isolated)
-        with self._worker_interpreters_lock:
-            self._worker_interpreters.append(interp)
-        self._worker_state.interpreter = interp
-        if self._user_initializer is not None:
-            interp.call(self._user_initializer, *self._user_initargs)
-
-    def _call_in_worker(self, fn, args, kwargs):
-        # A worker thread lives as long as its interpreter: it keeps its
-        # thread state there between tasks.
-        return self._worker_state.interpreter._call(fn, args, kwargs, True)
 
     def submit(self, fn, /, *args, **kwargs):
         interpreters._check_target(fn, "fn")
         if isinstance(fn, str):
             raise TypeError("submit() takes a function; run source strings with shoal.interpreters")
-        return super().submit(self._call_in_worker, fn, args, kwargs)
+        return super().submit(self._workers.call, fn, args, kwargs)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         if chunksize < 1:
@@ -112,10 +129,7 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
         self._close_interpreters()
 
     def _close_interpreters(self):
-        with self._worker_interpreters_lock:
-            closing, self._worker_interpreters = self._worker_interpreters, []
-        for interp in closing:
-            interp.close()
+        self._workers.close_all()
 
 
 def _chunked(items, size):

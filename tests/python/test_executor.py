@@ -173,3 +173,14 @@ def test_many_threads_submitting_at_once():
         for t in threads:
             t.join()
     assert sorted(results) == sorted((100 * t + i) ** 2 for t in range(4) for i in range(25))
+
+
+def test_an_executor_dropped_without_shutdown_lets_its_workers_go():
+    import weakref
+
+    pool = SubinterpreterExecutor(max_workers=1)
+    assert pool.submit(interp_work.square, 3).result(timeout=60) == 9
+    ref = weakref.ref(pool)
+    del pool
+    gc.collect()
+    assert ref() is None  # collectable: its worker threads do not hold it
