@@ -329,6 +329,13 @@ class Checker {
     }
     for (std::uint64_t i = 0; i < count; ++i) {
       const auto entry = copy_at<layout::ChildEntry>(base_, entries_at + ((first + i) % ring) * sizeof(layout::ChildEntry));
+      if (!is_object && layout::is_inline_item(entry)) {  // a value in the slot itself: owns nothing
+        if (!layout::is_valid_inline_tag(entry.offset)) {
+          problem("ownership: " + where + " entry " + std::to_string(i) + " is an inline item of unknown tag " +
+                  std::to_string(entry.offset));
+        }
+        continue;
+      }
       BlockRecord* child = used_block(entry.offset);
       if (child == nullptr || child->header.generation != entry.generation || entry.offset == at ||
           child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {

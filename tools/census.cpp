@@ -159,6 +159,10 @@ class Walker {
         const std::uint64_t slot = payload + sizeof header + (i % header.capacity) * sizeof(layout::ChildEntry);
         const auto item = copy_at<layout::ChildEntry>(base_, slot);
         c.pending.push_back({item.offset, item.generation});
+        if (layout::is_inline_item(item)) {
+          ++c.pending_inline;
+          continue;
+        }
         if (BlockEntry* b = live(census, item.offset, item.generation)) {
           b->owners.push_back({Owner::Kind::channel, 0, block.handle});
           c.pending_bytes += b->size;

@@ -56,8 +56,9 @@ struct ChannelEntry {
   std::uint32_t blocked_senders = 0;
   std::uint32_t blocked_receivers = 0;
   std::uint32_t refcount = 0;
-  std::uint64_t pending_bytes = 0;  // whole blocks of the pending items, headers included
-  std::vector<Handle> pending;      // oldest first
+  std::uint64_t pending_bytes = 0;   // whole blocks of the pending items, headers included
+  std::uint64_t pending_inline = 0;  // pending items that are values in the slot itself (no block)
+  std::vector<Handle> pending;       // oldest first; an inline item as (tag, value bits)
 
   std::uint64_t pending_items() const { return sane ? tail - head : 0; }
 };

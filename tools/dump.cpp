@@ -343,7 +343,8 @@ int run_dump(const std::string& name, const std::string& handle_text, std::size_
       if (c.handle == handle) {
         doc["value"] = {{"type", "channel"}, {"channel", channel_json(c, census)}};
         text = "channel: " + channel_state_name(c.state) + ", " + std::to_string(c.pending_items()) + " of " +
-               std::to_string(c.capacity) + " slots pending (" + format_size(c.pending_bytes) + ")";
+               std::to_string(c.capacity) + " slots pending (" + format_size(c.pending_bytes) + ", " +
+               std::to_string(c.pending_inline) + " inline)";
       }
     }
   } else {

@@ -231,6 +231,7 @@ Json channel_json(const ChannelEntry& c, const Census& census) {
           {"state", channel_state_name(c.state)},
           {"pending_items", c.pending_items()},
           {"pending_bytes", c.pending_bytes},
+          {"pending_inline", c.pending_inline},
           {"blocked_senders", c.blocked_senders},
           {"blocked_receivers", c.blocked_receivers},
           {"sleepers", c.sleepers},

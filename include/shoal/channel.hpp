@@ -20,6 +20,12 @@
 // (layout.hpp, ArenaHeader::activity_seq) that every send, close and
 // poison bumps.
 //
+// Inline items: a small value (none, a boolean, a 64-bit integer or float;
+// layout.hpp, InlineTag) can travel in the slot itself. Sending one
+// allocates nothing and takes no reference, so a send and a receive are one
+// lock round trip each, where a block costs an allocation, a send, a
+// receive and a release.
+//
 // A Channel object is this holder's reference to the channel block; make
 // one per holder (Channel::open with the same handle).
 #pragma once
@@ -38,6 +44,19 @@ namespace shoal {
 class Channel {
  public:
   using Timeout = std::optional<std::chrono::nanoseconds>;  // nullopt: wait for ever
+
+  // A value carried in a slot: a tag (layout::InlineTag) and its 8 bytes.
+  struct InlineValue {
+    layout::InlineTag tag = layout::InlineTag::none;
+    std::uint64_t word = 0;
+  };
+  // What receive() takes: a block (the channel's reference, now the
+  // caller's), or, when `block` is empty, an inline value.
+  struct Item {
+    HeldBlock block;
+    InlineValue value;
+    bool is_inline() const { return !block; }
+  };
 
   // A new, empty channel of `capacity` slots (1 .. 1,048,576).
   static Channel create(Holder& holder, std::uint32_t capacity);
@@ -60,11 +79,22 @@ class Channel {
   void send(HeldBlock& item, Timeout timeout = std::nullopt);
   bool try_send(HeldBlock& item);
 
-  // Takes the oldest item, waiting while the channel is empty: the
-  // channel's reference becomes the caller's. Throws ChannelClosed once the
-  // channel is closed and drained, WaitTimeout.
+  // Puts an inline value in the channel (no block, no reference). Throws
+  // InvalidArgument for a tag outside layout::InlineTag, and as send().
+  void send_inline(InlineValue value, Timeout timeout = std::nullopt);
+  bool try_send_inline(InlineValue value);
+
+  // Takes the oldest item, waiting while the channel is empty: a block (the
+  // channel's reference becomes the caller's) or an inline value. Throws
+  // ChannelClosed once the channel is closed and drained, WaitTimeout.
+  Item receive(Timeout timeout = std::nullopt);
+  // As receive(), but returns nullopt at once when the channel is empty.
+  std::optional<Item> try_receive();
+
+  // receive() for a channel that carries blocks only: throws
+  // InvalidArgument, leaving the item in the channel, when the oldest item
+  // is an inline value.
   HeldBlock recv(Timeout timeout = std::nullopt);
-  // As recv(), but returns nullopt at once when the channel is empty.
   std::optional<HeldBlock> try_recv();
 
   // Closes the channel: senders get ChannelClosed from now on, receivers
@@ -86,10 +116,10 @@ class Channel {
   std::uint32_t capacity() const { return capacity_; }
 
   // The outcome of select(): which channel, and the item taken from it
-  // (the channel's reference, now the caller's).
+  // (a block, the channel's reference now the caller's, or an inline value).
   struct Selected {
     std::size_t index;
-    HeldBlock item;
+    Item item;
   };
   // Receives from whichever of `channels` has an item first, waiting up to
   // `timeout` while none has. Every channel must be of the same arena (by
@@ -111,16 +141,23 @@ class Channel {
   const layout::ChannelHeader& checked_header() const;  // under the lock; throws CorruptArena
 
   enum class Attempt { done, would_block };
+  enum class Waiter { sender, receiver };  // which ChannelHeader count the wait shows in
   // Puts `item` in a slot; `moving`, if given, is the caller's reference
   // to it, which moves into the slot instead of a new one being added.
   Attempt send_locked(Handle item, HeldBlock* moving = nullptr);
-  Attempt recv_locked(HeldBlock& out);
+  Attempt send_inline_locked(InlineValue value);
+  // Appends `entry` to the ring, or says the ring is full; throws once ended.
+  Attempt append_locked(layout::ChildEntry entry);
+  // Takes the oldest item into `out`; with blocks_only, an inline item is
+  // left where it is and InvalidArgument thrown.
+  Attempt recv_locked(Item& out, bool blocks_only);
+  template <class Attempt_>
+  void wait_until_done(Timeout timeout, Waiter who, const char* what, Attempt_ attempt);
   static void check_movable(const HeldBlock& item, const Arena& arena);
   void wake_locked();    // bumps wake_seq: call with the lock held
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void note_activity_locked();  // bumps the arena's activity_seq: with the lock held
   void wake_selectors();        // wakes any selector: after the lock is released
-  enum class Waiter { sender, receiver };  // which ChannelHeader count the wait shows in
   void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who);
 
   Holder* holder_;

@@ -47,8 +47,11 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // selectors). An older reader would count a poisoned channel's dead slots
 // as owners and sleep on nothing while others select. 5: the site table in
 // the header's padding (kSiteTableOffset) and ChannelHeader's blocked
-// sender/receiver counts.
-inline constexpr std::uint32_t kLayoutVersion = 5;
+// sender/receiver counts. 6: lock_owner_pid, activity_seq and
+// mutation_seq moved into the lock's cache line; a channel slot may carry
+// a small value itself (an inline item, see InlineTag) instead of naming a
+// block, which an older reader would report as naming no live block.
+inline constexpr std::uint32_t kLayoutVersion = 6;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -179,6 +182,25 @@ struct ChannelHeader {
 };
 static_assert(sizeof(ChannelHeader) == 64);
 
+// A channel slot either names a block (a ChildEntry like any other, owning
+// one reference) or carries a small value itself: an inline item, whose
+// `offset` is an InlineTag and whose `generation` holds the value's 8
+// bytes. A tag is below kAlign and never 0, so it can never be mistaken for
+// a block offset (those are multiples of 64, at least heap_begin). An
+// inline item owns nothing: sending one allocates no block, takes no
+// reference, and a receiver gets the value from the slot. Only channel
+// slots hold inline items; an object's child table never does.
+enum class InlineTag : std::uint64_t {
+  none = 1,      // word unused (0)
+  boolean = 2,   // word 0 or 1
+  int64 = 3,     // word: the two's-complement bits
+  float64 = 4,   // word: the IEEE 754 bits
+};
+inline constexpr std::uint64_t kMaxInlineTag = 4;
+
+inline bool is_inline_item(const ChildEntry& entry) { return entry.offset != 0 && entry.offset < kAlign; }
+inline bool is_valid_inline_tag(std::uint64_t tag) { return tag >= 1 && tag <= kMaxInlineTag; }
+
 // True when a channel payload of `payload_bytes` can hold `header`'s slots
 // and its counters are within bounds.
 inline bool channel_is_sane(const ChannelHeader& header, std::uint64_t payload_bytes) {
@@ -258,18 +280,19 @@ struct ArenaHeader {
   char name[256];               // the arena's name, NUL-terminated
 
   // The arena lock: robust and process-shared. Guards every field below and
-  // every block header, free list, ledger and the bitmap.
+  // every block header, free list, ledger and the bitmap. The three fields
+  // after it share its cache line, as every locker writes them: taking the
+  // lock then moves one line between cores, not two.
   alignas(64) pthread_mutex_t lock;
-
-  alignas(64) std::int32_t lock_owner_pid;  // who holds it now (for error messages)
+  std::int32_t lock_owner_pid;  // who holds it now (for error messages)
   // select()'s futex word: bumped under the lock by every send, close and
-  // poison on any channel of the arena. Next to lock_owner_pid, a line a
-  // sender writes anyway.
+  // poison on any channel of the arena.
   std::uint32_t activity_seq;
   // Odd while a locked section runs, bumped to even when it ends: lock-free
   // readers (the CLI) retry a snapshot that straddled a change.
   std::uint64_t mutation_seq;
-  std::uint64_t next_generation;  // under lock
+
+  alignas(64) std::uint64_t next_generation;  // under lock
   std::uint64_t used_bytes;       // sum of used block sizes; derived
   std::uint64_t used_blocks;      // derived
   std::uint64_t free_blocks;      // derived
@@ -286,6 +309,8 @@ struct ArenaHeader {
   HolderSlot holders[kMaxHolders];
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
+static_assert(offsetof(ArenaHeader, mutation_seq) + sizeof(std::uint64_t) - offsetof(ArenaHeader, lock) <= 64,
+              "the lock and the fields every locker writes share one cache line");
 
 // ------------------------------------------------------------ site table --
 //

@@ -8,10 +8,10 @@
 // process). A Channel inherited through fork() reopens itself through the
 // child's own holder on first use (ensure_usable_here).
 //
-// A value is frozen into an object block (value_freeze.cpp), the object's
-// handle goes through the core channel (the slot takes its own reference,
-// ours is dropped), and the receiver thaws what it takes
-// (value_thaw.cpp).
+// A value is frozen into an object block (value_freeze.cpp), our reference
+// to it moves into the core channel's slot, and the receiver thaws what it
+// takes (value_thaw.cpp). None, bools, 64-bit ints and floats skip all of
+// that: they travel in the slot itself (inline_value.hpp).
 //
 // Blocking: a wait is cut into 50 ms slices, each with the GIL released;
 // between slices the GIL is taken back for PyErr_CheckSignals(), so Ctrl-C
@@ -39,6 +39,7 @@
 #include "default_arena.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
+#include "inline_value.hpp"
 #include "shoal/errors.hpp"
 #include "value_freeze.hpp"
 #include "value_thaw.hpp"
@@ -144,6 +145,12 @@ PyObject* thaw(PyObject* self, shoal::HeldBlock block) {
   return value;
 }
 
+// The Python value of a received item: inline, or thawed from its block.
+PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
+  if (item.is_inline()) return python_value_of(item.value);
+  return thaw(self, std::move(item.block));
+}
+
 // ------------------------------------------------------- construction ----
 
 PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, shoal::Channel channel) {
@@ -231,6 +238,13 @@ PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
   }
   Timeout timeout;
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
+  shoal::Channel::InlineValue small;
+  if (inline_value_of(value, &small)) {
+    const int sent = wait_in_slices(state_of(self), timeout, "Channel.send",
+                                    [&](nanoseconds slice) { core(self).send_inline(small, slice); });
+    if (sent < 0) return nullptr;
+    Py_RETURN_NONE;
+  }
   std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
@@ -244,16 +258,25 @@ PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
 
 PyObject* channel_try_send(PyObject* self, PyObject* value) {
   if (ensure_usable_here(self) < 0) return nullptr;
-  std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
-  if (!object) return nullptr;
   bool sent = false;
-  try {
-    sent = without_gil([&] { return core(self).try_send(*object); });
-  } catch (...) {
+  shoal::Channel::InlineValue small;
+  if (inline_value_of(value, &small)) {
+    try {
+      sent = without_gil([&] { return core(self).try_send_inline(small); });
+    } catch (...) {
+      return raise_python_error(state_of(self));
+    }
+  } else {
+    std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
+    if (!object) return nullptr;
+    try {
+      sent = without_gil([&] { return core(self).try_send(*object); });
+    } catch (...) {
+      release(*object);
+      return raise_python_error(state_of(self));
+    }
     release(*object);
-    return raise_python_error(state_of(self));
   }
-  release(*object);
   if (!sent) {
     PyErr_SetString(state_of(self)->full, "the channel is full");
     return nullptr;
@@ -261,11 +284,11 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
   Py_RETURN_NONE;
 }
 
-// Receives one object block, waiting up to `timeout`. Returns -1 with an
-// error set (ChannelClosed once closed and drained).
-int receive_block(PyObject* self, Timeout timeout, shoal::HeldBlock* block) {
+// Receives one item, waiting up to `timeout`. Returns -1 with an error set
+// (ChannelClosed once closed and drained).
+int receive_item(PyObject* self, Timeout timeout, shoal::Channel::Item* item) {
   return wait_in_slices(state_of(self), timeout, "Channel.recv",
-                        [&](nanoseconds slice) { *block = core(self).recv(slice); });
+                        [&](nanoseconds slice) { *item = core(self).receive(slice); });
 }
 
 PyObject* channel_recv(PyObject* self, PyObject* args, PyObject* kwargs) {
@@ -277,24 +300,24 @@ PyObject* channel_recv(PyObject* self, PyObject* args, PyObject* kwargs) {
   }
   Timeout timeout;
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
-  shoal::HeldBlock block;
-  if (receive_block(self, timeout, &block) < 0) return nullptr;
-  return thaw(self, std::move(block));
+  shoal::Channel::Item item;
+  if (receive_item(self, timeout, &item) < 0) return nullptr;
+  return value_of(self, std::move(item));
 }
 
 PyObject* channel_try_recv(PyObject* self, PyObject*) {
   if (ensure_usable_here(self) < 0) return nullptr;
-  std::optional<shoal::HeldBlock> block;
+  std::optional<shoal::Channel::Item> item;
   try {
-    block = without_gil([&] { return core(self).try_recv(); });
+    item = without_gil([&] { return core(self).try_receive(); });
   } catch (...) {
     return raise_python_error(state_of(self));
   }
-  if (!block) {
+  if (!item) {
     PyErr_SetString(state_of(self)->empty, "the channel is empty");
     return nullptr;
   }
-  return thaw(self, std::move(*block));
+  return value_of(self, std::move(*item));
 }
 
 PyObject* channel_close(PyObject* self, PyObject*) {
@@ -321,15 +344,15 @@ PyObject* channel_poison(PyObject* self, PyObject*) {
 // channel raises ChannelPoisoned (an abrupt end is not a normal one).
 PyObject* channel_iternext(PyObject* self) {
   if (ensure_usable_here(self) < 0) return nullptr;
-  shoal::HeldBlock block;
-  if (receive_block(self, std::nullopt, &block) < 0) {
+  shoal::Channel::Item item;
+  if (receive_item(self, std::nullopt, &item) < 0) {
     if (PyErr_ExceptionMatches(state_of(self)->channel_closed) &&
         !PyErr_ExceptionMatches(state_of(self)->channel_poisoned)) {
       PyErr_Clear();  // the end, not an error
     }
     return nullptr;
   }
-  return thaw(self, std::move(block));
+  return value_of(self, std::move(item));
 }
 
 Py_ssize_t channel_length(PyObject* self) {
@@ -548,7 +571,7 @@ PyObject* select_function(PyObject* module, PyObject* args, PyObject* kwargs) {
     return nullptr;
   }
   PyObject* channel = PyTuple_GET_ITEM(args, static_cast<Py_ssize_t>(selected->index));
-  PyObject* value = thaw(channel, std::move(selected->item));
+  PyObject* value = value_of(channel, std::move(selected->item));
   if (value == nullptr) return nullptr;
   return Py_BuildValue("(ON)", channel, value);
 }

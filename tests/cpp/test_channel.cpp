@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -321,6 +322,96 @@ TEST_F(Channels, ASenderKilledMidSendIsRepaired) {
   EXPECT_EQ(arena->stats().repairs, 1u);
   expect_sound();
   EXPECT_EQ(value_of(ch.recv(1s)), 9u);
+  expect_sound();
+}
+
+// Inline items: small values in the slot itself, owning nothing.
+TEST_F(Channels, InlineValuesTravelInTheSlotAndAllocateNothing) {
+  Channel ch = Channel::create(*holder, 8);
+  const std::uint64_t used = arena->stats().used_bytes;
+  ch.send_inline({layout::InlineTag::int64, 42});
+  ASSERT_TRUE(ch.try_send_inline({layout::InlineTag::float64, 0x3FF8000000000000u}));  // 1.5
+  HeldBlock b = item(7);
+  const Handle block = b.handle();
+  ch.send(b);  // a block between inline items keeps its place
+  ch.send_inline({layout::InlineTag::none, 0});
+  EXPECT_EQ(ch.size(), 4u);
+  EXPECT_EQ(arena->stats().used_bytes, used + arena->block_info(block).size);  // only the block
+  expect_sound();
+
+  Channel::Item first = ch.receive(1s);
+  ASSERT_TRUE(first.is_inline());
+  EXPECT_EQ(first.value.tag, layout::InlineTag::int64);
+  EXPECT_EQ(first.value.word, 42u);
+  std::optional<Channel::Item> second = ch.try_receive();
+  ASSERT_TRUE(second && second->is_inline());
+  EXPECT_EQ(second->value.tag, layout::InlineTag::float64);
+  EXPECT_EQ(second->value.word, 0x3FF8000000000000u);
+  Channel::Item third = ch.receive(1s);
+  ASSERT_FALSE(third.is_inline());
+  EXPECT_EQ(third.block.handle(), block);
+  EXPECT_EQ(value_of(third.block), 7u);
+  // recv() returns blocks only: an inline item is refused and stays.
+  EXPECT_THROW(ch.recv(1s), InvalidArgument);
+  EXPECT_THROW(ch.try_recv(), InvalidArgument);
+  EXPECT_EQ(ch.size(), 1u);
+  EXPECT_EQ(ch.receive(1s).value.tag, layout::InlineTag::none);
+  third.block.reset();
+  EXPECT_EQ(arena->stats().used_bytes, used);
+  expect_sound();
+}
+
+TEST_F(Channels, InlineValuesObeyBoundsCloseAndPoison) {
+  Channel ch = Channel::create(*holder, 2);
+  EXPECT_THROW(ch.send_inline({static_cast<layout::InlineTag>(0), 1}), InvalidArgument);
+  EXPECT_THROW(ch.send_inline({static_cast<layout::InlineTag>(layout::kMaxInlineTag + 1), 1}), InvalidArgument);
+  ch.send_inline({layout::InlineTag::boolean, 1});
+  ch.send_inline({layout::InlineTag::boolean, 0});
+  EXPECT_FALSE(ch.try_send_inline({layout::InlineTag::int64, 3}));
+  EXPECT_THROW(ch.send_inline({layout::InlineTag::int64, 3}, 20ms), WaitTimeout);
+  ch.close();
+  EXPECT_THROW(ch.send_inline({layout::InlineTag::int64, 3}), ChannelClosed);
+  EXPECT_EQ(ch.receive(1s).value.word, 1u);
+  expect_sound();
+  ch.poison();  // the pending inline item goes; it owned nothing
+  EXPECT_EQ(ch.size(), 0u);
+  EXPECT_THROW(ch.receive(1s), ChannelPoisoned);
+  expect_sound();
+}
+
+TEST_F(Channels, AnInlineItemOfUnknownTagIsReportedNotTrusted) {
+  Channel ch = Channel::create(*holder, 4);
+  ch.send_inline({layout::InlineTag::int64, 5});
+  // A stray write turns the slot's tag into one no reader knows.
+  auto* slots = reinterpret_cast<layout::ChildEntry*>(arena->base() + ch.handle().offset + layout::kBlockHeaderBytes +
+                                                      sizeof(layout::ChannelHeader));
+  slots[0].offset = layout::kAlign - 1;
+  EXPECT_THROW(ch.receive(1s), CorruptArena);
+  const std::vector<std::string> problems = arena->check();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("inline item of unknown tag 63"), std::string::npos) << problems[0];
+  slots[0].offset = static_cast<std::uint64_t>(layout::InlineTag::int64);  // put right, for TearDown
+}
+
+TEST_F(Channels, ASenderKilledRightAfterAnInlineSendLosesNothing) {
+  Channel ch = Channel::create(*holder, 8);
+  const Handle channel = ch.handle();
+  const std::string n = name.name;
+  testing::Signal reached;
+  const pid_t victim = testing::fork_child([&] {
+    auto a = Arena::attach(n);
+    auto h = a->attach_holder();
+    Channel mine = Channel::open(*h, channel);
+    testing::pause_at(test_hooks::Point::send_after_commit, reached);  // committed, lock still held
+    mine.send_inline({layout::InlineTag::int64, 9});
+    return 50;
+  });
+  ASSERT_EQ(reached.wait(), 'p');
+  testing::kill_and_reap(victim);
+  EXPECT_EQ(arena->reap_dead_holders(), 1u);
+  EXPECT_EQ(arena->stats().repairs, 1u);
+  expect_sound();
+  EXPECT_EQ(ch.receive(1s).value.word, 9u);
   expect_sound();
 }
 

@@ -202,12 +202,12 @@ TEST_F(Csp, SelectTakesFromWhicheverChannelHasAnItem) {
   b.send(item(2).handle());
   Channel::Selected got = Channel::select(set, 1s);
   EXPECT_EQ(got.index, 1u);
-  EXPECT_EQ(value_of(got.item), 2u);
-  EXPECT_EQ(arena->block_info(got.item.handle()).refcount, 1u);  // moved to us
+  EXPECT_EQ(value_of(got.item.block), 2u);
+  EXPECT_EQ(arena->block_info(got.item.block.handle()).refcount, 1u);  // moved to us
   c.send(item(3).handle());
   got = Channel::select(set, 1s, 0);
   EXPECT_EQ(got.index, 2u);
-  EXPECT_EQ(value_of(got.item), 3u);
+  EXPECT_EQ(value_of(got.item.block), 3u);
   expect_sound();
 }
 
@@ -282,7 +282,7 @@ TEST_F(Csp, SelectWakesOnASendFromAnotherThreadAndOnClose) {
   Channel* set[] = {&a, &b};
   Channel::Selected got = Channel::select(set, 20s);
   EXPECT_EQ(got.index, 1u);
-  EXPECT_EQ(value_of(got.item), 5u);
+  EXPECT_EQ(value_of(got.item.block), 5u);
   std::size_t ended = 99;
   EXPECT_THROW(Channel::select(set, 20s, 0, &ended), ChannelClosed);
   EXPECT_EQ(ended, 0u);
@@ -321,7 +321,7 @@ TEST_F(Csp, ManySelectorsAndProducersOnThreadsDeliverEveryItemOnce) {
       while (!stop.load()) {
         try {
           Channel::Selected got = Channel::select(set, 20ms);
-          sum += value_of(got.item);
+          sum += value_of(got.item.block);
           ++received;
         } catch (const WaitTimeout&) {
         }
@@ -358,7 +358,7 @@ TEST_F(Csp, SelectWakesOnASendFromAnotherProcess) {
   Channel* set[] = {&a, &b};
   Channel::Selected got = Channel::select(set, 20s);
   EXPECT_EQ(got.index, 1u);
-  EXPECT_EQ(value_of(got.item), 31u);
+  EXPECT_EQ(value_of(got.item.block), 31u);
   EXPECT_EQ(testing::wait_child(sender), 0);
   expect_sound();
 }

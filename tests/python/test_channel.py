@@ -2,6 +2,7 @@
 semantics, errors that leave nothing behind, and other processes."""
 
 import base64
+import enum
 import gc
 import math
 import multiprocessing
@@ -9,6 +10,7 @@ import os
 import pathlib
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -213,6 +215,69 @@ def test_a_value_too_large_for_the_arena_leaves_nothing(arena, channel):
     gc.collect()
     assert arena.used == baseline
     assert len(channel) == 0
+    assert arena.check() == []
+
+
+class Colour(enum.IntEnum):  # module level, so that it pickles
+    RED = 1
+
+
+def test_top_level_scalars_travel_in_the_slot_and_allocate_nothing(arena):
+    """None, bools, 64-bit ints and floats sent on their own are carried in
+    the channel slot itself: the arena's used bytes do not move."""
+    channel = shoal.Channel(16, arena=arena)
+    baseline = settled_used(arena, channel)
+    scalars = [None, True, False, 0, -1, 2**63 - 1, -(2**63), 1.5, -0.0, math.inf, 5e-324]
+    for value in scalars:
+        channel.send(value)
+    assert arena.used == baseline
+    assert arena.check() == []
+    for value in scalars:
+        received = channel.recv()
+        assert type(received) is type(value)
+        assert received == value
+        if type(value) is float:
+            assert math.copysign(1, received) == math.copysign(1, value)
+    assert arena.used == baseline
+
+
+def test_top_level_nan_keeps_its_bits(channel):
+    weird_nan = struct.unpack("<d", struct.pack("<Q", 0x7FF8_0000_DEAD_BEEF))[0]
+    channel.send(weird_nan)
+    assert struct.pack("<d", channel.recv()) == struct.pack("<d", weird_nan)
+
+
+def test_ints_beyond_64_bits_and_int_subclasses_are_not_inline(arena, channel):
+    baseline = settled_used(arena, channel)
+    channel.send(2**63)
+    channel.send(Colour.RED)  # an IntEnum is an int, but not exactly: pickled, not inline
+    assert arena.used > baseline
+    assert channel.recv() == 2**63
+    received = channel.recv()
+    assert received is Colour.RED
+    gc.collect()
+    assert arena.used == baseline
+
+
+def test_inline_and_block_items_keep_their_order(channel):
+    sent = [1, "one", 2.0, [2], None, b"3", True]  # fewer than the fixture's 8 slots
+    for value in sent:
+        channel.try_send(value)
+    assert [channel.try_recv() for _ in sent] == sent
+    for value in sent:
+        channel.send(value)
+    channel.close()
+    assert list(channel) == sent
+
+
+def test_inline_items_are_dropped_by_poison_and_seen_by_select(arena):
+    a, b = shoal.Channel(arena=arena), shoal.Channel(arena=arena)
+    b.send(7)
+    assert shoal.select(a, b, timeout=1) == (b, 7)
+    a.send(1)
+    a.send(2)
+    a.poison()
+    assert len(a) == 0
     assert arena.check() == []
 
 

@@ -811,7 +811,7 @@ def test_corrupted_arenas_never_crash_the_cli(shoal, new_arena, hold, shm_files)
 OBJECT_KEYS = ["handle", "offset", "generation", "kind", "size", "requested", "refcount", "frozen", "created_ns",
                "age_ns", "creator_slot", "site", "held_by"]
 CHANNEL_KEYS = ["handle", "offset", "generation", "capacity", "state", "pending_items", "pending_bytes",
-                "blocked_senders", "blocked_receivers", "sleepers", "refcount", "site", "sane"]
+                "pending_inline", "blocked_senders", "blocked_receivers", "sleepers", "refcount", "site", "sane"]
 
 
 def this_line():
@@ -901,6 +901,18 @@ def test_objects_group_by(shoal, produced):
     assert re.search(r"^SITE\s+BLOCKS\s+BYTES$", text, re.M) and f"test_cli.py:{lines['send_buf']}" in text
     assert shoal.run("objects", arena.name, "--group-by", "colour").returncode == 2
     assert shoal.run("objects", arena.name, "--sort", "colour").returncode == 2
+
+
+def test_channels_count_inline_items_apart(shoal, py_arena):
+    shoal_py, arena = py_arena
+    ch = shoal_py.Channel(capacity=4, arena=arena)
+    ch.send(3)  # an int travels in the slot itself
+    ch.send("three")
+    (c,) = shoal.json("channels", arena.name)["channels"]
+    assert c["pending_items"] == 2 and c["pending_inline"] == 1
+    objects = shoal.json("objects", arena.name)["objects"]
+    assert c["pending_bytes"] == sum(o["size"] for o in objects if o["kind"] == "object")
+    assert shoal.run("check", arena.name, expect=0)
 
 
 def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena):
