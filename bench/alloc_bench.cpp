@@ -1,9 +1,14 @@
 // alloc_bench.cpp — arena allocate+free latency beside malloc/free.
 //
-// Each iteration allocates one block and frees it again: for shoal that is
-// Holder::allocate (lock, find a fit, split, record in the ledger) and the
-// HeldBlock's release (lock, clear the entry, free, merge). Payloads are not
-// touched by either side, so first-touch page faults are not measured.
+// Each iteration allocates one block and frees it again. For shoal, blocks
+// of up to 4 KiB are recycled by the holder's attaching thread without the
+// lock (holder.hpp, "Recycling"): the free marks the block cached, the next
+// allocation takes it back. Larger blocks, and every block in the
+// "locked" variant (a holder attached by another thread, so this one takes
+// the shared path), pay Holder::allocate (lock, find a fit, split, record
+// in the ledger) and the release (lock, clear the entry, free, merge).
+// Payloads are not touched by either side, so first-touch page faults are
+// not measured.
 //
 // Variants: one thread alone; and "two processes", where a forked process
 // runs the same loop on the same arena at the same time (the arena lock is
@@ -19,6 +24,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "shoal/arena.hpp"
 #include "shoal/holder.hpp"
@@ -37,10 +43,16 @@ std::string arena_name() { return "bench-alloc-" + std::to_string(getpid()); }
 struct ArenaUnderTest {
   std::shared_ptr<shoal::Arena> arena;
   std::unique_ptr<shoal::Holder> holder;
-  ArenaUnderTest() {
+  // attached_here: false attaches the holder from another thread, so that
+  // this one takes the locked path even for small blocks.
+  explicit ArenaUnderTest(bool attached_here = true) {
     shoal::Arena::destroy(arena_name());
     arena = shoal::Arena::create(arena_name(), 1ull << 30);
-    holder = arena->attach_holder();
+    if (attached_here) {
+      holder = arena->attach_holder();
+    } else {
+      std::thread([&] { holder = arena->attach_holder(); }).join();
+    }
   }
 };
 
@@ -61,10 +73,10 @@ void stop_background(pid_t pid) {
   waitpid(pid, nullptr, 0);
 }
 
-void BM_shoal_alloc_free(benchmark::State& state) {
+void shoal_alloc_free(benchmark::State& state, bool recycling) {
   const auto bytes = static_cast<std::uint64_t>(state.range(0));
   const bool two_processes = state.range(1) == 2;
-  ArenaUnderTest t;
+  ArenaUnderTest t(recycling);
   pid_t other = 0;
   if (two_processes) {
     const std::string name = t.arena->name();
@@ -84,6 +96,9 @@ void BM_shoal_alloc_free(benchmark::State& state) {
   }
   if (two_processes) stop_background(other);
 }
+
+void BM_shoal_alloc_free(benchmark::State& state) { shoal_alloc_free(state, /*recycling=*/true); }
+void BM_shoal_alloc_free_locked(benchmark::State& state) { shoal_alloc_free(state, /*recycling=*/false); }
 
 void BM_malloc_free(benchmark::State& state) {
   const auto bytes = static_cast<std::size_t>(state.range(0));
@@ -114,6 +129,7 @@ void sizes_and_processes(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(BM_shoal_alloc_free)->Apply(sizes_and_processes);
+BENCHMARK(BM_shoal_alloc_free_locked)->Apply(sizes_and_processes);
 BENCHMARK(BM_malloc_free)->Apply(sizes_and_processes);
 
 BENCHMARK_MAIN();

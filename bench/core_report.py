@@ -59,13 +59,16 @@ def duration(ns: float) -> str:
 
 
 def alloc_table(m: dict) -> list[str]:
-    rows = ["| block | processes | shoal allocate+free | malloc+free | shoal / malloc |",
-            "| ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| block | processes | shoal allocate+free | malloc+free | shoal / malloc "
+            "| shoal, locked path (another thread's holder) |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for procs in (1, 2):
         for size in (64, 4096, 1 << 20):
             key = f"bytes:{size}/processes:{procs}"
             shoal, malloc = m[f"BM_shoal_alloc_free/{key}"], m[f"BM_malloc_free/{key}"]
-            rows.append(f"| {size_label(size)} | {procs} | {shoal:.1f} ns | {malloc:.1f} ns | {shoal / malloc:.1f}x |")
+            locked = m[f"BM_shoal_alloc_free_locked/{key}"]
+            rows.append(f"| {size_label(size)} | {procs} | {shoal:.1f} ns | {malloc:.1f} ns | {shoal / malloc:.1f}x "
+                        f"| {locked:.1f} ns |")
     return rows
 
 

@@ -234,14 +234,21 @@ ArenaStats Arena::stats() {
   ArenaStats s;
   s.size = h->arena_size;
   s.heap_bytes = h->heap_end - h->heap_begin;
-  s.used_bytes = h->used_bytes;
+  for (auto& slot : header()->holders) {
+    if (slot.state != static_cast<std::uint32_t>(layout::SlotState::active)) continue;
+    ++s.holders;
+    s.cached_blocks += std::atomic_ref(slot.cached_blocks).load(std::memory_order_relaxed);
+    s.cached_bytes += std::atomic_ref(slot.cached_bytes).load(std::memory_order_relaxed);
+  }
+  // A holder updates its figures a moment after its cache changes: never
+  // let that moment show as more cached than used.
+  s.cached_bytes = std::min(s.cached_bytes, h->used_bytes);
+  s.cached_blocks = std::min(s.cached_blocks, h->used_blocks);
+  s.used_bytes = h->used_bytes - s.cached_bytes;
   s.free_bytes = s.heap_bytes - h->used_bytes;
   s.largest_free = heap_->largest_free_payload();
-  s.used_blocks = h->used_blocks;
+  s.used_blocks = h->used_blocks - s.cached_blocks;
   s.free_blocks = h->free_blocks;
-  for (const auto& slot : h->holders) {
-    if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) ++s.holders;
-  }
   s.repairs = h->repairs;
   s.reaped_holders = h->reaped_holders;
   return s;

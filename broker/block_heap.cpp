@@ -43,14 +43,6 @@ std::uint32_t BlockHeap::size_class(std::uint64_t block_bytes) {
   return std::min(kExactClasses + (log2 - 5) * 4 + sub, layout::kSizeClasses - 1);
 }
 
-std::uint64_t BlockHeap::block_bytes_for(std::uint64_t payload_bytes) {
-  const std::uint64_t payload = std::max<std::uint64_t>(payload_bytes, kAlign);
-  return layout::kBlockHeaderBytes + (payload + kAlign - 1) / kAlign * kAlign;
-}
-
-BlockHeader* BlockHeap::header_at(std::uint64_t offset) const {
-  return reinterpret_cast<BlockHeader*>(base_ + offset);
-}
 
 bool BlockHeap::is_block_start(std::uint64_t offset) const {
   if (offset < header_->heap_begin || offset % kAlign != 0) return false;
@@ -248,20 +240,38 @@ void BlockHeap::free(std::uint64_t offset) {
   list_push(offset);
 }
 
-BlockHeader* BlockHeap::resolve(Handle h) const {
+BlockHeader* BlockHeap::used_block_at(std::uint64_t offset) const {
   const std::uint64_t begin = header_->heap_begin;
   const std::uint64_t end = std::min<std::uint64_t>(header_->heap_end, mapped_bytes_);
-  if (h.offset < begin || h.offset % kAlign != 0) return nullptr;
-  if (end < layout::kMinBlockBytes || h.offset > end - layout::kMinBlockBytes) return nullptr;
-  if (!bitmap_test(h.offset)) return nullptr;
-  BlockHeader* block = header_at(h.offset);
+  if (offset < begin || offset % kAlign != 0) return nullptr;
+  if (end < layout::kMinBlockBytes || offset > end - layout::kMinBlockBytes) return nullptr;
+  if (!bitmap_test(offset)) return nullptr;
+  BlockHeader* block = header_at(offset);
   if (block->tag != layout::kBlockTag) return nullptr;
   if (block->state != static_cast<std::uint32_t>(BlockState::used)) return nullptr;
-  if (block->generation != h.generation) return nullptr;
-  if (block->size < layout::kMinBlockBytes || block->size % kAlign != 0 || block->size > end - h.offset) {
+  if (block->size < layout::kMinBlockBytes || block->size % kAlign != 0 || block->size > end - offset) {
     return nullptr;
   }
-  if (block->requested > block->size - layout::kBlockHeaderBytes) return nullptr;
+  // The fields a holder's recycling writes without the lock (holder.cpp)
+  // are read atomically.
+  const std::uint64_t requested = std::atomic_ref(block->requested).load(std::memory_order_relaxed);
+  if (requested > block->size - layout::kBlockHeaderBytes) return nullptr;
+  return block;
+}
+
+BlockHeader* BlockHeap::resolve(Handle h) const {
+  BlockHeader* block = used_block_at(h.offset);
+  if (block == nullptr) return nullptr;
+  if (std::atomic_ref(block->generation).load(std::memory_order_acquire) != h.generation) return nullptr;
+  if (std::atomic_ref(block->kind).load(std::memory_order_relaxed) == static_cast<std::uint32_t>(BlockKind::cached)) {
+    return nullptr;
+  }
+  return block;
+}
+
+BlockHeader* BlockHeap::resolve_recyclable(std::uint64_t offset, std::uint32_t slot) const {
+  BlockHeader* block = used_block_at(offset);
+  if (block == nullptr || block->creator_slot != slot) return nullptr;
   return block;
 }
 

@@ -44,10 +44,18 @@ class BlockHeap {
   // The header of the used block `h` names, or nullptr when `h` is out of
   // range, not a block start, not in use, or stale. Never follows anything
   // it has not bounds-checked.
+  // Refuses a cached block (layout.hpp, BlockKind::cached) too.
   layout::BlockHeader* resolve(Handle h) const;
 
+  // The used block a recyclable ledger entry of holder `slot` names
+  // (layout.hpp, LedgerEntry): checked as resolve() does, but by offset and
+  // creator instead of generation, and a cached block included.
+  layout::BlockHeader* resolve_recyclable(std::uint64_t offset, std::uint32_t slot) const;
+
   // Header at a known-good block offset (from the chain walk).
-  layout::BlockHeader* header_at(std::uint64_t offset) const;
+  layout::BlockHeader* header_at(std::uint64_t offset) const {
+    return reinterpret_cast<layout::BlockHeader*>(base_ + offset);
+  }
 
   // True when `offset` is in the heap, aligned, marked in the bitmap, and
   // holds a tagged header of a sane size.
@@ -63,11 +71,16 @@ class BlockHeap {
   std::uint64_t largest_free_payload() const;
 
   static std::uint32_t size_class(std::uint64_t block_bytes);
-  static std::uint64_t block_bytes_for(std::uint64_t payload_bytes);
+  static std::uint64_t block_bytes_for(std::uint64_t payload_bytes) {
+    const std::uint64_t payload = payload_bytes < layout::kAlign ? layout::kAlign : payload_bytes;
+    return layout::kBlockHeaderBytes + (payload + layout::kAlign - 1) / layout::kAlign * layout::kAlign;
+  }
 
   layout::ArenaHeader* arena() const { return header_; }
 
  private:
+  // The used block starting at `offset`, bounds and header checked, or nullptr.
+  layout::BlockHeader* used_block_at(std::uint64_t offset) const;
   // header_at() for an offset read from a link: throws CorruptArena, naming
   // `what` link it came from, unless is_block_start(offset).
   layout::BlockHeader* follow(std::uint64_t offset, const char* what) const;

@@ -206,7 +206,7 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   if (moving != nullptr) {
     moving->holder_->forget_locked(*moving);  // the reference moved: no refcount change
   } else {
-    ++target->refcount;
+    Arena::add_reference_locked(target);
   }
   // Sent: its bytes are final now.
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);

@@ -277,8 +277,15 @@ class Checker {
         const auto entry = copy_at<LedgerEntry>(base_, first + i * sizeof(LedgerEntry));
         if (entry.offset == 0) continue;
         BlockRecord* target = used_block(entry.offset);
-        if (target == nullptr || target->header.generation != entry.generation ||
-            target->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+        // A recyclable entry (generation 0) names a block this holder made,
+        // whatever its generation, cached or not; any other entry names one
+        // generation of a block that is not cached.
+        const bool names_it =
+            target != nullptr && target->header.kind != static_cast<std::uint32_t>(BlockKind::ledger) &&
+            (entry.generation == 0 ? target->header.creator_slot == index
+                                   : target->header.generation == entry.generation &&
+                                         target->header.kind != static_cast<std::uint32_t>(BlockKind::cached));
+        if (!names_it) {
           problem(who + ": ledger entry names no live block (" + std::to_string(entry.offset) + ":" +
                   std::to_string(entry.generation) + ")");
           continue;
@@ -338,7 +345,8 @@ class Checker {
       }
       BlockRecord* child = used_block(entry.offset);
       if (child == nullptr || child->header.generation != entry.generation || entry.offset == at ||
-          child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+          child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
+          child->header.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
         problem("ownership: " + where + " entry " + std::to_string(i) + " names no live block (" +
                 std::to_string(entry.offset) + ":" + std::to_string(entry.generation) + ")");
         continue;

@@ -6,6 +6,13 @@
 // the block at zero. Both happen under the arena lock; if a process dies in
 // between, repair (repair.cpp) recounts every refcount from the ledgers, so
 // the entry is the truth and the count follows it.
+//
+// Recycling (holder.hpp) is the exception: a recyclable entry keeps owning
+// its block while the attaching thread moves it into and out of the cache
+// without the lock. Only block fields no one else writes change (kind,
+// generation, requested, site, flags, created_ns; atomically, since
+// lock-holders read them), never an entry or a refcount, so a death at any
+// point leaves the entry owning a used block, which reaping frees.
 #include "shoal/holder.hpp"
 
 
@@ -67,6 +74,8 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
         slot.refs_held = 0;
         slot.bytes_held = 0;
         slot.attached_ns = clock::realtime_ns();
+        slot.cached_blocks = 0;
+        slot.cached_bytes = 0;
         slot.state = kActive;  // commit
         std::unique_ptr<Holder> holder(new Holder(shared_from_this(), i, epoch));
         try {
@@ -89,7 +98,7 @@ void Arena::release_ledger_entry_locked(std::uint32_t slot_index, LedgerEntry* e
   const Handle h{entry->offset, entry->generation};
   entry->offset = 0;  // commit: this holder no longer owns the reference
   test_hooks::reach(test_hooks::Point::ledger_after_clear);
-  BlockHeader* block = heap_->resolve(h);
+  BlockHeader* block = h.generation == 0 ? heap_->resolve_recyclable(h.offset, slot_index) : heap_->resolve(h);
   if (block == nullptr) return;  // already repaired away
   HolderSlot& slot = header()->holders[slot_index];
   --slot.refs_held;
@@ -146,12 +155,19 @@ void Arena::drop_reference_locked(std::uint64_t offset) {
     work.pop_back();
     BlockHeader* block = heap_->header_at(at);
     if (block->refcount == 0) continue;  // only a corrupt arena gets here; repair recounts
-    if (--block->refcount != 0) continue;
+    set_refcount_locked(block, block->refcount - 1);
+    if (block->refcount != 0) continue;
     const std::vector<std::uint64_t> children = owned_children_locked(at);
     heap_->free(at);
     if (!children.empty()) test_hooks::reach(test_hooks::Point::drop_after_free_parent);
     work.insert(work.end(), children.begin(), children.end());
   }
+}
+
+void Arena::add_reference_locked(BlockHeader* block) { set_refcount_locked(block, block->refcount + 1); }
+
+void Arena::set_refcount_locked(BlockHeader* block, std::uint32_t count) {
+  std::atomic_ref(block->refcount).store(count, std::memory_order_release);
 }
 
 LedgerChunk* Arena::ledger_chunk_locked(std::uint64_t offset) const {
@@ -187,6 +203,8 @@ void Arena::release_all_locked(std::uint32_t slot_index) {
   for (std::uint64_t at : chunks) heap_->free(at);
   slot.refs_held = 0;
   slot.bytes_held = 0;
+  std::atomic_ref(slot.cached_blocks).store(0, std::memory_order_relaxed);
+  std::atomic_ref(slot.cached_bytes).store(0, std::memory_order_relaxed);
   slot.state = static_cast<std::uint32_t>(SlotState::free);  // commit
 }
 
@@ -221,7 +239,12 @@ std::size_t Arena::reap_dead_holders() {
 // ------------------------------------------------------------ Holder -----
 
 Holder::Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch)
-    : arena_(std::move(arena)), slot_(slot), epoch_(epoch), fork_generation_(fork_generation()) {}
+    : arena_(std::move(arena)),
+      slot_(slot),
+      epoch_(epoch),
+      fork_generation_(fork_generation()),
+      base_(arena_->base_),
+      slot_header_(&arena_->header()->holders[slot]) {}
 
 Holder::~Holder() {
   if (!attached_ || !usable_here()) return;
@@ -235,7 +258,8 @@ Holder::~Holder() {
   }
 }
 
-bool Holder::usable_here() const { return fork_generation() == fork_generation_; }
+// The constructor called fork_generation(), which started the counting.
+bool Holder::usable_here() const { return fork_generation_now() == fork_generation_; }
 
 LedgerEntry* Holder::entry_at(std::uint32_t index) const {
   const std::uint64_t chunk = chunks_[index / layout::kLedgerChunkEntries];
@@ -249,6 +273,7 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
     // are made by allocate_object(), Channel::create() and the ledger.
     throw InvalidArgument("Holder::allocate makes raw and blob blocks only");
   }
+  if (HeldBlock recycled = allocate_from_cache(bytes, kind, site)) return recycled;
   ArenaLock lock(*arena_);
   // Make room in the ledger first, so that a full arena fails before the
   // block exists and nothing is left half-made.
@@ -257,11 +282,123 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
   try {
     offset = arena_->heap_->allocate(bytes, kind, slot_);
   } catch (const ArenaFull&) {
-    shrink_ledger_locked();  // a ledger block grown for this call goes back too
-    throw;
+    if (cached_bytes_ == 0 || !on_owner_thread()) {
+      shrink_ledger_locked();  // a ledger block grown for this call goes back too
+      throw;
+    }
+    flush_cache_locked();  // our cache first: then the heap has all we can give
+    try {
+      offset = arena_->heap_->allocate(bytes, kind, slot_);
+    } catch (const ArenaFull&) {
+      shrink_ledger_locked();
+      throw;
+    }
   }
   arena_->heap_->header_at(offset)->site = site;
-  return record_locked(offset);
+  const bool recycle = recyclable(bytes, kind);
+  if (recycle && on_owner_thread()) reserve_generations_locked();
+  return record_locked(offset, /*take_over=*/false, recycle);
+}
+
+// ------------------------------------------------------------ recycling --
+
+bool Holder::recyclable(std::uint64_t bytes, BlockKind kind) {
+  return (kind == BlockKind::raw || kind == BlockKind::blob) && bytes <= kMaxCachedPayload;
+}
+
+void Holder::count_cached(std::int64_t blocks, std::int64_t bytes) {
+  // New values in locals first: reading a field back right after storing it
+  // stalled on store forwarding here (a third of the recycling time).
+  const std::uint64_t blocks_now = cached_blocks_ + static_cast<std::uint64_t>(blocks);
+  const std::uint64_t bytes_now = cached_bytes_ + static_cast<std::uint64_t>(bytes);
+  cached_blocks_ = blocks_now;
+  cached_bytes_ = bytes_now;
+  // Published for Arena::stats, which reads them from other threads and
+  // processes; only this holder's attaching thread writes them.
+  std::atomic_ref(slot_header_->cached_blocks).store(blocks_now, std::memory_order_relaxed);
+  std::atomic_ref(slot_header_->cached_bytes).store(bytes_now, std::memory_order_relaxed);
+}
+
+HeldBlock Holder::allocate_from_cache(std::uint64_t bytes, BlockKind kind, std::uint32_t site) {
+  if (!recyclable(bytes, kind) || !on_owner_thread()) return {};
+  const std::uint64_t capacity = BlockHeap::block_bytes_for(bytes) - layout::kBlockHeaderBytes;
+  std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
+  if (list.empty()) return {};
+  const CachedBlock entry = list.back();
+  list.pop_back();
+  LedgerEntry* ledger = first_entries_ + entry;
+  const std::uint64_t offset = ledger->offset;
+  BlockHeader* block = reinterpret_cast<BlockHeader*>(base_ + offset);  // ours: the entry owns it
+  count_cached(-1, -static_cast<std::int64_t>(block->size));
+  std::atomic_ref(block->requested).store(bytes, std::memory_order_relaxed);
+  std::atomic_ref(block->site).store(site, std::memory_order_relaxed);
+  std::atomic_ref(block->created_ns).store(clock::realtime_ns(/*coarse=*/true), std::memory_order_relaxed);
+  std::atomic_ref(block->flags).store(0, std::memory_order_relaxed);
+  // Its generation was made fresh when it was cached, and nobody has seen it.
+  std::atomic_ref(block->kind).store(static_cast<std::uint32_t>(kind), std::memory_order_release);
+  const Handle handle{offset, std::atomic_ref(block->generation).load(std::memory_order_relaxed)};
+  std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
+  return HeldBlock(this, entry, ledger, handle, {payload, static_cast<std::size_t>(bytes)});
+}
+
+bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h) {
+  if (!on_owner_thread() || generation_next_ == generation_end_) return false;
+  // Only entries of the first ledger block, which a holder always has: a
+  // cached entry further on would keep a ledger block alive that would
+  // otherwise be given back, and the cache would cost more than its blocks.
+  if (entry >= layout::kLedgerChunkEntries) return false;
+  if (std::atomic_ref(ledger->offset).load(std::memory_order_relaxed) != h.offset) return false;  // reaped
+  BlockHeader* block = reinterpret_cast<BlockHeader*>(base_ + h.offset);  // live: our entry owns it
+  std::atomic_ref<std::uint64_t> generation(block->generation);
+  const auto kind = std::atomic_ref(block->kind).load(std::memory_order_relaxed);
+  if (generation.load(std::memory_order_relaxed) != h.generation ||
+      (kind != static_cast<std::uint32_t>(BlockKind::raw) && kind != static_cast<std::uint32_t>(BlockKind::blob))) {
+    return false;
+  }
+  const std::uint64_t capacity = block->size - layout::kBlockHeaderBytes;
+  if (capacity > kMaxCachedPayload) return false;
+  std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
+  if (list.size() >= kCachedPerClass || cached_bytes_ + block->size > kCacheBudgetBytes) return false;
+  // Ours alone? Anyone else's reference (another holder, a channel slot, a
+  // parent object) is counted, and only the lock holder raises a count from
+  // a reference it already has: 1 means ours is the last. (Acquire: their
+  // reads of the payload happened before they dropped theirs.)
+  if (std::atomic_ref(block->refcount).load(std::memory_order_acquire) != 1) return false;
+  generation.store(generation_next_++, std::memory_order_release);  // every old handle stops resolving
+  std::atomic_ref(block->kind).store(static_cast<std::uint32_t>(BlockKind::cached), std::memory_order_release);
+  list.push_back(entry);
+  count_cached(1, static_cast<std::int64_t>(block->size));
+  return true;
+}
+
+void Holder::reserve_generations_locked() {
+  if (generation_next_ != generation_end_) return;
+  ArenaHeader* header = arena_->header();
+  generation_next_ = header->next_generation + 1;
+  header->next_generation += kGenerationBatch;
+  generation_end_ = header->next_generation + 1;
+}
+
+void Holder::flush_cache_locked() {
+  for (std::vector<CachedBlock>& list : cache_) {
+    for (const CachedBlock entry : list) {
+      LedgerEntry* ledger = first_entries_ + entry;
+      if (ledger->offset != 0) {  // (0: reaped meanwhile)
+        count_cached(-1, -static_cast<std::int64_t>(arena_->heap_->header_at(ledger->offset)->size));
+        arena_->release_ledger_entry_locked(slot_, ledger);
+      }
+      unused_[0].push_back(entry);
+      lowest_with_room_ = 0;
+    }
+    list.clear();
+  }
+  shrink_ledger_locked();
+}
+
+void Holder::flush_cache() {
+  if (!usable_here() || !on_owner_thread() || cached_bytes_ == 0) return;
+  ArenaLock lock(*arena_);
+  flush_cache_locked();
 }
 
 HeldBlock Holder::retain(Handle h) {
@@ -307,7 +444,7 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   test_hooks::reach(test_hooks::Point::object_after_table);
   for (const Handle& child : children) {
     BlockHeader* block = arena_->heap_->header_at(child.offset);
-    ++block->refcount;
+    Arena::add_reference_locked(block);
     // Published as part of an object: its bytes are final now.
     std::atomic_ref<std::uint16_t>(block->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   }
@@ -316,7 +453,9 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
 
 std::uint64_t Holder::refs_held() {
   ArenaLock lock(*arena_);
-  return arena_->header()->holders[slot_].refs_held;
+  const HolderSlot& slot = arena_->header()->holders[slot_];
+  // The cache's entries hold blocks, not values: not counted.
+  return slot.refs_held - std::min(slot.refs_held, std::atomic_ref(slot.cached_blocks).load(std::memory_order_relaxed));
 }
 
 void Holder::ensure_free_entry_locked() {
@@ -337,6 +476,7 @@ void Holder::ensure_free_entry_locked() {
   // unowned ledger block, which repair frees.
   if (chunks_.empty()) {
     slot.ledger_head = offset;
+    first_entries_ = entries_of(chunk);  // never given back while the holder lives
   } else {
     chunk_at(arena_->base_, chunks_.back())->next = offset;
   }
@@ -358,16 +498,16 @@ void Holder::shrink_ledger_locked() {
   lowest_with_room_ = std::min(lowest_with_room_, chunks_.size() - 1);
 }
 
-HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over) {
+HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyclable) {
   BlockHeader* block = arena_->heap_->header_at(offset);
   auto& unused = unused_[lowest_with_room_];
   const auto index = static_cast<std::uint32_t>(lowest_with_room_ * layout::kLedgerChunkEntries + unused.back());
   unused.pop_back();
   LedgerEntry* entry = entry_at(index);
-  entry->generation = block->generation;
-  entry->offset = offset;  // commit: this holder owns a reference
+  entry->generation = recyclable ? 0 : block->generation;
+  std::atomic_ref(entry->offset).store(offset, std::memory_order_release);  // commit: this holder owns a reference
   test_hooks::reach(test_hooks::Point::ledger_after_add);
-  if (!take_over) ++block->refcount;
+  if (!take_over) Arena::add_reference_locked(block);
   HolderSlot& slot = arena_->header()->holders[slot_];
   ++slot.refs_held;
   slot.bytes_held += block->size;
@@ -378,15 +518,19 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over) {
     const auto* table = reinterpret_cast<const ChildTable*>(payload);
     bytes = bytes.subspan(table->body_offset);  // the user's part: the body
   }
-  return HeldBlock(this, index, handle, bytes);
+  return HeldBlock(this, index, entry, handle, bytes);
 }
 
-void Holder::release(std::uint32_t index, Handle h) noexcept {
+void Holder::release(std::uint32_t index, LedgerEntry* ledger, Handle h) noexcept {
   if (!usable_here()) return;  // a forked child must not drop its parent's references
+  if (ledger->generation == 0 && release_to_cache(index, ledger, h)) return;
   try {
     ArenaLock lock(*arena_);
     LedgerEntry* entry = entry_at(index);
-    if (entry->offset != h.offset || entry->generation != h.generation) return;  // repaired away
+    // Still the reference we hold? (Not if repair or a reaping took it.)
+    const std::uint64_t generation =
+        entry->generation != 0 ? entry->generation : arena_->heap_->header_at(h.offset)->generation;
+    if (entry->offset != h.offset || generation != h.generation) return;
     arena_->release_ledger_entry_locked(slot_, entry);
     const std::size_t chunk = index / layout::kLedgerChunkEntries;
     unused_[chunk].push_back(index % layout::kLedgerChunkEntries);
@@ -421,6 +565,7 @@ HeldBlock& HeldBlock::operator=(HeldBlock&& other) noexcept {
     reset();
     holder_ = std::exchange(other.holder_, nullptr);
     entry_ = other.entry_;
+    ledger_ = other.ledger_;
     handle_ = std::exchange(other.handle_, Handle{});
     bytes_ = std::exchange(other.bytes_, {});
   }
@@ -433,11 +578,5 @@ bool HeldBlock::frozen() const {
   return (std::atomic_ref<std::uint16_t>(block->flags).load(std::memory_order_acquire) & layout::kFrozen) != 0;
 }
 
-void HeldBlock::reset() noexcept {
-  if (holder_ == nullptr) return;
-  std::exchange(holder_, nullptr)->release(entry_, handle_);
-  handle_ = Handle{};
-  bytes_ = {};
-}
 
 }  // namespace shoal

@@ -12,13 +12,17 @@
 #include <string>
 
 namespace shoal {
+
+namespace detail {
+constinit std::atomic<std::uint64_t> fork_generation_counter{0};
+}  // namespace detail
+
 namespace {
 
-constinit std::atomic<std::uint64_t> g_fork_generation{0};
 constinit std::atomic<pid_t> g_pid{0};  // 0 = not yet read
 
 void on_fork_in_child() {
-  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+  detail::fork_generation_counter.fetch_add(1, std::memory_order_relaxed);
   g_pid.store(0, std::memory_order_relaxed);
 }
 
@@ -80,7 +84,7 @@ std::uint64_t fork_generation() {
   // Cheap enough for every release: after the first call, one load.
   static const bool tracking = (track_forks(), true);
   (void)tracking;
-  return g_fork_generation.load(std::memory_order_relaxed);
+  return detail::fork_generation_counter.load(std::memory_order_relaxed);
 }
 
 }  // namespace shoal

@@ -17,6 +17,12 @@
 //
 // It runs with the lock held and the mutex still inconsistent: if this
 // process dies here too, the next locker starts the repair again.
+//
+// Live holders keep recycling their own blocks meanwhile, without the lock
+// (holder.hpp): they read a refcount, never write one. So counts are made
+// off to the side and each stored once: a holder reads either the old
+// count or the new, never a half-made one.
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -41,10 +47,8 @@ void Arena::repair_locked() {
                        "': a process died holding the lock and the block chain is damaged; it cannot be repaired");
   }
 
-  // Recount from zero.
-  for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
-    heap_->header_at(at)->refcount = 0;
-  }
+  // Recount from zero, off to the side.
+  std::unordered_map<std::uint64_t, std::uint32_t> counts;
   std::unordered_set<std::uint64_t> owned_ledgers;
   for (HolderSlot& slot : h->holders) {
     if (slot.state != static_cast<std::uint32_t>(layout::SlotState::active)) continue;
@@ -60,14 +64,17 @@ void Arena::repair_locked() {
       }
       owned_ledgers.insert(at);
       auto* entries = reinterpret_cast<LedgerEntry*>(chunk + 1);
+      const auto slot_index = static_cast<std::uint32_t>(&slot - h->holders);
       for (std::uint32_t i = 0; i < chunk->capacity; ++i) {
         if (entries[i].offset == 0) continue;
-        BlockHeader* target = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
+        BlockHeader* target = entries[i].generation == 0
+                                  ? heap_->resolve_recyclable(entries[i].offset, slot_index)
+                                  : heap_->resolve(Handle{entries[i].offset, entries[i].generation});
         if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
           entries[i].offset = 0;
           continue;
         }
-        ++target->refcount;
+        ++counts[entries[i].offset];
         ++slot.refs_held;
         slot.bytes_held += target->size;
       }
@@ -80,7 +87,13 @@ void Arena::repair_locked() {
   // uses when the parent goes; a poisoned channel owns none).
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
-    for (std::uint64_t child : owned_children_locked(at)) ++heap_->header_at(child)->refcount;
+    for (std::uint64_t child : owned_children_locked(at)) ++counts[child];
+  }
+  for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
+    BlockHeader* block = heap_->header_at(at);
+    if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
+    const auto counted = counts.find(at);
+    set_refcount_locked(block, counted == counts.end() ? 0 : counted->second);
   }
 
   // Free what no one owns. Collect first: freeing changes the chain.
@@ -99,7 +112,7 @@ void Arena::repair_locked() {
     if (block->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
       heap_->free(at);
     } else {
-      block->refcount = 1;
+      set_refcount_locked(block, 1);
       drop_reference_locked(at);
     }
   }

@@ -72,6 +72,9 @@ class Walker {
       if (block.state == static_cast<std::uint32_t>(BlockState::used)) {
         if (block.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
           ledgers_[at] = block;
+        } else if (block.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
+          // Free space a holder keeps for reuse, not a value: `shoal stat`
+          // counts it; the object listing leaves it out.
         } else {
           BlockEntry e;
           e.handle = {at, block.generation};
@@ -98,6 +101,14 @@ class Walker {
     return b.handle.generation == generation ? &b : nullptr;
   }
 
+  // The live block at `offset` if holder `slot` made it.
+  BlockEntry* live_made_by(Census& census, std::uint64_t offset, std::uint32_t slot) {
+    const auto it = index_.find(offset);
+    if (it == index_.end()) return nullptr;
+    BlockEntry& b = census.blocks[it->second];
+    return b.creator_slot == slot ? &b : nullptr;
+  }
+
   void read_ledger(Census& census, std::uint32_t slot, std::uint64_t at) {
     // Each ledger block is visited at most once, so a cycle ends.
     for (std::size_t steps = 0; at != 0 && steps <= ledgers_.size(); ++steps) {
@@ -111,9 +122,10 @@ class Walker {
       for (std::uint64_t i = 0; i < count; ++i) {
         const auto entry = copy_at<layout::LedgerEntry>(base_, first + i * sizeof(layout::LedgerEntry));
         if (entry.offset == 0) continue;
-        if (BlockEntry* b = live(census, entry.offset, entry.generation)) {
-          b->owners.push_back({Owner::Kind::holder, slot, {}});
-        }
+        // A recyclable entry (generation 0) names its block by offset alone.
+        BlockEntry* b = entry.generation == 0 ? live_made_by(census, entry.offset, slot)
+                                               : live(census, entry.offset, entry.generation);
+        if (b != nullptr) b->owners.push_back({Owner::Kind::holder, slot, {}});
       }
       ledgers_.erase(it);  // visited
       at = chunk.next;

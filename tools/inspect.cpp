@@ -15,6 +15,7 @@
 #include "report.hpp"
 #include "snapshot.hpp"
 #include "table.hpp"
+#include "views.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
@@ -157,17 +158,7 @@ void print_ls_table(const std::vector<ListedArena>& listed) {
 
 // ---------------------------------------------------------------- stat ----
 
-const char* kind_name(std::size_t kind) {
-  switch (static_cast<layout::BlockKind>(kind)) {
-    case layout::BlockKind::none: return "none";
-    case layout::BlockKind::raw: return "raw";
-    case layout::BlockKind::blob: return "blob";
-    case layout::BlockKind::object: return "object";
-    case layout::BlockKind::channel: return "channel";
-    case layout::BlockKind::ledger: return "ledger";
-  }
-  return "unknown";
-}
+const char* kind_name(std::size_t kind) { return block_kind_name(static_cast<std::uint32_t>(kind)); }
 
 Json tally_json(const Tally& t) { return {{"count", t.count}, {"bytes", t.bytes}}; }
 

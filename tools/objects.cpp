@@ -26,6 +26,7 @@ const char* block_kind_name(std::uint32_t kind) {
     case layout::BlockKind::object: return "object";
     case layout::BlockKind::channel: return "channel";
     case layout::BlockKind::ledger: return "ledger";
+    case layout::BlockKind::cached: return "cached";
   }
   return "unknown";
 }

@@ -43,11 +43,13 @@ struct ArenaOptions {
 struct ArenaStats {
   std::uint64_t size = 0;          // segment bytes
   std::uint64_t heap_bytes = 0;    // bytes available to blocks
-  std::uint64_t used_bytes = 0;    // in used blocks, headers included
-  std::uint64_t free_bytes = 0;
+  std::uint64_t used_bytes = 0;    // in used blocks, headers included; holders' caches not counted
+  std::uint64_t free_bytes = 0;    // in free blocks: heap_bytes - used_bytes - cached_bytes
+  std::uint64_t cached_bytes = 0;  // in blocks holders keep for reuse (holder.hpp, "Recycling")
   std::uint64_t largest_free = 0;  // payload bytes of the largest free block
-  std::uint64_t used_blocks = 0;
+  std::uint64_t used_blocks = 0;   // holders' caches not counted
   std::uint64_t free_blocks = 0;
+  std::uint64_t cached_blocks = 0;
   std::uint64_t holders = 0;       // registered slots, alive or not
   std::uint64_t repairs = 0;       // dead lock owners repaired after
   std::uint64_t reaped_holders = 0;
@@ -159,6 +161,10 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // Lowers the refcount of the block at `offset`; at zero frees it and
   // lowers the refcounts of what it owned in turn.
   void drop_reference_locked(std::uint64_t offset);
+  // Refcount changes, under the lock. Atomic stores, because a holder
+  // recycling its own block reads the count without the lock (holder.hpp).
+  static void add_reference_locked(layout::BlockHeader* block);
+  static void set_refcount_locked(layout::BlockHeader* block, std::uint32_t count);
   // What a used block owns references on: an object's children, a
   // channel's pending items; only entries naming live blocks. Empty for
   // other kinds or a malformed table.

@@ -17,11 +17,24 @@
 // A Holder belongs to the process that attached it: in a child created by
 // fork() its HeldBlocks neither release nor allocate (the child attaches
 // its own holder).
+//
+// Recycling: raw and blob blocks of up to kMaxCachedPayload bytes are
+// recorded in recyclable ledger entries (layout.hpp, LedgerEntry). When the
+// thread that attached the holder drops the last reference to one, the
+// block goes into this holder's cache instead of back to the heap, and its
+// next allocation of that size takes it from there: neither takes the arena
+// lock. Other threads may use the holder too; they take the locked path.
+// The cache is bounded (kCachedPerClass blocks a size, kCacheBudgetBytes in
+// all), shows in Arena::stats as cached bytes, and is given back to the
+// heap when an allocation would otherwise fail, or with the holder.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "shoal/arena.hpp"
@@ -57,6 +70,14 @@ class Holder {
   Arena& arena() const { return *arena_; }
   std::uint64_t refs_held();
 
+  // Gives every cached block back to the heap (see "Recycling" above). From
+  // the attaching thread only; elsewhere a no-op.
+  void flush_cache();
+
+  static constexpr std::uint64_t kMaxCachedPayload = 4096;
+  static constexpr std::size_t kCachedPerClass = 64;
+  static constexpr std::uint64_t kCacheBudgetBytes = std::uint64_t{1} << 20;
+
  private:
   friend class Arena;
   friend class HeldBlock;
@@ -68,13 +89,36 @@ class Holder {
   // Adds a ledger entry for the block at `offset` and raises its refcount,
   // or, with take_over, records a reference moving in from elsewhere (a
   // channel slot) without raising it.
-  HeldBlock record_locked(std::uint64_t offset, bool take_over = false);
-  void release(std::uint32_t entry, Handle h) noexcept;
+  // A recyclable entry (generation 0) when `recyclable`.
+  HeldBlock record_locked(std::uint64_t offset, bool take_over = false, bool recyclable = false);
+  void release(std::uint32_t entry, layout::LedgerEntry* ledger, Handle h) noexcept;
   // Clears `block`'s ledger entry without lowering the refcount: its
   // reference has moved elsewhere (a channel slot). Empties `block`.
   void forget_locked(HeldBlock& block);
   layout::LedgerEntry* entry_at(std::uint32_t index) const;
   bool usable_here() const;
+
+  // The recycling cache, touched by the attaching thread only. It lists
+  // ledger entry indexes: recycled entries all sit in the first ledger
+  // block (see release_to_cache), whose entries start at first_entries_,
+  // and each names its block's offset. (One small integer a block: a
+  // struct here was stored field by field and loaded back 16 bytes at a
+  // time, which stalls store forwarding.)
+  using CachedBlock = std::uint32_t;
+  static constexpr std::size_t kCacheClasses = kMaxCachedPayload / layout::kAlign;
+  static constexpr std::uint64_t kGenerationBatch = 4096;
+  // The thread pointer names the running thread in one register read, where
+  // std::this_thread::get_id() is a call into libc: the recycling paths ask
+  // on every allocation and release. (Like a pthread_t, a dead thread's
+  // value may name a later thread; only one live thread has it.)
+  static const void* current_thread() { return __builtin_thread_pointer(); }
+  bool on_owner_thread() const { return current_thread() == owner_thread_; }
+  static bool recyclable(std::uint64_t bytes, layout::BlockKind kind);
+  HeldBlock allocate_from_cache(std::uint64_t bytes, layout::BlockKind kind, std::uint32_t site);  // empty if none
+  bool release_to_cache(std::uint32_t entry, layout::LedgerEntry* ledger, Handle h);
+  void reserve_generations_locked();  // from the attaching thread
+  void flush_cache_locked();
+  void count_cached(std::int64_t blocks, std::int64_t bytes);
 
   std::shared_ptr<Arena> arena_;
   std::uint32_t slot_;
@@ -88,6 +132,20 @@ class Holder {
   std::vector<std::uint64_t> chunks_;
   std::vector<std::vector<std::uint32_t>> unused_;
   std::size_t lowest_with_room_ = 0;
+
+  const void* owner_thread_ = current_thread();
+  std::byte* base_;  // the arena's mapping, and this holder's slot in it: the
+  layout::HolderSlot* slot_header_;  // recycling paths use them without the lock
+  layout::LedgerEntry* first_entries_ = nullptr;  // of the first ledger block, which stays
+  // The two counts are kept apart on purpose: side by side, the compiler
+  // read them with one 16-byte load, which cannot be forwarded from the two
+  // 8-byte stores just before it and stalled every recycled allocation.
+  std::uint64_t cached_blocks_ = 0;
+  std::array<std::vector<CachedBlock>, kCacheClasses> cache_;  // by payload capacity / 64 - 1
+  std::uint64_t cached_bytes_ = 0;
+  // Generations reserved for recycled blocks: [next, end).
+  std::uint64_t generation_next_ = 0;
+  std::uint64_t generation_end_ = 0;
 };
 
 class HeldBlock {
@@ -110,16 +168,23 @@ class HeldBlock {
   // frozen block read-only only.
   bool frozen() const;
   // Releases the reference now (the block is freed if it was the last).
-  void reset() noexcept;
+  void reset() noexcept {
+    if (holder_ == nullptr) return;
+    std::exchange(holder_, nullptr)->release(entry_, ledger_, handle_);
+    handle_ = Handle{};
+    bytes_ = {};
+  }
 
  private:
   friend class Holder;
   friend class Channel;
-  HeldBlock(Holder* holder, std::uint32_t entry, Handle handle, std::span<std::byte> bytes)
-      : holder_(holder), entry_(entry), handle_(handle), bytes_(bytes) {}
+  HeldBlock(Holder* holder, std::uint32_t entry, layout::LedgerEntry* ledger, Handle handle,
+            std::span<std::byte> bytes)
+      : holder_(holder), entry_(entry), ledger_(ledger), handle_(handle), bytes_(bytes) {}
 
   Holder* holder_ = nullptr;
   std::uint32_t entry_ = 0;
+  layout::LedgerEntry* ledger_ = nullptr;  // entry_ in the arena (its chunk stays while the entry is used)
   Handle handle_;
   std::span<std::byte> bytes_;
 };

@@ -50,7 +50,9 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // sender/receiver counts. 6: lock_owner_pid, activity_seq and
 // mutation_seq moved into the lock's cache line; a channel slot may carry
 // a small value itself (an inline item, see InlineTag) instead of naming a
-// block, which an older reader would report as naming no live block.
+// block, which an older reader would report as naming no live block; a
+// ledger entry of generation 0 (a recyclable entry) and blocks of kind
+// `cached` (a holder's cache of free small blocks, see HolderSlot).
 inline constexpr std::uint32_t kLayoutVersion = 6;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
@@ -75,8 +77,12 @@ enum class BlockKind : std::uint32_t {
   object = 3,   // a frozen object: a Cap'n Proto message (heap issue)
   channel = 4,  // a channel's ring (channel issue)
   ledger = 5,   // a chunk of one holder's ledger; owned by the holder slot
+  // Free for reuse by the holder whose recyclable ledger entry owns it (see
+  // LedgerEntry): its payload means nothing; its generation is one no
+  // handle names. Not a value: resolve() refuses it.
+  cached = 6,
 };
-inline constexpr std::uint32_t kBlockKindCount = 6;
+inline constexpr std::uint32_t kBlockKindCount = 7;
 
 struct BlockHeader {
   // Whole block in bytes, header included; a multiple of 64, >= 128.
@@ -237,7 +243,13 @@ struct alignas(64) HolderSlot {
   std::uint64_t refs_held;      // ledger entries in use; derived
   std::uint64_t bytes_held;     // sum of their block sizes; derived
   std::uint64_t attached_ns;    // CLOCK_REALTIME at registration
-  std::uint8_t reserved[64];
+  // Blocks of kind `cached` this holder keeps for reuse, and their bytes:
+  // written without the lock by the holder's owning thread only (atomic),
+  // a figure for statistics (Arena::stats subtracts them from used bytes).
+  // Zeroed when the slot is released.
+  std::uint64_t cached_blocks;
+  std::uint64_t cached_bytes;
+  std::uint8_t reserved[48];
 };
 static_assert(sizeof(HolderSlot) == 128);
 
@@ -246,6 +258,16 @@ static_assert(sizeof(HolderSlot) == 128);
 // written generation first, then offset (the commit), and cleared by
 // zeroing the offset (the commit), so a torn entry is either unused or
 // complete.
+//
+// Generation 0 marks a recyclable entry: it owns one reference on the used
+// block at `offset`, whatever that block's generation, provided the block
+// was made by this holder (creator_slot). Its holder recycles the block
+// without the lock: when the last reference is this entry's, a free marks
+// the block `cached` under a fresh generation (so every old handle stops
+// resolving) instead of returning it to the heap, and a later allocation of
+// the same size takes it back. Neither changes the entry or the refcount
+// (always 1 while cached), so at every instant the entry owns the block;
+// reaping the holder frees its cached blocks like any other reference.
 struct LedgerEntry {
   std::uint64_t offset;
   std::uint64_t generation;

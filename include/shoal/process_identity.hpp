@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -34,5 +35,15 @@ pid_t cached_pid();
 // Bumped in the child after every fork(), so that objects created before
 // the fork can tell they are now in a copy of the process that made them.
 std::uint64_t fork_generation();
+
+namespace detail {
+extern std::atomic<std::uint64_t> fork_generation_counter;
+}  // namespace detail
+
+// fork_generation() for a hot path, once fork_generation() has been called
+// at least once in the process (which starts the counting): one load.
+inline std::uint64_t fork_generation_now() {
+  return detail::fork_generation_counter.load(std::memory_order_relaxed);
+}
 
 }  // namespace shoal

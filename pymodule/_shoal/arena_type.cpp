@@ -192,11 +192,13 @@ void arena_dealloc(PyObject* object) {
 
 PyObject* stats_to_dict(const shoal::ArenaStats& s) {
   using ull = unsigned long long;
-  return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",                 //
+  return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",         //
                        "size", ull{s.size},                                           // segment bytes
                        "heap", ull{s.heap_bytes},                                     // bytes for blocks
                        "used", ull{s.used_bytes},                                     // headers included
                        "free", ull{s.free_bytes},                                     //
+                       "cached", ull{s.cached_bytes},                                 // kept by holders for reuse
+                       "cached_blocks", ull{s.cached_blocks},                         //
                        "largest_free", ull{s.largest_free},                           // payload bytes
                        "blocks", ull{s.used_blocks},                                  //
                        "free_blocks", ull{s.free_blocks},                             //
@@ -372,7 +374,8 @@ PyMethodDef arena_methods[] = {
      "process or shoal-broker). Raises ArenaNotFound, NotAnArena, ArenaPermissionError."},
     {"stats", arena_stats, METH_NOARGS,
      "stats()\n--\n\nA dict of byte and block counts: size, heap, used, free, largest_free,\n"
-     "blocks, free_blocks, holders, repairs, reaped_holders."},
+     "blocks, free_blocks, holders, repairs, reaped_holders, and cached / cached_blocks: small\n"
+     "blocks holders keep for reuse, counted neither in used nor in free."},
     {"check", arena_check, METH_NOARGS,
      "check()\n--\n\nA full consistency check of the arena; returns the problems found (empty: sound)."},
     {"reap", arena_reap, METH_NOARGS,

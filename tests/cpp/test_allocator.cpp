@@ -55,7 +55,11 @@ TEST_F(Allocator, ManySizesInRandomOrderStaySound) {
   }
   expect_sound();
   live.clear();
+  EXPECT_EQ(arena->stats().used_bytes, baseline);  // the holder's cache does not count as used
+  expect_sound();
+  holder->flush_cache();
   EXPECT_EQ(arena->stats().used_bytes, baseline);
+  EXPECT_EQ(arena->stats().cached_bytes, 0u);
   expect_sound();
 }
 
@@ -65,6 +69,7 @@ TEST_F(Allocator, FreeingEverythingCoalescesBackToOneBlock) {
   for (int i = 0; i < 2000; ++i) blocks.push_back(holder->allocate(static_cast<std::uint64_t>(i % 700)));
   std::shuffle(blocks.begin(), blocks.end(), std::mt19937(7));
   blocks.clear();
+  holder->flush_cache();  // small blocks wait in the holder's cache until then
   const ArenaStats after = arena->stats();
   EXPECT_EQ(after.used_bytes, empty.used_bytes);
   EXPECT_EQ(after.free_blocks, empty.free_blocks);
@@ -127,15 +132,17 @@ TEST(AllocatorEdge, AFailedAllocationLeavesNoLedgerGrowthBehind) {
 }
 
 TEST_F(Allocator, AStrayWriteIntoAFreeListIsCaughtNotFollowed) {
-  HeldBlock keep_apart = holder->allocate(300);
-  HeldBlock victim = holder->allocate(300);
-  HeldBlock fence = holder->allocate(300);  // so the victim cannot merge when freed
+  // Larger than the holder's cache takes, so a free goes to the heap.
+  constexpr std::uint64_t kSize = Holder::kMaxCachedPayload + 300;
+  HeldBlock keep_apart = holder->allocate(kSize);
+  HeldBlock victim = holder->allocate(kSize);
+  HeldBlock fence = holder->allocate(kSize);  // so the victim cannot merge when freed
   const Handle h = victim.handle();
   victim.reset();
   // A buggy writer scribbles over the freed block's free-list link.
   auto* links = reinterpret_cast<layout::FreeLinks*>(arena->base() + h.offset + layout::kBlockHeaderBytes);
   links->next = 12345;
-  EXPECT_THROW(holder->allocate(300), CorruptArena);  // refused, not followed
+  EXPECT_THROW(holder->allocate(kSize), CorruptArena);  // refused, not followed
   EXPECT_FALSE(arena->check().empty());               // and the checker sees it
 }
 

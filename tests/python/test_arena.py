@@ -20,7 +20,7 @@ import shoal
 SHM = pathlib.Path("/dev/shm")
 MiB = 1024 * 1024
 STATS_KEYS = {
-    "size", "heap", "used", "free", "largest_free", "blocks", "free_blocks",
+    "size", "heap", "used", "free", "cached", "cached_blocks", "largest_free", "blocks", "free_blocks",
     "holders", "repairs", "reaped_holders",
 }
 
