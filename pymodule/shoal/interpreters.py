@@ -299,6 +299,15 @@ class Interpreter:
             raise InterpreterNotFoundError(f"interpreter {self._id} has been closed")
 
 
+def _positional_arguments(args):
+    """Task's `args` as a tuple. A Channel is refused: it is iterable, so
+    tuple() would receive from it until it closes (Task(f, ch) meant to pass
+    one argument blocks for ever)."""
+    if isinstance(args, _shoal.Channel):
+        raise TypeError("args must be a tuple of arguments, not a shoal.Channel (did you mean args=(channel,)?)")
+    return tuple(args)
+
+
 def _request(target, args, kwargs, task_info):
     if isinstance(target, str):
         if args or kwargs:
@@ -523,7 +532,7 @@ class Task(threading.Thread):
         # Not inherited from a daemon creator either: always joined at exit.
         super().__init__(name=name or f"Task-{next(_task_numbers)}", daemon=False)
         self._task_target = target
-        self._task_args = tuple(args)
+        self._task_args = _positional_arguments(args)
         self._task_kwargs = dict(kwargs or {})
         self._interpreter = interpreter
         self._outcome = None  # (True, value) or (False, exception), once done

@@ -380,6 +380,14 @@ def test_tasks_are_never_daemons():
     assert not interpreters.Task(target=interp_work.noop).daemon
 
 
+def test_a_channel_as_args_is_refused_not_drained():
+    # A Channel is iterable: tuple(channel) would receive until it closes.
+    channel = shoal.Channel()
+    with pytest.raises(TypeError, match=r"args=\(channel,\)"):
+        interpreters.Task(interp_work.noop, channel)
+    assert interpreters.Task(interp_work.noop, (channel,))._task_args == (channel,)
+
+
 def _run_script(tmp_path, source):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(source))
