@@ -182,7 +182,7 @@ Channel::Attempt Channel::append_locked(ChildEntry entry) {
   if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   slots()[h.tail % h.capacity] = entry;
-  header()->tail = h.tail + 1;  // commit: the item is in the channel
+  std::atomic_ref(header()->tail).store(h.tail + 1, std::memory_order_release);  // commit: the item is in the channel
   test_hooks::reach(test_hooks::Point::send_after_commit);
   wake_locked();
   note_activity_locked();
@@ -237,7 +237,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
                             ": the next item is an inline value, which recv() cannot return (use receive())");
     }
     out.value = InlineValue{static_cast<layout::InlineTag>(slot.offset), slot.generation};
-    header()->head = h.head + 1;  // commit: taken (the slot owned nothing)
+    std::atomic_ref(header()->head).store(h.head + 1, std::memory_order_release);  // commit: taken (the slot owned nothing)
     wake_locked();
     return Attempt::done;
   }
@@ -247,7 +247,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   }
   holder_->ensure_free_entry_locked();
   out.block = holder_->record_locked(slot.offset, /*take_over=*/true);  // commit: the receiver owns it
-  header()->head = h.head + 1;                                           // commit: the slot does not
+  std::atomic_ref(header()->head).store(h.head + 1, std::memory_order_release);  // commit: the slot does not
   wake_locked();
   return Attempt::done;
 }
@@ -379,7 +379,21 @@ Channel::Item Channel::receive(Timeout timeout) {
   return out;
 }
 
+bool Channel::seen_open_and_empty() const {
+  // Without the lock: head, tail and state are stored atomically by the
+  // lock holder. A stale answer is one a moment early, as if this call had
+  // come a moment earlier; anything else takes the lock and looks again.
+  ChannelHeader* h = header();
+  const auto state = std::atomic_ref(h->state).load(std::memory_order_acquire);
+  const auto tail = std::atomic_ref(h->tail).load(std::memory_order_acquire);
+  const auto head = std::atomic_ref(h->head).load(std::memory_order_acquire);
+  return state == static_cast<std::uint32_t>(ChannelState::open) && head == tail;
+}
+
 std::optional<Channel::Item> Channel::try_receive() {
+  // A receiver polling an empty channel must not take the lock every time:
+  // it would hold up the very sender it waits for.
+  if (seen_open_and_empty()) return std::nullopt;
   Item out;
   {
     ArenaLock lock(*holder_->arena_);
@@ -396,6 +410,7 @@ HeldBlock Channel::recv(Timeout timeout) {
 }
 
 std::optional<HeldBlock> Channel::try_recv() {
+  if (seen_open_and_empty()) return std::nullopt;
   Item out;
   {
     ArenaLock lock(*holder_->arena_);
@@ -409,7 +424,7 @@ void Channel::close() {
   {
     ArenaLock lock(*holder_->arena_);
     if (checked_header().state == static_cast<std::uint32_t>(ChannelState::open)) {
-      header()->state = static_cast<std::uint32_t>(ChannelState::closed);
+      std::atomic_ref(header()->state).store(static_cast<std::uint32_t>(ChannelState::closed), std::memory_order_release);
     }
     wake_locked();
     note_activity_locked();
@@ -427,12 +442,14 @@ void Channel::poison() {
       // What the slots own, by the same definition repair and release use.
       const std::vector<std::uint64_t> pending = arena.owned_children_locked(block_.handle().offset);
       const std::uint64_t tail = h.tail;
-      header()->state = static_cast<std::uint32_t>(ChannelState::poisoned);  // commit: the slots own nothing
+      // commit: the slots own nothing
+      std::atomic_ref(header()->state).store(static_cast<std::uint32_t>(ChannelState::poisoned), std::memory_order_release);
       for (std::size_t i = 0; i < pending.size(); ++i) {
         arena.drop_reference_locked(pending[i]);
         if (i == 0) test_hooks::reach(test_hooks::Point::poison_mid_drop);
       }
-      header()->head = tail;  // cosmetic: nothing is pending (channel_pending says so already)
+      // cosmetic: nothing is pending (channel_pending says so already)
+      std::atomic_ref(header()->head).store(tail, std::memory_order_release);
     }
     wake_locked();
     note_activity_locked();

@@ -154,6 +154,8 @@ class Channel {
   template <class Attempt_>
   void wait_until_done(Timeout timeout, Waiter who, const char* what, Attempt_ attempt);
   static void check_movable(const HeldBlock& item, const Arena& arena);
+  // True when the channel looks open and empty, read without the lock.
+  bool seen_open_and_empty() const;
   void wake_locked();    // bumps wake_seq: call with the lock held
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void note_activity_locked();  // bumps the arena's activity_seq: with the lock held

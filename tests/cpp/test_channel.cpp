@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "shoal/arena.hpp"
@@ -413,6 +414,42 @@ TEST_F(Channels, ASenderKilledRightAfterAnInlineSendLosesNothing) {
   expect_sound();
   EXPECT_EQ(ch.receive(1s).value.word, 9u);
   expect_sound();
+}
+
+// Polling an empty channel does not take the lock (a poller would hold up
+// the sender it waits for): with another process stuck inside the lock,
+// try_receive still answers, where a locked look would time out.
+TEST(ChannelPolling, AnEmptyChannelIsSeenEmptyWithoutTheLock) {
+  testing::ScopedName name("poll");
+  auto arena = Arena::create(name.name, 16ull << 20, ArenaOptions{std::chrono::milliseconds(200)});
+  auto holder = arena->attach_holder();
+  Channel ch = Channel::create(*holder, 4);
+  testing::Signal reached;
+  const std::string n = name.name;
+  const pid_t stuck = testing::fork_child([&] {
+    auto a = Arena::attach(n);
+    auto h = a->attach_holder();
+    testing::pause_at(test_hooks::Point::alloc_after_mark_used, reached);
+    HeldBlock b = h->allocate(100000);
+    return 70;
+  });
+  struct KillOnExit {  // even when an expectation below throws
+    pid_t pid;
+    ~KillOnExit() {
+      if (pid != 0) testing::kill_and_reap(pid);
+    }
+  } stuck_guard{stuck};
+  ASSERT_EQ(reached.wait(), 'p');
+  EXPECT_FALSE(ch.try_receive().has_value());
+  EXPECT_FALSE(ch.try_recv().has_value());
+  EXPECT_THROW(ch.try_send_inline({layout::InlineTag::int64, 1}), LockTimeout);  // a send does need it
+  testing::kill_and_reap(std::exchange(stuck_guard.pid, 0));
+  ch.send_inline({layout::InlineTag::int64, 2});
+  EXPECT_EQ(ch.try_receive()->value.word, 2u);  // not empty: the locked path
+  ch.close();
+  EXPECT_THROW(ch.try_receive(), ChannelClosed);  // closed and drained: said, not skipped
+  arena->reap_dead_holders();
+  EXPECT_TRUE(arena->check().empty());
 }
 
 // shoal channels shows how many threads wait in send and recv: the counts
