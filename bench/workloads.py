@@ -182,7 +182,7 @@ def make_payload(spec, nbytes):
     its own to make shoal buffers in (fan-out measures its memory)."""
     kind, numpy_ok = spec["kind"], spec["numpy"]
     n = nbytes // 8
-    if kind == "shoal":
+    if kind in ("shoal", "shoal_poll"):
         import shoal
         if spec.get("arena"):
             if "_arena" not in spec:
@@ -265,7 +265,7 @@ def role_producer(spec):
         if isinstance(ep, list):            # fan-out: one endpoint per consumer
             for e in ep:
                 (e.send if kind == "shoal" else e.put)(payload)
-        elif kind == "shoal":
+        elif kind in ("shoal", "shoal_poll"):
             ep.send(payload)
         elif kind in ("xiq", "xiq_spin"):
             ep.put(payload)
@@ -273,6 +273,19 @@ def role_producer(spec):
             ep.put(payload)
         del payload
         res.send(("p", t0))
+
+
+def poll_shoal(channel, deadline=60.0):
+    """The next item of `channel`, busy-polling try_recv(): the waiting of
+    iceoryx2's busy-polling receiver, for a like-for-like row."""
+    import shoal
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return channel.try_recv()
+        except shoal.Empty:
+            if time.monotonic() > end:
+                raise TimeoutError("shoal: nothing received") from None
 
 
 def role_consumer(spec):
@@ -313,6 +326,8 @@ def role_consumer(spec):
         else:
             if kind == "shoal":
                 obj = ep.recv()
+            elif kind == "shoal_poll":             # waits as iceoryx2's busy-polling row does
+                obj = poll_shoal(ep)
             elif kind in ("xiq", "xiq_spin"):
                 obj = ep.get(_delay=0.0 if kind == "xiq_spin" else 0.010)
             else:
