@@ -277,15 +277,10 @@ TEST_F(Channels, AReceiverKilledMidReceiveLeavesTheItemInTheChannel) {
 
 TEST_F(Channels, ASenderKilledAfterSendingLosesNothing) {
   Channel ch = Channel::create(*holder, 8);
-  const Handle channel = ch.handle();
-  const std::string n = name.name;
   testing::Signal sent;
-  const pid_t sender = testing::fork_child([&]() -> int {
-    auto a = Arena::attach(n);
-    auto h = a->attach_holder();
-    Channel mine = Channel::open(*h, channel);
+  const pid_t sender = testing::fork_channel_user(name.name, ch.handle(), [&](Holder& h, Channel& mine) -> int {
     for (std::uint64_t i = 1; i <= 5; ++i) {
-      HeldBlock b = h->allocate(8);
+      HeldBlock b = h.allocate(8);
       std::memcpy(b.bytes().data(), &i, 8);
       mine.send(b.handle());
     }
@@ -303,14 +298,9 @@ TEST_F(Channels, ASenderKilledAfterSendingLosesNothing) {
 
 TEST_F(Channels, ASenderKilledMidSendIsRepaired) {
   Channel ch = Channel::create(*holder, 8);
-  const Handle channel = ch.handle();
-  const std::string n = name.name;
   testing::Signal reached;
-  const pid_t victim = testing::fork_child([&] {
-    auto a = Arena::attach(n);
-    auto h = a->attach_holder();
-    Channel mine = Channel::open(*h, channel);
-    HeldBlock b = h->allocate(8);
+  const pid_t victim = testing::fork_channel_user(name.name, ch.handle(), [&](Holder& h, Channel& mine) {
+    HeldBlock b = h.allocate(8);
     const std::uint64_t v = 9;
     std::memcpy(b.bytes().data(), &v, 8);
     testing::pause_at(test_hooks::Point::send_after_commit, reached);  // in the slot, refcount not yet raised
@@ -396,13 +386,8 @@ TEST_F(Channels, AnInlineItemOfUnknownTagIsReportedNotTrusted) {
 
 TEST_F(Channels, ASenderKilledRightAfterAnInlineSendLosesNothing) {
   Channel ch = Channel::create(*holder, 8);
-  const Handle channel = ch.handle();
-  const std::string n = name.name;
   testing::Signal reached;
-  const pid_t victim = testing::fork_child([&] {
-    auto a = Arena::attach(n);
-    auto h = a->attach_holder();
-    Channel mine = Channel::open(*h, channel);
+  const pid_t victim = testing::fork_channel_user(name.name, ch.handle(), [&](Holder&, Channel& mine) {
     testing::pause_at(test_hooks::Point::send_after_commit, reached);  // committed, lock still held
     mine.send_inline({layout::InlineTag::int64, 9});
     return 50;

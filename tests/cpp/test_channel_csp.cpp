@@ -170,13 +170,8 @@ TEST_F(Csp, APoisonerKilledHalfwayIsRepaired) {
 
 TEST_F(Csp, PoisonReachesABlockedReceiverInAnotherProcess) {
   Channel ch = Channel::create(*holder, 4);
-  const Handle channel = ch.handle();
-  const std::string n = name.name;
   testing::Signal ready;
-  const pid_t receiver = testing::fork_child([&] {
-    auto a = Arena::attach(n);
-    auto h = a->attach_holder();
-    Channel mine = Channel::open(*h, channel);
+  const pid_t receiver = testing::fork_channel_user(name.name, ch.handle(), [&](Holder&, Channel& mine) {
     ready.post('r');
     try {
       mine.recv(20s);

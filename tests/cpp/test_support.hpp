@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "shoal/arena.hpp"
+#include "shoal/channel.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/test_hooks.hpp"
 
@@ -73,6 +74,18 @@ inline pid_t fork_child(const std::function<int()>& body) {
     _exit(status);
   }
   return pid;
+}
+
+// A child attached to arena `name` with a holder of its own and its own
+// reference to `channel`, running body(holder, channel).
+inline pid_t fork_channel_user(const std::string& name, Handle channel,
+                               const std::function<int(Holder&, Channel&)>& body) {
+  return fork_child([&] {
+    auto arena = Arena::attach(name);
+    auto holder = arena->attach_holder();
+    Channel mine = Channel::open(*holder, channel);
+    return body(*holder, mine);
+  });
 }
 
 // Exit status of a child (-signal if it was killed).
