@@ -324,10 +324,11 @@ HeldBlock Holder::allocate_from_cache(std::uint64_t bytes, BlockKind kind, std::
   const std::uint64_t capacity = BlockHeap::block_bytes_for(bytes) - layout::kBlockHeaderBytes;
   std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
   if (list.empty()) return {};
-  const CachedBlock entry = list.back();
+  const CachedBlock cached = list.back();
   list.pop_back();
+  const std::uint32_t entry = entry_of(cached);
   LedgerEntry* ledger = first_entries_ + entry;
-  const std::uint64_t offset = ledger->offset;
+  const std::uint64_t offset = offset_of(cached);
   BlockHeader* block = reinterpret_cast<BlockHeader*>(base_ + offset);  // ours: the entry owns it
   count_cached(-1, -static_cast<std::int64_t>(block->size));
   std::atomic_ref(block->requested).store(bytes, std::memory_order_relaxed);
@@ -355,10 +356,13 @@ bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h
       (kind != static_cast<std::uint32_t>(BlockKind::raw) && kind != static_cast<std::uint32_t>(BlockKind::blob))) {
     return false;
   }
-  const std::uint64_t capacity = block->size - layout::kBlockHeaderBytes;
+  // The size is read from the arena: a class index only from a sane one.
+  const std::uint64_t size = block->size;
+  if (size < layout::kMinBlockBytes || size % layout::kAlign != 0) return false;
+  const std::uint64_t capacity = size - layout::kBlockHeaderBytes;
   if (capacity > kMaxCachedPayload) return false;
   std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
-  if (list.size() >= kCachedPerClass || cached_bytes_ + block->size > kCacheBudgetBytes) return false;
+  if (list.size() >= kCachedPerClass || cached_bytes_ + size > kCacheBudgetBytes) return false;
   // Ours alone? Anyone else's reference (another holder, a channel slot, a
   // parent object) is counted, and only the lock holder raises a count from
   // a reference it already has: 1 means ours is the last. (Acquire: their
@@ -366,8 +370,8 @@ bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h
   if (std::atomic_ref(block->refcount).load(std::memory_order_acquire) != 1) return false;
   generation.store(generation_next_++, std::memory_order_release);  // every old handle stops resolving
   std::atomic_ref(block->kind).store(static_cast<std::uint32_t>(BlockKind::cached), std::memory_order_release);
-  list.push_back(entry);
-  count_cached(1, static_cast<std::int64_t>(block->size));
+  list.push_back(cached_block(entry, h.offset));
+  count_cached(1, static_cast<std::int64_t>(size));
   return true;
 }
 
@@ -381,13 +385,14 @@ void Holder::reserve_generations_locked() {
 
 void Holder::flush_cache_locked() {
   for (std::vector<CachedBlock>& list : cache_) {
-    for (const CachedBlock entry : list) {
-      LedgerEntry* ledger = first_entries_ + entry;
-      if (ledger->offset != 0) {  // (0: reaped meanwhile)
-        count_cached(-1, -static_cast<std::int64_t>(arena_->heap_->header_at(ledger->offset)->size));
-        arena_->release_ledger_entry_locked(slot_, ledger);
+    for (const CachedBlock cached : list) {
+      LedgerEntry* ledger = first_entries_ + entry_of(cached);
+      if (const BlockHeader* block = arena_->heap_->resolve_recyclable(offset_of(cached), slot_)) {
+        count_cached(-1, -static_cast<std::int64_t>(block->size));
       }
-      unused_[0].push_back(entry);
+      // Still ours, unless reaped meanwhile (then it reads 0).
+      if (ledger->offset == offset_of(cached)) arena_->release_ledger_entry_locked(slot_, ledger);
+      unused_[0].push_back(entry_of(cached));
       lowest_with_room_ = 0;
     }
     list.clear();

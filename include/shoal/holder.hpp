@@ -98,13 +98,22 @@ class Holder {
   layout::LedgerEntry* entry_at(std::uint32_t index) const;
   bool usable_here() const;
 
-  // The recycling cache, touched by the attaching thread only. It lists
-  // ledger entry indexes: recycled entries all sit in the first ledger
-  // block (see release_to_cache), whose entries start at first_entries_,
-  // and each names its block's offset. (One small integer a block: a
-  // struct here was stored field by field and loaded back 16 bytes at a
+  // The recycling cache, touched by the attaching thread only. Each cached
+  // block is one word of this process's memory: its ledger entry index
+  // (recycled entries all sit in the first ledger block, see
+  // release_to_cache, whose entries start at first_entries_) in the low
+  // bits, its offset above them. The offset is kept here, not read back from
+  // the ledger in the arena, which a stray write could have changed. (One
+  // word: a struct was stored field by field and loaded back 16 bytes at a
   // time, which stalls store forwarding.)
-  using CachedBlock = std::uint32_t;
+  using CachedBlock = std::uint64_t;
+  static constexpr unsigned kEntryBits = 10;  // kLedgerChunkEntries <= 1024
+  static_assert(layout::kLedgerChunkEntries <= (1u << kEntryBits));
+  static constexpr CachedBlock cached_block(std::uint32_t entry, std::uint64_t offset) {
+    return offset << kEntryBits | entry;  // offsets are far below 2^54
+  }
+  static constexpr std::uint32_t entry_of(CachedBlock c) { return static_cast<std::uint32_t>(c & ((1u << kEntryBits) - 1)); }
+  static constexpr std::uint64_t offset_of(CachedBlock c) { return c >> kEntryBits; }
   static constexpr std::size_t kCacheClasses = kMaxCachedPayload / layout::kAlign;
   static constexpr std::uint64_t kGenerationBatch = 4096;
   // The thread pointer names the running thread in one register read, where
