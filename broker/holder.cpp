@@ -306,7 +306,7 @@ bool Holder::recyclable(std::uint64_t bytes, BlockKind kind) {
   return (kind == BlockKind::raw || kind == BlockKind::blob) && bytes <= kMaxCachedPayload;
 }
 
-void Holder::count_cached(std::int64_t blocks, std::int64_t bytes) {
+inline void Holder::count_cached(std::int64_t blocks, std::int64_t bytes) {
   // New values in locals first: reading a field back right after storing it
   // stalled on store forwarding here (a third of the recycling time).
   const std::uint64_t blocks_now = cached_blocks_ + static_cast<std::uint64_t>(blocks);
@@ -322,10 +322,9 @@ void Holder::count_cached(std::int64_t blocks, std::int64_t bytes) {
 HeldBlock Holder::allocate_from_cache(std::uint64_t bytes, BlockKind kind, std::uint32_t site) {
   if (!recyclable(bytes, kind) || !on_owner_thread()) return {};
   const std::uint64_t capacity = BlockHeap::block_bytes_for(bytes) - layout::kBlockHeaderBytes;
-  std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
-  if (list.empty()) return {};
-  const CachedBlock cached = list.back();
-  list.pop_back();
+  CachedStack& stack = cache_[capacity / layout::kAlign - 1];
+  if (stack.count == 0) return {};
+  const CachedBlock cached = stack.blocks[--stack.count];
   const std::uint32_t entry = entry_of(cached);
   LedgerEntry* ledger = first_entries_ + entry;
   const std::uint64_t offset = offset_of(cached);
@@ -361,8 +360,8 @@ bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h
   if (size < layout::kMinBlockBytes || size % layout::kAlign != 0) return false;
   const std::uint64_t capacity = size - layout::kBlockHeaderBytes;
   if (capacity > kMaxCachedPayload) return false;
-  std::vector<CachedBlock>& list = cache_[capacity / layout::kAlign - 1];
-  if (list.size() >= kCachedPerClass || cached_bytes_ + size > kCacheBudgetBytes) return false;
+  CachedStack& stack = cache_[capacity / layout::kAlign - 1];
+  if (stack.count >= kCachedPerClass || cached_bytes_ + size > kCacheBudgetBytes) return false;
   // Ours alone? Anyone else's reference (another holder, a channel slot, a
   // parent object) is counted, and only the lock holder raises a count from
   // a reference it already has: 1 means ours is the last. (Acquire: their
@@ -370,7 +369,7 @@ bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h
   if (std::atomic_ref(block->refcount).load(std::memory_order_acquire) != 1) return false;
   generation.store(generation_next_++, std::memory_order_release);  // every old handle stops resolving
   std::atomic_ref(block->kind).store(static_cast<std::uint32_t>(BlockKind::cached), std::memory_order_release);
-  list.push_back(cached_block(entry, h.offset));
+  stack.blocks[stack.count++] = cached_block(entry, h.offset);
   count_cached(1, static_cast<std::int64_t>(size));
   return true;
 }
@@ -384,8 +383,8 @@ void Holder::reserve_generations_locked() {
 }
 
 void Holder::flush_cache_locked() {
-  for (std::vector<CachedBlock>& list : cache_) {
-    for (const CachedBlock cached : list) {
+  for (CachedStack& stack : cache_) {
+    for (const CachedBlock cached : std::span(stack.blocks).first(stack.count)) {
       LedgerEntry* ledger = first_entries_ + entry_of(cached);
       if (const BlockHeader* block = arena_->heap_->resolve_recyclable(offset_of(cached), slot_)) {
         count_cached(-1, -static_cast<std::int64_t>(block->size));
@@ -395,7 +394,7 @@ void Holder::flush_cache_locked() {
       unused_[0].push_back(entry_of(cached));
       lowest_with_room_ = 0;
     }
-    list.clear();
+    stack.count = 0;
   }
   shrink_ledger_locked();
 }

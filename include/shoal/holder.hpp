@@ -115,6 +115,13 @@ class Holder {
   static constexpr std::uint32_t entry_of(CachedBlock c) { return static_cast<std::uint32_t>(c & ((1u << kEntryBits) - 1)); }
   static constexpr std::uint64_t offset_of(CachedBlock c) { return c >> kEntryBits; }
   static constexpr std::size_t kCacheClasses = kMaxCachedPayload / layout::kAlign;
+  // One size class of the cache: a fixed stack in the Holder itself, so a
+  // push or pop is one count and one slot (a std::vector kept three
+  // pointers to load and compare on every recycled allocation and release).
+  struct CachedStack {
+    std::uint32_t count = 0;
+    std::array<CachedBlock, kCachedPerClass> blocks;
+  };
   static constexpr std::uint64_t kGenerationBatch = 4096;
   // The thread pointer names the running thread in one register read, where
   // std::this_thread::get_id() is a call into libc: the recycling paths ask
@@ -150,7 +157,7 @@ class Holder {
   // read them with one 16-byte load, which cannot be forwarded from the two
   // 8-byte stores just before it and stalled every recycled allocation.
   std::uint64_t cached_blocks_ = 0;
-  std::array<std::vector<CachedBlock>, kCacheClasses> cache_;  // by payload capacity / 64 - 1
+  std::array<CachedStack, kCacheClasses> cache_;  // by payload capacity / 64 - 1
   std::uint64_t cached_bytes_ = 0;
   // Generations reserved for recycled blocks: [next, end).
   std::uint64_t generation_next_ = 0;
