@@ -135,42 +135,84 @@ BlobSlice Freezer::reference(const HeldBlock& blob) {
   return BlobSlice{index, 0, children_[index].bytes};
 }
 
-BlobSlice Freezer::reference(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length) {
+namespace {
+
+void check_range(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length) {
   if (!blob) throw InvalidArgument("cannot reference an empty HeldBlock");
   const std::uint64_t size = blob.bytes().size();
   if (offset > size || length > size - offset) {  // checked first: a bad range adds no child
     throw InvalidArgument("range [" + std::to_string(offset) + ", +" + std::to_string(length) +
                           ") is outside the blob of " + std::to_string(size) + " bytes");
   }
+}
+
+InvalidArgument wrong_kind(Handle h, BlockKind kind, BlockKind expected) {
+  return InvalidArgument("block " + to_string(h) + " is of kind " + std::to_string(static_cast<int>(kind)) +
+                         ", expected " + std::to_string(static_cast<int>(expected)));
+}
+
+}  // namespace
+
+BlobSlice Freezer::reference(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length) {
+  check_range(blob, offset, length);
   return BlobSlice{add_child(blob.handle(), BlockKind::blob), offset, length};
+}
+
+BlobSlice Freezer::reference(HeldBlock&& blob, std::uint64_t offset, std::uint64_t length) {
+  check_range(blob, offset, length);
+  HeldBlock ours = std::move(blob);
+  if (const auto known = check_held_child(ours, BlockKind::blob)) return BlobSlice{*known, offset, length};
+  return BlobSlice{add_new_child(std::move(ours), BlockKind::blob), offset, length};
+}
+
+BlobSlice Freezer::borrow(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length) {
+  check_range(blob, offset, length);
+  if (const auto known = check_held_child(blob, BlockKind::blob)) return BlobSlice{*known, offset, length};
+  if (children_.size() >= 0xFFFFFFFFu) throw InvalidArgument("too many children for one object");
+  const auto index = static_cast<std::uint32_t>(children_.size());
+  child_by_offset_[blob.handle().offset] = index;
+  children_.push_back(Child{HeldBlock{}, blob.handle(), BlockKind::blob, blob.bytes().size()});
+  return BlobSlice{index, offset, length};
+}
+
+std::optional<std::uint32_t> Freezer::known_child(Handle h, BlockKind expected) const {
+  const auto found = child_by_offset_.find(h.offset);
+  if (found == child_by_offset_.end() || children_[found->second].handle != h) return std::nullopt;
+  const Child& known = children_[found->second];
+  if (known.kind != expected) throw wrong_kind(h, known.kind, expected);
+  return found->second;
 }
 
 std::uint32_t Freezer::add_child(Handle h, BlockKind expected) {
   check_usable();
-  auto wrong_kind = [&](BlockKind kind) {
-    return InvalidArgument("block " + to_string(h) + " is of kind " + std::to_string(static_cast<int>(kind)) +
-                           ", expected " + std::to_string(static_cast<int>(expected)));
-  };
-  if (auto found = child_by_offset_.find(h.offset); found != child_by_offset_.end()) {
-    const Child& known = children_[found->second];
-    if (known.block.handle() == h) {
-      if (known.kind != expected) throw wrong_kind(known.kind);
-      return found->second;
-    }
-  }
+  if (const auto known = known_child(h, expected)) return *known;
   const BlockInfo info = holder_.arena().block_info(h);  // InvalidHandle if not live
-  if (info.kind != expected) throw wrong_kind(info.kind);
+  if (info.kind != expected) throw wrong_kind(h, info.kind, expected);
   // Our own reference, so the child cannot go away before publish() even
   // if the caller lets go of theirs.
   return add_new_child(holder_.retain(h), expected);
+}
+
+// A child the caller holds a reference on is live, so its kind can be read
+// without the lock. Its index if the object has it already.
+std::optional<std::uint32_t> Freezer::check_held_child(const HeldBlock& blob, BlockKind expected) const {
+  check_usable();
+  if (&blob.holder()->arena() != &holder_.arena()) {
+    throw InvalidArgument("block " + to_string(blob.handle()) + " is held in another arena");
+  }
+  if (const auto known = known_child(blob.handle(), expected)) return known;
+  const BlockKind kind = blob.kind();
+  if (kind != expected) throw wrong_kind(blob.handle(), kind, expected);
+  return std::nullopt;
 }
 
 std::uint32_t Freezer::add_new_child(HeldBlock block, BlockKind kind) {
   if (children_.size() >= 0xFFFFFFFFu) throw InvalidArgument("too many children for one object");
   const auto index = static_cast<std::uint32_t>(children_.size());
   const std::uint64_t bytes = block.bytes().size();
-  child_by_offset_[block.handle().offset] = index;
-  children_.push_back(Child{std::move(block), kind, bytes});
+  const Handle handle = block.handle();
+  child_by_offset_[handle.offset] = index;
+  children_.push_back(Child{std::move(block), handle, kind, bytes});
   return index;
 }
 
@@ -194,7 +236,7 @@ HeldBlock Freezer::publish(std::uint32_t site) {
 
   std::vector<Handle> handles;
   handles.reserve(children_.size());
-  for (const Child& c : children_) handles.push_back(c.block.handle());
+  for (const Child& c : children_) handles.push_back(c.handle);
   HeldBlock object = holder_.allocate_object(handles, bytes, site);  // the object retains every child
   if (object.bytes().size() < bytes) throw InvalidArgument("object body smaller than asked for");
   write_framed(segments, object.bytes());

@@ -582,5 +582,10 @@ bool HeldBlock::frozen() const {
   return (std::atomic_ref<std::uint16_t>(block->flags).load(std::memory_order_acquire) & layout::kFrozen) != 0;
 }
 
+layout::BlockKind HeldBlock::kind() const {
+  if (holder_ == nullptr) return layout::BlockKind::none;
+  auto* block = reinterpret_cast<layout::BlockHeader*>(holder_->arena().base() + handle_.offset);
+  return static_cast<layout::BlockKind>(std::atomic_ref<std::uint32_t>(block->kind).load(std::memory_order_acquire));
+}
 
 }  // namespace shoal

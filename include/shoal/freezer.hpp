@@ -22,7 +22,9 @@
 //
 // Ownership: a Freezer holds a reference on every child until publish()
 // (or until it is destroyed, if it never publishes: then every blob it made
-// is freed). Writers (ValueWriter, SequenceWriter, DictWriter) are views
+// is freed), except a borrowed one (Freezer::borrow), which the caller keeps
+// alive; publish() checks every child under the arena lock, so a borrowed
+// blob let go of too early fails the publish instead of being used. Writers (ValueWriter, SequenceWriter, DictWriter) are views
 // into the Freezer's message, valid while the Freezer lives and until
 // publish(). A Freezer is used by one thread at a time.
 #pragma once
@@ -172,6 +174,14 @@ class Freezer {
   // immutable object: nobody may write to it again.
   BlobSlice reference(const HeldBlock& blob);
   BlobSlice reference(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length);
+  // The same, taking over the caller's reference instead of taking one of
+  // its own (no arena lock). `blob` is empty afterwards.
+  BlobSlice reference(HeldBlock&& blob, std::uint64_t offset, std::uint64_t length);
+  // The same, with no reference of the Freezer's own at all (no arena
+  // lock): the caller keeps `blob` until publish(). If it does not,
+  // publish() throws InvalidHandle and publishes nothing. The cheap way to
+  // send a buffer the caller holds anyway.
+  BlobSlice borrow(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length);
 
   // Allocates the object block (its child table and a copy of the message)
   // and returns the caller's reference to it. The Freezer is spent after
@@ -187,13 +197,16 @@ class Freezer {
   friend class ValueWriter;
 
   struct Child {
-    HeldBlock block;  // this Freezer's reference, until publish()
+    HeldBlock block;  // this Freezer's reference, until publish(); empty if borrowed
+    Handle handle;
     layout::BlockKind kind;
     std::uint64_t bytes;  // payload size
   };
 
   std::uint32_t add_child(Handle block, layout::BlockKind expected);
+  std::optional<std::uint32_t> check_held_child(const HeldBlock& blob, layout::BlockKind expected) const;
   std::uint32_t add_new_child(HeldBlock block, layout::BlockKind kind);
+  std::optional<std::uint32_t> known_child(Handle block, layout::BlockKind expected) const;
   const Child& child(std::uint32_t index) const;
   void check_usable() const;
 

@@ -174,6 +174,7 @@ class HeldBlock {
   ~HeldBlock() { reset(); }
 
   Handle handle() const { return handle_; }
+  Holder* holder() const { return holder_; }  // whose reference this is; null if empty
   explicit operator bool() const { return holder_ != nullptr; }
   // The payload, exactly the bytes asked for at allocation, 64-byte aligned
   // (for an object block: its body, after the child table).
@@ -183,6 +184,8 @@ class HeldBlock {
   // C++ API cannot stop a write through bytes(); the Python layer exports a
   // frozen block read-only only.
   bool frozen() const;
+  // What the block is (read from the arena: a corrupt arena may say anything).
+  layout::BlockKind kind() const;
   // Releases the reference now (the block is freed if it was the last).
   void reset() noexcept {
     if (holder_ == nullptr) return;

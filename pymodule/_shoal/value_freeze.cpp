@@ -21,8 +21,8 @@
 // frees every blob it made when it goes.
 #include "value_freeze.hpp"
 
-
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,8 +83,12 @@ std::string spell(const PathStep& step) {
 
 class ValueFreezer {
  public:
-  ValueFreezer(ModuleState* state, ArenaSession& session, shoal::heap::Freezer& freezer)
-      : state_(state), session_(session), freezer_(freezer) {}
+  // `borrowed` keeps the owner of every blob the Freezer borrows alive
+  // until the caller lets it go, after publish(): pickling runs user code,
+  // which could drop the last Python reference to a Buffer already written.
+  ValueFreezer(ModuleState* state, ArenaSession& session, shoal::heap::Freezer& freezer,
+               std::vector<std::shared_ptr<BlockOwner>>& borrowed)
+      : state_(state), session_(session), freezer_(freezer), borrowed_(borrowed) {}
 
   // Writes `value` at `path`. Returns -1 with a Python error set. May throw
   // the core's errors (ArenaFull, InvalidArgument for too deep a nesting).
@@ -216,7 +220,10 @@ class ValueFreezer {
     }
     shoal::heap::BlobSlice slice;
     if (buffer.owner->session.get() == &session_ && buffer.owner->block.handle() == buffer.blob) {
-      slice = freezer_.reference(buffer.owner->block, buffer.offset, buffer.nbytes);
+      // Borrowed, not referenced (three arena lock round trips fewer per
+      // buffer sent): the Buffer's owner holds the blob, kept until publish.
+      slice = freezer_.borrow(buffer.owner->block, buffer.offset, buffer.nbytes);
+      borrowed_.push_back(buffer.owner);
     } else {
       // Received, or held through another Arena object: the Freezer needs
       // a reference of the channel's own holder on the blob itself.
@@ -227,8 +234,7 @@ class ValueFreezer {
         PyErr_Format(PyExc_ValueError, "%s: the buffer's bytes are not inside its block", spell(path).c_str());
         return -1;
       }
-      shoal::HeldBlock blob = session_.holder().retain(buffer.blob);
-      slice = freezer_.reference(blob, *offset, buffer.nbytes);
+      slice = freezer_.reference(session_.holder().retain(buffer.blob), *offset, buffer.nbytes);
     }
     std::vector<std::uint64_t> shape(buffer.shape.begin(), buffer.shape.end());
     std::vector<std::int64_t> strides(buffer.strides.begin(), buffer.strides.end());
@@ -362,8 +368,7 @@ class ValueFreezer {
     if (buffer == nullptr || buffer->owner->session->arena().name() != session_.arena().name()) return false;
     const std::optional<std::uint64_t> offset = offset_in_blob(*buffer, data, length);
     if (!offset) return false;
-    shoal::HeldBlock blob = session_.holder().retain(buffer->blob);
-    *slice = freezer_.reference(blob, *offset, length);
+    *slice = freezer_.reference(session_.holder().retain(buffer->blob), *offset, length);
     return true;
   }
 
@@ -510,6 +515,7 @@ class ValueFreezer {
   ModuleState* state_;
   ArenaSession& session_;
   shoal::heap::Freezer& freezer_;
+  std::vector<std::shared_ptr<BlockOwner>>& borrowed_;
   bool numpy_looked_up_ = false;
   PyTypeObject* ndarray_type_ = nullptr;  // a reference, while this walk lasts
 
@@ -522,9 +528,10 @@ class ValueFreezer {
 std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value) {
   std::optional<shoal::heap::Freezer> freezer;
   std::optional<shoal::HeldBlock> object;
+  std::vector<std::shared_ptr<BlockOwner>> borrowed;
   try {
     freezer.emplace(session.holder());
-    ValueFreezer walker(state, session, *freezer);
+    ValueFreezer walker(state, session, *freezer, borrowed);
     if (walker.write(value, freezer->root(), PathStep{}) == 0) {
       // The top-level object records the Python line that sent it (its
       // copied blobs stay unknown: the object names them).
@@ -534,8 +541,12 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
   } catch (...) {
     raise_python_error(state);
   }
-  // An unpublished Freezer frees what it made, which takes the arena lock.
-  without_gil([&] { freezer.reset(); });
+  // An unpublished Freezer frees what it made, and a borrowed blob's owner
+  // may be the last: both take the arena lock.
+  without_gil([&] {
+    freezer.reset();
+    borrowed.clear();
+  });
   return object;
 }
 

@@ -166,6 +166,41 @@ def test_read_only_once_sent(arena):
     assert received.ctypes.data == array.ctypes.data
 
 
+class _DropsTheBuffers:
+    """Pickled after the buffers were written: its __reduce__ drops the last
+    Python references to them while the value is still being sent."""
+
+    def __init__(self, holder):
+        self.holder = holder
+
+    def __reduce__(self):
+        self.holder.clear()
+        gc.collect()
+        return (_DropsTheBuffers, ([],))
+
+
+@pytest.mark.parametrize("nbytes", [1024, 1 << 20])  # recyclable, and freed to the heap
+def test_a_buffer_dropped_while_being_sent_still_arrives(arena, nbytes):
+    # The sender borrows each Buffer's block rather than taking a reference
+    # of its own; whatever user code does meanwhile, the block must stay.
+    channel = shoal.Channel(2, arena=arena)
+    holder = [arena.empty(nbytes, "uint8")]
+    np.asarray(holder[0])[:] = 0xA5
+    first = holder[0].__array_interface__["data"][0]
+    channel.send((holder, _DropsTheBuffers(holder)))
+    assert holder == []
+    replacement = arena.empty(nbytes, "uint8")  # may not reuse the sent block
+    np.asarray(replacement)[:] = 0
+    (buffers, _), = [channel.recv()]
+    assert len(buffers) == 1
+    got = np.asarray(buffers[0])
+    assert got.ctypes.data == first, "the same block, not a copy"
+    assert (got == 0xA5).all()
+    del got, buffers, replacement
+    gc.collect()
+    assert arena.check() == []
+
+
 def test_writable_request_raises_buffer_error_after_send(arena):
     import inspect
 
