@@ -303,10 +303,11 @@ def transfer_pair(env, where, kind, sizes, row):
                 ctl_c.send(("recv",))
                 time.sleep(0.005)                 # the consumer is waiting
                 ctl_p.send(("send", nbytes))
-                # Stay off the CPU while the hand-off runs: on 2 cores a third
-                # runnable process (this one spinning in res.recv) would steal a
-                # core from the producer or a busy-polling consumer.
-                time.sleep(0.005)
+                # Stay off the CPU while the hand-off runs (the producer
+                # waits SETTLE_S first): on 2 cores a third runnable process
+                # (this one spinning in res.recv) would steal a core from the
+                # producer or a busy-polling consumer.
+                time.sleep(workloads.SETTLE_S + 0.008)
                 got = {m[0]: m for m in collect(res, workers, 2)}
                 if got["c"][3][1] != nbytes:
                     raise RuntimeError(f"received {got['c'][3][1]} bytes, sent {nbytes}")

@@ -21,6 +21,7 @@ import time
 
 PAGE = 4096
 STOP = -1
+SETTLE_S = 0.002   # a producer's pause between being told to send and sending
 
 
 def now():
@@ -244,6 +245,10 @@ def role_producer(spec):
             res.send(("released",))
             continue
         nbytes, copies = cmd[1], (cmd[2] if len(cmd) > 2 else 1)
+        # Let the driver's wake-up of this process finish first: on 2 cores
+        # its futex wake still runs on one when we start, a third runnable
+        # beside this producer and a busy-polling consumer.
+        time.sleep(SETTLE_S)
         if kind in ("iox", "iox_ev"):
             import numpy as np
             sample = iox_pub.loan_slice_uninit(nbytes)

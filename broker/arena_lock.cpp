@@ -22,7 +22,7 @@ namespace {
 // running the owner: on one CPU spinning only delays it. A futex wake
 // between cores on a virtual machine costs several microseconds, far more
 // than a short critical section.
-constexpr int kSpinTries = 200;
+constexpr auto kSpinFor = std::chrono::microseconds(50);
 
 // Robust futexes can lose a wake-up when a process is killed at the wrong
 // instant: the lock word reads 0 (free) while waiters sleep on. Reproduced
@@ -47,10 +47,12 @@ timespec slice_deadline(std::chrono::steady_clock::duration slice) {
 
 int acquire(pthread_mutex_t* mutex, std::chrono::milliseconds timeout) {
   if (spin::worthwhile()) {
-    for (int i = 0; i < kSpinTries; ++i) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+    for (int i = 1;; ++i) {
       const int rc = pthread_mutex_trylock(mutex);
       if (rc != EBUSY) return rc;
       spin::relax();
+      if (i % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     }
   }
   const auto give_up = std::chrono::steady_clock::now() + timeout;
