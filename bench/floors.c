@@ -9,7 +9,9 @@
  *            file written by someone else, freshly mapped (what a zero-copy
  *            receiver pays to read what it got);
  *   touch_anon  — the same over fresh anonymous pages (first-touch faults).
- * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS
+ * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS [spin]; with
+ * "spin", only the spin round trip (bench/suite.py measures it again beside
+ * each throughput run: it tells how far apart the two CPUs are right now).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -99,6 +101,11 @@ int main(int argc, char **argv) {
   int n = argc > 2 ? atoi(argv[2]) : 20000;
   double fp99, sp99;
   int fn, sn;
+  if (argc > 3 && strcmp(argv[3], "spin") == 0) {
+    double p50 = pingpong(1, n, &sp99, &sn);
+    printf("{\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d}\n", p50, sp99, sn);
+    return 0;
+  }
   double fp50 = pingpong(0, n, &fp99, &fn);
   double sp50 = pingpong(1, n, &sp99, &sn);
 

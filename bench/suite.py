@@ -512,15 +512,82 @@ def pct(s, p):
 
 # ================================================================ 3. throughput
 
+THROUGHPUT_REPS = 5      # shoal's throughput rows: median of this many runs
 THROUGHPUT = {
     "interp": ["shoal", "xiq", "ipe", "tq"],
     "proc": ["shoal", "mpq", "ppe", "ray", "iox", "iox_ev"],
 }
 
 
+def runs_note(row, sep=" "):
+    """'runs: rate (spin round trip before it), ...' for a row with several runs."""
+    rates, spins = row.get("all_msgs_per_s"), row.get("all_spin_rt_before_s")
+    if not rates or len(rates) < 2:
+        return ""
+    parts = [f"{r / 1e6:.2f}M" + (f" ({fmt_t(sp)})" if sp else "") for r, sp in zip(rates, spins or [None] * len(rates))]
+    return f"{sep}(runs: {', '.join(parts)})"
+
+
+def throughput_once(env, kind, where, P, C, count):
+    """One run of P producers and C consumers sending `count` small ints
+    each; returns the row (msgs, seconds, msgs_per_s)."""
+    a, _ = pair_endpoints(env, kind, where)
+    ctl, res = shoal.Channel(8), shoal.Channel(64)
+    specs = [{"role": "tp_consumer", "kind": kind, "ep": a, "res": res, "ctl": None,
+              "stops": 1 if kind.startswith("iox") else P, "numpy": False, "nsub": C, "npub": P}
+             for _ in range(C)]
+    # iceoryx2: the consumer receives on ep2 (=a) and never sends
+    for s in specs:
+        s["ep2"] = a
+    pspecs = [{"role": "tp_producer", "kind": kind, "ep": a, "ep2": a, "res": res, "ctl": ctl,
+               "numpy": False, "nsub": C, "npub": P} for _ in range(P)]
+    if kind.startswith("iox"):
+        # each side needs a second service it does not use
+        for s in specs:
+            s["ep"] = a + "-unused-c"
+        for s in pspecs:
+            s["ep2"] = a + "-unused-p"
+    w = start("thread" if kind == "tq" else where, specs + pspecs)
+    try:
+        collect(res, w, P + C, 60)
+        if kind.startswith("iox"):
+            time.sleep(0.3)
+        for _ in range(P):
+            ctl.send(("go", count, C))
+        ms = collect(res, w, P + C, 600)
+    finally:
+        w.join()
+    t0 = min(m[1] for m in ms if m[0] == "tp_p")
+    t1 = max(m[1] for m in ms if m[0] == "tp_c")
+    got = sum(m[2] for m in ms if m[0] == "tp_c")
+    if not kind.startswith("iox") and got != P * count:
+        raise RuntimeError(f"received {got} of {P * count}")
+    row = {"msgs": got, "seconds": t1 - t0, "msgs_per_s": got / (t1 - t0)}
+    if kind.startswith("iox") and got != count:
+        row["note"] = f"{got} of {count} received (the subscriber buffer overflowed)"
+    return row
+
+
+def spin_round_trip_now():
+    """The C spin round trip between two processes, measured now (2,000
+    round trips): how far apart the machine has placed our two CPUs at this
+    moment. On this project's virtual machines it moves between about 0.1
+    and several tenths of a microsecond over minutes, and small-message
+    throughput moves with it."""
+    try:
+        exe = build_floors()
+        if not exe:
+            return None
+        out = subprocess.run([exe, "0", "2000", "spin"], check=True, capture_output=True, text=True, timeout=30)
+        return json.loads(out.stdout)["spin_rt_p50_s"]
+    except (subprocess.SubprocessError, ValueError, KeyError):
+        return None
+
+
 def run_throughput(env):
     count = 3000 if env.quick else 30000
-    out = {"count_per_producer": count}
+    reps = 1 if env.quick else THROUGHPUT_REPS
+    out = {"count_per_producer": count, "shoal_reps": reps}
     for where, kinds in THROUGHPUT.items():
         out[where] = {}
         for kind in kinds:
@@ -534,42 +601,23 @@ def run_throughput(env):
                         raise Unavailable("n/a: a task or actor call per message (see ping-pong)")
                     if kind.startswith("iox") and pc != (1, 1):
                         raise Unavailable("n/a: publish/subscribe gives every subscriber every message, not a work queue")
-                    P, C = pc
-                    a, _ = pair_endpoints(env, kind, where)
-                    ctl, res = shoal.Channel(8), shoal.Channel(64)
-                    specs = [{"role": "tp_consumer", "kind": kind, "ep": a, "res": res, "ctl": None,
-                              "stops": 1 if kind.startswith("iox") else P, "numpy": False, "nsub": C, "npub": P}
-                             for _ in range(C)]
-                    # iceoryx2: the consumer receives on ep2 (=a) and never sends
-                    for s in specs:
-                        s["ep2"] = a
-                    pspecs = [{"role": "tp_producer", "kind": kind, "ep": a, "ep2": a, "res": res, "ctl": ctl,
-                               "numpy": False, "nsub": C, "npub": P} for _ in range(P)]
-                    if kind.startswith("iox"):
-                        # each side needs a second service it does not use
-                        for s in specs:
-                            s["ep"] = a + "-unused-c"
-                        for s in pspecs:
-                            s["ep2"] = a + "-unused-p"
-                    w = start("thread" if kind == "tq" else where, specs + pspecs)
-                    try:
-                        collect(res, w, P + C, 60)
-                        if kind.startswith("iox"):
-                            time.sleep(0.3)
-                        for _ in range(P):
-                            ctl.send(("go", count, C))
-                        ms = collect(res, w, P + C, 600)
-                    finally:
-                        w.join()
-                    t0 = min(m[1] for m in ms if m[0] == "tp_p")
-                    t1 = max(m[1] for m in ms if m[0] == "tp_c")
-                    got = sum(m[2] for m in ms if m[0] == "tp_c")
-                    if not kind.startswith("iox") and got != P * count:
-                        raise RuntimeError(f"received {got} of {P * count}")
-                    row.update({"msgs": got, "seconds": t1 - t0, "msgs_per_s": got / (t1 - t0)})
-                    if kind.startswith("iox") and got != count:
-                        row["note"] = f"{got} of {count} received (the subscriber buffer overflowed)"
-                    log(f"  {where:6s} {kind:6s} {key}: {row['msgs_per_s']:,.0f} msgs/s")
+                    if kind == "shoal":
+                        # shoal's rows are the targets: the median of a few
+                        # runs, each beside the spin round trip just before it
+                        runs = []
+                        for _ in range(reps):
+                            spin = spin_round_trip_now()
+                            one = throughput_once(env, kind, where, *pc, count)
+                            one["spin_rt_before_s"] = spin
+                            runs.append(one)
+                        runs.sort(key=lambda r: r["msgs_per_s"])
+                        row.update(runs[len(runs) // 2])
+                        row["all_msgs_per_s"] = [r["msgs_per_s"] for r in runs]
+                        row["all_spin_rt_before_s"] = [r["spin_rt_before_s"] for r in runs]
+                    else:
+                        row.update(throughput_once(env, kind, where, *pc, count))
+                    log(f"  {where:6s} {kind:6s} {key}: {row['msgs_per_s']:,.0f} msgs/s"
+                        + (f" (runs: {', '.join(f'{x:,.0f}' for x in row['all_msgs_per_s'])})" if "all_msgs_per_s" in row else ""))
                 except Unavailable as e:
                     row["na"] = str(e)
                     log(f"  {where:6s} {kind:6s} {key}: {e}")
@@ -894,16 +942,33 @@ COMPUTE_LABELS = {
 
 # ================================================================ floors
 
-def run_floors(env):
+FLOORS_EXE = [None]   # bench/floors.c, built once per run (run_floors)
+
+
+def build_floors():
+    """Builds bench/floors.c into a folder removed at exit; its path, or None
+    without a C compiler."""
+    if FLOORS_EXE[0]:
+        return FLOORS_EXE[0]
     cc = shutil.which("cc") or shutil.which("gcc")
-    size = 64 * MiB if env.quick else GiB
     if not cc:
-        return {"na": "no C compiler (cc) on PATH"}
+        return None
+    import atexit
     d = tempfile.mkdtemp(prefix="shoal-floors-")
+    atexit.register(shutil.rmtree, d, True)
     exe = os.path.join(d, "floors")
+    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
+                   capture_output=True, text=True)
+    FLOORS_EXE[0] = exe
+    return exe
+
+
+def run_floors(env):
+    size = 64 * MiB if env.quick else GiB
     try:
-        subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
-                       capture_output=True, text=True)
+        exe = build_floors()
+        if not exe:
+            return {"na": "no C compiler (cc) on PATH"}
         out = subprocess.run([exe, str(size), "5000" if env.quick else "20000"], check=True,
                              capture_output=True, text=True, timeout=120)
         r = json.loads(out.stdout)
@@ -914,8 +979,6 @@ def run_floors(env):
         return r
     except subprocess.CalledProcessError as e:
         return {"error": f"failed: {(e.stderr or '')[:300]}"}
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def shoal_alone(sizes):
@@ -1111,8 +1174,13 @@ def report(R, env):
     tp = R.get("throughput")
     if tp:
         L.append("")
+        reps = tp.get("shoal_reps", 1)
         L.append(f"**3. Small-message throughput** (small ints, {tp['count_per_producer']:,} per producer; "
-                 f"shoal / peer in brackets):")
+                 f"shoal / peer in brackets"
+                 + (f"; shoal's rows: the median of {reps} runs, each run's rate listed with the C spin round trip "
+                    f"measured just before it, which tells how far apart the machine had placed the two CPUs "
+                    f"at that moment (on a virtual machine it changes over minutes, and every cross-core "
+                    f"hand-off with it)" if reps > 1 else "") + "):")
         L.append("")
         L.append("| between | peer | 1 producer / 1 consumer | 2 / 2 |")
         L.append("| --- | --- | ---: | ---: |")
@@ -1125,7 +1193,8 @@ def report(R, env):
                     b = tp[where].get("shoal", {}).get(key, {}).get("msgs_per_s")
                     if "msgs_per_s" in row:
                         r = f" ({fmt_ratio(b / row['msgs_per_s'])})" if b and kind != "shoal" else ""
-                        cells.append(f"{row['msgs_per_s']:,.0f} msgs/s{r}" + (f" — {row['note']}" if row.get("note") else ""))
+                        cells.append(f"{row['msgs_per_s']:,.0f} msgs/s{r}" + (f" — {row['note']}" if row.get("note") else "")
+                                     + runs_note(row, "<br>"))
                     else:
                         cells.append(status(row))
                 L.append(f"| {w} | {label(kind)} | " + " | ".join(cells) + " |")
@@ -1234,9 +1303,10 @@ def targets(R, env):
         p = pp.get(where, {}).get("shoal", {}).get("p50_s")
         add(f"ping-pong p50 ≤ {lim * 1e6:.0f} µs between {wl}", None if p is None else p <= lim, fmt_t(p))
     # 5. throughput
-    t = tp.get("interp", {}).get("shoal", {}).get("1/1", {}).get("msgs_per_s")
+    trow = tp.get("interp", {}).get("shoal", {}).get("1/1", {})
+    t = trow.get("msgs_per_s")
     add("≥1M small msgs/s 1/1 between interpreters", None if t is None else t >= 1e6,
-        f"{t:,.0f} msgs/s" if t else "–")
+        (f"{t:,.0f} msgs/s" + runs_note(trow)) if t else "–")
     # 6. fan-out memory
     cs = [(w, fo.get(w, {}).get("shoal", {}).get("copies")) for w in ("interp", "proc")]
     cs = [(w, c) for w, c in cs if c is not None]
