@@ -300,6 +300,11 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
   return record_locked(offset, /*take_over=*/false, recycle);
 }
 
+HeldBlock Holder::try_allocate_cached(std::uint64_t bytes, BlockKind kind, std::uint32_t site) noexcept {
+  if (!usable_here()) return {};
+  return allocate_from_cache(bytes, kind, site);
+}
+
 // ------------------------------------------------------------ recycling --
 
 bool Holder::recyclable(std::uint64_t bytes, BlockKind kind) {
@@ -580,6 +585,15 @@ bool HeldBlock::frozen() const {
   if (holder_ == nullptr) return false;
   auto* block = reinterpret_cast<layout::BlockHeader*>(holder_->arena().base() + handle_.offset);
   return (std::atomic_ref<std::uint16_t>(block->flags).load(std::memory_order_acquire) & layout::kFrozen) != 0;
+}
+
+bool HeldBlock::try_recycle() noexcept {
+  if (holder_ == nullptr || !holder_->usable_here()) return false;
+  if (ledger_->generation != 0 || !holder_->release_to_cache(entry_, ledger_, handle_)) return false;
+  holder_ = nullptr;
+  handle_ = Handle{};
+  bytes_ = {};
+  return true;
 }
 
 layout::BlockKind HeldBlock::kind() const {

@@ -54,6 +54,10 @@ class Holder {
   // holder. `site` is the creation site (Arena::intern_site; 0 = unknown).
   // Throws ArenaFull, leaving the arena as it was.
   HeldBlock allocate(std::uint64_t bytes, layout::BlockKind kind = layout::BlockKind::raw, std::uint32_t site = 0);
+  // The same, only if this holder's recycling cache has one: never takes the
+  // lock, never blocks, never throws; empty otherwise. For callers that
+  // must give something up before they may wait (Python: the GIL).
+  HeldBlock try_allocate_cached(std::uint64_t bytes, layout::BlockKind kind, std::uint32_t site = 0) noexcept;
 
   // A new block of kind `object` whose payload starts with a child table
   // listing `children`; the new block holds one shared reference on each
@@ -186,6 +190,10 @@ class HeldBlock {
   bool frozen() const;
   // What the block is (read from the arena: a corrupt arena may say anything).
   layout::BlockKind kind() const;
+  // Gives the block back to its holder's recycling cache if that needs no
+  // lock (see "Recycling" above) and empties this HeldBlock: true. Else
+  // false, and nothing changed: reset() then takes the lock.
+  bool try_recycle() noexcept;
   // Releases the reference now (the block is freed if it was the last).
   void reset() noexcept {
     if (holder_ == nullptr) return;

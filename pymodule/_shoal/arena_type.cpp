@@ -295,6 +295,17 @@ PyObject* arena_allocate(PyObject* object, PyObject* nbytes_arg) {
 }
 
 // arena.empty(shape, dtype="float64"): a writable Buffer in this arena.
+}  // namespace
+
+PyObject* arena_empty_buffer(PyObject* object, PyObject* shape, PyObject* dtype) {
+  ArenaObject* self = as_arena(object);
+  std::shared_ptr<ArenaSession> session = open_session(self);
+  if (!session) return nullptr;
+  return empty_buffer(state_of(self), std::move(session), shape, dtype);
+}
+
+namespace {
+
 PyObject* arena_empty(PyObject* object, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"shape", "dtype", nullptr};
   PyObject* shape = nullptr;
@@ -302,10 +313,7 @@ PyObject* arena_empty(PyObject* object, PyObject* args, PyObject* kwargs) {
   if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:empty", const_cast<char**>(keywords), &shape, &dtype)) {
     return nullptr;
   }
-  ArenaObject* self = as_arena(object);
-  std::shared_ptr<ArenaSession> session = open_session(self);
-  if (!session) return nullptr;
-  return empty_buffer(state_of(self), std::move(session), shape, dtype);
+  return arena_empty_buffer(object, shape, dtype);
 }
 
 // Test/debug helper: releases the block _allocate() returned `id` for.

@@ -36,6 +36,10 @@ PyTypeObject* create_arena_type(PyObject* module);
 // with an error set.
 PyObject* default_arena_object(ModuleState* state);
 
+// arena.empty(shape, dtype) for an Arena object (`dtype` may be null: the
+// default). Null with an error set.
+PyObject* arena_empty_buffer(PyObject* arena, PyObject* shape, PyObject* dtype);
+
 // The module function shoal.default_arena().
 PyObject* default_arena_function(PyObject* module, PyObject* unused);
 

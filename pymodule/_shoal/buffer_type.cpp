@@ -281,6 +281,12 @@ bool buffer_is_readonly(const BufferFields& fields) {
 
 void release_owner_without_gil(std::shared_ptr<BlockOwner>& owner) {
   if (owner.use_count() == 1) {
+    // The last user of the block. Back into the holder's recycling cache
+    // needs no lock, so no GIL release either, unless the session goes too.
+    if (owner->session.use_count() > 1 && owner->block.try_recycle()) {
+      owner.reset();
+      return;
+    }
     without_gil([&] { owner.reset(); });
   } else {
     owner.reset();  // not the last: only a counter changes
@@ -312,11 +318,16 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
   if (c_strides(fields.shape, fields.dtype.itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
 
   shoal::HeldBlock block;
-  const std::uint32_t site = calling_site(*session);  // the Python line calling empty(), for `shoal objects`
+  const std::uint32_t site = calling_site(state, *session);  // the Python line calling empty(), for `shoal objects`
   try {
     // A zero-size array still gets a (tiny) block: every Buffer has one.
     const std::uint64_t bytes = fields.nbytes == 0 ? 1 : fields.nbytes;
-    block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); });
+    // A recycled block takes nanoseconds and no lock: releasing the GIL for
+    // it would cost more than the allocation.
+    block = session->holder().try_allocate_cached(bytes, shoal::layout::BlockKind::blob, site);
+    if (!block) {
+      block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); });
+    }
   } catch (...) {
     return raise_python_error(state);
   }
@@ -341,7 +352,13 @@ PyObject* empty_function(PyObject* module, PyObject* args, PyObject* kwargs) {
     if (owned_arena == nullptr) return nullptr;
     arena = owned_arena;
   }
-  // arena.empty does the checking.
+  // An Arena of ours: straight to it (shoal.empty in a loop is common).
+  if (PyObject_TypeCheck(arena, state_of_module(module)->arena_type)) {
+    PyObject* result = arena_empty_buffer(arena, shape, dtype);
+    Py_XDECREF(owned_arena);
+    return result;
+  }
+  // Anything else with an empty() method: arena.empty does the checking.
   PyObject* method = PyUnicode_FromString("empty");
   if (method == nullptr) {
     Py_XDECREF(owned_arena);

@@ -8,13 +8,35 @@
 #include <string_view>
 
 #include "gil.hpp"
+#include "module_state.hpp"
 
 namespace shoal_py {
 
-std::uint32_t calling_site(ArenaSession& session) {
+int LineCache::line_of(PyFrameObject* frame) {
+  PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+  const Key key{code, PyFrame_GetLasti(frame)};
+  if (const auto found = lines_.find(key); found != lines_.end()) {
+    Py_DECREF(code);
+    return found->second;
+  }
+  const int line = PyFrame_GetLineNumber(frame);
+  if (lines_.size() >= kMaxEntries) clear();
+  lines_.emplace(key, line);  // keeps our reference on the code object
+  return line;
+}
+
+void LineCache::clear() {
+  // Moved out first: a code object's deallocation could run Python code
+  // that comes back here.
+  std::unordered_map<Key, int, KeyHash> old;
+  old.swap(lines_);
+  for (const auto& [key, line] : old) Py_DECREF(key.code);
+}
+
+std::uint32_t calling_site(ModuleState* state, ArenaSession& session) {
   PyFrameObject* frame = PyEval_GetFrame();  // borrowed; null outside Python code
   if (frame == nullptr) return 0;
-  const int line = PyFrame_GetLineNumber(frame);
+  const int line = state->line_cache != nullptr ? state->line_cache->line_of(frame) : PyFrame_GetLineNumber(frame);
   PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
   Py_ssize_t size = 0;
   const char* file = PyUnicode_AsUTF8AndSize(code->co_filename, &size);  // cached in the str
@@ -23,8 +45,8 @@ std::uint32_t calling_site(ArenaSession& session) {
     Py_DECREF(code);
     return 0;
   }
-  // Keyed by the file's text, not the code object's address: a code object
-  // freed and another allocated at its address cannot alias a site.
+  // Keyed by the file's text, not the code object's address: a session may
+  // outlive any code object (and is shared by the interpreter's threads).
   const std::string_view path(file, static_cast<std::size_t>(size));
   if (const auto id = session.cached_site(path, static_cast<std::uint32_t>(line))) {
     Py_DECREF(code);

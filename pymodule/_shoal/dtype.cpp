@@ -35,7 +35,7 @@ constexpr std::array<ElementType, 13> kElementTypes = {{
 // This build only runs on little-endian machines (see architecture.md).
 constexpr char kNativeOrder = '<';
 
-DType make(const ElementType& type, char order) {
+DType build(const ElementType& type, char order) {
   if (type.itemsize == 1) order = '|';  // a single byte has no order
   DType dtype;
   dtype.itemsize = type.itemsize;
@@ -47,6 +47,22 @@ DType make(const ElementType& type, char order) {
   std::snprintf(format, sizeof format, "%s%s", order == '>' ? ">" : "", type.format_letter);
   dtype.format = format;
   return dtype;
+}
+
+// Every (type, byte order) built once, on first use: arena.empty() parses
+// its dtype on every call, and building the strings showed in its profile.
+// Process-wide and free of Python objects, so shared by all interpreters.
+DType make(const ElementType& type, char order) {
+  static const auto kBuilt = [] {
+    std::array<std::array<DType, 2>, kElementTypes.size()> built;
+    for (std::size_t i = 0; i < kElementTypes.size(); ++i) {
+      built[i][0] = build(kElementTypes[i], '<');
+      built[i][1] = build(kElementTypes[i], '>');
+    }
+    return built;
+  }();
+  const auto index = static_cast<std::size_t>(&type - kElementTypes.data());
+  return kBuilt[index][order == '>' ? 1 : 0];  // '|' is single bytes only: the same as '<'
 }
 
 std::optional<DType> from_type_string(std::string_view text) {

@@ -23,6 +23,7 @@
 
 #include "arena_type.hpp"
 #include "buffer_type.hpp"
+#include "call_site.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "interpreter_functions.hpp"
@@ -35,6 +36,7 @@ namespace {
 int module_exec(PyObject* module) {
   ModuleState* state = state_of_module(module);
   state->open_arenas = new std::unordered_set<ArenaObject*>();
+  state->line_cache = new LineCache();
 
   if (add_exceptions(module, state) < 0) return -1;
 
@@ -68,6 +70,7 @@ int module_clear(PyObject* module) {
   // lives on and so they would never be reaped. Closing needs none of the
   // Python objects cleared below.
   close_all_arenas(state);
+  if (state->line_cache != nullptr) state->line_cache->clear();
   Py_CLEAR(state->arena_type);
   Py_CLEAR(state->buffer_type);
   Py_CLEAR(state->channel_type);
@@ -81,6 +84,8 @@ void module_free(void* module) {
   ModuleState* state = state_of_module(static_cast<PyObject*>(module));
   delete state->open_arenas;
   state->open_arenas = nullptr;
+  delete state->line_cache;
+  state->line_cache = nullptr;
 }
 
 PyMethodDef module_functions[] = {

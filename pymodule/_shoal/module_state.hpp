@@ -19,6 +19,7 @@
 namespace shoal_py {
 
 struct ArenaObject;
+class LineCache;
 
 struct ModuleState {
   PyTypeObject* arena_type;
@@ -53,6 +54,11 @@ struct ModuleState {
   // Created by module_exec, deleted by module_free; C++ memory, never a
   // Python object.
   std::unordered_set<ArenaObject*>* open_arenas;
+
+  // Lines of the Python calls that make blocks (call_site.hpp), holding
+  // references on code objects: cleared by module_clear, deleted by
+  // module_free.
+  LineCache* line_cache;
 };
 
 // The state of a module object of ours.

@@ -535,7 +535,7 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
     if (walker.write(value, freezer->root(), PathStep{}) == 0) {
       // The top-level object records the Python line that sent it (its
       // copied blobs stay unknown: the object names them).
-      const std::uint32_t site = calling_site(session);
+      const std::uint32_t site = calling_site(state, session);
       object = without_gil([&] { return freezer->publish(site); });
     }
   } catch (...) {

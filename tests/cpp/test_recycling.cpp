@@ -81,6 +81,36 @@ TEST_F(Recycling, LargeBlocksAndOtherThreadsGoThroughTheHeap) {
   expect_sound();
 }
 
+TEST_F(Recycling, TheLockFreeHalvesOnTheirOwn) {
+  // try_allocate_cached and try_recycle (what Python uses while it holds
+  // the GIL) do only what needs no lock, and say when they could not.
+  EXPECT_FALSE(holder->try_allocate_cached(64, layout::BlockKind::blob)) << "nothing cached yet";
+  HeldBlock block = holder->allocate(64, layout::BlockKind::blob);
+  const Handle first = block.handle();
+  HeldBlock other_ref = holder->retain(first);
+  EXPECT_FALSE(block.try_recycle()) << "another reference exists";
+  EXPECT_TRUE(block) << "a refused recycle changes nothing";
+  other_ref.reset();
+  bool elsewhere = true;
+  std::thread([&] { elsewhere = block.try_recycle(); }).join();
+  EXPECT_FALSE(elsewhere) << "only the attaching thread recycles";
+  EXPECT_TRUE(block.try_recycle());
+  EXPECT_FALSE(block) << "emptied";
+  EXPECT_EQ(arena->stats().cached_blocks, 1u);
+
+  HeldBlock again = holder->try_allocate_cached(64, layout::BlockKind::blob, 7);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.handle().offset, first.offset);
+  EXPECT_NE(again.handle().generation, first.generation);
+  EXPECT_EQ(again.kind(), layout::BlockKind::blob);
+  EXPECT_FALSE(holder->try_allocate_cached(64, layout::BlockKind::blob)) << "the cache is empty again";
+  EXPECT_FALSE(holder->try_allocate_cached(Holder::kMaxCachedPayload + 1, layout::BlockKind::blob));
+  again.reset();
+  holder->flush_cache();
+  EXPECT_EQ(arena->stats().used_bytes, baseline);
+  expect_sound();
+}
+
 TEST_F(Recycling, ABlockSomeoneElseHoldsIsNotRecycled) {
   auto other = arena->attach_holder();
   HeldBlock mine = holder->allocate(64);

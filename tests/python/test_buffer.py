@@ -232,6 +232,32 @@ def test_memory_is_freed_when_the_last_view_goes(arena):
     assert arena.check() == []
 
 
+def test_small_buffers_are_recycled_by_the_thread_that_opened_the_arena(arena):
+    import threading
+
+    buf = arena.empty(64, "uint8")
+    address = buf.__array_interface__["data"][0]
+    base = arena.stats()["cached_blocks"]
+    del buf
+    assert arena.stats()["cached_blocks"] == base + 1
+    again = arena.empty(64, "uint8")
+    assert again.__array_interface__["data"][0] == address, "the cached block came back"
+    assert arena.stats()["cached_blocks"] == base
+    assert not again.readonly
+    np.asarray(again)[:] = 3
+
+    def elsewhere():  # another thread: the locked paths, nothing cached
+        b = arena.empty(64, "uint8")
+        np.asarray(b)[:] = 1
+        del b
+
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join()
+    assert arena.stats()["cached_blocks"] == base
+    assert arena.check() == []
+
+
 def test_buffer_outlives_a_closed_arena_object(arena_name):
     arena = shoal.Arena("16MiB", name=arena_name)
     buf = arena.empty(10, "int32")

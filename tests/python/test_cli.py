@@ -885,6 +885,31 @@ def test_objects_show_kind_size_holders_and_sites(shoal, produced):
     assert f"holder 0 (pid {os.getpid()})" in text
 
 
+def test_sites_name_each_line_of_a_long_function(shoal, py_arena):
+    # Lines are cached per (code object, instruction): one call site seen
+    # again must keep its line, a neighbouring one must get its own, and a
+    # call 3,000 lines into a function must get the right one.
+    shoal_py, arena = py_arena
+    filler = "".join(f"    x{i} = {i}\n" for i in range(3000))
+    src = ("def make(arena, out):\n"
+           + filler
+           + "    for i in range(3):\n"
+           + "        out.append(arena.empty(100 + i, 'uint8'))\n"
+           + "    out.append(arena.empty(200, 'uint8'))\n")
+    code = compile(src, "<long function>", "exec")
+    namespace = {}
+    exec(code, namespace)
+    out = []
+    namespace["make"](arena, out)
+    namespace["make"](arena, out)  # the same sites again, now from the cache
+    loop_line, last_line = 3000 + 3, 3000 + 4
+    objects = shoal.json("objects", arena.name)["objects"]
+    lines_by_size = {o["requested"]: site_of(o) for o in objects if o["kind"] == "blob"}
+    assert lines_by_size[100] == lines_by_size[101] == lines_by_size[102] == ("<long function>", loop_line)
+    assert lines_by_size[200] == ("<long function>", last_line)
+    assert sum(1 for o in objects if o["kind"] == "blob") == 8
+
+
 def test_objects_group_by(shoal, produced):
     arena, ch, buf, lines = produced
     groups = shoal.json("objects", arena.name, "--group-by", "site")
