@@ -87,8 +87,10 @@ def heap_table(m: dict) -> list[str]:
         rows.append(f"| freeze a {size_label(n)} arena buffer as an array (no copy) | "
                     f"{duration(m[f'BM_FreezeArenaBuffer/{n}'])} |")
     for n in (1 << 10, 1 << 20, 64 << 20):
+        copied, floor = m[f'BM_FreezeCopiedBuffer/{n}'], m.get(f'BM_Memcpy/{n}')
+        beside = f" (memcpy of the same bytes: {duration(floor)}, {copied / floor:.2f}x)" if floor else ""
         rows.append(f"| freeze a {size_label(n)} buffer from process memory (one copy) | "
-                    f"{duration(m[f'BM_FreezeCopiedBuffer/{n}'])} |")
+                    f"{duration(copied)}{beside} |")
     for n in (1 << 10, 1 << 30):
         rows.append(f"| open an object and view its {size_label(n)} array | {duration(m[f'BM_ReadArray/{n}'])} |")
     return rows

@@ -8,6 +8,10 @@
 //                               no copy, so the time must not grow with N
 //   BM_FreezeCopiedBuffer/N     the same from process memory: one copy into a
 //                               blob (for comparison; up to 64 MiB)
+//   BM_Memcpy/N                 memcpy of N bytes into pages already present:
+//                               the floor for the copy above (a freed blob's
+//                               pages stay present, so repeated freezes copy
+//                               into present pages too)
 //   BM_ReadArray/N              open the object and get the array view
 //   BM_FreezeBytes/N            a bytes value either side of the inline
 //                               threshold (4 KiB)
@@ -153,6 +157,18 @@ void BM_FreezeCopiedBuffer(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_FreezeCopiedBuffer)->Arg(1 << 10)->Arg(1 << 20)->Arg(64 << 20);
+
+void BM_Memcpy(benchmark::State& state) {
+  std::vector<std::byte> local(static_cast<std::size_t>(state.range(0)), std::byte{1});
+  std::vector<std::byte> target(local.size(), std::byte{0});  // present pages
+  for (auto _ : state) {
+    std::memcpy(target.data(), local.data(), local.size());
+    benchmark::DoNotOptimize(target.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Memcpy)->Arg(1 << 10)->Arg(1 << 20)->Arg(64 << 20);
 
 void BM_ReadArray(benchmark::State& state) {
   const HeldBlock& buffer = bench().buffer(state.range(0));
