@@ -52,6 +52,7 @@ int acquire(pthread_mutex_t* mutex, std::chrono::milliseconds timeout) {
       const int rc = pthread_mutex_trylock(mutex);
       if (rc != EBUSY) return rc;
       spin::relax();
+      if (i % spin::kPollsPerYield == 0) spin::yield_cpu();  // the owner may be queued on this CPU
       if (i % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     }
   }

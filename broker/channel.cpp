@@ -269,6 +269,7 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
     const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
     for (std::uint32_t polls = 1; seq.load(std::memory_order_acquire) == seen; ++polls) {
       spin::relax();
+      if (polls % spin::kPollsPerYield == 0) spin::yield_cpu();
       if (polls % kPollsPerClockRead == 0 && Clock::now() >= spin_until) break;
     }
     if (seq.load(std::memory_order_acquire) != seen) return;
