@@ -73,9 +73,17 @@ def alloc_table(m: dict) -> list[str]:
 
 
 def channel_table(m: dict) -> list[str]:
-    return ["| between | round trip (send, echo back, receive) |", "| --- | ---: |",
+    rows = ["| between | round trip (send, echo back, receive) |", "| --- | ---: |",
             f"| two threads | {duration(m['BM_channel_round_trip/processes:0/real_time'])} |",
             f"| two processes | {duration(m['BM_channel_round_trip/processes:1/real_time'])} |"]
+    sleeper = "BM_channel_one_way_to_sleeper/sender_computes:{}/iterations:300/manual_time"
+    if sleeper.format(0) in m:
+        rows += ["", "One way to a receiver asleep for 2 ms, between two processes (mean of 300; the "
+                 "futex wake itself is part of it):", "",
+                 "| the sender, after sending | send to received |", "| --- | ---: |",
+                 f"| waits for the next item (spinning, then asleep) | {duration(m[sleeper.format(0)])} |",
+                 f"| computes for 200 µs first | {duration(m[sleeper.format(1)])} |"]
+    return rows
 
 
 def heap_table(m: dict) -> list[str]:
