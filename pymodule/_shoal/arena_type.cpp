@@ -26,6 +26,7 @@
 
 #include "buffer_type.hpp"
 #include "default_arena.hpp"
+#include "fast_args.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
 #include "shoal/errors.hpp"
@@ -306,14 +307,11 @@ PyObject* arena_empty_buffer(PyObject* object, PyObject* shape, PyObject* dtype)
 
 namespace {
 
-PyObject* arena_empty(PyObject* object, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"shape", "dtype", nullptr};
-  PyObject* shape = nullptr;
-  PyObject* dtype = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:empty", const_cast<char**>(keywords), &shape, &dtype)) {
-    return nullptr;
-  }
-  return arena_empty_buffer(object, shape, dtype);
+PyObject* arena_empty(PyObject* object, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static constexpr const char* kNames[] = {"shape", "dtype"};
+  PyObject* bound[2];
+  if (bind_arguments("empty", args, nargs, kwnames, kNames, 1, bound) < 0) return nullptr;
+  return arena_empty_buffer(object, bound[0], bound[1]);
 }
 
 // Test/debug helper: releases the block _allocate() returned `id` for.
@@ -389,7 +387,7 @@ PyMethodDef arena_methods[] = {
     {"reap", arena_reap, METH_NOARGS,
      "reap()\n--\n\nReleases the references of holders whose process has died; returns how many\n"
      "holders were reaped here (the embedded broker also does this every 100 ms)."},
-    {"empty", as_cfunction(arena_empty), METH_VARARGS | METH_KEYWORDS,
+    {"empty", as_cfunction(arena_empty), METH_FASTCALL | METH_KEYWORDS,
      "empty(shape, dtype='float64')\n--\n\nA new writable shoal.Buffer of this arena, uninitialised.\n"
      "dtype: 'float64', 'int32', 'uint8', 'bool', 'complex128', ... or a NumPy type string\n"
      "like '<f8' or '|u1'. It becomes read-only once sent."},

@@ -21,6 +21,7 @@
 #include "arena_type.hpp"
 #include "call_site.hpp"
 #include "errors.hpp"
+#include "fast_args.hpp"
 #include "gil.hpp"
 #include "shoal/layout.hpp"
 
@@ -337,15 +338,13 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
   return new_buffer_object(state, std::move(fields));
 }
 
-PyObject* empty_function(PyObject* module, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"shape", "dtype", "arena", nullptr};
-  PyObject* shape = nullptr;
-  PyObject* dtype = nullptr;
-  PyObject* arena = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO:empty", const_cast<char**>(keywords), &shape, &dtype,
-                                   &arena)) {
-    return nullptr;
-  }
+PyObject* empty_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static constexpr const char* kNames[] = {"shape", "dtype", "arena"};
+  PyObject* bound[3];
+  if (bind_arguments("empty", args, nargs, kwnames, kNames, 1, bound) < 0) return nullptr;
+  PyObject* shape = bound[0];
+  PyObject* dtype = bound[1];
+  PyObject* arena = bound[2] != nullptr ? bound[2] : Py_None;
   PyObject* owned_arena = nullptr;
   if (arena == Py_None) {
     owned_arena = default_arena_object(state_of_module(module));

@@ -54,7 +54,7 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
 BufferFields* buffer_fields(ModuleState* state, PyObject* object);
 
 // The module function shoal.empty(shape, dtype="float64", arena=None).
-PyObject* empty_function(PyObject* module, PyObject* args, PyObject* kwargs);
+PyObject* empty_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
 
 // Drops a shared block reference without the GIL (the last one takes the
 // arena lock to release the block).

@@ -38,6 +38,7 @@
 #include "buffer_type.hpp"
 #include "default_arena.hpp"
 #include "errors.hpp"
+#include "fast_args.hpp"
 #include "gil.hpp"
 #include "inline_value.hpp"
 #include "shoal/errors.hpp"
@@ -228,14 +229,13 @@ void channel_dealloc(PyObject* object) {
 
 shoal::Channel& core(PyObject* self) { return *as_channel(self)->fields.channel; }
 
-PyObject* channel_send(PyObject* self, PyObject* args, PyObject* kwargs) {
+PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (ensure_usable_here(self) < 0) return nullptr;
-  static const char* keywords[] = {"obj", "timeout", nullptr};
-  PyObject* value = nullptr;
-  PyObject* timeout_arg = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:send", const_cast<char**>(keywords), &value, &timeout_arg)) {
-    return nullptr;
-  }
+  static constexpr const char* kNames[] = {"obj", "timeout"};
+  PyObject* bound[2];
+  if (bind_arguments("send", args, nargs, kwnames, kNames, 1, bound) < 0) return nullptr;
+  PyObject* value = bound[0];
+  PyObject* timeout_arg = bound[1] != nullptr ? bound[1] : Py_None;
   Timeout timeout;
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
   shoal::Channel::InlineValue small;
@@ -291,13 +291,12 @@ int receive_item(PyObject* self, Timeout timeout, shoal::Channel::Item* item) {
                         [&](nanoseconds slice) { *item = core(self).receive(slice); });
 }
 
-PyObject* channel_recv(PyObject* self, PyObject* args, PyObject* kwargs) {
+PyObject* channel_recv(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (ensure_usable_here(self) < 0) return nullptr;
-  static const char* keywords[] = {"timeout", nullptr};
-  PyObject* timeout_arg = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:recv", const_cast<char**>(keywords), &timeout_arg)) {
-    return nullptr;
-  }
+  static constexpr const char* kNames[] = {"timeout"};
+  PyObject* bound[1];
+  if (bind_arguments("recv", args, nargs, kwnames, kNames, 0, bound) < 0) return nullptr;
+  PyObject* timeout_arg = bound[0] != nullptr ? bound[0] : Py_None;
   Timeout timeout;
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;
   shoal::Channel::Item item;
@@ -411,10 +410,10 @@ PyCFunction as_cfunction(Fn fn) {
 }
 
 PyMethodDef channel_methods[] = {
-    {"send", as_cfunction(channel_send), METH_VARARGS | METH_KEYWORDS,
+    {"send", as_cfunction(channel_send), METH_FASTCALL | METH_KEYWORDS,
      "send(obj, timeout=None)\n--\n\nSends obj, waiting while the channel is full. TimeoutError after\n"
      "`timeout` seconds; ChannelClosed if closed; TypeError naming what cannot be sent."},
-    {"recv", as_cfunction(channel_recv), METH_VARARGS | METH_KEYWORDS,
+    {"recv", as_cfunction(channel_recv), METH_FASTCALL | METH_KEYWORDS,
      "recv(timeout=None)\n--\n\nThe oldest value, waiting while the channel is empty. TimeoutError after\n"
      "`timeout` seconds; ChannelClosed once closed and drained."},
     {"try_send", channel_try_send, METH_O, "try_send(obj)\n--\n\nAs send(), but raises shoal.Full at once if full."},

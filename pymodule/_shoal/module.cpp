@@ -95,7 +95,7 @@ PyMethodDef module_functions[] = {
     {"format_size", format_size_function, METH_O,
      "format_size(nbytes)\n--\n\nA size for humans: '512 B', '1.0 KiB', '63.9 MiB', '4.0 GiB'."},
     {"empty", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(empty_function)),
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "empty(shape, dtype='float64', arena=None)\n--\n\nA new writable shoal.Buffer: arena.empty(shape, dtype),\n"
      "in default_arena() when arena is None."},
     {"default_arena", default_arena_function, METH_NOARGS,

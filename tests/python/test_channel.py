@@ -182,6 +182,38 @@ def test_unsendable_value_names_its_path_and_leaves_nothing(arena, channel):
     assert arena.check() == []
 
 
+def test_arguments_by_position_or_name(arena, channel):
+    channel.send(obj=1)
+    channel.send(2, None)
+    channel.send(3, timeout=1.0)
+    assert [channel.recv(), channel.recv(None), channel.recv(timeout=1.0)] == [1, 2, 3]
+    with pytest.raises(TimeoutError):
+        channel.recv(0.01)
+    assert shoal.empty(shape=3, dtype="uint8", arena=arena).shape == (3,)
+    assert arena.empty(dtype="int32", shape=(2, 2)).shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c, a: c.send(), "send() missing required argument 'obj' (pos 1)"),
+        (lambda c, a: c.send(1, 2, 3), "send() takes at most 2 arguments (3 given)"),
+        (lambda c, a: c.send(1, bogus=2), "send() got an unexpected keyword argument 'bogus'"),
+        (lambda c, a: c.send(1, obj=2), "send() got multiple values for argument 'obj'"),
+        (lambda c, a: c.recv(1, 2), "recv() takes at most 1 argument (2 given)"),
+        (lambda c, a: c.recv(timeout=1, timeout2=2), "recv() got an unexpected keyword argument 'timeout2'"),
+        (lambda c, a: a.empty(), "empty() missing required argument 'shape' (pos 1)"),
+        (lambda c, a: shoal.empty((1,), "uint8", a, 4), "empty() takes at most 3 arguments (4 given)"),
+        (lambda c, a: shoal.empty(4, shape=4), "empty() got multiple values for argument 'shape'"),
+    ],
+)
+def test_argument_mistakes_are_type_errors(arena, channel, call, message):
+    with pytest.raises(TypeError) as error:
+        call(channel, arena)
+    assert str(error.value) == message
+    assert len(channel) == 0
+
+
 @pytest.mark.parametrize(
     "value, message",
     [
