@@ -83,10 +83,11 @@ double monotonic_seconds() {
 // One way, to a receiver asleep for 2 ms (its spin long over), between two
 // processes: from just before the send to the receiver holding the item,
 // as the receiver's own clock reading sent back says. After sending, the
-// sender either waits for that reading on a channel (spinning first: the
-// case a spinning waiter's yield is for, see spin.hpp) or, with
-// sender_computes:1, computes for 200 µs first, which no yield of ours can
-// help: then the receiver runs when the kernel lets it.
+// sender either waits for that reading on a channel (spinning first), or,
+// with sender_computes:1, computes for 200 µs first. The kernel here often
+// queues the woken receiver on the sender's CPU (spin.hpp): a spinning
+// waiter's periodic yield covers the first case, the sender's yield right
+// after a wake the second (without it, the receiver waited out the 200 µs).
 void BM_channel_one_way_to_sleeper(benchmark::State& state) {
   const bool sender_computes = state.range(0) == 1;
   const std::string name = "bench-oneway-" + std::to_string(getpid());

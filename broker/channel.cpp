@@ -144,7 +144,11 @@ const ChannelHeader& Channel::checked_header() const {
 
 void Channel::wake_sleepers() {
   if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&header()->wake_seq);
+    // The kernel may have queued whoever we woke on this CPU, behind us,
+    // with the other one idle (spin.hpp): let them go first, so the item
+    // is taken now rather than when we next wait. Nobody queued here: the
+    // yield returns at once.
+    if (futex::wake_all(&header()->wake_seq) > 0) spin::yield_cpu();
   }
 }
 
@@ -159,7 +163,7 @@ void Channel::note_activity_locked() {
 void Channel::wake_selectors() {
   layout::ArenaHeader* arena = holder_->arena_->header();
   if (std::atomic_ref<std::uint32_t>(arena->selectors).load(std::memory_order_seq_cst) != 0) {
-    futex::wake_all(&arena->activity_seq);
+    if (futex::wake_all(&arena->activity_seq) > 0) spin::yield_cpu();  // as in wake_sleepers
   }
 }
 

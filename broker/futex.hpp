@@ -24,7 +24,7 @@ inline void wait(std::uint32_t* word, std::uint32_t expected, std::chrono::nanos
   syscall(SYS_futex, word, FUTEX_WAIT, expected, &relative, nullptr, 0);
 }
 
-// Wakes every thread sleeping on `word`, in any process.
-inline void wake_all(std::uint32_t* word) { syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0); }
+// Wakes every thread sleeping on `word`, in any process; how many it woke.
+inline long wake_all(std::uint32_t* word) { return syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0); }
 
 }  // namespace shoal::futex
