@@ -119,8 +119,8 @@ void BM_channel_one_way_to_sleeper(benchmark::State& state) {
     const double sent = monotonic_seconds();
     items.send_inline({shoal::layout::InlineTag::int64, 1});
     if (sender_computes) {
-      for (volatile std::uint64_t spin = 0; monotonic_seconds() - sent < 200e-6; spin = spin + 1) {
-      }
+      std::uint64_t work = 0;
+      while (monotonic_seconds() - sent < 200e-6) benchmark::DoNotOptimize(++work);
     }
     const shoal::Channel::Item stamp = stamps.receive();
     double received = 0;

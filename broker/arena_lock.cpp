@@ -18,10 +18,11 @@
 namespace shoal {
 namespace {
 
-// Spin this many tries before sleeping, but only when another CPU could be
-// running the owner: on one CPU spinning only delays it. A futex wake
-// between cores on a virtual machine costs several microseconds, far more
-// than a short critical section.
+// Spin this long before sleeping (never past the caller's timeout), but
+// only when another CPU could be running the owner: on one CPU spinning
+// only delays it. A futex wake between cores on a virtual machine costs
+// tens of microseconds, more than a short critical section, even one
+// running on cold caches.
 constexpr auto kSpinFor = std::chrono::microseconds(50);
 
 // Robust futexes can lose a wake-up when a process is killed at the wrong
@@ -47,7 +48,8 @@ timespec slice_deadline(std::chrono::steady_clock::duration slice) {
 
 int acquire(pthread_mutex_t* mutex, std::chrono::milliseconds timeout) {
   if (spin::worthwhile()) {
-    const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+    const auto spin_until = std::chrono::steady_clock::now() +
+                            std::min<std::chrono::steady_clock::duration>(kSpinFor, timeout);
     for (int i = 1;; ++i) {
       const int rc = pthread_mutex_trylock(mutex);
       if (rc != EBUSY) return rc;

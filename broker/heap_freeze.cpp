@@ -159,9 +159,13 @@ BlobSlice Freezer::reference(const HeldBlock& blob, std::uint64_t offset, std::u
 }
 
 BlobSlice Freezer::reference(HeldBlock&& blob, std::uint64_t offset, std::uint64_t length) {
-  check_range(blob, offset, length);
-  HeldBlock ours = std::move(blob);
-  if (const auto known = check_held_child(ours, BlockKind::blob)) return BlobSlice{*known, offset, length};
+  HeldBlock ours = std::move(blob);  // ours whatever happens: dropped on an error
+  check_range(ours, offset, length);
+  if (const auto known = check_held_child(ours, BlockKind::blob)) {
+    // A borrowed child becomes one the Freezer holds.
+    if (!children_[*known].block) children_[*known].block = std::move(ours);
+    return BlobSlice{*known, offset, length};
+  }
   return BlobSlice{add_new_child(std::move(ours), BlockKind::blob), offset, length};
 }
 
@@ -185,7 +189,11 @@ std::optional<std::uint32_t> Freezer::known_child(Handle h, BlockKind expected) 
 
 std::uint32_t Freezer::add_child(Handle h, BlockKind expected) {
   check_usable();
-  if (const auto known = known_child(h, expected)) return *known;
+  if (const auto known = known_child(h, expected)) {
+    // A borrowed child becomes one the Freezer holds, as referencing promises.
+    if (!children_[*known].block) children_[*known].block = holder_.retain(h);
+    return *known;
+  }
   const BlockInfo info = holder_.arena().block_info(h);  // InvalidHandle if not live
   if (info.kind != expected) throw wrong_kind(h, info.kind, expected);
   // Our own reference, so the child cannot go away before publish() even

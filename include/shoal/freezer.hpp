@@ -22,9 +22,10 @@
 //
 // Ownership: a Freezer holds a reference on every child until publish()
 // (or until it is destroyed, if it never publishes: then every blob it made
-// is freed), except a borrowed one (Freezer::borrow), which the caller keeps
-// alive; publish() checks every child under the arena lock, so a borrowed
-// blob let go of too early fails the publish instead of being used. Writers (ValueWriter, SequenceWriter, DictWriter) are views
+// is freed), except a borrowed one (Freezer::borrow), which the caller must
+// hold until publish() returns; publish() checks every child under the
+// arena lock, so a borrowed blob let go of before publish() fails it
+// instead of being used. Writers (ValueWriter, SequenceWriter, DictWriter) are views
 // into the Freezer's message, valid while the Freezer lives and until
 // publish(). A Freezer is used by one thread at a time.
 #pragma once
@@ -175,12 +176,13 @@ class Freezer {
   BlobSlice reference(const HeldBlock& blob);
   BlobSlice reference(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length);
   // The same, taking over the caller's reference instead of taking one of
-  // its own (no arena lock). `blob` is empty afterwards.
+  // its own (no arena lock). `blob` is empty afterwards, whatever happens.
   BlobSlice reference(HeldBlock&& blob, std::uint64_t offset, std::uint64_t length);
   // The same, with no reference of the Freezer's own at all (no arena
-  // lock): the caller keeps `blob` until publish(). If it does not,
-  // publish() throws InvalidHandle and publishes nothing. The cheap way to
-  // send a buffer the caller holds anyway.
+  // lock): the caller must hold `blob` until publish() returns. If it lets
+  // go before publish(), publish() throws InvalidHandle and publishes
+  // nothing. The cheap way to send a buffer the caller holds anyway. (A
+  // blob borrowed and also referenced is then held by the Freezer.)
   BlobSlice borrow(const HeldBlock& blob, std::uint64_t offset, std::uint64_t length);
 
   // Allocates the object block (its child table and a copy of the message)

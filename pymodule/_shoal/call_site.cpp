@@ -4,6 +4,7 @@
 
 #include "call_site.hpp"
 
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -20,8 +21,13 @@ int LineCache::line_of(PyFrameObject* frame) {
     return found->second;
   }
   const int line = PyFrame_GetLineNumber(frame);
-  if (lines_.size() >= kMaxEntries) clear();
-  lines_.emplace(key, line);  // keeps our reference on the code object
+  try {
+    if (lines_.size() >= kMaxEntries) clear();
+    if (lines_.emplace(key, line).second) return line;  // the entry keeps our reference on the code object
+  } catch (const std::bad_alloc&) {
+    // Not cached; the line is right all the same.
+  }
+  Py_DECREF(code);
   return line;
 }
 
@@ -52,15 +58,20 @@ std::uint32_t calling_site(ModuleState* state, ArenaSession& session) {
     Py_DECREF(code);
     return *id;
   }
-  std::string owned(path);
-  Py_DECREF(code);
   std::uint32_t id = 0;
   try {
-    id = without_gil([&] { return session.arena().intern_site(owned, static_cast<std::uint32_t>(line)); });
-  } catch (...) {
-    id = 0;  // (a lock timeout, say): the block is made all the same, its site unknown
+    std::string owned(path);
+    Py_DECREF(code);
+    code = nullptr;
+    try {
+      id = without_gil([&] { return session.arena().intern_site(owned, static_cast<std::uint32_t>(line)); });
+    } catch (...) {
+      id = 0;  // (a lock timeout, say): the block is made all the same, its site unknown
+    }
+    session.remember_site(std::move(owned), static_cast<std::uint32_t>(line), id);
+  } catch (const std::bad_alloc&) {
+    Py_XDECREF(code);  // out of memory: no site, nothing else changes
   }
-  session.remember_site(std::move(owned), static_cast<std::uint32_t>(line), id);
   return id;
 }
 

@@ -52,7 +52,7 @@ DType build(const ElementType& type, char order) {
 // Every (type, byte order) built once, on first use: arena.empty() parses
 // its dtype on every call, and building the strings showed in its profile.
 // Process-wide and free of Python objects, so shared by all interpreters.
-DType make(const ElementType& type, char order) {
+DType make(std::size_t type_index, char order) {
   static const auto kBuilt = [] {
     std::array<std::array<DType, 2>, kElementTypes.size()> built;
     for (std::size_t i = 0; i < kElementTypes.size(); ++i) {
@@ -61,8 +61,7 @@ DType make(const ElementType& type, char order) {
     }
     return built;
   }();
-  const auto index = static_cast<std::size_t>(&type - kElementTypes.data());
-  return kBuilt[index][order == '>' ? 1 : 0];  // '|' is single bytes only: the same as '<'
+  return kBuilt[type_index][order == '>' ? 1 : 0];  // '|' is single bytes only: the same as '<'
 }
 
 std::optional<DType> from_type_string(std::string_view text) {
@@ -77,11 +76,12 @@ std::optional<DType> from_type_string(std::string_view text) {
     if (c < '0' || c > '9' || itemsize > 16) return std::nullopt;
     itemsize = itemsize * 10 + static_cast<std::uint64_t>(c - '0');
   }
-  for (const ElementType& type : kElementTypes) {
+  for (std::size_t i = 0; i < kElementTypes.size(); ++i) {
+    const ElementType& type = kElementTypes[i];
     if (type.kind != kind || type.itemsize != itemsize) continue;
     // '|' is NumPy's "no byte order": only right for single bytes.
     if (order == '|' && itemsize != 1) return std::nullopt;
-    return make(type, order);
+    return make(i, order);
   }
   return std::nullopt;
 }
@@ -89,8 +89,8 @@ std::optional<DType> from_type_string(std::string_view text) {
 }  // namespace
 
 std::optional<DType> parse_dtype(std::string_view text) {
-  for (const ElementType& type : kElementTypes) {
-    if (text == type.plain_name) return make(type, kNativeOrder);
+  for (std::size_t i = 0; i < kElementTypes.size(); ++i) {
+    if (text == kElementTypes[i].plain_name) return make(i, kNativeOrder);
   }
   return from_type_string(text);
 }

@@ -9,6 +9,10 @@ namespace shoal_py {
 int bind_arguments(const char* function, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
                    std::span<const char* const> names, std::size_t required, std::span<PyObject*> out) {
   const auto count = static_cast<Py_ssize_t>(names.size());
+  if (out.size() < names.size()) {
+    PyErr_Format(PyExc_SystemError, "%s(): %zu parameters bound into %zu slots", function, names.size(), out.size());
+    return -1;
+  }
   if (nargs > count) {
     PyErr_Format(PyExc_TypeError, "%s() takes at most %zd argument%s (%zd given)", function, count,
                  count == 1 ? "" : "s", nargs);

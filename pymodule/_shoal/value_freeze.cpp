@@ -541,12 +541,12 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
   } catch (...) {
     raise_python_error(state);
   }
-  // An unpublished Freezer frees what it made, and a borrowed blob's owner
-  // may be the last: both take the arena lock.
-  without_gil([&] {
-    freezer.reset();
-    borrowed.clear();
-  });
+  // An unpublished Freezer frees what it made, which takes the arena lock.
+  without_gil([&] { freezer.reset(); });
+  // A borrowed blob's owner may be the last now: released as every owner
+  // is, deciding with the GIL held whether it needs the lock (a copy dropped
+  // without the GIL would make that decision racy for other threads).
+  for (std::shared_ptr<BlockOwner>& owner : borrowed) release_owner_without_gil(owner);
   return object;
 }
 

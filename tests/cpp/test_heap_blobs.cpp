@@ -124,6 +124,25 @@ TEST_F(Blobs, ABorrowedBufferLetGoOfBeforePublishFailsThePublish) {
   EXPECT_TRUE(arena_->check().empty());
 }
 
+TEST_F(Blobs, ABorrowedBufferReferencedTooIsHeldByTheFreezer) {
+  HeldBlock buffer = holder_->allocate(1024, BlockKind::blob);
+  const Handle h = buffer.handle();
+  Freezer freezer(*holder_);
+  heap::SequenceWriter items = freezer.root().set_list(2);
+  items[0].set_blob(freezer.borrow(buffer, 0, 10));
+  items[1].set_blob(freezer.reference(buffer, 10, 10));  // the same child, now with the Freezer's reference
+  EXPECT_EQ(arena_->block_info(h).refcount, 2u);
+  buffer.reset();  // the caller lets go before publish: fine, the Freezer holds it
+  HeldBlock object = freezer.publish();
+  FrozenObject frozen(*arena_, object.handle());
+  ASSERT_EQ(frozen.children().size(), 1u);
+  EXPECT_EQ(frozen.children()[0], h);
+  EXPECT_EQ(arena_->block_info(h).refcount, 1u) << "the object's only";
+  object.reset();
+  holder_->flush_cache();
+  EXPECT_EQ(used(), baseline_);
+}
+
 TEST_F(Blobs, AReferenceCanBeTakenOver) {
   HeldBlock buffer = holder_->allocate(8192, BlockKind::blob);
   HeldBlock mine = holder_->retain(buffer.handle());
