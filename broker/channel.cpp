@@ -142,13 +142,21 @@ const ChannelHeader& Channel::checked_header() const {
   return *h;
 }
 
+namespace {
+
+// Wakes everyone asleep on `word`. The kernel may queue whoever it woke on
+// this CPU, behind us, with the other one idle (spin.hpp): if it woke
+// anyone, we let them go first, so what we changed is acted on now rather
+// than when we next wait. With nobody queued here the yield returns at once.
+void wake_and_let_run(std::uint32_t* word) {
+  if (futex::wake_all(word) > 0) spin::yield_cpu();
+}
+
+}  // namespace
+
 void Channel::wake_sleepers() {
   if (std::atomic_ref<std::uint32_t>(header()->sleepers).load(std::memory_order_seq_cst) != 0) {
-    // The kernel may have queued whoever we woke on this CPU, behind us,
-    // with the other one idle (spin.hpp): let them go first, so the item
-    // is taken now rather than when we next wait. Nobody queued here: the
-    // yield returns at once.
-    if (futex::wake_all(&header()->wake_seq) > 0) spin::yield_cpu();
+    wake_and_let_run(&header()->wake_seq);
   }
 }
 
@@ -163,7 +171,7 @@ void Channel::note_activity_locked() {
 void Channel::wake_selectors() {
   layout::ArenaHeader* arena = holder_->arena_->header();
   if (std::atomic_ref<std::uint32_t>(arena->selectors).load(std::memory_order_seq_cst) != 0) {
-    if (futex::wake_all(&arena->activity_seq) > 0) spin::yield_cpu();  // as in wake_sleepers
+    wake_and_let_run(&arena->activity_seq);
   }
 }
 
@@ -434,7 +442,7 @@ void Channel::close() {
     wake_locked();
     note_activity_locked();
   }
-  futex::wake_all(&header()->wake_seq);
+  wake_and_let_run(&header()->wake_seq);
   wake_selectors();
 }
 
@@ -459,7 +467,7 @@ void Channel::poison() {
     wake_locked();
     note_activity_locked();
   }
-  futex::wake_all(&header()->wake_seq);
+  wake_and_let_run(&header()->wake_seq);
   wake_selectors();
 }
 
