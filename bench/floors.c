@@ -8,7 +8,13 @@
  *   touch_shm   — reading one byte per 4 KiB page of N bytes of a /dev/shm
  *            file written by someone else, freshly mapped (what a zero-copy
  *            receiver pays to read what it got);
- *   touch_anon  — the same over fresh anonymous pages (first-touch faults).
+ *   touch_anon  — the same over fresh anonymous pages (first-touch faults);
+ *   wake_after_write — a process writes N bytes, pauses 2 ms (as the
+ *            suite's producers do), then futex-wakes a process asleep all
+ *            the while: the time until the sleeper runs, beside the same
+ *            after writing 1 KiB. What a one-way hand-off to a sleeping
+ *            receiver costs at the least, in the cache, TLB and idle-CPU
+ *            state that writing N bytes leaves.
  * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS [spin]; with
  * "spin", only the spin round trip (bench/suite.py measures it again beside
  * each throughput run: it tells how far apart the two CPUs are right now).
@@ -87,6 +93,48 @@ static double pingpong(int spin, int n, double *p99, int *done) {
   return p50;
 }
 
+/* wake_after_write: median over `reps` of the time from a futex wake to
+ * the woken process running, the waker having written `bytes` of its own
+ * memory and paused 2 ms first. The waker then sleeps for the answer
+ * rather than spinning: a woken task is queued on its waker's CPU here,
+ * and a spinning waker would delay it. */
+static double wake_after_write(char *buf, size_t bytes, int reps) {
+  struct shared {
+    atomic_uint go, done;
+    _Atomic double woke;
+  } *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  atomic_store(&s->go, 0);
+  atomic_store(&s->done, 0);
+  pid_t child = fork();
+  if (child == 0) {
+    for (unsigned r = 1; (int)r <= reps; r++) {
+      unsigned v;
+      while ((v = atomic_load(&s->go)) != r) fwait(&s->go, v);
+      atomic_store(&s->woke, now());
+      atomic_store(&s->done, r);
+      fwake(&s->done);
+    }
+    _exit(0);
+  }
+  usleep(20000);  /* the child is asleep before the first round */
+  double lat[64];
+  if (reps > 64) reps = 64;
+  for (unsigned r = 1; (int)r <= reps; r++) {
+    memset(buf, (int)r, bytes);
+    usleep(2000);
+    double a = now();
+    atomic_store(&s->go, r);
+    fwake(&s->go);
+    unsigned v;
+    while ((v = atomic_load(&s->done)) != r) fwait(&s->done, v);
+    lat[r - 1] = atomic_load(&s->woke) - a;
+  }
+  waitpid(child, NULL, 0);
+  munmap(s, 4096);
+  qsort(lat, reps, sizeof(double), cmp);
+  return lat[reps / 2];
+}
+
 static double touch(volatile const char *p, size_t n) {
   double a = now();
   unsigned s = 0;
@@ -112,6 +160,8 @@ int main(int argc, char **argv) {
   char *src = malloc(bytes), *dst = malloc(bytes);
   memset(src, 1, bytes);
   memset(dst, 0, bytes);
+  double wake_small = wake_after_write(src, 1024, 7);
+  double wake_large = wake_after_write(src, bytes, 7);
   double mc[3];
   for (int r = 0; r < 3; r++) {
     double a = now();
@@ -145,7 +195,8 @@ int main(int argc, char **argv) {
   if (fd >= 0) close(fd);
   printf("{\"bytes\": %zu, \"futex_rt_p50_s\": %.9g, \"futex_rt_p99_s\": %.9g, \"futex_n\": %d, "
          "\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d, "
-         "\"memcpy_s\": %.9g, \"touch_shm_s\": %.9g, \"touch_anon_s\": %.9g}\n",
-         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1]);
+         "\"memcpy_s\": %.9g, \"touch_shm_s\": %.9g, \"touch_anon_s\": %.9g, "
+         "\"wake_after_write_1KiB_s\": %.9g, \"wake_after_write_s\": %.9g}\n",
+         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1], wake_small, wake_large);
   return 0;
 }
