@@ -14,7 +14,10 @@
  *            the while: the time until the sleeper runs, beside the same
  *            after writing 1 KiB. What a one-way hand-off to a sleeping
  *            receiver costs at the least, in the cache, TLB and idle-CPU
- *            state that writing N bytes leaves.
+ *            state that writing N bytes leaves;
+ *   parallel — a CPU-bound C loop split over two processes against one
+ *            process doing all of it: the speed-up the two CPUs give at
+ *            best (virtual CPUs may share a physical core's resources).
  * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS [spin]; with
  * "spin", only the spin round trip (bench/suite.py measures it again beside
  * each throughput run: it tells how far apart the two CPUs are right now).
@@ -135,6 +138,38 @@ static double wake_after_write(char *buf, size_t bytes, int reps) {
   return lat[reps / 2];
 }
 
+/* The CPU-bound loop of the parallel floor: arithmetic on registers, no
+ * memory traffic. */
+static volatile double parallel_sink;
+__attribute__((noinline)) static void parallel_work(long n) {
+  double s = 0;
+  for (long i = 0; i < n; i++) s += (double)(i % 7) * (double)(i % 7);
+  parallel_sink = s;
+}
+
+/* Median over 5 rounds of (one process doing `n` iterations) / (two
+ * processes doing n/2 each, at the same time), after one round not
+ * counted (the first fork and the other CPU waking up show in it). */
+static double parallel_speedup(long n) {
+  double ratio[6];
+  for (int r = 0; r < 6; r++) {
+    double a = now();
+    parallel_work(n);
+    double one = now() - a;
+    a = now();
+    pid_t child = fork();
+    if (child == 0) {
+      parallel_work(n / 2);
+      _exit(0);
+    }
+    parallel_work(n / 2);
+    waitpid(child, NULL, 0);
+    ratio[r] = one / (now() - a);
+  }
+  qsort(ratio + 1, 5, sizeof(double), cmp);
+  return ratio[3];
+}
+
 static double touch(volatile const char *p, size_t n) {
   double a = now();
   unsigned s = 0;
@@ -160,6 +195,8 @@ int main(int argc, char **argv) {
   char *src = malloc(bytes), *dst = malloc(bytes);
   memset(src, 1, bytes);
   memset(dst, 0, bytes);
+  volatile long parallel_n = 300000000L; /* ~0.2 s on one CPU here */
+  double speedup = parallel_speedup(parallel_n);
   double wake_small = wake_after_write(src, 1024, 7);
   double wake_large = wake_after_write(src, bytes, 7);
   double mc[3];
@@ -196,7 +233,7 @@ int main(int argc, char **argv) {
   printf("{\"bytes\": %zu, \"futex_rt_p50_s\": %.9g, \"futex_rt_p99_s\": %.9g, \"futex_n\": %d, "
          "\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d, "
          "\"memcpy_s\": %.9g, \"touch_shm_s\": %.9g, \"touch_anon_s\": %.9g, "
-         "\"wake_after_write_1KiB_s\": %.9g, \"wake_after_write_s\": %.9g}\n",
-         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1], wake_small, wake_large);
+         "\"wake_after_write_1KiB_s\": %.9g, \"wake_after_write_s\": %.9g, \"parallel_speedup\": %.4f}\n",
+         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1], wake_small, wake_large, speedup);
   return 0;
 }

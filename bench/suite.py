@@ -53,6 +53,39 @@ def log(msg):
     print(f"[{int(el) // 60:2d}:{int(el) % 60:02d}] {msg}", file=sys.stderr, flush=True)
 
 
+def cpu_busy_fraction(window_s):
+    """The share of all CPUs' time spent busy over `window_s` (/proc/stat),
+    or None where there is no /proc/stat."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)          # idle + iowait
+        return sum(v), idle
+    try:
+        t0, i0 = sample()
+        time.sleep(window_s)
+        t1, i1 = sample()
+    except OSError:
+        return None
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def settle(what, limit_s=20.0, busy_below=0.05):
+    """Waits until the machine is idle before `what` is measured: processes
+    a previous scenario stopped (Ray's daemons, fan-out's readers and the
+    pages they free) go on using a CPU for seconds after they are told to,
+    and on 2 cores that is half of a 2-worker measurement (seen: 1.50x
+    measured 2 s after Ray stopped, 1.93x for the next row). Returns the
+    seconds waited; gives up after `limit_s` and says so."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        busy = cpu_busy_fraction(0.25)
+        if busy is None or busy < busy_below:
+            return time.monotonic() - start
+    log(f"  the machine stayed busy ({busy:.0%} of its CPUs) for {limit_s:.0f} s before {what}: measuring anyway")
+    return time.monotonic() - start
+
+
 # ================================================================ launching
 
 class SubinterpWorkers:
@@ -203,6 +236,8 @@ class Env:
             self.ray_skip = "skipped in --quick (Ray takes long to start)"
 
     def need(self, kind, where):
+        if self.args.peers and kind not in self.args.peers.split(","):
+            raise Unavailable("not selected (--peers)")
         if kind == "ipe":
             import concurrent.futures as cf
             if not hasattr(cf, "InterpreterPoolExecutor"):
@@ -274,13 +309,19 @@ def transfer_sizes(env):
 
 
 def reps_for(env, nbytes, kind):
+    """Repetitions of one transfer. Peers that copy take seconds per large
+    repetition and differ from shoal by orders of magnitude: a few do.
+    Zero-copy peers differ from shoal by microseconds that the host's
+    moods move by as much (one repetition in several stands out), so
+    their medians take more."""
     if env.quick:
         return 3
+    copies = kind in PICKLING or kind == "ray"
     if nbytes <= MiB:
-        return 11
+        return 11 if copies else 21
     if nbytes <= 64 * MiB:
-        return 5
-    return 2 if kind in PICKLING or kind == "ray" else 3
+        return 5 if copies else 11
+    return 2 if copies else 7
 
 
 def transfer_pair(env, where, kind, sizes, row):
@@ -856,7 +897,7 @@ def fanout_ray(env, size, nc, row):
 def run_compute(env):
     import numpy as np
     n = 1_000_000 if env.quick else 16_000_000
-    reps = 1 if env.quick else 3
+    reps = 1 if env.quick else 5
     buf = shoal.empty((n,), dtype="float64")
     arr = np.asarray(buf)
     arr[:] = np.arange(n) % 7
@@ -865,6 +906,7 @@ def run_compute(env):
 
     def timed(run_k):
         res = {}
+        settle("a compute row")
         for k in (1, 2):
             run_k(k)                                # warm
             ts = []
@@ -874,8 +916,10 @@ def run_compute(env):
                 ts.append(time.perf_counter() - a)
                 if abs(got - expect) > 1e-6 * expect:
                     raise RuntimeError(f"wrong sum {got} != {expect}")
-            res[k] = statistics.median(ts)
-        return {"t1_s": res[1], "t2_s": res[2], "speedup": res[1] / res[2]}
+            res[k] = ts
+        return {"t1_s": statistics.median(res[1]), "t2_s": statistics.median(res[2]),
+                "speedup": statistics.median(res[1]) / statistics.median(res[2]),
+                "all_t1_s": res[1], "all_t2_s": res[2]}
 
     def chunks(k):
         step = n // k
@@ -1257,6 +1301,9 @@ def report(R, env):
                 L.append(f"| {COMPUTE_LABELS[k]} | {fmt_t(r['t1_s'])} | {fmt_t(r['t2_s'])} | {r['speedup']:.2f}x |")
             else:
                 L.append(f"| {COMPUTE_LABELS[k]} | {status(r)} | | |")
+        floor = R.get("floors", {}).get("parallel_speedup")
+        if floor:
+            L.append(f"| floor: a CPU-bound C loop in two processes against one (floors.c) | | | {floor:.2f}x |")
     return L
 
 
@@ -1348,6 +1395,9 @@ def targets(R, env):
     r = cp.get("rows", {}).get("subexec", {})
     hand = cp.get("rows", {}).get("subinterp", {}).get("speedup")
     note = f"; subinterpreters by hand: {hand:.2f}x" if hand else ""
+    floor = R.get("floors", {}).get("parallel_speedup")
+    if floor:
+        note += f"; the machine's floor, a C loop on both CPUs: {floor:.2f}x"
     add("2-core speed-up ≥ 1.9x (SubinterpreterExecutor)", None if "speedup" not in r else r["speedup"] >= 1.9,
         (f"{r['speedup']:.2f}x" if "speedup" in r else status(r)) + note)
     L = ["**Targets**, judged from this run's medians:", "", "| target | verdict | measured |",
@@ -1440,11 +1490,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one-minute smoke run: small sizes, few repetitions, no Ray")
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(n for n, _ in SCENARIOS))
     ap.add_argument("--max-size", default=None, help="largest transfer size, e.g. 64MiB (for trying things out)")
+    ap.add_argument("--peers", default="", help="comma-separated peers to run, for trying things out "
+                    "(default all): " + ",".join(PEERS))
     ap.add_argument("--update-readme", action="store_true", help="rewrite the README's performance section")
     ap.add_argument("--from-json", default=None, metavar="SUITE_JSON",
                     help="measure nothing: rewrite the tables, plot (and README) from a suite.json")
     ap.add_argument("--out", default=None, help="results folder (default bench/results, --quick: build/bench-quick)")
     args = ap.parse_args()
+    if args.update_readme and (args.peers or args.only or args.max_size):
+        ap.error("--update-readme takes a full run: not with --peers, --only or --max-size")
     only = [s for s in args.only.split(",") if s]
     if args.from_json:
         with open(args.from_json) as f:
@@ -1472,7 +1526,8 @@ def main():
     todo = [(n, f) for n, f in SCENARIOS if not only or n in only]
     started = time.perf_counter()
     for i, (name, fn) in enumerate(todo, 1):
-        log(f"[{i}/{len(todo)}] {name}")
+        waited = settle(name)
+        log(f"[{i}/{len(todo)}] {name}" + (f" (after {waited:.1f} s for the machine to go idle)" if waited > 1 else ""))
         try:
             R[name] = fn(env)
         except Exception as e:
