@@ -83,7 +83,9 @@ if [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
 fi
 
 say "Python tests (pytest)"
-python -m pytest tests/python -q
+# SHOAL_EXPECT_NUMPY_CAPI: this build has NumPy's headers (setup.sh installs NumPy first),
+# so received arrays must come through its C-API; a test fails if they do not.
+SHOAL_EXPECT_NUMPY_CAPI=1 python -m pytest tests/python -q
 
 # Benchmark smoke run (bench/suite.py --quick, ~1 min; a missing peer is a row, not a failure):
 SHOAL_BENCH_NO_SETUP=1 timeout 900 bash scripts/bench.sh --quick

@@ -28,6 +28,7 @@
 #include "errors.hpp"
 #include "interpreter_functions.hpp"
 #include "module_state.hpp"
+#include "numpy_arrays.hpp"
 #include "sizes.hpp"
 
 namespace shoal_py {
@@ -105,6 +106,9 @@ PyMethodDef module_functions[] = {
      "SHOAL_ARENA_SIZE sets the size of the one created (default '1GiB', sparse)."},
     {"select", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(select_function)),
      METH_VARARGS | METH_KEYWORDS, kSelectDoc},
+    {"_numpy_capi", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(numpy_capi_function)), METH_FASTCALL,
+     "_numpy_capi(enabled=None) -> bool\n--\n\nWhether received arrays are made through NumPy's C-API (else\n"
+     "numpy.asarray); enabled=False switches that off for this process, True back on."},
     {"_rebuild_channel", rebuild_channel_function, METH_VARARGS,
      "_rebuild_channel(arena_name, offset, generation)\n--\n\nUnpickles a shoal.Channel."},
     // The subinterpreter primitives under shoal.interpreters (interpreter_functions.hpp).

@@ -14,6 +14,7 @@
 
 #include "buffer_type.hpp"
 #include "errors.hpp"
+#include "numpy_arrays.hpp"
 #include "shoal/frozen.hpp"
 
 namespace shoal_py {
@@ -182,7 +183,8 @@ class ValueThawer {
   PyObject* make_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
     PyObject* buffer = make_plain_buffer(std::move(fields), blob, offset);
     if (buffer == nullptr || numpy_ == nullptr) return buffer;
-    PyObject* array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
+    PyObject* array = numpy_array_over(buffer, reinterpret_cast<BufferObject*>(buffer)->fields);
+    if (array == nullptr && !PyErr_Occurred()) array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
     Py_DECREF(buffer);
     return array;
   }

@@ -110,6 +110,70 @@ def test_dict_order_is_kept(channel):
 # ----------------------------------------------------------- buffers ----
 
 
+def received_buffer_of(array):
+    """The shoal.Buffer a received array views: the array's base where
+    NumPy's C-API made it, the object of its memoryview base where
+    numpy.asarray did (a build without NumPy's headers, or a byte order
+    the C-API path leaves to asarray)."""
+    base = array.base
+    return base if isinstance(base, shoal.Buffer) else base.obj
+
+
+@pytest.fixture(params=[True, False], ids=["numpy-capi", "numpy-asarray"])
+def numpy_path(request):
+    """Receives through NumPy's C-API, then through numpy.asarray: both
+    must give the same arrays."""
+    if request.param and not shoal._shoal._numpy_capi():
+        pytest.skip("this build has no NumPy headers: received arrays come from numpy.asarray only")
+    shoal._shoal._numpy_capi(request.param)
+    yield request.param
+    shoal._shoal._numpy_capi(True)
+
+
+def test_this_build_makes_arrays_through_numpys_c_api():
+    # scripts/test.sh builds with NumPy's headers and says so: a build
+    # that silently lost them would still pass every other test, slower.
+    if os.environ.get("SHOAL_EXPECT_NUMPY_CAPI") != "1":
+        pytest.skip("SHOAL_EXPECT_NUMPY_CAPI=1 not set (scripts/test.sh sets it for its own build)")
+    assert shoal._shoal._numpy_capi() is True
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (5,), (2, 3, 4), (1, 7)])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int32", "uint64", "float32", "float64",
+                                   "complex64", "complex128", ">i4", "<f8"])
+def test_received_arrays_are_read_only_views_either_way(arena, channel, numpy_path, dtype, shape):
+    buf = arena.empty(shape, dtype)
+    written = np.asarray(buf)
+    written[...] = np.arange(written.size).reshape(shape) % 2
+    channel.send(buf)
+    got = channel.recv()
+    assert type(got) is np.ndarray
+    assert got.dtype == written.dtype and got.shape == written.shape and got.strides == written.strides
+    assert got.ctypes.data == written.ctypes.data
+    assert np.array_equal(got, written)
+    assert got.flags.writeable is False and got.flags.c_contiguous
+    assert received_buffer_of(got).readonly
+    with pytest.raises(ValueError):
+        got.flags.writeable = True     # the base refuses a writable view
+    with pytest.raises(ValueError):
+        got[...] = 1
+
+
+def test_a_received_array_alone_keeps_its_block(arena, channel, numpy_path):
+    baseline = settled_used(arena, channel)
+    buf = arena.empty(100_000, "float64")   # above the recycled sizes: freed means freed
+    np.asarray(buf)[:] = 7.0
+    channel.send(buf)
+    del buf                                 # the sender lets go before the receiver has it
+    got = channel.recv()
+    gc.collect()
+    assert arena.used > baseline
+    assert got.sum() == 700_000.0
+    del got                                 # the last view: the block goes
+    gc.collect()
+    assert arena.used == baseline
+
+
 def test_buffer_crosses_without_a_copy(arena, channel):
     buf = arena.empty((100, 3), "float64")
     written = np.asarray(buf)
@@ -140,7 +204,7 @@ def test_received_buffer_can_be_sent_on(arena, channel):
     channel.send(buf)
     once = channel.recv()
     other = shoal.Channel(2, arena=arena)
-    received_buffer = once.base.obj  # NumPy's base is a memoryview of the shoal.Buffer
+    received_buffer = received_buffer_of(once)
     assert type(received_buffer) is shoal.Buffer and received_buffer.readonly
     other.send(received_buffer)
     twice = other.recv()
@@ -586,7 +650,7 @@ def test_multiprocessing_spawn_passes_channels(arena):
 
 def _forked_worker(inbox, outbox):
     got = inbox.recv(timeout=30)
-    outbox.send((float(got.sum()), got.base.obj))  # sends the received shoal.Buffer back
+    outbox.send((float(got.sum()), received_buffer_of(got)))  # sends the received shoal.Buffer back
 
 
 # The embedded broker is a thread, so Python warns about fork() in a

@@ -1,0 +1,147 @@
+// numpy_arrays.cpp — see numpy_arrays.hpp.
+#include "numpy_arrays.hpp"
+
+#include <atomic>
+
+#ifdef SHOAL_HAVE_NUMPY
+// NumPy's C-API is a table of function pointers that _import_array() fills
+// in; this file is the only one that uses it, so the table is ours alone.
+#define NPY_NO_DEPRECATED_API NPY_1_25_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL shoal_numpy_api
+#include <numpy/arrayobject.h>
+#endif
+
+namespace shoal_py {
+namespace {
+
+enum class CapiState { not_tried, ready, unavailable, switched_off };
+
+// One state for the process, like NumPy's C-API table itself. Today only
+// the main interpreter can import NumPy (NumPy 2 refuses a second load in
+// a process, legacy subinterpreters included), so this runs under the main
+// GIL; the atomic keeps it sound should that change.
+std::atomic<CapiState> capi_state{CapiState::not_tried};
+
+#ifdef SHOAL_HAVE_NUMPY
+
+bool capi_ready() {
+  CapiState state = capi_state.load(std::memory_order_acquire);
+  if (state == CapiState::not_tried) {
+    // A NumPy older than the API this build targets refuses: fall back to
+    // numpy.asarray for good, rather than fail every receive.
+    state = _import_array() < 0 ? CapiState::unavailable : CapiState::ready;
+    if (state == CapiState::unavailable) PyErr_Clear();
+    capi_state.store(state, std::memory_order_release);
+  }
+  return state == CapiState::ready;
+}
+
+// NumPy's type number for a native-order DType, or -1 (then numpy.asarray,
+// which handles every order, makes the array).
+int type_number(const DType& dtype) {
+  const std::string& t = dtype.typestr;  // "<f8", "|u1", ">i4", ...
+  if (t.size() < 3) return -1;
+  const char order = t[0];
+  const bool native = order == '|' || order == (NPY_BYTE_ORDER == NPY_LITTLE_ENDIAN ? '<' : '>');
+  if (!native) return -1;
+  const char kind = t[1];
+  switch (dtype.itemsize) {
+    case 1:
+      if (kind == 'b') return NPY_BOOL;
+      if (kind == 'i') return NPY_INT8;
+      if (kind == 'u') return NPY_UINT8;
+      return -1;
+    case 2:
+      if (kind == 'i') return NPY_INT16;
+      if (kind == 'u') return NPY_UINT16;
+      return -1;
+    case 4:
+      if (kind == 'i') return NPY_INT32;
+      if (kind == 'u') return NPY_UINT32;
+      if (kind == 'f') return NPY_FLOAT32;
+      return -1;
+    case 8:
+      if (kind == 'i') return NPY_INT64;
+      if (kind == 'u') return NPY_UINT64;
+      if (kind == 'f') return NPY_FLOAT64;
+      if (kind == 'c') return NPY_COMPLEX64;
+      return -1;
+    case 16:
+      if (kind == 'c') return NPY_COMPLEX128;
+      return -1;
+    default:
+      return -1;
+  }
+}
+
+// NumPy 1.x arrays have at most 32 dimensions, 2.x 64: the lesser holds
+// for whichever NumPy is running.
+constexpr std::size_t kMaxDims = 32;
+
+#endif  // SHOAL_HAVE_NUMPY
+
+}  // namespace
+
+PyObject* numpy_array_over(PyObject* buffer, const BufferFields& fields) {
+#ifdef SHOAL_HAVE_NUMPY
+  if (!capi_ready()) return nullptr;
+  const int type = type_number(fields.dtype);
+  const std::size_t ndim = fields.shape.size();
+  if (type < 0 || ndim > kMaxDims) return nullptr;
+  npy_intp dims[kMaxDims];
+  npy_intp strides[kMaxDims];
+  for (std::size_t i = 0; i < ndim; ++i) {
+    dims[i] = fields.shape[i];
+    strides[i] = fields.strides[i];
+  }
+  PyArray_Descr* descr = PyArray_DescrFromType(type);
+  if (descr == nullptr) return nullptr;
+  // Flags 0 with our data: not writeable and not owning it. The descr
+  // reference is stolen, even on failure.
+  PyObject* array = PyArray_NewFromDescr(&PyArray_Type, descr, static_cast<int>(ndim), dims, strides,
+                                         static_cast<void*>(fields.data), 0, nullptr);
+  if (array == nullptr) return nullptr;
+  // The base keeps the Buffer, hence the block, alive; stolen even on failure.
+  Py_INCREF(buffer);
+  if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(array), buffer) < 0) {
+    Py_DECREF(array);
+    return nullptr;
+  }
+  return array;
+#else
+  (void)buffer;
+  (void)fields;
+  return nullptr;
+#endif
+}
+
+PyObject* numpy_capi_function(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs > 1) {
+    PyErr_SetString(PyExc_TypeError, "_numpy_capi(enabled=None) takes at most 1 argument");
+    return nullptr;
+  }
+  if (nargs == 1 && args[0] != Py_None) {
+    const int enable = PyObject_IsTrue(args[0]);
+    if (enable < 0) return nullptr;
+    capi_state.store(enable ? CapiState::not_tried : CapiState::switched_off, std::memory_order_release);
+  }
+#ifdef SHOAL_HAVE_NUMPY
+  bool in_use = capi_state.load(std::memory_order_acquire) == CapiState::ready;
+  if (capi_state.load(std::memory_order_acquire) == CapiState::not_tried) {
+    // Tried only where NumPy is imported already: a failed import in an
+    // isolated interpreter would count for the whole process.
+    PyObject* name = PyUnicode_FromString("numpy");
+    if (name == nullptr) return nullptr;
+    PyObject* numpy = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (numpy == nullptr && PyErr_Occurred()) return nullptr;
+    if (numpy != nullptr) in_use = capi_ready();
+    Py_XDECREF(numpy);
+  }
+#else
+  const bool in_use = false;
+#endif
+  return PyBool_FromLong(in_use);
+}
+
+}  // namespace shoal_py
