@@ -24,16 +24,27 @@ std::atomic<CapiState> capi_state{CapiState::not_tried};
 
 #ifdef SHOAL_HAVE_NUMPY
 
+// True if the C-API can be used; false with no error set if not (then
+// numpy.asarray), false with an error set if importing it failed for
+// another reason than NumPy refusing us (a KeyboardInterrupt, say).
 bool capi_ready() {
   CapiState state = capi_state.load(std::memory_order_acquire);
-  if (state == CapiState::not_tried) {
-    // A NumPy older than the API this build targets refuses: fall back to
-    // numpy.asarray for good, rather than fail every receive.
-    state = _import_array() < 0 ? CapiState::unavailable : CapiState::ready;
-    if (state == CapiState::unavailable) PyErr_Clear();
-    capi_state.store(state, std::memory_order_release);
+  if (state != CapiState::not_tried) return state == CapiState::ready;
+  CapiState result = CapiState::ready;
+  if (_import_array() < 0) {
+    // A NumPy older than the API this build targets refuses with an
+    // ImportError or RuntimeError: fall back to numpy.asarray for good,
+    // rather than fail every receive.
+    if (!PyErr_ExceptionMatches(PyExc_ImportError) && !PyErr_ExceptionMatches(PyExc_RuntimeError) &&
+        !PyErr_ExceptionMatches(PyExc_AttributeError)) {
+      return false;
+    }
+    PyErr_Clear();
+    result = CapiState::unavailable;
   }
-  return state == CapiState::ready;
+  // Only from not_tried: _numpy_capi(False) meanwhile wins.
+  capi_state.compare_exchange_strong(state, result, std::memory_order_acq_rel);
+  return capi_state.load(std::memory_order_acquire) == CapiState::ready;
 }
 
 // NumPy's type number for a native-order DType, or -1 (then numpy.asarray,
@@ -61,8 +72,11 @@ int type_number(const DType& dtype) {
       if (kind == 'f') return NPY_FLOAT32;
       return -1;
     case 8:
-      if (kind == 'i') return NPY_INT64;
-      if (kind == 'u') return NPY_UINT64;
+      // long long, as the buffer format "q"/"Q" says and numpy.asarray
+      // makes it: both paths give the same dtype.char (NPY_INT64 would be
+      // long, 'l', on LP64).
+      if (kind == 'i') return NPY_LONGLONG;
+      if (kind == 'u') return NPY_ULONGLONG;
       if (kind == 'f') return NPY_FLOAT64;
       if (kind == 'c') return NPY_COMPLEX64;
       return -1;
@@ -87,7 +101,8 @@ PyObject* numpy_array_over(PyObject* buffer, const BufferFields& fields) {
   if (!capi_ready()) return nullptr;
   const int type = type_number(fields.dtype);
   const std::size_t ndim = fields.shape.size();
-  if (type < 0 || ndim > kMaxDims) return nullptr;
+  // No data would make NumPy allocate memory of its own, writeable: never.
+  if (type < 0 || ndim > kMaxDims || fields.data == nullptr) return nullptr;
   npy_intp dims[kMaxDims];
   npy_intp strides[kMaxDims];
   for (std::size_t i = 0; i < ndim; ++i) {
@@ -137,6 +152,7 @@ PyObject* numpy_capi_function(PyObject*, PyObject* const* args, Py_ssize_t nargs
     if (numpy == nullptr && PyErr_Occurred()) return nullptr;
     if (numpy != nullptr) in_use = capi_ready();
     Py_XDECREF(numpy);
+    if (!in_use && PyErr_Occurred()) return nullptr;
   }
 #else
   const bool in_use = false;
