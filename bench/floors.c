@@ -18,9 +18,11 @@
  *   parallel — a CPU-bound C loop split over two processes against one
  *            process doing all of it: the speed-up the two CPUs give at
  *            best (virtual CPUs may share a physical core's resources).
- * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS [spin]; with
- * "spin", only the spin round trip (bench/suite.py measures it again beside
- * each throughput run: it tells how far apart the two CPUs are right now).
+ * Prints one JSON object. Usage: floors BYTES ROUNDTRIPS [spin|parallel];
+ * with "spin", only the spin round trip (bench/suite.py measures it again
+ * beside each throughput run: it tells how far apart the two CPUs are right
+ * now); with "parallel", only the parallel floor (measured again just
+ * before the compute scenario: what two CPUs give at that moment).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -184,6 +186,11 @@ int main(int argc, char **argv) {
   int n = argc > 2 ? atoi(argv[2]) : 20000;
   double fp99, sp99;
   int fn, sn;
+  if (argc > 3 && strcmp(argv[3], "parallel") == 0) {
+    volatile long parallel_n = 300000000L;
+    printf("{\"parallel_speedup\": %.4f}\n", parallel_speedup(parallel_n));
+    return 0;
+  }
   if (argc > 3 && strcmp(argv[3], "spin") == 0) {
     double p50 = pingpong(1, n, &sp99, &sn);
     printf("{\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d}\n", p50, sp99, sn);
