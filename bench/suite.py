@@ -619,34 +619,34 @@ def throughput_once(env, kind, where, P, C, count):
     return row
 
 
+def floor_now(mode, key, roundtrips=0, timeout=60):
+    """One of floors.c's single measurements ("spin", "parallel") taken
+    now, or None where it cannot be."""
+    try:
+        exe = build_floors()
+        if not exe:
+            return None
+        out = subprocess.run([exe, "0", str(roundtrips), mode], check=True, capture_output=True, text=True,
+                             timeout=timeout)
+        return json.loads(out.stdout)[key]
+    except (subprocess.SubprocessError, ValueError, KeyError):
+        return None
+
+
 def spin_round_trip_now():
     """The C spin round trip between two processes, measured now (2,000
     round trips): how far apart the machine has placed our two CPUs at this
     moment. On this project's virtual machines it moves between about 0.1
     and several tenths of a microsecond over minutes, and small-message
     throughput moves with it."""
-    try:
-        exe = build_floors()
-        if not exe:
-            return None
-        out = subprocess.run([exe, "0", "2000", "spin"], check=True, capture_output=True, text=True, timeout=30)
-        return json.loads(out.stdout)["spin_rt_p50_s"]
-    except (subprocess.SubprocessError, ValueError, KeyError):
-        return None
+    return floor_now("spin", "spin_rt_p50_s", roundtrips=2000, timeout=30)
 
 
 def parallel_floor_now():
     """floors.c's parallel floor measured now: the speed-up a CPU-bound C
     loop gets from the two CPUs at this moment (the host's other work
     moves it), or None."""
-    try:
-        exe = build_floors()
-        if not exe:
-            return None
-        out = subprocess.run([exe, "0", "0", "parallel"], check=True, capture_output=True, text=True, timeout=60)
-        return json.loads(out.stdout)["parallel_speedup"]
-    except (subprocess.SubprocessError, ValueError, KeyError):
-        return None
+    return floor_now("parallel", "parallel_speedup")
 
 
 def run_throughput(env):
