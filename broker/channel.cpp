@@ -264,7 +264,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   return Attempt::done;
 }
 
-void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Waiter who) {
+bool Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Waiter who, bool spin_first) {
   // Counted for `shoal channels` while this thread waits, spinning or asleep.
   std::atomic_ref<std::uint32_t> waiting(who == Waiter::sender ? header()->blocked_senders
                                                                 : header()->blocked_receivers);
@@ -274,7 +274,8 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
     ~Uncount() { count.fetch_sub(1, std::memory_order_relaxed); }
   } uncount{waiting};
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
-  if (spin::worthwhile()) {
+  if (spin_first && spin::worthwhile()) {
+    test_hooks::reach(test_hooks::Point::wait_spins);
     // Look at the word after every pause: a pause costs about 25 ns on this
     // project's virtual machines, so checking only every few dozen would add
     // a microsecond to every hand-off. The clock is read less often.
@@ -284,7 +285,7 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
       if (polls % spin::kPollsPerYield == 0) spin::yield_cpu();
       if (polls % kPollsPerClockRead == 0 && Clock::now() >= spin_until) break;
     }
-    if (seq.load(std::memory_order_acquire) != seen) return;
+    if (seq.load(std::memory_order_acquire) != seen) return true;
   }
   // Announce the sleep, then re-check: either the waker sees us counted or
   // we see its bump (both sides use sequentially consistent operations).
@@ -296,6 +297,7 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
                 std::chrono::duration_cast<std::chrono::nanoseconds>(std::min<Clock::duration>(kSleepSlice, left)));
   }
   sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  return seq.load(std::memory_order_acquire) != seen;
 }
 
 // Runs attempt() under the lock until it is done, sleeping on the channel
@@ -303,6 +305,10 @@ void Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
 template <class Attempt_>
 void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Attempt_ attempt) {
   Deadline deadline(timeout);
+  // Spin before sleeping only while the channel is busy: once a whole
+  // sleep slice passed with nothing changed, a waiter that spun 50 us after
+  // every 10 ms slice would burn 0.5% of a CPU for as long as it waits.
+  bool spin_first = true;
   for (;;) {
     std::uint32_t seen = 0;
     {
@@ -314,7 +320,7 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": " + what +
                         (who == Waiter::sender ? " timed out (full)" : " timed out (empty)"));
     }
-    wait_for_change(seen, deadline.get(), who);
+    spin_first = wait_for_change(seen, deadline.get(), who, spin_first);
   }
   wake_sleepers();
   if (who == Waiter::sender) wake_selectors();

@@ -160,7 +160,11 @@ class Channel {
   void wake_sleepers();  // wakes any sleeper: call after the lock is released
   void note_activity_locked();  // bumps the arena's activity_seq: with the lock held
   void wake_selectors();        // wakes any selector: after the lock is released
-  void wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who);
+  // Waits until wake_seq moves from `seen` or a sleep slice or `deadline`
+  // passes, spinning first if `spin_first` and another CPU could answer.
+  // True if wake_seq moved: the channel is busy, spinning is worth it.
+  bool wait_for_change(std::uint32_t seen, std::chrono::steady_clock::time_point deadline, Waiter who,
+                       bool spin_first);
 
   Holder* holder_;
   HeldBlock block_;

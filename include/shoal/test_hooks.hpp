@@ -21,6 +21,9 @@ enum class Point {
   drop_after_free_parent,    // a parent freed, its children's refcounts not yet lowered
   send_after_commit,         // a channel slot published, the item's refcount not yet raised
   poison_mid_drop,           // a channel poisoned (committed), one pending item dropped, the rest not yet
+  // Not in a critical section, for counting only: a channel waiter starts
+  // spinning before it sleeps (the lock is not held here).
+  wait_spins,
 };
 
 using Hook = void (*)(Point);
