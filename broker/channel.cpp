@@ -300,6 +300,16 @@ bool Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
   return seq.load(std::memory_order_acquire) != seen;
 }
 
+namespace {
+
+// The channel (its header) this thread last waited on until it timed out
+// with nothing changing: its next wait there starts asleep too. Long waits
+// arrive as a series of timed waits (the Python layer cuts them into 50 ms
+// slices to notice Ctrl-C), and each would otherwise spin 50 us first.
+thread_local const void* t_quiet_channel = nullptr;
+
+}  // namespace
+
 // Runs attempt() under the lock until it is done, sleeping on the channel
 // between tries; wakes whoever waits for what it changed.
 template <class Attempt_>
@@ -308,7 +318,7 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
   // Spin before sleeping only while the channel is busy: once a whole
   // sleep slice passed with nothing changed, a waiter that spun 50 us after
   // every 10 ms slice would burn 0.5% of a CPU for as long as it waits.
-  bool spin_first = true;
+  bool spin_first = t_quiet_channel != header();
   for (;;) {
     std::uint32_t seen = 0;
     {
@@ -317,11 +327,13 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
       seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
     }
     if (deadline.passed()) {
+      t_quiet_channel = spin_first ? nullptr : header();
       throw WaitTimeout("channel " + to_string(block_.handle()) + ": " + what +
                         (who == Waiter::sender ? " timed out (full)" : " timed out (empty)"));
     }
     spin_first = wait_for_change(seen, deadline.get(), who, spin_first);
   }
+  t_quiet_channel = nullptr;
   wake_sleepers();
   if (who == Waiter::sender) wake_selectors();
 }
