@@ -2,6 +2,7 @@
 #include "numpy_arrays.hpp"
 
 #include <atomic>
+#include <cstdint>
 
 #ifdef SHOAL_HAVE_NUMPY
 // NumPy's C-API is a table of function pointers that _import_array() fills
@@ -47,6 +48,22 @@ bool capi_ready() {
   return capi_state.load(std::memory_order_acquire) == CapiState::ready;
 }
 
+// The element types shoal buffers hold, by kind and size, as NumPy numbers
+// them. 8-byte integers are long long, as the buffer format "q"/"Q" says
+// and numpy.asarray makes them: both paths give the same dtype.char
+// (NPY_INT64 would be long, 'l', on LP64).
+struct TypeNumber {
+  char kind;
+  std::uint64_t itemsize;
+  int type;
+};
+constexpr TypeNumber kTypeNumbers[] = {
+    {'b', 1, NPY_BOOL},      {'i', 1, NPY_INT8},       {'u', 1, NPY_UINT8},      {'i', 2, NPY_INT16},
+    {'u', 2, NPY_UINT16},    {'i', 4, NPY_INT32},      {'u', 4, NPY_UINT32},     {'f', 4, NPY_FLOAT32},
+    {'i', 8, NPY_LONGLONG},  {'u', 8, NPY_ULONGLONG},  {'f', 8, NPY_FLOAT64},    {'c', 8, NPY_COMPLEX64},
+    {'c', 16, NPY_COMPLEX128},
+};
+
 // NumPy's type number for a native-order DType, or -1 (then numpy.asarray,
 // which handles every order, makes the array).
 int type_number(const DType& dtype) {
@@ -55,37 +72,10 @@ int type_number(const DType& dtype) {
   const char order = t[0];
   const bool native = order == '|' || order == (NPY_BYTE_ORDER == NPY_LITTLE_ENDIAN ? '<' : '>');
   if (!native) return -1;
-  const char kind = t[1];
-  switch (dtype.itemsize) {
-    case 1:
-      if (kind == 'b') return NPY_BOOL;
-      if (kind == 'i') return NPY_INT8;
-      if (kind == 'u') return NPY_UINT8;
-      return -1;
-    case 2:
-      if (kind == 'i') return NPY_INT16;
-      if (kind == 'u') return NPY_UINT16;
-      return -1;
-    case 4:
-      if (kind == 'i') return NPY_INT32;
-      if (kind == 'u') return NPY_UINT32;
-      if (kind == 'f') return NPY_FLOAT32;
-      return -1;
-    case 8:
-      // long long, as the buffer format "q"/"Q" says and numpy.asarray
-      // makes it: both paths give the same dtype.char (NPY_INT64 would be
-      // long, 'l', on LP64).
-      if (kind == 'i') return NPY_LONGLONG;
-      if (kind == 'u') return NPY_ULONGLONG;
-      if (kind == 'f') return NPY_FLOAT64;
-      if (kind == 'c') return NPY_COMPLEX64;
-      return -1;
-    case 16:
-      if (kind == 'c') return NPY_COMPLEX128;
-      return -1;
-    default:
-      return -1;
+  for (const TypeNumber& entry : kTypeNumbers) {
+    if (entry.kind == t[1] && entry.itemsize == dtype.itemsize) return entry.type;
   }
+  return -1;
 }
 
 // NumPy 1.x arrays have at most 32 dimensions, 2.x 64: the lesser holds

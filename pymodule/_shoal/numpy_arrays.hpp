@@ -10,9 +10,10 @@
 // producer wrote 1 GiB (cold caches and TLB) 92 -> 81 us, on this
 // project's virtual machine.
 //
-// The C-API is there only when this build found NumPy's headers (meson's
-// numpy dependency: `pip install --no-build-isolation .` into an
-// environment with NumPy, as scripts/setup.sh does) and the running NumPy
+// The C-API is there only when this build found NumPy's headers (the
+// building Python's numpy.get_include(), pymodule/meson.build: `pip install
+// --no-build-isolation .` into an environment with NumPy, as
+// scripts/setup.sh does) and the running NumPy
 // accepts them; otherwise numpy_array_over() says so and the caller falls
 // back to numpy.asarray. Either way the array is read-only and its base
 // keeps the buffer's block alive.
