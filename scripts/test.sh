@@ -8,7 +8,7 @@
 #   3. libFuzzer (clang, ASan + UBSan, build-fuzz/): the frozen-object
 #      reader for SHOAL_FUZZ_SECONDS (60 by default) from a seed corpus of
 #      real frozen objects, then the arena walker (check + rebuild) for
-#      half that;
+#      half that, and the array-blob header for a quarter;
 #   4. pytest (tests/python) against the installed package.
 # SHOAL_TORTURE_ROUNDS=10000 makes the torture test a long run;
 # SHOAL_SKIP_SANITIZERS=1 skips step 2, SHOAL_SKIP_FUZZ=1 step 3.
@@ -69,7 +69,7 @@ if [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
   [ -f build-fuzz/build.ninja ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false \
     -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
     -Dcpp_args=-fsanitize=fuzzer-no-link >/dev/null
-  meson compile -C build-fuzz fuzz_frozen_reader fuzz_arena_check make_seed_corpus >/dev/null
+  meson compile -C build-fuzz fuzz_frozen_reader fuzz_arena_check fuzz_array_blob make_seed_corpus >/dev/null
 
   say "fuzzing the frozen-object reader for $seconds s (libFuzzer, ASan + UBSan)"
   rm -rf build-fuzz/fuzz-seeds
@@ -80,6 +80,9 @@ if [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
   say "fuzzing the arena walker (check and rebuild) for $((seconds / 2)) s"
   # fuzz/regressions/: inputs that once found a bug, replayed every run.
   run_fuzzer fuzz_arena_check "$((seconds / 2))" build-fuzz/arena-corpus fuzz/regressions/arena_check
+
+  say "fuzzing the array-blob header for $((seconds / 4)) s"
+  run_fuzzer fuzz_array_blob "$((seconds / 4))" build-fuzz/array-blob-corpus
 fi
 
 say "Python tests (pytest)"

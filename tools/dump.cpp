@@ -14,10 +14,12 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "commands.hpp"
 #include "views.hpp"
+#include "shoal/array_blob.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/frozen.hpp"
 #include "shoal/size.hpp"
@@ -122,6 +124,16 @@ std::uint64_t array_nbytes(const heap::ArrayView& a) {
 std::span<const std::byte> array_first_bytes(const heap::ArrayView& a) {
   if (a.offset >= a.blob.bytes.size()) return {};
   return a.blob.bytes.subspan(a.offset, std::min<std::uint64_t>(kFirstBytes, a.blob.bytes.size() - a.offset));
+}
+
+// The array `block` describes, if it is a blob flagged as describing its own
+// (array_blob.hpp) with a header that checks out; a malformed one is shown
+// as the plain bytes it is.
+std::optional<heap::ArrayBlob> array_blob_in(Arena& arena, const BlockEntry& block) {
+  if (block.kind != static_cast<std::uint32_t>(layout::BlockKind::blob) || (block.flags & layout::kArrayBlob) == 0) {
+    return std::nullopt;
+  }
+  return heap::parse_array_blob(arena.payload(block.handle));
 }
 
 // Renders one value as text and as JSON; containers stop after max_items.
@@ -347,6 +359,15 @@ int run_dump(const std::string& name, const std::string& handle_text, std::size_
                std::to_string(c.pending_inline) + " inline)";
       }
     }
+  } else if (const std::optional<heap::ArrayBlob> array = array_blob_in(*arena, *block)) {
+    // A blob describing its own array (an array sent whole): summarised as
+    // an array in an object is.
+    const auto payload = arena->payload(handle);  // bounds-checked by resolve
+    const auto first = payload.subspan(array->data_offset, std::min<std::uint64_t>(kFirstBytes, array->nbytes));
+    doc["value"] = {{"type", "ndarray"},     {"dtype", array->dtype},        {"shape", array->shape},
+                    {"nbytes", array->nbytes}, {"offset", array->data_offset}, {"first_bytes", hex_bytes(first)}};
+    text = "ndarray(dtype='" + array->dtype + "', shape=" + shape_text(array->shape) +
+           ", nbytes=" + std::to_string(array->nbytes) + ", first bytes: " + hex_bytes(first) + ")";
   } else {
     // raw or blob: bytes nobody has described; the first few, in hex.
     const auto bytes = arena->payload(handle);  // bounds-checked by resolve

@@ -52,8 +52,11 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // a small value itself (an inline item, see InlineTag) instead of naming a
 // block, which an older reader would report as naming no live block; a
 // ledger entry of generation 0 (a recyclable entry) and blocks of kind
-// `cached` (a holder's cache of free small blocks, see HolderSlot).
-inline constexpr std::uint32_t kLayoutVersion = 6;
+// `cached` (a holder's cache of free small blocks, see HolderSlot). 7: a
+// blob may begin with its own array header (kArrayBlob, ArrayBlobHeader)
+// and travel through a channel as itself, which an older reader would
+// refuse as a slot naming something other than an object.
+inline constexpr std::uint32_t kLayoutVersion = 7;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -116,7 +119,35 @@ enum BlockFlags : std::uint16_t {
   // Published: a child of an object or sent through a channel. Its bytes
   // must not change any more; the Python layer exports it read-only only.
   kFrozen = 1,
+  // A blob whose payload begins with an ArrayBlobHeader (below): an array
+  // made in the arena (shoal.empty) that can be sent as itself. Set once by
+  // its creator before anyone else can see the block; cleared when the
+  // block is reused.
+  kArrayBlob = 2,
 };
+
+// The payload of a blob flagged kArrayBlob: this header, `ndim` dimensions
+// (std::uint64_t each), padding, then the array's bytes at `data_offset`, a
+// multiple of kAlign, C-contiguous. Written before the block is published,
+// never changed after; a reader copies it out and checks every field
+// against the payload it lies in (heap::parse_array_blob).
+inline constexpr std::uint32_t kArrayBlobMagic = 0x52524153u;  // "SARR"
+inline constexpr std::size_t kArrayDtypeChars = 32;            // NumPy type string, NUL-padded
+inline constexpr std::uint32_t kMaxArrayDims = 64;              // NumPy 2's limit
+struct ArrayBlobHeader {
+  std::uint32_t magic;       // kArrayBlobMagic
+  std::uint32_t ndim;        // <= kMaxArrayDims
+  std::uint64_t data_offset;  // from the payload start
+  std::uint64_t nbytes;       // of the array: itemsize times every dimension
+  char dtype[kArrayDtypeChars];  // e.g. "<f8"; the rest NUL
+  // std::uint64_t shape[ndim] follows.
+};
+static_assert(sizeof(ArrayBlobHeader) == 56);
+
+// Where the bytes of an array of `ndim` dimensions start in its blob.
+inline constexpr std::uint64_t array_blob_data_offset(std::uint32_t ndim) {
+  return (sizeof(ArrayBlobHeader) + std::uint64_t{ndim} * sizeof(std::uint64_t) + kAlign - 1) / kAlign * kAlign;
+}
 static_assert(sizeof(BlockHeader) == kBlockHeaderBytes);
 static_assert(kMaxHolders < kNoHolder);
 

@@ -13,6 +13,7 @@
 // read-only, and a request for a writable one raises BufferError.
 #include "buffer_type.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <new>
 #include <string>
@@ -23,6 +24,8 @@
 #include "errors.hpp"
 #include "fast_args.hpp"
 #include "gil.hpp"
+#include "shoal/array_blob.hpp"
+#include "shoal/heap_format.hpp"
 #include "shoal/layout.hpp"
 
 namespace shoal_py {
@@ -91,28 +94,6 @@ int parse_dtype_object(PyObject* object, DType* dtype) {
   }
   Py_DECREF(text);
   *dtype = std::move(*parsed);
-  return 0;
-}
-
-// C-contiguous strides; the total size in *nbytes. Returns -1 with
-// OverflowError set if the array is too large to describe.
-int c_strides(const std::vector<Py_ssize_t>& shape, std::uint64_t itemsize, std::vector<Py_ssize_t>* strides,
-              std::uint64_t* nbytes) {
-  constexpr std::uint64_t kLimit = static_cast<std::uint64_t>(std::numeric_limits<Py_ssize_t>::max());
-  strides->assign(shape.size(), 0);
-  std::uint64_t step = itemsize;
-  bool overflow = false;
-  for (std::size_t i = shape.size(); i-- > 0;) {
-    (*strides)[i] = static_cast<Py_ssize_t>(step);
-    const auto dim = static_cast<std::uint64_t>(shape[i]);
-    if (dim != 0 && step > kLimit / dim) overflow = true;
-    step *= dim;
-  }
-  if (overflow) {
-    PyErr_SetString(PyExc_OverflowError, "array is too large");
-    return -1;
-  }
-  *nbytes = step;
   return 0;
 }
 
@@ -272,6 +253,28 @@ PyType_Spec buffer_spec = {
 
 }  // namespace
 
+// C-contiguous strides; the total size in *nbytes. Returns -1 with
+// OverflowError set if the array is too large to describe.
+int c_strides(const std::vector<Py_ssize_t>& shape, std::uint64_t itemsize, std::vector<Py_ssize_t>* strides,
+              std::uint64_t* nbytes) {
+  constexpr std::uint64_t kLimit = static_cast<std::uint64_t>(std::numeric_limits<Py_ssize_t>::max());
+  strides->assign(shape.size(), 0);
+  std::uint64_t step = itemsize;
+  bool overflow = false;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    (*strides)[i] = static_cast<Py_ssize_t>(step);
+    const auto dim = static_cast<std::uint64_t>(shape[i]);
+    if (dim != 0 && step > kLimit / dim) overflow = true;
+    step *= dim;
+  }
+  if (overflow) {
+    PyErr_SetString(PyExc_OverflowError, "array is too large");
+    return -1;
+  }
+  *nbytes = step;
+  return 0;
+}
+
 PyTypeObject* create_buffer_type(PyObject* module) {
   return reinterpret_cast<PyTypeObject*>(PyType_FromModuleAndSpec(module, &buffer_spec, nullptr));
 }
@@ -318,22 +321,36 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
   if (dtype_arg == nullptr) fields.dtype = *parse_dtype("float64");
   if (c_strides(fields.shape, fields.dtype.itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
 
+  // The blob describes its own array (array_blob.hpp), so that sending the
+  // Buffer whole can pass the blob itself; a dtype the frozen format does
+  // not know, or more dimensions than NumPy allows, gets a plain blob (it
+  // cannot be sent at all).
+  std::vector<std::uint64_t> dims(fields.shape.begin(), fields.shape.end());
+  const bool self_describing = shoal::heap::dtype_itemsize(fields.dtype.typestr).has_value() &&
+                               dims.size() <= shoal::layout::kMaxArrayDims;
   shoal::HeldBlock block;
   const std::uint32_t site = calling_site(state, *session);  // the Python line calling empty(), for `shoal objects`
   try {
     // A zero-size array still gets a (tiny) block: every Buffer has one.
-    const std::uint64_t bytes = fields.nbytes == 0 ? 1 : fields.nbytes;
+    const std::uint64_t bytes = self_describing ? shoal::heap::array_blob_bytes(static_cast<std::uint32_t>(dims.size()),
+                                                                                fields.nbytes)
+                                                : std::max<std::uint64_t>(fields.nbytes, 1);
     // A recycled block takes nanoseconds and no lock: releasing the GIL for
     // it would cost more than the allocation.
     block = session->holder().try_allocate_cached(bytes, shoal::layout::BlockKind::blob, site);
     if (!block) {
       block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); });
     }
+    if (self_describing) {
+      shoal::heap::write_array_header(block, fields.dtype.typestr, dims);
+      fields.offset = shoal::layout::array_blob_data_offset(static_cast<std::uint32_t>(dims.size()));
+    }
   } catch (...) {
+    if (block) without_gil([&] { block.reset(); });
     return raise_python_error(state);
   }
   fields.blob = block.handle();
-  fields.data = block.bytes().data();
+  fields.data = block.bytes().data() + fields.offset;
   fields.owner = std::make_shared<BlockOwner>(std::move(session), std::move(block));
   return new_buffer_object(state, std::move(fields));
 }

@@ -43,6 +43,11 @@ PyTypeObject* create_buffer_type(PyObject* module);
 // received, or its block was frozen (sent, or made part of an object).
 bool buffer_is_readonly(const BufferFields& fields);
 
+// C-contiguous strides for `shape` of `itemsize`-byte items; the total size
+// in *nbytes. Returns -1 with OverflowError set if it does not fit.
+int c_strides(const std::vector<Py_ssize_t>& shape, std::uint64_t itemsize, std::vector<Py_ssize_t>* strides,
+              std::uint64_t* nbytes);
+
 // A new Buffer object owning `fields`. Returns null with an error set.
 PyObject* new_buffer_object(ModuleState* state, BufferFields fields);
 

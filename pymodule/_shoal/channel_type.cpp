@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <limits>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,7 @@
 #include "fast_args.hpp"
 #include "gil.hpp"
 #include "inline_value.hpp"
+#include "shoal/array_blob.hpp"
 #include "shoal/errors.hpp"
 #include "value_freeze.hpp"
 #include "value_thaw.hpp"
@@ -146,10 +148,33 @@ PyObject* thaw(PyObject* self, shoal::HeldBlock block) {
   return value;
 }
 
-// The Python value of a received item: inline, or thawed from its block.
+// The array a received blob describes (sent as itself: array_blob_of).
+PyObject* thaw_array(PyObject* self, shoal::HeldBlock block) {
+  auto owner = std::make_shared<BlockOwner>(as_channel(self)->fields.session, std::move(block));
+  PyObject* value = thaw_array_blob(state_of(self), owner);
+  release_owner_without_gil(owner);
+  return value;
+}
+
+// The Python value of a received item: inline, an array blob that came as
+// itself, or thawed from its object block.
 PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
   if (item.is_inline()) return python_value_of(item.value);
+  if (shoal::heap::is_array_blob(item.block)) return thaw_array(self, std::move(item.block));
   return thaw(self, std::move(item.block));
+}
+
+// The blob of `value` if it can be sent as itself: a whole shoal.Buffer
+// that owns a blob describing its own array (made by empty(), or received
+// that way), in this channel's arena. Else nothing, and the value is frozen.
+std::optional<shoal::Handle> array_blob_of(PyObject* self, PyObject* value) {
+  const BufferFields* buffer = buffer_fields(state_of(self), value);
+  if (buffer == nullptr) return std::nullopt;
+  const BlockOwner& owner = *buffer->owner;
+  if (owner.block.handle() != buffer->blob || !shoal::heap::is_array_blob(owner.block)) return std::nullopt;
+  const ArenaSession& ours = *as_channel(self)->fields.session;
+  if (owner.session.get() != &ours && owner.session->arena().name() != ours.arena().name()) return std::nullopt;
+  return buffer->blob;
 }
 
 // ------------------------------------------------------- construction ----
@@ -245,6 +270,14 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
     if (sent < 0) return nullptr;
     Py_RETURN_NONE;
   }
+  // The Buffer (the caller's argument) holds the blob while we wait; the
+  // slot takes a reference of its own and the blob is frozen with it.
+  if (const std::optional<shoal::Handle> blob = array_blob_of(self, value)) {
+    const int sent = wait_in_slices(state_of(self), timeout, "Channel.send",
+                                    [&](nanoseconds slice) { core(self).send(*blob, slice); });
+    if (sent < 0) return nullptr;
+    Py_RETURN_NONE;
+  }
   std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
@@ -263,6 +296,12 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
   if (inline_value_of(value, &small)) {
     try {
       sent = without_gil([&] { return core(self).try_send_inline(small); });
+    } catch (...) {
+      return raise_python_error(state_of(self));
+    }
+  } else if (const std::optional<shoal::Handle> blob = array_blob_of(self, value)) {
+    try {
+      sent = without_gil([&] { return core(self).try_send(*blob); });
     } catch (...) {
       return raise_python_error(state_of(self));
     }

@@ -40,6 +40,8 @@ int module_exec(PyObject* module) {
   state->line_cache = new LineCache();
 
   if (add_exceptions(module, state) < 0) return -1;
+  state->numpy_name = PyUnicode_InternFromString("numpy");
+  if (state->numpy_name == nullptr) return -1;
 
   state->arena_type = create_arena_type(module);
   if (state->arena_type == nullptr) return -1;
@@ -61,6 +63,8 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
   Py_VISIT(state->buffer_type);
   Py_VISIT(state->channel_type);
   Py_VISIT(state->default_arena);
+  Py_VISIT(state->numpy_name);
+  Py_VISIT(state->numpy_module);
   for (PyObject* ModuleState::*field : kExceptionFields) Py_VISIT(state->*field);
   return 0;
 }
@@ -76,6 +80,8 @@ int module_clear(PyObject* module) {
   Py_CLEAR(state->buffer_type);
   Py_CLEAR(state->channel_type);
   Py_CLEAR(state->default_arena);
+  Py_CLEAR(state->numpy_name);
+  Py_CLEAR(state->numpy_module);
   for (PyObject* ModuleState::*field : kExceptionFields) Py_CLEAR(state->*field);
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "buffer_type.hpp"
 #include "errors.hpp"
 #include "numpy_arrays.hpp"
+#include "shoal/array_blob.hpp"
 #include "shoal/frozen.hpp"
 
 namespace shoal_py {
@@ -25,12 +26,23 @@ using shoal::heap::ValueReader;
 
 // numpy, if this interpreter has already imported it (new reference), else
 // null. Not imported here: NumPy cannot load in isolated subinterpreters,
-// and a receive should not pay for a first import.
-PyObject* imported_numpy() {
-  PyObject* name = PyUnicode_FromString("numpy");
-  PyObject* numpy = name != nullptr ? PyImport_GetModule(name) : nullptr;
-  Py_XDECREF(name);
-  if (numpy == nullptr) PyErr_Clear();
+// and a receive should not pay for a first import. Once found, kept in the
+// module state: a dictionary lookup per receive until then (while
+// PyImport_GetModule, which also asks whether the module is still
+// initialising, runs only when the name is there).
+PyObject* imported_numpy(ModuleState* state) {
+  if (state->numpy_module != nullptr) return Py_NewRef(state->numpy_module);
+  PyObject* listed = PyDict_GetItemWithError(PyImport_GetModuleDict(), state->numpy_name);  // borrowed
+  if (listed == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  PyObject* numpy = PyImport_GetModule(state->numpy_name);  // null while NumPy is still being imported
+  if (numpy == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  state->numpy_module = Py_NewRef(numpy);
   return numpy;
 }
 
@@ -273,7 +285,7 @@ class ValueThawer {
 }  // namespace
 
 PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& object) {
-  PyObject* numpy = imported_numpy();
+  PyObject* numpy = imported_numpy(state);
   PyObject* result = nullptr;
   try {
     const shoal::heap::FrozenObject frozen(object->session->arena(), object->block.handle());
@@ -283,6 +295,40 @@ PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& obje
     raise_python_error(state);
   }
   Py_XDECREF(numpy);
+  return result;
+}
+
+PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>& blob) {
+  const std::optional<shoal::heap::ArrayBlob> array = shoal::heap::parse_array_blob(blob->block.bytes());
+  if (!array) {
+    PyErr_Format(state->corrupt_object, "arena '%s': the array blob %s has a malformed header",
+                 blob->session->arena().name().c_str(), shoal::to_string(blob->block.handle()).c_str());
+    return nullptr;
+  }
+  const std::optional<DType> dtype = parse_dtype(array->dtype);
+  if (!dtype) {
+    PyErr_Format(PyExc_TypeError, "cannot receive an array of dtype '%.50s' yet (a later shoal increment)",
+                 array->dtype.c_str());
+    return nullptr;
+  }
+  BufferFields fields;
+  fields.dtype = *dtype;
+  fields.shape.assign(array->shape.begin(), array->shape.end());
+  std::uint64_t nbytes = 0;
+  if (c_strides(fields.shape, dtype->itemsize, &fields.strides, &nbytes) < 0) return nullptr;
+  fields.nbytes = array->nbytes;
+  fields.owner = blob;
+  fields.blob = blob->block.handle();
+  fields.offset = array->data_offset;
+  fields.data = blob->block.bytes().data() + array->data_offset;  // exported read-only only
+  fields.received = true;
+  PyObject* buffer = new_buffer_object(state, std::move(fields));
+  PyObject* numpy = buffer != nullptr ? imported_numpy(state) : nullptr;
+  if (numpy == nullptr) return buffer;
+  PyObject* result = numpy_array_over(buffer, reinterpret_cast<BufferObject*>(buffer)->fields);
+  if (result == nullptr && !PyErr_Occurred()) result = PyObject_CallMethod(numpy, "asarray", "O", buffer);
+  Py_DECREF(numpy);
+  Py_DECREF(buffer);
   return result;
 }
 

@@ -21,4 +21,10 @@ namespace shoal_py {
 // raise TypeError. Returns null with a Python error set.
 PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& object);
 
+// The array a blob that describes itself holds (shoal/array_blob.hpp: an
+// array made with empty() and sent whole), as thaw_value gives an array:
+// a read-only Buffer sharing `blob`, or a NumPy array over it. A malformed
+// header raises CorruptObject. Returns null with a Python error set.
+PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>& blob);
+
 }  // namespace shoal_py

@@ -217,6 +217,59 @@ def test_received_buffer_can_be_sent_on(arena, channel):
     assert twice.tolist() == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("shape", [(), (0, 3), (5,), (2, 3, 4)])
+def test_a_buffer_sent_whole_travels_as_its_own_block(arena, channel, shape):
+    # No object is made to describe it: the blob describes itself, so a
+    # send adds no block to the arena, and the receiver gets the same memory.
+    baseline = settled_used(arena, channel)
+    buf = arena.empty(shape, "int16")
+    np.asarray(buf)[...] = 7
+    blocks = arena.stats()["blocks"]
+    channel.send(buf)
+    assert arena.stats()["blocks"] == blocks
+    assert buf.readonly
+    assert memoryview(buf).readonly
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(buf)[...] = 1
+    received = channel.recv()
+    assert isinstance(received, np.ndarray) and received.shape == shape and received.dtype == np.int16
+    assert received.ctypes.data == buf.__array_interface__["data"][0]
+    assert not received.flags.writeable and (received == 7).all()
+    del buf, received
+    gc.collect()
+    assert arena.used == baseline
+
+
+def test_a_buffer_from_another_arena_sent_whole_is_refused(arena, channel):
+    with shoal.Arena("4MiB") as other:
+        buf = other.empty(3)
+        with pytest.raises(ValueError, match="lives in arena"):
+            channel.send(buf)
+        with pytest.raises(ValueError, match="lives in arena"):
+            channel.try_send(buf)
+        assert not buf.readonly
+    assert len(channel) == 0
+
+
+def test_a_damaged_array_header_raises_corrupt_object_and_frees_the_block(arena, channel):
+    # Another process scribbles over the header of an array in flight: the
+    # receiver checks it, refuses it, and the block still goes.
+    import ctypes
+    baseline = settled_used(arena, channel)
+    buf = arena.empty(16, "float64")
+    data = buf.__array_interface__["data"][0]
+    channel.send(buf)
+    header = data - 64  # one dimension: header and shape fill the first 64 bytes
+    assert ctypes.string_at(header, 4) == b"SARR"
+    ctypes.memset(header + 8, 0xFF, 8)  # data_offset: far past the block
+    with pytest.raises(shoal.CorruptObject, match="array blob .* malformed header"):
+        channel.recv()
+    assert len(channel) == 0
+    del buf
+    gc.collect()
+    assert arena.used == baseline
+
+
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint64", "float32", "complex128", ">i4"])
 def test_buffer_dtypes_cross(arena, channel, dtype):
     buf = arena.empty((2, 2), dtype)

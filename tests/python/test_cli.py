@@ -854,18 +854,19 @@ def test_objects_show_kind_size_holders_and_sites(shoal, produced):
     objects = doc["objects"]
     for obj in objects:
         assert list(obj) == OBJECT_KEYS
-    assert doc["total"]["count"] == len(objects) == 4  # blob, channel, two objects (ledgers are not listed)
+    assert doc["total"]["count"] == len(objects) == 3  # blob, channel, the dict's object (ledgers are not listed)
     by_site = {site_of(o): o for o in objects if o["site"] is not None}
+    assert (__file__, lines["send_buf"]) not in by_site  # a Buffer sent whole travels as itself: no object
     blob = by_site[(__file__, lines["empty"])]
-    assert blob["kind"] == "blob" and blob["requested"] == 64 * 4 * 4 and blob["frozen"]
-    # Held by this process's holder and by the object the send made of it.
+    # The array's bytes after its header and shape (128 bytes for 2 dimensions).
+    assert blob["kind"] == "blob" and blob["requested"] == 128 + 64 * 4 * 4 and blob["frozen"]
+    # Held by this process's holder and by the channel slot it was sent in.
     holder = [h for h in blob["held_by"] if h["type"] == "holder"]
     assert holder and holder[0]["pid"] == os.getpid() and holder[0]["alive"]
-    sent_buf = by_site[(__file__, lines["send_buf"])]
-    assert {"type": "object", "handle": sent_buf["handle"]} in blob["held_by"]
-    assert blob["refcount"] == len(blob["held_by"]) == 2
     channel = next(o for o in objects if o["kind"] == "channel")
-    for key in ("send_dict", "send_buf"):
+    assert {"type": "channel", "handle": channel["handle"]} in blob["held_by"]
+    assert blob["refcount"] == len(blob["held_by"]) == 2
+    for key in ("send_dict",):
         sent = by_site[(__file__, lines[key])]
         assert sent["kind"] == "object"
         assert sent["held_by"] == [{"type": "channel", "handle": channel["handle"]}]
@@ -880,7 +881,7 @@ def test_objects_show_kind_size_holders_and_sites(shoal, produced):
 
     # The table names the file and line, with units.
     text = shoal.run("objects", arena.name, expect=0).stdout
-    assert f"test_cli.py:{lines['empty']}" in text and re.search(r"\b1\.0 KiB\b", text)
+    assert f"test_cli.py:{lines['empty']}" in text and re.search(r"\b1\.1 KiB\b", text)  # 1 KiB + its header
     assert re.search(r"^HANDLE\s+KIND\s+SIZE\s+REFS\s+AGE\s+SITE\s+HELD BY$", text, re.M)
     assert f"holder 0 (pid {os.getpid()})" in text
 
@@ -904,7 +905,8 @@ def test_sites_name_each_line_of_a_long_function(shoal, py_arena):
     namespace["make"](arena, out)  # the same sites again, now from the cache
     loop_line, last_line = 3000 + 3, 3000 + 4
     objects = shoal.json("objects", arena.name)["objects"]
-    lines_by_size = {o["requested"]: site_of(o) for o in objects if o["kind"] == "blob"}
+    header = 64  # each blob begins with its array's header and shape (one dimension)
+    lines_by_size = {o["requested"] - header: site_of(o) for o in objects if o["kind"] == "blob"}
     assert lines_by_size[100] == lines_by_size[101] == lines_by_size[102] == ("<long function>", loop_line)
     assert lines_by_size[200] == ("<long function>", last_line)
     assert sum(1 for o in objects if o["kind"] == "blob") == 8
@@ -918,12 +920,12 @@ def test_objects_group_by(shoal, produced):
     assert keys[f"{__file__}:{lines['empty']}"]["count"] == 1
     assert keys["unknown"]["count"] == 1  # the channel (made without a site)
     kinds = {g["key"]: g["count"] for g in shoal.json("objects", arena.name, "--group-by", "kind")["groups"]}
-    assert kinds == {"blob": 1, "object": 2, "channel": 1}
+    assert kinds == {"blob": 1, "object": 1, "channel": 1}  # the Buffer was sent as itself
     holders = shoal.json("objects", arena.name, "--group-by", "holder")["groups"]
     assert any(g["key"].startswith("holder ") and f"pid {os.getpid()}" in g["key"] for g in holders)
     assert any(g["key"].startswith("channel ") and g["count"] == 2 for g in holders)
     text = shoal.run("objects", arena.name, "--group-by", "site", expect=0).stdout
-    assert re.search(r"^SITE\s+BLOCKS\s+BYTES$", text, re.M) and f"test_cli.py:{lines['send_buf']}" in text
+    assert re.search(r"^SITE\s+BLOCKS\s+BYTES$", text, re.M) and f"test_cli.py:{lines['send_dict']}" in text
     assert shoal.run("objects", arena.name, "--group-by", "colour").returncode == 2
     assert shoal.run("objects", arena.name, "--sort", "colour").returncode == 2
 
@@ -949,7 +951,9 @@ def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena
     assert list(c) == CHANNEL_KEYS
     assert c["state"] == "open" and c["capacity"] == 4 and c["pending_items"] == 2 and c["sane"]
     objects = shoal.json("objects", arena.name)["objects"]
-    assert c["pending_bytes"] == sum(o["size"] for o in objects if o["kind"] == "object")
+    in_channel = [o for o in objects if {"type": "channel", "handle": c["handle"]} in o["held_by"]]
+    assert sorted(o["kind"] for o in in_channel) == ["blob", "object"]  # the dict, the Buffer sent as itself
+    assert c["pending_bytes"] == sum(o["size"] for o in in_channel)
     assert c["blocked_senders"] == 0 and c["blocked_receivers"] == 0
 
     # A receiver waiting on an empty channel shows as blocked.
@@ -978,12 +982,15 @@ def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena
     assert states == ["closed", "open"]
 
 
-def test_dump_text_and_json(shoal, produced):
+def test_dump_text_and_json(shoal, produced, py_arena):
+    shoal_py, _ = py_arena
     arena, ch, buf, lines = produced
+    in_dict = shoal_py.Channel(capacity=1, arena=arena)
+    in_dict.send({"array": buf}); lines["send_in_dict"] = this_line()  # noqa: E702
     objects = shoal.json("objects", arena.name)["objects"]
     by_site = {site_of(o): o for o in objects if o["site"] is not None}
     sent_dict = by_site[(__file__, lines["send_dict"])]
-    sent_buf = by_site[(__file__, lines["send_buf"])]
+    sent_buf = by_site[(__file__, lines["send_in_dict"])]
 
     text = shoal.run("dump", arena.name, sent_dict["handle"], expect=0).stdout
     assert "{'a': 1, 'b': [1.5, 'x', None], 3: (True, bytes(2 B: 78 79))}" in text
@@ -1003,14 +1010,24 @@ def test_dump_text_and_json(shoal, produced):
         assert doc["message"]["value"]["dict"]["keys"][0] == {"text": "a"}
 
     # An array is summarised, never printed whole: dtype, shape, first bytes.
-    array = shoal.json("dump", arena.name, sent_buf["handle"])["value"]
+    array = shoal.json("dump", arena.name, sent_buf["handle"])["value"]["items"][0]["value"]
     assert array["type"] == "ndarray" and array["dtype"] == "<f4" and array["shape"] == [64, 4]
     assert array["nbytes"] == 1024 and array["first_bytes"].startswith("00 00 80 3f")  # 1.0f
     assert len(array["first_bytes"].split()) == 16
     text = shoal.run("dump", arena.name, sent_buf["handle"], expect=0).stdout
     assert "ndarray(dtype='<f4', shape=(64, 4), nbytes=1024" in text and len(text) < 1000
+    # The blob itself describes its array (it was also sent whole): the same summary.
     blob = shoal.json("dump", arena.name, array["blob"])["value"]
-    assert blob == {"type": "buffer", "nbytes": 1024, "first_bytes": array["first_bytes"]}
+    assert blob == {"type": "ndarray", "dtype": "<f4", "shape": [64, 4], "nbytes": 1024, "offset": 128,
+                    "first_bytes": array["first_bytes"]}
+    text = shoal.run("dump", arena.name, array["blob"], expect=0).stdout
+    assert "ndarray(dtype='<f4', shape=(64, 4), nbytes=1024, first bytes: 00 00 80 3f" in text
+    # A blob nobody described is shown as bytes.
+    pickled = shoal_py.Channel(capacity=1, arena=arena)
+    pickled.send(bytes(8192))  # large bytes get a blob of their own
+    raw = next(o for o in shoal.json("objects", arena.name)["objects"]
+               if o["kind"] == "blob" and o["requested"] == 8192)
+    assert shoal.json("dump", arena.name, raw["handle"])["value"]["type"] == "buffer"
 
     # Bad handles: a malformed one is a usage error; a stale one names the arena.
     assert shoal.run("dump", arena.name, "12x").returncode == 2
