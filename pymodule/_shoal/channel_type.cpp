@@ -42,6 +42,7 @@
 #include "fast_args.hpp"
 #include "gil.hpp"
 #include "inline_value.hpp"
+#include "numpy_arrays.hpp"
 #include "shoal/array_blob.hpp"
 #include "shoal/errors.hpp"
 #include "value_freeze.hpp"
@@ -164,11 +165,13 @@ PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
   return thaw(self, std::move(item.block));
 }
 
-// The blob of `value` if it can be sent as itself: a whole shoal.Buffer
-// that owns a blob describing its own array (made by empty(), or received
-// that way), in this channel's arena. Else nothing, and the value is frozen.
+// The blob of `value` if it can be sent as itself: a shoal.Buffer (or a
+// NumPy array viewing one whole) that owns a blob describing its own array
+// (made by empty(), or received that way), in this channel's arena. Else
+// nothing, and the value is frozen.
 std::optional<shoal::Handle> array_blob_of(PyObject* self, PyObject* value) {
   const BufferFields* buffer = buffer_fields(state_of(self), value);
+  if (buffer == nullptr) buffer = buffer_viewed_whole(state_of(self), value);
   if (buffer == nullptr) return std::nullopt;
   const BlockOwner& owner = *buffer->owner;
   if (owner.block.handle() != buffer->blob || !shoal::heap::is_array_blob(owner.block)) return std::nullopt;

@@ -86,6 +86,28 @@ constexpr std::size_t kMaxDims = 32;
 
 }  // namespace
 
+// numpy, if this interpreter has already imported it (new reference), else
+// null. Not imported here: NumPy cannot load in isolated subinterpreters,
+// and a receive should not pay for a first import. Once found, kept in the
+// module state: a dictionary lookup per receive until then (while
+// PyImport_GetModule, which also asks whether the module is still
+// initialising, runs only when the name is there).
+PyObject* imported_numpy(ModuleState* state) {
+  if (state->numpy_module != nullptr) return Py_NewRef(state->numpy_module);
+  PyObject* listed = PyDict_GetItemWithError(PyImport_GetModuleDict(), state->numpy_name);  // borrowed
+  if (listed == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  PyObject* numpy = PyImport_GetModule(state->numpy_name);  // null while NumPy is still being imported
+  if (numpy == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  state->numpy_module = Py_NewRef(numpy);
+  return numpy;
+}
+
 PyObject* numpy_array_over(PyObject* buffer, const BufferFields& fields) {
 #ifdef SHOAL_HAVE_NUMPY
   if (!capi_ready()) return nullptr;
@@ -116,6 +138,43 @@ PyObject* numpy_array_over(PyObject* buffer, const BufferFields& fields) {
 #else
   (void)buffer;
   (void)fields;
+  return nullptr;
+#endif
+}
+
+BufferFields* buffer_viewed_whole(ModuleState* state, PyObject* value) {
+#ifdef SHOAL_HAVE_NUMPY
+  // Cheap refusals first: most values sent are not buffer exporters, and
+  // NumPy's types exist only where NumPy was imported.
+  if (Py_TYPE(value)->tp_as_buffer == nullptr) return nullptr;
+  PyObject* numpy = imported_numpy(state);
+  if (numpy == nullptr) return nullptr;
+  Py_DECREF(numpy);  // kept alive by the module state
+  if (!capi_ready()) {
+    PyErr_Clear();  // a failed C-API import only costs the fast path
+    return nullptr;
+  }
+  if (!PyArray_CheckExact(value)) return nullptr;
+  auto* array = reinterpret_cast<PyArrayObject*>(value);
+  PyObject* base = PyArray_BASE(array);
+  if (base != nullptr && PyMemoryView_Check(base)) base = PyMemoryView_GET_BUFFER(base)->obj;
+  BufferFields* fields = base != nullptr ? buffer_fields(state, base) : nullptr;
+  if (fields == nullptr) return nullptr;
+  // The same bytes, seen the same way: where the data starts, the shape,
+  // the strides (C-contiguous, as a Buffer's are) and the element type.
+  const int ndim = PyArray_NDIM(array);
+  if (PyArray_DATA(array) != static_cast<void*>(fields->data) || static_cast<std::size_t>(ndim) != fields->shape.size()) {
+    return nullptr;
+  }
+  for (int i = 0; i < ndim; ++i) {
+    if (PyArray_DIMS(array)[i] != fields->shape[i] || PyArray_STRIDES(array)[i] != fields->strides[i]) return nullptr;
+  }
+  const int type = type_number(fields->dtype);
+  if (type < 0 || !PyArray_EquivTypenums(PyArray_DESCR(array)->type_num, type)) return nullptr;
+  return fields;
+#else
+  (void)state;
+  (void)value;
   return nullptr;
 #endif
 }

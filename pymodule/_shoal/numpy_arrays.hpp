@@ -22,6 +22,7 @@
 #include <Python.h>
 
 #include "buffer_type.hpp"
+#include "module_state.hpp"
 
 namespace shoal_py {
 
@@ -33,6 +34,19 @@ namespace shoal_py {
 // if NumPy failed. Call only where NumPy is imported in this interpreter:
 // the first call imports its C-API.
 PyObject* numpy_array_over(PyObject* buffer, const BufferFields& fields);
+
+// numpy, if this interpreter has already imported it (new reference), else
+// null with no error set. Never imports it: NumPy cannot load in isolated
+// subinterpreters, and a receive should not pay for a first import.
+PyObject* imported_numpy(ModuleState* state);
+
+// The fields of the shoal.Buffer that `value`, an exact numpy.ndarray, views
+// whole: its base (or its base memoryview's object) is that Buffer, and it
+// starts at the Buffer's data with the Buffer's shape, strides and element
+// type. That is what numpy.asarray(buffer) and a received array are, and
+// such an array can be sent as the Buffer it views. Null otherwise, with no
+// error set (also where this build or process has no NumPy C-API).
+BufferFields* buffer_viewed_whole(ModuleState* state, PyObject* value);
 
 // _shoal._numpy_capi(enabled=None): whether received arrays are made
 // through NumPy's C-API; enabled=False switches it off for this process

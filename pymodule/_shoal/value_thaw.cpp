@@ -24,28 +24,6 @@ namespace {
 using shoal::heap::ValueKind;
 using shoal::heap::ValueReader;
 
-// numpy, if this interpreter has already imported it (new reference), else
-// null. Not imported here: NumPy cannot load in isolated subinterpreters,
-// and a receive should not pay for a first import. Once found, kept in the
-// module state: a dictionary lookup per receive until then (while
-// PyImport_GetModule, which also asks whether the module is still
-// initialising, runs only when the name is there).
-PyObject* imported_numpy(ModuleState* state) {
-  if (state->numpy_module != nullptr) return Py_NewRef(state->numpy_module);
-  PyObject* listed = PyDict_GetItemWithError(PyImport_GetModuleDict(), state->numpy_name);  // borrowed
-  if (listed == nullptr) {
-    PyErr_Clear();
-    return nullptr;
-  }
-  PyObject* numpy = PyImport_GetModule(state->numpy_name);  // null while NumPy is still being imported
-  if (numpy == nullptr) {
-    PyErr_Clear();
-    return nullptr;
-  }
-  state->numpy_module = Py_NewRef(numpy);
-  return numpy;
-}
-
 class ValueThawer {
  public:
   ValueThawer(ModuleState* state, const std::shared_ptr<BlockOwner>& object, PyObject* numpy)

@@ -240,6 +240,45 @@ def test_a_buffer_sent_whole_travels_as_its_own_block(arena, channel, shape):
     assert arena.used == baseline
 
 
+def test_a_numpy_array_viewing_a_whole_buffer_travels_as_the_buffer(arena, channel):
+    # np.asarray(buffer) and a received array view a Buffer whole: sent, they
+    # go as its block (no object is made); forwarding keeps the address.
+    capi = shoal._shoal._numpy_capi()
+    buf = arena.empty((6, 4), "int64")
+    filled = np.asarray(buf)
+    filled[:] = np.arange(24).reshape(6, 4)
+    blocks = arena.stats()["blocks"]
+    channel.send(filled)
+    assert arena.stats()["blocks"] == blocks or not capi  # without NumPy's C-API it is frozen
+    assert buf.readonly
+    received = channel.recv()
+    assert received.ctypes.data == filled.ctypes.data and received.tolist() == filled.tolist()
+    channel.send(received)
+    assert arena.stats()["blocks"] == blocks or not capi
+    again = channel.recv()
+    assert again.ctypes.data == filled.ctypes.data and again.dtype == np.int64 and again.shape == (6, 4)
+
+
+@pytest.mark.parametrize("view", [
+    lambda a: a[1:],                 # another start
+    lambda a: a[:, :2],              # other strides
+    lambda a: a.reshape(4, 6),       # another shape
+    lambda a: a.view(np.float64),    # another element type
+    lambda a: a.T,                   # not C-contiguous
+])
+def test_a_partial_or_reinterpreted_view_of_a_buffer_is_frozen_as_itself(arena, channel, view):
+    buf = arena.empty((6, 4), "int64")
+    np.asarray(buf)[:] = np.arange(24).reshape(6, 4)
+    sent = view(np.asarray(buf))
+    blocks = arena.stats()["blocks"]
+    channel.send(sent)
+    # An object describes the view (and a strided one is copied to a new blob).
+    assert arena.stats()["blocks"] in (blocks + 1, blocks + 2)
+    received = channel.recv()
+    assert received.shape == sent.shape and received.dtype == sent.dtype
+    assert received.tolist() == sent.tolist()
+
+
 def test_a_buffer_from_another_arena_sent_whole_is_refused(arena, channel):
     with shoal.Arena("4MiB") as other:
         buf = other.empty(3)
