@@ -277,7 +277,7 @@ std::span<std::byte> Arena::payload(Handle h) {
   if (block == nullptr) {
     throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live block");
   }
-  return {base_ + h.offset + layout::kBlockHeaderBytes, block->requested};
+  return {base_ + h.offset + layout::kBlockHeaderBytes, heap_->payload_bytes(h.offset)};
 }
 
 ObjectView Arena::object(Handle h) {

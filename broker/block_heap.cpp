@@ -259,6 +259,18 @@ BlockHeader* BlockHeap::used_block_at(std::uint64_t offset) const {
   return block;
 }
 
+std::uint64_t BlockHeap::payload_bytes(std::uint64_t offset) const {
+  BlockHeader* block = header_at(offset);
+  const std::uint64_t end = std::min<std::uint64_t>(header_->heap_end, mapped_bytes_);
+  const std::uint64_t size = std::atomic_ref(block->size).load(std::memory_order_relaxed);
+  const std::uint64_t requested = std::atomic_ref(block->requested).load(std::memory_order_relaxed);
+  if (size < layout::kMinBlockBytes || offset > end || size > end - offset ||
+      requested > size - layout::kBlockHeaderBytes) {
+    return 0;
+  }
+  return requested;
+}
+
 BlockHeader* BlockHeap::resolve(Handle h) const {
   BlockHeader* block = used_block_at(h.offset);
   if (block == nullptr) return nullptr;

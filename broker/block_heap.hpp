@@ -52,6 +52,13 @@ class BlockHeap {
   // creator instead of generation, and a cached block included.
   layout::BlockHeader* resolve_recyclable(std::uint64_t offset, std::uint32_t slot) const;
 
+  // The payload bytes a resolved block at `offset` hands out: its
+  // `requested`, with that and its `size` each read once and checked again
+  // against the heap (a stray write may have changed either since the block
+  // was resolved); 0 when they no longer fit. Every span given out over a
+  // payload is this long, never longer.
+  std::uint64_t payload_bytes(std::uint64_t offset) const;
+
   // Header at a known-good block offset (from the chain walk).
   layout::BlockHeader* header_at(std::uint64_t offset) const {
     return reinterpret_cast<layout::BlockHeader*>(base_ + offset);

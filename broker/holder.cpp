@@ -527,10 +527,15 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
   slot.bytes_held += block->size;
   const Handle handle{offset, block->generation};
   std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
-  std::span<std::byte> bytes{payload, static_cast<std::size_t>(block->requested)};
+  // Each length read once and bounded: a stray write since the block was
+  // resolved must not make the span reach past it.
+  std::span<std::byte> bytes{payload, static_cast<std::size_t>(arena_->heap_->payload_bytes(offset))};
   if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
-    const auto* table = reinterpret_cast<const ChildTable*>(payload);
-    bytes = bytes.subspan(table->body_offset);  // the user's part: the body
+    auto* table = reinterpret_cast<ChildTable*>(payload);
+    const std::uint64_t body = bytes.size() >= sizeof(ChildTable)
+                                   ? std::atomic_ref(table->body_offset).load(std::memory_order_relaxed)
+                                   : bytes.size();
+    bytes = body <= bytes.size() ? bytes.subspan(body) : std::span<std::byte>{};  // the user's part: the body
   }
   return HeldBlock(this, index, entry, handle, bytes);
 }

@@ -129,11 +129,13 @@ std::span<const std::byte> array_first_bytes(const heap::ArrayView& a) {
 // The array `block` describes, if it is a blob flagged as describing its own
 // (array_blob.hpp) with a header that checks out; a malformed one is shown
 // as the plain bytes it is.
-std::optional<heap::ArrayBlob> array_blob_in(Arena& arena, const BlockEntry& block) {
+// `payload` is the block's, read once by the caller: the array is checked
+// against it, and must be read from it.
+std::optional<heap::ArrayBlob> array_blob_in(std::span<const std::byte> payload, const BlockEntry& block) {
   if (block.kind != static_cast<std::uint32_t>(layout::BlockKind::blob) || (block.flags & layout::kArrayBlob) == 0) {
     return std::nullopt;
   }
-  return heap::parse_array_blob(arena.payload(block.handle));
+  return heap::parse_array_blob(payload);
 }
 
 // Renders one value as text and as JSON; containers stop after max_items.
@@ -359,10 +361,10 @@ int run_dump(const std::string& name, const std::string& handle_text, std::size_
                std::to_string(c.pending_inline) + " inline)";
       }
     }
-  } else if (const std::optional<heap::ArrayBlob> array = array_blob_in(*arena, *block)) {
+  } else if (const auto payload = arena->payload(handle);  // bounds-checked by resolve
+             const std::optional<heap::ArrayBlob> array = array_blob_in(payload, *block)) {
     // A blob describing its own array (an array sent whole): summarised as
     // an array in an object is.
-    const auto payload = arena->payload(handle);  // bounds-checked by resolve
     const auto first = payload.subspan(array->data_offset, std::min<std::uint64_t>(kFirstBytes, array->nbytes));
     doc["value"] = {{"type", "ndarray"},     {"dtype", array->dtype},        {"shape", array->shape},
                     {"nbytes", array->nbytes}, {"offset", array->data_offset}, {"first_bytes", hex_bytes(first)}};

@@ -106,7 +106,9 @@ struct BlockHeader {
   std::uint64_t requested;     // payload bytes asked for (<= size - 64)
   std::uint64_t created_ns;    // CLOCK_REALTIME at allocation
   std::uint16_t creator_slot;  // holder slot that allocated it, or kNoHolder
-  // BlockFlags. Set under the lock, read without it (atomic_ref).
+  // BlockFlags. Read without the lock (atomic_ref). Set under the lock,
+  // except by a block's creator before anyone else can see it (kArrayBlob;
+  // the recycling cache's reset to 0).
   std::uint16_t flags;
   // Creation site: an id in the site table (SiteTableHeader below), the
   // Python file and line that made the block; 0 = unknown. Under lock,

@@ -171,7 +171,7 @@ PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
 // nothing, and the value is frozen.
 std::optional<shoal::Handle> array_blob_of(PyObject* self, PyObject* value) {
   const BufferFields* buffer = buffer_fields(state_of(self), value);
-  if (buffer == nullptr) buffer = buffer_viewed_whole(state_of(self), value);
+  if (buffer == nullptr) buffer = buffer_viewed_whole(state_of(self), value);  // may set an error: callers check
   if (buffer == nullptr) return std::nullopt;
   const BlockOwner& owner = *buffer->owner;
   if (owner.block.handle() != buffer->blob || !shoal::heap::is_array_blob(owner.block)) return std::nullopt;
@@ -281,6 +281,7 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
     if (sent < 0) return nullptr;
     Py_RETURN_NONE;
   }
+  if (PyErr_Occurred()) return nullptr;
   std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
@@ -308,6 +309,8 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
     } catch (...) {
       return raise_python_error(state_of(self));
     }
+  } else if (PyErr_Occurred()) {
+    return nullptr;
   } else {
     std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
     if (!object) return nullptr;

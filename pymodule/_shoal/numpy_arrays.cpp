@@ -100,7 +100,10 @@ PyObject* imported_numpy(ModuleState* state) {
     return nullptr;
   }
   PyObject* numpy = PyImport_GetModule(state->numpy_name);  // null while NumPy is still being imported
-  if (numpy == nullptr) {
+  if (numpy == nullptr || !PyModule_Check(numpy)) {
+    // sys.modules["numpy"] = None says "no NumPy here": not kept, so
+    // restoring the module is seen.
+    Py_XDECREF(numpy);
     PyErr_Clear();
     return nullptr;
   }
@@ -150,10 +153,7 @@ BufferFields* buffer_viewed_whole(ModuleState* state, PyObject* value) {
   PyObject* numpy = imported_numpy(state);
   if (numpy == nullptr) return nullptr;
   Py_DECREF(numpy);  // kept alive by the module state
-  if (!capi_ready()) {
-    PyErr_Clear();  // a failed C-API import only costs the fast path
-    return nullptr;
-  }
+  if (!capi_ready()) return nullptr;  // an error set (a KeyboardInterrupt, say) stays set
   if (!PyArray_CheckExact(value)) return nullptr;
   auto* array = reinterpret_cast<PyArrayObject*>(value);
   PyObject* base = PyArray_BASE(array);
@@ -169,8 +169,12 @@ BufferFields* buffer_viewed_whole(ModuleState* state, PyObject* value) {
   for (int i = 0; i < ndim; ++i) {
     if (PyArray_DIMS(array)[i] != fields->shape[i] || PyArray_STRIDES(array)[i] != fields->strides[i]) return nullptr;
   }
+  // Type numbers say nothing of byte order: np.frombuffer(buffer, ">i4")
+  // over a "<i4" Buffer has the same one, so a swapped array is refused.
   const int type = type_number(fields->dtype);
-  if (type < 0 || !PyArray_EquivTypenums(PyArray_DESCR(array)->type_num, type)) return nullptr;
+  if (type < 0 || !PyArray_ISNOTSWAPPED(array) || !PyArray_EquivTypenums(PyArray_DESCR(array)->type_num, type)) {
+    return nullptr;
+  }
   return fields;
 #else
   (void)state;

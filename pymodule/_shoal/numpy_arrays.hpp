@@ -45,7 +45,8 @@ PyObject* imported_numpy(ModuleState* state);
 // starts at the Buffer's data with the Buffer's shape, strides and element
 // type. That is what numpy.asarray(buffer) and a received array are, and
 // such an array can be sent as the Buffer it views. Null otherwise, with no
-// error set (also where this build or process has no NumPy C-API).
+// error set (also where this build or process has no NumPy C-API), or with
+// an error set if importing NumPy's C-API was interrupted.
 BufferFields* buffer_viewed_whole(ModuleState* state, PyObject* value);
 
 // _shoal._numpy_capi(enabled=None): whether received arrays are made

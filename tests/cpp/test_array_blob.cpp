@@ -11,6 +11,7 @@
 
 #include "shoal/array_blob.hpp"
 #include "shoal/channel.hpp"
+#include "shoal/test_hooks.hpp"
 #include "test_heap_support.hpp"
 
 namespace shoal::testing {
@@ -157,6 +158,29 @@ TEST_F(ArrayBlobs, ItTravelsThroughAChannelAsItselfAndIsFrozen) {
   item.block.reset();
   blob.reset();
   EXPECT_EQ(used(), with_channel) << "the last reference freed it";
+}
+
+// The block header a hook scribbles over (one test at a time).
+layout::BlockHeader* g_scribbled = nullptr;
+
+TEST_F(ArrayBlobs, AStrayWriteToTheBlockHeaderCannotWidenWhatAReceiverSees) {
+  // Another process grows `requested` after the receiver resolved the blob
+  // (checked then) but before it makes its span: the span is bounded by the
+  // block again, here empty, never past it.
+  Channel channel = Channel::create(*holder_, 4);
+  HeldBlock blob = make({16});
+  channel.send(blob.handle());
+  g_scribbled = reinterpret_cast<layout::BlockHeader*>(arena_->base() + blob.handle().offset);
+  const std::uint64_t requested = g_scribbled->requested;
+  test_hooks::install([](test_hooks::Point point) {
+    if (point == test_hooks::Point::ledger_after_add) g_scribbled->requested = g_scribbled->size;  // 64 B too many
+  });
+  Channel::Item item = channel.receive(std::chrono::seconds(1));
+  test_hooks::install(nullptr);
+  EXPECT_TRUE(item.block.bytes().empty()) << "refused, not trusted";
+  EXPECT_FALSE(parse_array_blob(item.block.bytes()));
+  g_scribbled->requested = requested;
+  EXPECT_EQ(arena_->payload(blob.handle()).size(), requested);
 }
 
 TEST_F(ArrayBlobs, ARecycledBlockForgetsItWasAnArray) {

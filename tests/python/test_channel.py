@@ -259,6 +259,22 @@ def test_a_numpy_array_viewing_a_whole_buffer_travels_as_the_buffer(arena, chann
     assert again.ctypes.data == filled.ctypes.data and again.dtype == np.int64 and again.shape == (6, 4)
 
 
+@pytest.mark.parametrize("swapped", [
+    lambda buf: np.frombuffer(buf, ">i4"),                  # base: a memoryview of the Buffer
+    lambda buf: np.ndarray(buf.shape, ">i4", buffer=buf),   # base: the Buffer itself
+])
+def test_a_byte_swapped_view_of_a_buffer_keeps_its_byte_order(arena, channel, swapped):
+    # Same type number, other byte order: it must not be sent as the Buffer
+    # (whose "<i4" would make every value arrive byte-swapped).
+    buf = arena.empty(4, "int32")
+    np.asarray(buf)[:] = [1, 2, 3, 256]
+    sent = swapped(buf)
+    channel.send(sent)
+    received = channel.recv()
+    assert received.dtype == np.dtype(">i4")
+    assert received.tolist() == sent.tolist() == [16777216, 33554432, 50331648, 65536]
+
+
 @pytest.mark.parametrize("view", [
     lambda a: a[1:],                 # another start
     lambda a: a[:, :2],              # other strides
@@ -718,6 +734,34 @@ def test_without_numpy_a_buffer_arrives_as_shoal_buffer(arena):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True <i2 (2, 2) h [[1, 2], [3, 4]]"
+
+
+_NUMPY_BLOCKED_CHILD = textwrap.dedent(
+    """
+    import base64, pickle, sys
+    sys.modules["numpy"] = None          # "no NumPy here", the usual way
+    import shoal
+    channel = pickle.loads(base64.b64decode(sys.argv[1]))
+    first = channel.recv(timeout=30)
+    del sys.modules["numpy"]
+    import numpy
+    second = channel.recv(timeout=30)    # NumPy is here now: seen, not remembered as missing
+    print(type(first).__name__, type(second).__name__, second.tolist(), flush=True)
+    """
+)
+
+
+def test_numpy_blocked_in_sys_modules_then_imported(arena):
+    channel = shoal.Channel(2, arena=arena)
+    for _ in range(2):
+        buf = arena.empty(3, "int16")
+        np.asarray(buf)[:] = [1, 2, 3]
+        channel.send(buf)
+    ticket = base64.b64encode(pickle.dumps(channel)).decode()
+    result = subprocess.run([sys.executable, "-c", _NUMPY_BLOCKED_CHILD, ticket],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Buffer ndarray [1, 2, 3]"
 
 
 def _spawned_worker(inbox, outbox):
