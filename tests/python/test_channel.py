@@ -295,6 +295,26 @@ def test_a_partial_or_reinterpreted_view_of_a_buffer_is_frozen_as_itself(arena, 
     assert received.tolist() == sent.tolist()
 
 
+def test_a_buffer_of_another_arena_object_on_the_same_arena_travels_as_itself(arena, channel):
+    # Two Arena objects of one arena (two mappings, two holders): the blob
+    # is the same block to both; the channel's holder takes its own reference.
+    baseline = settled_used(arena, channel)
+    with shoal.Arena.attach(arena.name) as second:
+        buf = second.empty(1000, "uint8")
+        np.asarray(buf)[:] = 5
+        blocks = arena.stats()["blocks"]
+        channel.send(buf)
+        assert arena.stats()["blocks"] == blocks and buf.readonly
+        received = channel.recv()
+        assert received.tolist() == [5] * 1000
+        del buf
+        gc.collect()
+        assert received.sum() == 5000  # alive through the receiver's reference alone
+    del received
+    gc.collect()
+    assert arena.used == baseline
+
+
 def test_a_buffer_from_another_arena_sent_whole_is_refused(arena, channel):
     with shoal.Arena("4MiB") as other:
         buf = other.empty(3)
