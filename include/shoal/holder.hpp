@@ -78,7 +78,11 @@ class Holder {
   // the attaching thread only; elsewhere a no-op.
   void flush_cache();
 
-  static constexpr std::uint64_t kMaxCachedPayload = 4096;
+  // 4 KiB of data plus the largest common array header (array_blob.hpp: 128
+  // bytes, up to nine dimensions), so that a 4 KiB array made in the arena
+  // is recycled as a 4 KiB buffer was before arrays carried headers.
+  static constexpr std::uint64_t kMaxCachedPayload = 4096 + 128;
+  static_assert(kMaxCachedPayload % layout::kAlign == 0);
   static constexpr std::size_t kCachedPerClass = 64;
   static constexpr std::uint64_t kCacheBudgetBytes = std::uint64_t{1} << 20;
 

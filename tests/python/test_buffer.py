@@ -258,6 +258,16 @@ def test_small_buffers_are_recycled_by_the_thread_that_opened_the_arena(arena):
     assert arena.check() == []
 
 
+@pytest.mark.parametrize("shape", [(512,), (8, 8, 8)])
+def test_a_4_kib_array_is_recycled_header_and_all(arena, shape):
+    # 4 KiB of float64 plus its array header (64 or 128 bytes) still fits
+    # the recycling cache.
+    buf = arena.empty(shape, "float64")
+    base = arena.stats()["cached_blocks"]
+    del buf
+    assert arena.stats()["cached_blocks"] == base + 1
+
+
 def test_buffer_outlives_a_closed_arena_object(arena_name):
     arena = shoal.Arena("16MiB", name=arena_name)
     buf = arena.empty(10, "int32")
