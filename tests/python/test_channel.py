@@ -730,6 +730,15 @@ def test_values_and_buffers_cross_to_another_process(arena):
         child.stderr.close()
 
 
+def run_child_on(channel, script):
+    """Runs `script` in a fresh Python, the channel pickled into its argv[1]
+    (base64); returns what it printed, stripped. Fails the test if it fails."""
+    ticket = base64.b64encode(pickle.dumps(channel)).decode()
+    result = subprocess.run([sys.executable, "-c", script, ticket], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 _NO_NUMPY_CHILD = textwrap.dedent(
     """
     import base64, pickle, sys
@@ -749,11 +758,7 @@ def test_without_numpy_a_buffer_arrives_as_shoal_buffer(arena):
     buf = arena.empty((2, 2), "int16")
     np.asarray(buf)[:] = [[1, 2], [3, 4]]
     channel.send(buf)
-    ticket = base64.b64encode(pickle.dumps(channel)).decode()
-    result = subprocess.run([sys.executable, "-c", _NO_NUMPY_CHILD, ticket],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True <i2 (2, 2) h [[1, 2], [3, 4]]"
+    assert run_child_on(channel, _NO_NUMPY_CHILD) == "True <i2 (2, 2) h [[1, 2], [3, 4]]"
 
 
 _NUMPY_BLOCKED_CHILD = textwrap.dedent(
@@ -777,11 +782,7 @@ def test_numpy_blocked_in_sys_modules_then_imported(arena):
         buf = arena.empty(3, "int16")
         np.asarray(buf)[:] = [1, 2, 3]
         channel.send(buf)
-    ticket = base64.b64encode(pickle.dumps(channel)).decode()
-    result = subprocess.run([sys.executable, "-c", _NUMPY_BLOCKED_CHILD, ticket],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Buffer ndarray [1, 2, 3]"
+    assert run_child_on(channel, _NUMPY_BLOCKED_CHILD) == "Buffer ndarray [1, 2, 3]"
 
 
 def _spawned_worker(inbox, outbox):
