@@ -10,7 +10,8 @@
 //   2. the holders' ledgers, objects' child tables and channels' pending
 //      slots (none for a poisoned channel: a poisoner killed halfway leaves
 //      its dropped items unowned) → every block's refcount, and each
-//      holder's totals; a ledger entry naming no live block is cleared;
+//      holder's totals, and each owned child's kFrozen flag; a ledger entry
+//      naming no live block is cleared;
 //   3. a used block that no one owns is freed: a block allocated but not
 //      yet recorded, a ledger block not yet linked, or a block whose last
 //      reference was dropped before it could be freed.
@@ -22,6 +23,7 @@
 // (holder.hpp): they read a refcount, never write one. So counts are made
 // off to the side and each stored once: a holder reads either the old
 // count or the new, never a half-made one.
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -84,10 +86,15 @@ void Arena::repair_locked() {
 
   // Parents own their children: count every used object's live children
   // and every channel's pending items (the same test drop_reference_locked
-  // uses when the parent goes; a poisoned channel owns none).
+  // uses when the parent goes; a poisoned channel owns none). An owned child
+  // is published, so frozen: a publisher killed between its commit and
+  // setting kFrozen (send_locked, allocate_object) left the flag unset.
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
-    for (std::uint64_t child : owned_children_locked(at)) ++counts[child];
+    for (std::uint64_t child : owned_children_locked(at)) {
+      ++counts[child];
+      std::atomic_ref<std::uint16_t>(heap_->header_at(child)->flags).fetch_or(layout::kFrozen, std::memory_order_release);
+    }
   }
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     BlockHeader* block = heap_->header_at(at);

@@ -13,6 +13,7 @@
 #include "shoal/channel.hpp"
 #include "shoal/test_hooks.hpp"
 #include "test_heap_support.hpp"
+#include "test_support.hpp"
 
 namespace shoal::testing {
 namespace {
@@ -181,6 +182,41 @@ TEST_F(ArrayBlobs, AStrayWriteToTheBlockHeaderCannotWidenWhatAReceiverSees) {
   EXPECT_FALSE(parse_array_blob(item.block.bytes()));
   g_scribbled->requested = requested;
   EXPECT_EQ(arena_->payload(blob.handle()).size(), requested);
+}
+
+TEST_F(ArrayBlobs, ASenderKilledMidSendLeavesTheArrayWholeInTheChannel) {
+  // A process writes an array, sends it as itself and is killed with the
+  // slot committed but the blob's refcount not yet raised: after repair the
+  // receiver gets the array, header and data intact, and freeing it gives
+  // every byte back.
+  Channel channel = Channel::create(*holder_, 4);
+  const std::uint64_t with_channel = used();
+  testing::Signal reached;
+  const pid_t victim = testing::fork_channel_user(name_.name, channel.handle(), [&](Holder& h, Channel& mine) {
+    const std::uint64_t shape[] = {4, 8};
+    HeldBlock blob = h.allocate(heap::array_blob_bytes(2, 4 * 8 * 8), BlockKind::blob);
+    heap::write_array_header(blob, "<f8", shape);
+    auto* values = reinterpret_cast<double*>(blob.bytes().data() + layout::array_blob_data_offset(2));
+    for (int i = 0; i < 32; ++i) values[i] = i * 0.5;
+    testing::pause_at(test_hooks::Point::send_after_commit, reached);  // in the slot, refcount not yet raised
+    mine.send(blob.handle());
+    return 50;
+  });
+  ASSERT_EQ(reached.wait(), 'p');
+  testing::kill_and_reap(victim);
+  EXPECT_EQ(arena_->reap_dead_holders(), 1u);
+  EXPECT_EQ(arena_->stats().repairs, 1u);
+  EXPECT_TRUE(arena_->check().empty());
+  Channel::Item item = channel.receive(std::chrono::seconds(1));
+  ASSERT_FALSE(item.is_inline());
+  EXPECT_TRUE(heap::is_array_blob(item.block));
+  EXPECT_TRUE(item.block.frozen());
+  const auto array = parse_array_blob(item.block.bytes());
+  ASSERT_TRUE(array);
+  EXPECT_EQ(array->shape, (std::vector<std::uint64_t>{4, 8}));
+  EXPECT_EQ(reinterpret_cast<const double*>(item.block.bytes().data() + array->data_offset)[31], 15.5);
+  item.block.reset();
+  EXPECT_EQ(used(), with_channel) << "the dead sender's reference was reaped, the slot's released";
 }
 
 TEST_F(ArrayBlobs, ARecycledBlockForgetsItWasAnArray) {
