@@ -127,10 +127,9 @@ std::span<const std::byte> array_first_bytes(const heap::ArrayView& a) {
 }
 
 // The array `block` describes, if it is a blob flagged as describing its own
-// (array_blob.hpp) with a header that checks out; a malformed one is shown
-// as the plain bytes it is.
-// `payload` is the block's, read once by the caller: the array is checked
-// against it, and must be read from it.
+// (array_blob.hpp) with a header that checks out against `payload` (the
+// block's, read once by the caller, who must read the array from it); a
+// malformed one is shown as the plain bytes it is.
 std::optional<heap::ArrayBlob> array_blob_in(std::span<const std::byte> payload, const BlockEntry& block) {
   if (block.kind != static_cast<std::uint32_t>(layout::BlockKind::blob) || (block.flags & layout::kArrayBlob) == 0) {
     return std::nullopt;

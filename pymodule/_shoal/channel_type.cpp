@@ -140,19 +140,13 @@ void release(shoal::HeldBlock& block) {
   without_gil([&] { block.reset(); });
 }
 
-// The Python value of a received object block; its reference is shared by
+// The Python value of a received block: an array blob that came as itself
+// (array_blob_of), or a frozen object. The block's reference is shared by
 // any Buffers in the value, and dropped here if none keeps it.
 PyObject* thaw(PyObject* self, shoal::HeldBlock block) {
+  const bool array = shoal::heap::is_array_blob(block);
   auto owner = std::make_shared<BlockOwner>(as_channel(self)->fields.session, std::move(block));
-  PyObject* value = thaw_value(state_of(self), owner);
-  release_owner_without_gil(owner);
-  return value;
-}
-
-// The array a received blob describes (sent as itself: array_blob_of).
-PyObject* thaw_array(PyObject* self, shoal::HeldBlock block) {
-  auto owner = std::make_shared<BlockOwner>(as_channel(self)->fields.session, std::move(block));
-  PyObject* value = thaw_array_blob(state_of(self), owner);
+  PyObject* value = array ? thaw_array_blob(state_of(self), owner) : thaw_value(state_of(self), owner);
   release_owner_without_gil(owner);
   return value;
 }
@@ -161,7 +155,6 @@ PyObject* thaw_array(PyObject* self, shoal::HeldBlock block) {
 // itself, or thawed from its object block.
 PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
   if (item.is_inline()) return python_value_of(item.value);
-  if (shoal::heap::is_array_blob(item.block)) return thaw_array(self, std::move(item.block));
   return thaw(self, std::move(item.block));
 }
 

@@ -24,6 +24,17 @@ namespace {
 using shoal::heap::ValueKind;
 using shoal::heap::ValueReader;
 
+// `buffer` (a new Buffer, or null with an error set; stolen) as the value a
+// receiver gets: itself where `numpy` is null, else a NumPy array over it,
+// made through NumPy's C-API or, where that cannot, numpy.asarray.
+PyObject* as_numpy_array(PyObject* buffer, PyObject* numpy) {
+  if (buffer == nullptr || numpy == nullptr) return buffer;
+  PyObject* array = numpy_array_over(buffer, reinterpret_cast<BufferObject*>(buffer)->fields);
+  if (array == nullptr && !PyErr_Occurred()) array = PyObject_CallMethod(numpy, "asarray", "O", buffer);
+  Py_DECREF(buffer);
+  return array;
+}
+
 class ValueThawer {
  public:
   ValueThawer(ModuleState* state, const std::shared_ptr<BlockOwner>& object, PyObject* numpy)
@@ -171,12 +182,7 @@ class ValueThawer {
   // A read-only Buffer over `blob`, `offset` bytes in; a NumPy array over
   // it if NumPy is here.
   PyObject* make_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
-    PyObject* buffer = make_plain_buffer(std::move(fields), blob, offset);
-    if (buffer == nullptr || numpy_ == nullptr) return buffer;
-    PyObject* array = numpy_array_over(buffer, reinterpret_cast<BufferObject*>(buffer)->fields);
-    if (array == nullptr && !PyErr_Occurred()) array = PyObject_CallMethod(numpy_, "asarray", "O", buffer);
-    Py_DECREF(buffer);
-    return array;
+    return as_numpy_array(make_plain_buffer(std::move(fields), blob, offset), numpy_);
   }
 
   // The Buffer itself, read-only, sharing the object (which holds the blob).
@@ -292,21 +298,16 @@ PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>&
   BufferFields fields;
   fields.dtype = *dtype;
   fields.shape.assign(array->shape.begin(), array->shape.end());
-  std::uint64_t nbytes = 0;
-  if (c_strides(fields.shape, dtype->itemsize, &fields.strides, &nbytes) < 0) return nullptr;
-  fields.nbytes = array->nbytes;
+  // The same size parse_array_blob checked, unless it does not fit a Py_ssize_t.
+  if (c_strides(fields.shape, dtype->itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
   fields.owner = blob;
   fields.blob = blob->block.handle();
   fields.offset = array->data_offset;
   fields.data = blob->block.bytes().data() + array->data_offset;  // exported read-only only
   fields.received = true;
-  PyObject* buffer = new_buffer_object(state, std::move(fields));
-  PyObject* numpy = buffer != nullptr ? imported_numpy(state) : nullptr;
-  if (numpy == nullptr) return buffer;
-  PyObject* result = numpy_array_over(buffer, reinterpret_cast<BufferObject*>(buffer)->fields);
-  if (result == nullptr && !PyErr_Occurred()) result = PyObject_CallMethod(numpy, "asarray", "O", buffer);
-  Py_DECREF(numpy);
-  Py_DECREF(buffer);
+  PyObject* numpy = imported_numpy(state);
+  PyObject* result = as_numpy_array(new_buffer_object(state, std::move(fields)), numpy);
+  Py_XDECREF(numpy);
   return result;
 }
 
