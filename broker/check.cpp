@@ -8,6 +8,10 @@
 //   * the free lists: each free block listed once, in its size class, with
 //     consistent back links, and the class mask matching;
 //   * the statistics: used bytes and block counts;
+//   * array blobs: only blobs carry the kArrayBlob flag (or cached blocks,
+//     which keep their last life's flags), and each one's array header
+//     checks out against its payload (parse_array_blob, as a receiver
+//     would check it);
 //   * ownership: every refcount equals its owners (ledger entries, parent
 //     objects' child tables and channels' pending slots naming that block;
 //     a poisoned channel's slots own nothing, whatever head and tail say),
@@ -30,6 +34,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/array_blob.hpp"
 #include "shoal/sites.hpp"
 
 namespace shoal {
@@ -72,6 +77,7 @@ class Checker {
     check_bitmap();
     check_free_lists();
     check_statistics();
+    check_array_headers();
     check_ownership();
     return problems_;
   }
@@ -300,6 +306,34 @@ class Checker {
       problem(who + ": records " + std::to_string(slot.refs_held) + " references / " +
               std::to_string(slot.bytes_held) + " bytes, its ledger holds " + std::to_string(refs) + " / " +
               std::to_string(bytes));
+    }
+  }
+
+  // A malformed array header would be refused by every receiver (and
+  // shown as damage by `shoal dump`); here it is found before anyone
+  // receives it. The flag on any other kind of block is damage too.
+  void check_array_headers() {
+    for (const auto& [at, record] : blocks_) {
+      const BlockHeader& block = record.header;
+      // A cached block keeps the flags of its last life until it is
+      // handed out again (Holder clears them then): its payload means nothing.
+      if (block.state != static_cast<std::uint32_t>(BlockState::used) || (block.flags & layout::kArrayBlob) == 0 ||
+          block.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
+        continue;
+      }
+      const std::string where = "block " + std::to_string(at);
+      if (block.kind != static_cast<std::uint32_t>(BlockKind::blob)) {
+        problem("arrays: " + where + " is flagged as an array blob but is of kind " + std::to_string(block.kind));
+        continue;
+      }
+      // The chain walk bounded size by the heap; requested may still lie.
+      const std::uint64_t held = block.size - layout::kBlockHeaderBytes;
+      const std::span<const std::byte> payload(base_ + at + layout::kBlockHeaderBytes,
+                                               std::min<std::uint64_t>(block.requested, held));
+      if (!heap::parse_array_blob(payload)) {
+        problem("arrays: " + where + " is flagged as an array blob, but its array header does not check out "
+                "(a receiver would raise CorruptObject)");
+      }
     }
   }
 

@@ -229,5 +229,40 @@ TEST_F(ArrayBlobs, ARecycledBlockForgetsItWasAnArray) {
   EXPECT_FALSE(heap::is_array_blob(again));
 }
 
+// Whether some problem `shoal check` reports mentions `text`.
+bool reports(const std::vector<std::string>& problems, std::string_view text) {
+  for (const std::string& p : problems) {
+    if (p.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(ArrayBlobs, TheCheckerFindsADamagedHeaderBeforeAnyReceiverDoes) {
+  HeldBlock blob = make({3, 5});
+  EXPECT_TRUE(arena_->check().empty());
+  auto* header = reinterpret_cast<ArrayBlobHeader*>(arena_->base() + blob.handle().offset + layout::kBlockHeaderBytes);
+  header->nbytes += 8;
+  const std::string where = "block " + std::to_string(blob.handle().offset);
+  EXPECT_TRUE(reports(arena_->check(), "arrays: " + where + " is flagged as an array blob, but its array header"));
+  header->nbytes -= 8;
+  // The shape running past `requested` is refused too, though the block is larger.
+  auto* block = reinterpret_cast<layout::BlockHeader*>(arena_->base() + blob.handle().offset);
+  const std::uint64_t requested = block->requested;
+  block->requested = 64;
+  EXPECT_TRUE(reports(arena_->check(), "arrays: " + where));
+  block->requested = requested;
+  EXPECT_TRUE(arena_->check().empty());
+}
+
+TEST_F(ArrayBlobs, TheCheckerFindsTheFlagOnABlockThatIsNoBlob) {
+  HeldBlock raw = holder_->allocate(256, BlockKind::raw);
+  auto* block = reinterpret_cast<layout::BlockHeader*>(arena_->base() + raw.handle().offset);
+  block->flags |= layout::kArrayBlob;
+  EXPECT_TRUE(reports(arena_->check(), "arrays: block " + std::to_string(raw.handle().offset) +
+                                           " is flagged as an array blob but is of kind"));
+  block->flags &= static_cast<std::uint16_t>(~layout::kArrayBlob);
+  EXPECT_TRUE(arena_->check().empty());
+}
+
 }  // namespace
 }  // namespace shoal::testing
