@@ -11,10 +11,11 @@
  *   touch_anon  — the same over fresh anonymous pages (first-touch faults);
  *   wake_after_write — a process writes N bytes, pauses 2 ms (as the
  *            suite's producers do), then futex-wakes a process asleep all
- *            the while: the time until the sleeper runs, beside the same
- *            after writing 1 KiB. What a one-way hand-off to a sleeping
- *            receiver costs at the least, in the cache, TLB and idle-CPU
- *            state that writing N bytes leaves;
+ *            the while on the other CPU (each pinned to one, as the suite's
+ *            transfers are): the time until the sleeper runs, beside the
+ *            same after writing 1 KiB. What a one-way hand-off to a
+ *            sleeping receiver costs at the least, in the cache, TLB and
+ *            idle-CPU state that writing N bytes leaves;
  *   parallel — a CPU-bound C loop split over two processes against one
  *            process doing all of it: the speed-up the two CPUs give at
  *            best (virtual CPUs may share a physical core's resources).
@@ -27,6 +28,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,10 +100,29 @@ static double pingpong(int spin, int n, double *p99, int *done) {
   return p50;
 }
 
+/* Pins the calling process to the `which`-th CPU it may use (0 or 1), if
+ * it may use two; `saved` keeps the set to restore. Unpinned, the kernel
+ * wakes a sleeper sometimes on its waker's CPU (a context switch) and
+ * sometimes on the other, idle one (a virtual CPU woken by its host): the
+ * two cost 4-11 and 25-80 µs here, so pinning keeps every round the same. */
+static int pin_to(int which, cpu_set_t *saved) {
+  if (sched_getaffinity(0, sizeof *saved, saved) != 0 || CPU_COUNT(saved) < 2) return 0;
+  int seen = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, saved) && seen++ == which) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      return sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+  }
+  return 0;
+}
+
 /* wake_after_write: median over `reps` of the time from a futex wake to
  * the woken process running, the waker having written `bytes` of its own
  * memory and paused 2 ms first. The waker then sleeps for the answer
- * rather than spinning: a woken task is queued on its waker's CPU here,
+ * rather than spinning: a woken task may be queued on its waker's CPU,
  * and a spinning waker would delay it. */
 static double wake_after_write(char *buf, size_t bytes, int reps) {
   struct shared {
@@ -110,8 +131,10 @@ static double wake_after_write(char *buf, size_t bytes, int reps) {
   } *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   atomic_store(&s->go, 0);
   atomic_store(&s->done, 0);
+  cpu_set_t saved;
   pid_t child = fork();
   if (child == 0) {
+    pin_to(1, &saved);
     for (unsigned r = 1; (int)r <= reps; r++) {
       unsigned v;
       while ((v = atomic_load(&s->go)) != r) fwait(&s->go, v);
@@ -121,6 +144,7 @@ static double wake_after_write(char *buf, size_t bytes, int reps) {
     }
     _exit(0);
   }
+  const int pinned = pin_to(0, &saved);
   usleep(20000);  /* the child is asleep before the first round */
   double lat[64];
   if (reps > 64) reps = 64;
@@ -135,6 +159,7 @@ static double wake_after_write(char *buf, size_t bytes, int reps) {
     lat[r - 1] = atomic_load(&s->woke) - a;
   }
   waitpid(child, NULL, 0);
+  if (pinned) sched_setaffinity(0, sizeof saved, &saved);
   munmap(s, 4096);
   qsort(lat, reps, sizeof(double), cmp);
   return lat[reps / 2];

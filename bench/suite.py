@@ -197,6 +197,7 @@ class Unavailable(Exception):
 PEERS = {
     "shoal": "shoal.Channel",
     "shoal_poll": "shoal.Channel (receiver busy-polls try_recv, like iceoryx2's row)",
+    "shoal_free": "shoal.Channel, CPUs not pinned (the kernel places both)",
     "xiq": "CPython cross-interpreter queue (copies each item)",
     "xiq_spin": "CPython cross-interpreter queue (busy poll)",
     "ipe": "InterpreterPoolExecutor",
@@ -324,8 +325,20 @@ def reps_for(env, nbytes, kind):
     return 2 if copies else 7
 
 
-def transfer_pair(env, where, kind, sizes, row):
-    """Producer and consumer workers of a peer; fills row[size]."""
+def transfer_cpus():
+    """Two CPUs this process may use, for a transfer's producer and consumer,
+    or (None, None) on one CPU. Pinned, every hand-off crosses cores: left
+    to the kernel, a sleeping consumer is sometimes woken on its producer's
+    CPU (measured here: 4-11 µs, a context switch) and sometimes on the
+    other, idle one (25-80 µs, a virtual CPU woken by the host), so which
+    one a size happened to get would decide its time."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+
+
+def transfer_pair(env, where, kind, sizes, row, pinned=True):
+    """Producer and consumer workers of a peer; fills row[size]. Pinned to
+    a CPU each unless `pinned` is false."""
     ctl_p, ctl_c, res = shoal.Channel(8), shoal.Channel(8), shoal.Channel(16)
     if kind in ("shoal", "shoal_poll"):
         ep = shoal.Channel(capacity=4)
@@ -342,14 +355,15 @@ def transfer_pair(env, where, kind, sizes, row):
     else:
         raise ValueError(kind)
     numpy_ok = where != "interp"
-    mk = lambda role, ctl: {"role": role, "kind": kind, "ep": ep, "ctl": ctl, "res": res, "numpy": numpy_ok,
-                            "announce": True}
-    workers = start(where, [mk("consumer", ctl_c), mk("producer", ctl_p)])
+    cpu_p, cpu_c = transfer_cpus() if pinned else (None, None)
+    mk = lambda role, ctl, cpu: {"role": role, "kind": kind, "ep": ep, "ctl": ctl, "res": res, "numpy": numpy_ok,
+                                 "announce": True, "cpu": cpu}
+    workers = start(where, [mk("consumer", ctl_c, cpu_c), mk("producer", ctl_p, cpu_p)])
     try:
         collect(res, workers, 2, 120)             # both started and connected
         for nbytes in sizes:
             one_rep = None
-            times, touches, ends = [], [], []
+            times, touches, ends, same_cpu = [], [], [], 0
             for r in range(reps_for(env, nbytes, kind)):
                 ctl_c.send(("recv",))
                 time.sleep(0.005)                 # the consumer is waiting
@@ -366,12 +380,14 @@ def transfer_pair(env, where, kind, sizes, row):
                 touches.append(got["c"][2])
                 ends.append(got["c"][4] - got["p"][1])
                 one_rep = got["c"][3][0]
+                same_cpu += got["c"][5] == got["p"][2]
                 if kind == "shm":
                     ctl_p.send(("release",))
                     wait_res(res, workers)
             row[str(nbytes)] = cell(times, touches, ends, one_rep)
+            row[str(nbytes)]["same_cpu"] = same_cpu
             log(f"  {where:6s} {kind:6s} {fmt_size(nbytes):>7s}: hand-off {fmt_t(row[str(nbytes)]['handoff_s'])}"
-                f", touch {fmt_t(row[str(nbytes)]['touch_s'])} ({one_rep})")
+                f", touch {fmt_t(row[str(nbytes)]['touch_s'])} ({one_rep}; {same_cpu} of {len(times)} on one CPU)")
     finally:
         for c in (ctl_p, ctl_c):
             try:
@@ -430,8 +446,8 @@ def transfer_driver(env, kind, sizes, row):
 
 
 TRANSFER = {
-    "interp": ["shoal", "xiq", "ipe", "tq"],
-    "proc": ["shoal", "mpq", "shm", "ppe", "ray", "iox", "iox_ev", "shoal_poll"],
+    "interp": ["shoal", "xiq", "ipe", "tq", "shoal_free"],
+    "proc": ["shoal", "mpq", "shm", "ppe", "ray", "iox", "iox_ev", "shoal_poll", "shoal_free"],
 }
 
 
@@ -446,6 +462,8 @@ def run_transfer(env):
                 env.need(kind, where)
                 if kind in ("ppe", "ray", "ipe"):
                     transfer_driver(env, kind, sizes, row)
+                elif kind == "shoal_free":
+                    transfer_pair(env, where, "shoal", sizes, row, pinned=False)
                 else:
                     transfer_pair(env, "thread" if kind == "tq" else where, kind, sizes, row)
             except Unavailable as e:
@@ -1204,8 +1222,8 @@ def report(R, env):
                  f"{fmt_t(first('proc'))} processes |")
         L.append(f"| same over fresh anonymous pages | {fmt_t(fl['touch_anon_s'])} | |")
         if "wake_after_write_s" in fl:
-            L.append(f"| futex wake of a process asleep while the waker wrote 1 KiB, then paused 2 ms "
-                     f"(median of 7) | {fmt_t(fl['wake_after_write_1KiB_s'])} | shoal hand-off of 1 KiB: "
+            L.append(f"| futex wake of a process asleep on the other CPU while the waker wrote 1 KiB, then "
+                     f"paused 2 ms (median of 7; both pinned, as the transfers are) | {fmt_t(fl['wake_after_write_1KiB_s'])} | shoal hand-off of 1 KiB: "
                      f"{fmt_t(tr_handoff(R, 'interp', KiB))} interpreters, "
                      f"{fmt_t(tr_handoff(R, 'proc', KiB))} processes |")
             L.append(f"| same after writing {fmt_size(big)} | {fmt_t(fl['wake_after_write_s'])} | shoal hand-off of "
@@ -1233,7 +1251,9 @@ def report(R, env):
                      f"find the pages already mapped, as when an allocator reuses a block). Receivers wait as their peer makes them: shoal's spins "
                      f"50 µs, then sleeps on a futex (so this includes a wake-up), or, in its 'busy-polls' row, "
                      f"polls try_recv(); iceoryx2's busy-polls a core, or, in its '+ event' row, sleeps on an event "
-                     f"listener.")
+                     f"listener. Producer and consumer run pinned to a CPU each (but in the executor and Ray rows, "
+                     f"whose workers are the pool's), so every hand-off crosses cores; the 'CPUs not pinned' row "
+                     f"is shoal with the kernel placing both, and says how often it ran them on one CPU.")
             L.append("")
             L.append("| peer | " + " | ".join(fmt_size(s) for s in sizes) + " |")
             L.append("| --- |" + " ---: |" * len(sizes))
@@ -1249,7 +1269,8 @@ def report(R, env):
                     r = f" ({fmt_ratio(c['handoff_s'] / b)})" if b and kind != "shoal" else ""
                     first = c["all_touch_s"][0]
                     cold = f" (1st: {fmt_t(first)})" if first > 2 * c["touch_s"] else ""
-                    cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}{cold}")
+                    one_cpu = f"<br>{c['same_cpu']} of {c['reps']} on one CPU" if c.get("same_cpu") else ""
+                    cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}{cold}{one_cpu}")
                 if all(c == cells[0] for c in cells) and str(sizes[0]) not in row:
                     cells = [cells[0]] + [""] * (len(cells) - 1)
                 L.append(f"| {label(kind)} | " + " | ".join(cells) + " |")

@@ -15,6 +15,7 @@ always travel on shoal channels, whatever the peer measured; only the data
 path under test uses the peer.
 """
 
+import os
 import pickle
 import sys
 import time
@@ -34,6 +35,22 @@ def touch(mv, n):
     for i in range(0, n, PAGE):
         s += mv[i]
     return s
+
+
+def pin(spec):
+    """Keeps this thread on spec["cpu"] when the driver chose one: a transfer's
+    producer and consumer each get a CPU of their own, so every hand-off
+    crosses cores, at every size and for every peer alike."""
+    if spec.get("cpu") is not None:
+        os.sched_setaffinity(0, {spec["cpu"]})
+
+
+def current_cpu():
+    """The CPU this thread last ran on (field 39 of /proc/thread-self/stat;
+    Python has no sched_getcpu). Read outside timed regions: a file read."""
+    with open("/proc/thread-self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return int(fields[36])
 
 
 def as_bytes(obj):
@@ -232,6 +249,7 @@ def role_producer(spec):
         iox_pub = spec["_iox"].publisher(ep, True, spec.get("nsub", 1))
         if kind == "iox_ev":
             notifier = spec["_iox"].notifier(ep)
+    pin(spec)
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -261,7 +279,7 @@ def role_producer(spec):
             if notifier is not None:
                 notifier.notify()
             del sample
-            res.send(("p", t0))
+            res.send(("p", t0, current_cpu()))
             continue
         payload, keep = make_payload(spec, nbytes)
         if keep is not None:
@@ -277,7 +295,7 @@ def role_producer(spec):
         else:
             ep.put(payload)
         del payload
-        res.send(("p", t0))
+        res.send(("p", t0, current_cpu()))
 
 
 def poll_shoal(channel, deadline=60.0):
@@ -305,6 +323,7 @@ def role_consumer(spec):
         iox_sub = spec["_iox"].subscriber(ep, True, spec.get("nsub", 1))
         if kind == "iox_ev":
             listener = spec["_iox"].listener(ep)
+    pin(spec)
     warm_up(spec)
     while True:
         cmd = ctl.recv()
@@ -347,7 +366,7 @@ def role_consumer(spec):
         s = touch(mv, mv.nbytes)
         b = now()
         info = (type(obj).__name__, mv.nbytes, s)
-        res.send(("c", t1, b - a, info, b))
+        res.send(("c", t1, b - a, info, b, current_cpu()))
         if spec.get("hold"):
             spec["_held"] = (obj, keep)
         del mv, obj, keep
