@@ -7,6 +7,8 @@ Scenarios (each a table; ratios are peer / shoal):
   1. transfer  one-way hand-off of a float64 array of 1 KiB, 1 MiB, 64 MiB,
                1 GiB, producer -> consumer, between interpreters and between
                processes; the consumer reads one byte per 4 KiB page;
+               producer and consumer pinned to a CPU each (plus a shoal
+               row left to the kernel's placement);
   2. pingpong  round trip of a small int: p50, p99;
   3. throughput small messages per second, 1 producer/1 consumer and 2/2;
   4. fanout    one array to 8 consumers: time until all 8 have read it, and
