@@ -104,7 +104,7 @@ static double pingpong(int spin, int n, double *p99, int *done) {
  * it may use two; `saved` keeps the set to restore. Unpinned, the kernel
  * wakes a sleeper sometimes on its waker's CPU (a context switch) and
  * sometimes on the other, idle one (a virtual CPU woken by its host): the
- * two cost 4-11 and 25-80 µs here, so pinning keeps every round the same. */
+ * two cost 4-17 and 23-132 µs here, so pinning keeps every round the same. */
 static int pin_to(int which, cpu_set_t *saved) {
   if (sched_getaffinity(0, sizeof *saved, saved) != 0 || CPU_COUNT(saved) < 2) return 0;
   int seen = 0;

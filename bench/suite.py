@@ -331,8 +331,8 @@ def transfer_cpus():
     """Two CPUs this process may use, for a transfer's producer and consumer,
     or (None, None) on one CPU. Pinned, every hand-off crosses cores: left
     to the kernel, a sleeping consumer is sometimes woken on its producer's
-    CPU (measured here: 4-11 µs, a context switch) and sometimes on the
-    other, idle one (25-80 µs, a virtual CPU woken by the host), so which
+    CPU (a context switch: 4-17 µs in a C probe here) and sometimes on the
+    other, idle one (a virtual CPU woken by the host: 23-132 µs), so which
     one a size happened to get would decide its time."""
     cpus = sorted(os.sched_getaffinity(0))
     return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
