@@ -262,7 +262,12 @@ def role_producer(spec):
             held.clear()
             res.send(("released",))
             continue
-        nbytes, copies = cmd[1], (cmd[2] if len(cmd) > 2 else 1)
+        nbytes = cmd[1]
+        # ("send", nbytes, write_first): make and fill an array of
+        # write_first bytes first, exactly as for sending one that size,
+        # and hold it while sending the nbytes one: the same machine state
+        # before the send, only the size sent differs.
+        write_first = cmd[2] if len(cmd) > 2 else 0
         # Let the driver's wake-up of this process finish first: on 2 cores
         # its futex wake still runs on one when we start, a third runnable
         # beside this producer and a busy-polling consumer.
@@ -281,6 +286,9 @@ def role_producer(spec):
             del sample
             res.send(("p", t0, current_cpu()))
             continue
+        scratch = make_payload(spec, write_first) if write_first else None
+        if scratch is not None and scratch[1] is not None:
+            held.append(scratch[1])
         payload, keep = make_payload(spec, nbytes)
         if keep is not None:
             held.append(keep)
@@ -294,7 +302,7 @@ def role_producer(spec):
             ep.put(payload)
         else:
             ep.put(payload)
-        del payload
+        del payload, scratch
         res.send(("p", t0, current_cpu()))
 
 
