@@ -24,6 +24,7 @@
 // yields problems, never a crash or a hang. Structures are copied out
 // before use, so a value cannot change between its check and its use.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <memory>
 #include <cstring>
@@ -309,6 +310,23 @@ class Checker {
     }
   }
 
+  // The header fields a holder's recycling cache changes without the lock
+  // (holder.cpp: kind, requested, flags; generation is new each time a
+  // block is cached), read atomically now. Neither the lock of
+  // Arena::check nor the seqlock of `shoal check` sees those changes.
+  struct LiveFields {
+    std::uint64_t generation;
+    std::uint64_t requested;
+    std::uint32_t kind;
+    std::uint16_t flags;
+    bool operator==(const LiveFields&) const = default;
+  };
+  LiveFields live_fields(std::uint64_t at) const {
+    const auto* h = reinterpret_cast<const BlockHeader*>(base_ + at);
+    return {__atomic_load_n(&h->generation, __ATOMIC_ACQUIRE), __atomic_load_n(&h->requested, __ATOMIC_ACQUIRE),
+            __atomic_load_n(&h->kind, __ATOMIC_ACQUIRE), __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE)};
+  }
+
   // A malformed array header would be refused by every receiver (and
   // shown as damage by `shoal dump`); here it is found before anyone
   // receives it. The flag on any other kind of block is damage too.
@@ -321,16 +339,24 @@ class Checker {
           block.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
         continue;
       }
+      // Recycled since the walk copied it, or while we read it: that is a
+      // block changing hands, not damage, and it is not judged.
+      const LiveFields seen{block.generation, block.requested, block.kind, block.flags};
+      if (live_fields(at) != seen) continue;
       const std::string where = "block " + std::to_string(at);
+      bool sound = block.kind == static_cast<std::uint32_t>(BlockKind::blob);
+      if (sound) {
+        // The chain walk bounded size by the heap; requested may still lie.
+        const std::uint64_t held = block.size - layout::kBlockHeaderBytes;
+        const std::span<const std::byte> payload(base_ + at + layout::kBlockHeaderBytes,
+                                                 std::min<std::uint64_t>(block.requested, held));
+        sound = heap::parse_array_blob(payload).has_value();
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (live_fields(at) != seen || sound) continue;
       if (block.kind != static_cast<std::uint32_t>(BlockKind::blob)) {
         problem("arrays: " + where + " is flagged as an array blob but is of kind " + std::to_string(block.kind));
-        continue;
-      }
-      // The chain walk bounded size by the heap; requested may still lie.
-      const std::uint64_t held = block.size - layout::kBlockHeaderBytes;
-      const std::span<const std::byte> payload(base_ + at + layout::kBlockHeaderBytes,
-                                               std::min<std::uint64_t>(block.requested, held));
-      if (!heap::parse_array_blob(payload)) {
+      } else {
         problem("arrays: " + where + " is flagged as an array blob, but its array header does not check out "
                 "(a receiver would raise CorruptObject)");
       }

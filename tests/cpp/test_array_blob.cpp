@@ -223,6 +223,7 @@ TEST_F(ArrayBlobs, ARecycledBlockForgetsItWasAnArray) {
   HeldBlock blob = make({8});  // 64 + 64 bytes: small enough to be recycled
   const Handle first = blob.handle();
   ASSERT_TRUE(blob.try_recycle());
+  EXPECT_TRUE(arena_->check().empty()) << "cached, it keeps the flag: not an array to check";
   HeldBlock again = holder_->try_allocate_cached(128, BlockKind::blob);
   ASSERT_TRUE(again);
   EXPECT_EQ(again.handle().offset, first.offset) << "the same block, recycled";
