@@ -124,6 +124,8 @@ static int pin_to(int which, cpu_set_t *saved) {
  * memory and paused 2 ms first. The waker then sleeps for the answer
  * rather than spinning: a woken task may be queued on its waker's CPU,
  * and a spinning waker would delay it. */
+static int wake_pinned; /* whether the last wake_after_write ran pinned */
+
 static double wake_after_write(char *buf, size_t bytes, int reps) {
   struct shared {
     atomic_uint go, done;
@@ -145,6 +147,7 @@ static double wake_after_write(char *buf, size_t bytes, int reps) {
     _exit(0);
   }
   const int pinned = pin_to(0, &saved);
+  wake_pinned = pinned;
   usleep(20000);  /* the child is asleep before the first round */
   double lat[64];
   if (reps > 64) reps = 64;
@@ -265,7 +268,8 @@ int main(int argc, char **argv) {
   printf("{\"bytes\": %zu, \"futex_rt_p50_s\": %.9g, \"futex_rt_p99_s\": %.9g, \"futex_n\": %d, "
          "\"spin_rt_p50_s\": %.9g, \"spin_rt_p99_s\": %.9g, \"spin_n\": %d, "
          "\"memcpy_s\": %.9g, \"touch_shm_s\": %.9g, \"touch_anon_s\": %.9g, "
-         "\"wake_after_write_1KiB_s\": %.9g, \"wake_after_write_s\": %.9g, \"parallel_speedup\": %.4f}\n",
-         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1], wake_small, wake_large, speedup);
+         "\"wake_after_write_1KiB_s\": %.9g, \"wake_after_write_s\": %.9g, \"wake_pinned\": %d, "
+         "\"parallel_speedup\": %.4f}\n",
+         bytes, fp50, fp99, fn, sp50, sp99, sn, mc[1], ts[1], ta[1], wake_small, wake_large, wake_pinned, speedup);
   return 0;
 }

@@ -473,7 +473,7 @@ TRANSFER = {
 
 def run_transfer(env):
     sizes = transfer_sizes(env)
-    out = {"sizes": sizes}
+    out = {"sizes": sizes, "pinned_cpus": [c for c in transfer_cpus() if c is not None]}
     for where, kinds in TRANSFER.items():
         out[where] = {}
         for kind in kinds:
@@ -1242,8 +1242,10 @@ def report(R, env):
                  f"{fmt_t(first('proc'))} processes |")
         L.append(f"| same over fresh anonymous pages | {fmt_t(fl['touch_anon_s'])} | |")
         if "wake_after_write_s" in fl:
-            L.append(f"| futex wake of a process asleep on the other CPU while the waker wrote 1 KiB, then "
-                     f"paused 2 ms (median of 7; both pinned, as the transfers are) | {fmt_t(fl['wake_after_write_1KiB_s'])} | shoal hand-off of 1 KiB: "
+            pinned_wake = (("asleep on the other CPU", "; both pinned, as the transfers are")
+                           if fl.get("wake_pinned", 1) else ("asleep (one CPU here)", ""))
+            L.append(f"| futex wake of a process {pinned_wake[0]} while the waker wrote 1 KiB, then "
+                     f"paused 2 ms (median of 7{pinned_wake[1]}) | {fmt_t(fl['wake_after_write_1KiB_s'])} | shoal hand-off of 1 KiB: "
                      f"{fmt_t(tr_handoff(R, 'interp', KiB))} interpreters, "
                      f"{fmt_t(tr_handoff(R, 'proc', KiB))} processes |")
             L.append(f"| same after writing {fmt_size(big)} | {fmt_t(fl['wake_after_write_s'])} | shoal hand-off of "
@@ -1271,9 +1273,14 @@ def report(R, env):
                      f"find the pages already mapped, as when an allocator reuses a block). Receivers wait as their peer makes them: shoal's spins "
                      f"50 µs, then sleeps on a futex (so this includes a wake-up), or, in its 'busy-polls' row, "
                      f"polls try_recv(); iceoryx2's busy-polls a core, or, in its '+ event' row, sleeps on an event "
-                     f"listener. Producer and consumer run pinned to a CPU each (but in the executor and Ray rows, "
-                     f"whose workers are the pool's), so every hand-off crosses cores; the 'CPUs not pinned' row "
-                     f"is shoal with the kernel placing both, and says how often it ran them on one CPU. The row "
+                     f"listener. "
+                     + ("Producer and consumer run pinned to a CPU each (but in the executor and Ray rows, "
+                        "whose workers are the pool's), so every hand-off crosses cores; the 'CPUs not pinned' row "
+                        "is shoal with the kernel placing both, and says how often it ran them on one CPU. "
+                        if len(tr.get("pinned_cpus") or []) == 2 else
+                        "This machine has one CPU for this process: nothing is pinned, producer and consumer share "
+                        "it. " if "pinned_cpus" in tr else "")
+                     + f"The row "
                      f"below shoal's sends the smallest array right after the producer wrote one of the largest "
                      f"size (held, not sent): the same work before the send as in the last column, only the size "
                      f"sent differs.")
@@ -1292,7 +1299,8 @@ def report(R, env):
                     r = f" ({fmt_ratio(c['handoff_s'] / b)})" if b and kind != "shoal" else ""
                     first = c["all_touch_s"][0]
                     cold = f" (1st: {fmt_t(first)})" if first > 2 * c["touch_s"] else ""
-                    one_cpu = f"<br>{c['same_cpu']} of {c['reps']} on one CPU" if c.get("same_cpu") else ""
+                    one_cpu = (f"<br>{c['same_cpu']} of {c['reps']} on one CPU"
+                               if c.get("same_cpu") or (kind == "shoal_free" and "same_cpu" in c) else "")
                     cells.append(f"{fmt_t(c['handoff_s'])}{r}<br>read {fmt_t(c['touch_s'])}{cold}{one_cpu}")
                 if all(c == cells[0] for c in cells) and str(sizes[0]) not in row:
                     cells = [cells[0]] + [""] * (len(cells) - 1)

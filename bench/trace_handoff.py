@@ -21,8 +21,10 @@ clock "mono", the clock time.perf_counter reads):
 
 Why: the suite's 1 GiB hand-off costs more than its 1 KiB one, and the split
 says whether shoal's work grows with the size or the machine's state before
-the send does. Needs root (tracefs); restores the tracing settings it
-changes. Prints medians as a markdown table; raw numbers in
+the send does. Needs root (tracefs) and the host's PID namespace (events
+are matched by pid); records only the consumer's events and restores every
+tracing setting it changes. The trace's text timestamps are whole
+microseconds. Prints medians as a markdown table; raw numbers in
 bench/results/handoff_trace.json.
 """
 import argparse
@@ -38,42 +40,82 @@ import time
 
 import numpy as np
 
-import shoal
+# The default arena (1 GiB) cannot hold a 1 GiB array and its header; the
+# consumer, spawned, inherits this.
+os.environ.setdefault("SHOAL_ARENA_SIZE", "6GiB")
+
+import shoal  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 TRACING = pathlib.Path("/sys/kernel/tracing")
-EVENTS = "sched:sched_waking sched:sched_switch"
 KiB = 1024
 
 
 # ------------------------------------------------------------- tracefs
 
-class SchedTrace:
-    """Scheduler events recorded into tracefs's buffer while in a `with`;
-    the settings it changes are put back afterwards."""
+def check_tracing():
+    """Exits with the reason if this process cannot trace."""
+    if os.geteuid() != 0:
+        sys.exit("trace_handoff: needs root (tracefs)")
+    if not (TRACING / "trace").exists():
+        sys.exit(f"trace_handoff: no tracefs at {TRACING} (as root: mount -t tracefs nodev {TRACING})")
 
-    SETTINGS = ("trace_clock", "set_event", "buffer_size_kb", "tracing_on")
+
+class SchedTrace:
+    """The scheduler events of one process (`pid`), recorded into tracefs's
+    buffer while in a `with`. Filtered to that process, a run records a
+    few events per hand-off, so the default buffer never fills. Every
+    setting it changes is put back afterwards, each on its own, whatever
+    fails; `text` is what was recorded."""
+
+    FILTERS = {"sched/sched_waking": "pid == {pid}", "sched/sched_switch": "next_pid == {pid}"}
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.text = ""
+        self.saved = {}
 
     def __enter__(self):
-        if not (TRACING / "trace").exists():
-            sys.exit(f"trace_handoff: no tracefs at {TRACING} (as root: mount -t tracefs nodev {TRACING})")
-        self.saved = {name: self._read(name) for name in self.SETTINGS}
-        self._write("tracing_on", "0")
-        self._write("trace_clock", "mono")
-        self._write("buffer_size_kb", "8192")
-        self._write("set_event", EVENTS)
-        self._write("trace", "")
-        self._write("tracing_on", "1")
+        self.saved = {"trace_clock": re.search(r"\[([^\]]+)\]", self._read("trace_clock")).group(1),
+                      "set_event": self._read("set_event").split(),
+                      "tracing_on": self._read("tracing_on").strip()}
+        for event in self.FILTERS:
+            self.saved[event] = self._read(f"events/{event}/filter").strip()
+        try:
+            self._write("tracing_on", "0")
+            self._write("trace_clock", "mono")
+            for event, expression in self.FILTERS.items():
+                self._write(f"events/{event}/filter", expression.format(pid=self.pid))
+            self._write("set_event", " ".join(e.replace("/", ":") for e in self.FILTERS))
+            self._write("trace", "")
+            self._write("tracing_on", "1")
+        except BaseException:
+            self._restore()
+            raise
         return self
 
     def __exit__(self, *exc):
-        self._write("tracing_on", "0")
-        self.text = (TRACING / "trace").read_text()
-        self._write("set_event", "\n".join(self.saved["set_event"].split()) or "")
-        self._write("trace_clock", re.search(r"\[(\w+)\]", self.saved["trace_clock"]).group(1))
-        self._write("buffer_size_kb", self.saved["buffer_size_kb"].split()[0])
-        self._write("trace", "")
-        self._write("tracing_on", self.saved["tracing_on"].strip())
+        try:
+            self._write("tracing_on", "0")
+            self.text = self._read("trace")
+            overruns = sum(int(m) for f in TRACING.glob("per_cpu/cpu*/stats")
+                           for m in re.findall(r"^overrun: (\d+)", f.read_text(), re.M))
+            if overruns:
+                print(f"trace_handoff: the trace buffer overran ({overruns} events lost)", file=sys.stderr)
+        finally:
+            self._restore()
+
+    def _restore(self):
+        steps = [("set_event", "\n".join(self.saved.get("set_event", [])))]
+        steps += [(f"events/{e}/filter", "0" if self.saved.get(e, "none") == "none" else self.saved[e])
+                  for e in self.FILTERS]
+        steps += [("trace_clock", self.saved.get("trace_clock", "local")), ("trace", ""),
+                  ("tracing_on", self.saved.get("tracing_on", "0"))]
+        for name, value in steps:
+            try:
+                self._write(name, value)
+            except OSError as e:
+                print(f"trace_handoff: could not restore {TRACING / name}: {e}", file=sys.stderr)
 
     @staticmethod
     def _read(name):
@@ -85,7 +127,10 @@ class SchedTrace:
             f.write(value)
 
 
-LINE = re.compile(r"^\s*.+?-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+): (sched_waking|sched_switch): (.*)$")
+# A line of the trace: task-pid, an optional (tgid) column, [cpu], optional
+# irq-info flags, the timestamp (seconds, to the microsecond in text), event.
+LINE = re.compile(r"^\s*.+?-(\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?([\d.]+): "
+                  r"(sched_waking|sched_switch): (.*)$")
 
 
 def consumer_events(text, pid):
@@ -118,10 +163,11 @@ def consumer(channel, results, cpu):
     import numpy  # noqa: F401  (received arrays arrive as NumPy arrays)
     results.send(os.getpid())
     while True:
-        item = channel.recv()
-        received = time.perf_counter()
-        if item is None:
+        try:
+            item = channel.recv()
+        except shoal.ChannelClosed:
             return
+        received = time.perf_counter()
         results.send(received)
         del item
 
@@ -165,8 +211,10 @@ def hand_off(channel, results, scenario, size, writing_s):
     t0 = time.perf_counter()
     channel.send(payload)
     t_sent = time.perf_counter()
-    del payload, held
-    return t0 - start, t0, t_sent, results.recv(timeout=60)
+    del payload
+    received = results.recv(timeout=60)
+    del held    # after the hand-off: freeing it takes the lock the consumer's recv takes
+    return t0 - start, t0, t_sent, received
 
 
 def split(events, t0, t_received):
@@ -190,26 +238,29 @@ def main():
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         sys.exit("trace_handoff: needs two CPUs (producer and consumer on one each)")
-    if os.geteuid() != 0:
-        sys.exit("trace_handoff: needs root (tracefs)")
+    check_tracing()
 
     ctx = mp.get_context("spawn")
     channel, results = shoal.Channel(4), shoal.Channel(16)
-    worker = ctx.Process(target=consumer, args=(channel, results, cpus[1]))
+    # A daemon: if anything below fails, exiting must not wait for a
+    # consumer blocked in recv().
+    worker = ctx.Process(target=consumer, args=(channel, results, cpus[1]), daemon=True)
     worker.start()
     os.sched_setaffinity(0, {cpus[0]})
-    pid = results.recv(timeout=60)
-    time.sleep(0.5)
     runs = {name: [] for name in SCENARIOS}
     writing_s = 0.0
-    with SchedTrace() as trace:
-        for name in SCENARIOS:
-            for _ in range(args.reps + 1):        # the first of each is not counted
-                runs[name].append(hand_off(channel, results, name, size, writing_s))
-            if name == "large":
-                writing_s = statistics.median(r[0] for r in runs[name][1:])
-    channel.send(None)
-    worker.join(60)
+    try:
+        pid = results.recv(timeout=60)
+        time.sleep(0.5)
+        with SchedTrace(pid) as trace:
+            for name in SCENARIOS:
+                for _ in range(args.reps + 1):        # the first of each is not counted
+                    runs[name].append(hand_off(channel, results, name, size, writing_s))
+                if name == "large":
+                    writing_s = statistics.median(r[0] for r in runs[name][1:])
+    finally:
+        channel.close()     # the consumer's recv() raises ChannelClosed: it ends
+        worker.join(60)
 
     events = consumer_events(trace.text, pid)
     out = {"machine": f"{cpu_model()}, {os.cpu_count()} CPUs, "
@@ -217,19 +268,19 @@ def main():
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "size": size,
            "writing_s": writing_s, "scenarios": {}}
     print(f"One-way hand-off between two processes pinned to a CPU each, split by the consumer's scheduler "
-          f"events (medians of {args.reps}; {out['machine']}; {out['date']}):\n")
-    print("| scenario | send → waking | waking → running | running → received | total |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+          f"events (medians; the trace's timestamps are whole microseconds; {out['machine']}; {out['date']}):\n")
+    print("| scenario | hand-offs | send → waking | waking → running | running → received | total |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in SCENARIOS:
         parts = [split(events, t0, t_received) for _, t0, _, t_received in runs[name][1:]]
         parts = [p for p in parts if p is not None]
         text = label(name, size, writing_s)
         out["scenarios"][name] = {"label": text, "hand_offs": parts}
         if not parts:
-            print(f"| {text} | no events found | | | |")
+            print(f"| {text} | 0 of {args.reps}: no events of pid {pid} found (another PID namespace?) | | | | |")
             continue
         med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
-        print(f"| {text} | " + " | ".join(f"{med[k] * 1e6:.1f} µs" for k in
+        print(f"| {text} | {len(parts)} of {args.reps} | " + " | ".join(f"{med[k] * 1e6:.1f} µs" for k in
                                           ("send_to_waking_s", "waking_to_running_s", "running_to_received_s",
                                            "total_s")) + " |")
     path = HERE / "results" / "handoff_trace.json"

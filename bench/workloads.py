@@ -286,6 +286,9 @@ def role_producer(spec):
             del sample
             res.send(("p", t0, current_cpu()))
             continue
+        # The last one's scratch array goes now, not while its hand-off ran:
+        # freeing takes the lock the consumer's receive takes.
+        scratch = None
         scratch = make_payload(spec, write_first) if write_first else None
         if scratch is not None and scratch[1] is not None:
             held.append(scratch[1])
@@ -302,7 +305,7 @@ def role_producer(spec):
             ep.put(payload)
         else:
             ep.put(payload)
-        del payload, scratch
+        del payload
         res.send(("p", t0, current_cpu()))
 
 
@@ -369,12 +372,13 @@ def role_consumer(spec):
                 obj = ep.get()
             t1 = now()
             keep = None
+        cpu = current_cpu()       # where it received (between the two timed parts)
         mv = as_bytes(obj)
         a = now()
         s = touch(mv, mv.nbytes)
         b = now()
         info = (type(obj).__name__, mv.nbytes, s)
-        res.send(("c", t1, b - a, info, b, current_cpu()))
+        res.send(("c", t1, b - a, info, b, cpu))
         if spec.get("hold"):
             spec["_held"] = (obj, keep)
         del mv, obj, keep
