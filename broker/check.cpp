@@ -343,7 +343,6 @@ class Checker {
       // block changing hands, not damage, and it is not judged.
       const LiveFields seen{block.generation, block.requested, block.kind, block.flags};
       if (live_fields(at) != seen) continue;
-      const std::string where = "block " + std::to_string(at);
       bool sound = block.kind == static_cast<std::uint32_t>(BlockKind::blob);
       if (sound) {
         // The chain walk bounded size by the heap; requested may still lie.
@@ -354,6 +353,7 @@ class Checker {
       }
       std::atomic_thread_fence(std::memory_order_acquire);
       if (live_fields(at) != seen || sound) continue;
+      const std::string where = "block " + std::to_string(at);
       if (block.kind != static_cast<std::uint32_t>(BlockKind::blob)) {
         problem("arrays: " + where + " is flagged as an array blob but is of kind " + std::to_string(block.kind));
       } else {
