@@ -402,9 +402,9 @@ def transfer_pair(env, where, kind, sizes, row, pinned=True):
         # The smallest size again, sent right after the producer wrote an
         # array of the largest (held, not sent): what the largest one's
         # hand-off follows. Without it the two sizes differ in what came
-        # before the send too: 2 ms of sleep against a long write, and a
-        # hand-off after 450 ms of idling costs as much at 1 KiB as at 1 GiB
-        # (traced with sched events: README, "Reading the hand-off rows").
+        # before the send too: 2 ms of sleep against a large write, and right
+        # after the same write a 1 KiB hand-off costs what the 1 GiB one does
+        # (bench/trace_handoff.py; README, "Reading the hand-off rows").
         if kind == "shoal" and pinned and len(sizes) > 1:
             row["after_write"] = measure(sizes[0], reps_for(env, sizes[-1], kind), write_first=sizes[-1])
             row["after_write"]["write_first"] = sizes[-1]
@@ -1280,10 +1280,9 @@ def report(R, env):
                         if len(tr.get("pinned_cpus") or []) == 2 else
                         "This machine has one CPU for this process: nothing is pinned, producer and consumer share "
                         "it. " if "pinned_cpus" in tr else "")
-                     + f"The row "
-                     f"below shoal's sends the smallest array right after the producer wrote one of the largest "
-                     f"size (held, not sent): the same work before the send as in the last column, only the size "
-                     f"sent differs.")
+                     + ("The row below shoal's sends the smallest array right after the producer wrote one of "
+                        "the largest size (held, not sent): the same work before the send as in the last column, "
+                        "only the size sent differs." if tr[where].get("shoal", {}).get("after_write") else ""))
             L.append("")
             L.append("| peer | " + " | ".join(fmt_size(s) for s in sizes) + " |")
             L.append("| --- |" + " ---: |" * len(sizes))

@@ -238,8 +238,8 @@ def warm_up(spec):
 
 
 def role_producer(spec):
-    """Transfer: on ("send", nbytes) makes an array and sends it; reports the
-    time taken just before the send."""
+    """Transfer: on ("send", nbytes[, write_first]) makes an array and sends
+    it; reports the time taken just before the send and its CPU."""
     kind, ctl, res = spec["kind"], spec["ctl"], spec["res"]
     ep = spec["ep"]
     iox_pub = notifier = None
