@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "arena_lock.hpp"
@@ -87,7 +89,39 @@ void check_backing_store(const std::string& name, std::uint64_t size) {
   }
 }
 
+// 16 random bytes for a new arena's id. getrandom() without flags blocks
+// only before the kernel's pool is first seeded, long before anyone runs us.
+std::array<std::uint8_t, 16> random_id() {
+  std::array<std::uint8_t, 16> id{};
+  std::size_t got = 0;
+  while (got < id.size()) {
+    const ssize_t n = getrandom(id.data() + got, id.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw SystemError(std::string("getrandom failed: ") + std::strerror(errno));
+    got += static_cast<std::size_t>(n);
+  }
+  return id;
+}
+
 }  // namespace
+
+const std::string& Arena::host_boot_id() {
+  static const std::string id = [] {
+    std::ifstream file("/proc/sys/kernel/random/boot_id");
+    std::string text;
+    std::getline(file, text);
+    return text.substr(0, sizeof(ArenaHeader::boot_id) - 1);
+  }();
+  return id;
+}
+
+ArenaIdentity Arena::identity() const {
+  const ArenaHeader* h = header();
+  ArenaIdentity identity;
+  std::memcpy(identity.id.data(), h->arena_id, identity.id.size());
+  identity.boot_id.assign(h->boot_id, strnlen(h->boot_id, sizeof h->boot_id));
+  return identity;
+}
 
 std::string Arena::segment_name(const std::string& name) { return "shoal." + name; }
 
@@ -157,6 +191,9 @@ std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size
   header->creator_pid = creator.pid;
   header->creator_start_time = creator.start_time;
   std::strncpy(header->name, name.c_str(), sizeof header->name - 1);
+  const auto id = random_id();
+  std::memcpy(header->arena_id, id.data(), id.size());
+  std::strncpy(header->boot_id, host_boot_id().c_str(), sizeof header->boot_id - 1);
   ArenaLock::initialize(&header->lock);
   arena->heap_->format();
   // Attachers wait for this before trusting anything above.

@@ -1,6 +1,8 @@
 // broker.cpp — the reaper thread. See shoal/broker.hpp.
 #include "shoal/broker.hpp"
 
+#include "shoal/in_flight.hpp"
+
 #include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 
@@ -49,6 +51,7 @@ void Broker::run() {
     std::string error;
     try {
       reaped = arena_->reap_dead_holders();
+      InFlight::expire(*arena_);  // pickles' references past their lifetime
     } catch (const Error& e) {
       error = e.what();  // e.g. a lock timeout: try again next round
     }

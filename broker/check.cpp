@@ -12,7 +12,7 @@
 //     which keep their last life's flags), and each one's array header
 //     checks out against its payload (parse_array_blob, as a receiver
 //     would check it);
-//   * ownership: every refcount equals its owners (ledger entries, parent
+//   * ownership: every refcount equals its owners (ledger entries, in-flight entries, parent
 //     objects' child tables and channels' pending slots naming that block;
 //     a poisoned channel's slots own nothing, whatever head and tail say),
 //     no used block without an owner (a leak), every ledger entry names a
@@ -415,7 +415,36 @@ class Checker {
     }
   }
 
+  // Every in-flight entry in use (a pickle's reference) names a live block
+  // and owns one reference on it; `live` and `extent` agree with them.
+  void check_in_flight() {
+    const auto table = copy_at<layout::InFlightTableHeader>(base_, layout::kInFlightOffset);
+    const std::uint64_t first = layout::kInFlightOffset + sizeof(layout::InFlightTableHeader);
+    std::uint64_t live = 0;
+    std::uint64_t extent = 0;
+    for (std::uint64_t i = 0; i < layout::kInFlightEntries; ++i) {
+      const auto entry = copy_at<layout::InFlightEntry>(base_, first + i * sizeof(layout::InFlightEntry));
+      if (entry.offset == 0) continue;
+      ++live;
+      extent = i + 1;
+      BlockRecord* target = used_block(entry.offset);
+      if (target == nullptr || target->header.generation != entry.generation ||
+          target->header.kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
+          target->header.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
+        problem("in-flight entry " + std::to_string(i) + " names no live block (" + std::to_string(entry.offset) +
+                ":" + std::to_string(entry.generation) + ")");
+        continue;
+      }
+      ++target->owners;
+    }
+    if (table.live != live || table.extent < extent || table.extent > layout::kInFlightEntries) {
+      problem("in-flight table: records " + std::to_string(table.live) + " entries up to " +
+              std::to_string(table.extent) + ", holds " + std::to_string(live) + " up to " + std::to_string(extent));
+    }
+  }
+
   void check_ownership() {
+    check_in_flight();
     for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
       const HolderSlot& slot = header_.holders[i];
       if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) {

@@ -7,8 +7,8 @@
 //
 //   1. the block chain → free lists, bitmap, prev_size, statistics
 //      (BlockHeap::rebuild, which also merges free neighbours);
-//   2. the holders' ledgers, objects' child tables and channels' pending
-//      slots (none for a poisoned channel: a poisoner killed halfway leaves
+//   2. the holders' ledgers, the in-flight table (references held for
+//      pickles), objects' child tables and channels' pending slots (none for a poisoned channel: a poisoner killed halfway leaves
 //      its dropped items unowned) → every block's refcount, and each
 //      holder's totals, and each owned child's kFrozen flag; a ledger entry
 //      naming no live block is cleared;
@@ -82,6 +82,29 @@ void Arena::repair_locked() {
       }
       link = &chunk->next;
     }
+  }
+
+  // The in-flight table owns a reference per entry in use; an entry naming
+  // no live block (a stray write, or a block freed by a wrong count) is
+  // cleared. `live` and `extent` are derived: recomputed here.
+  {
+    auto* table = reinterpret_cast<layout::InFlightTableHeader*>(base_ + layout::kInFlightOffset);
+    auto* entries = reinterpret_cast<layout::InFlightEntry*>(table + 1);
+    std::uint64_t live = 0;
+    std::uint64_t extent = 0;
+    for (std::uint64_t i = 0; i < layout::kInFlightEntries; ++i) {
+      if (entries[i].offset == 0) continue;
+      const BlockHeader* target = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
+      if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+        entries[i].offset = 0;
+        continue;
+      }
+      ++counts[entries[i].offset];
+      ++live;
+      extent = i + 1;
+    }
+    table->live = live;
+    std::atomic_ref(table->extent).store(extent, std::memory_order_release);
   }
 
   // Parents own their children: count every used object's live children

@@ -4,13 +4,14 @@
 //
 // A realistic arena image is made once (blocks of every kind: raw, blobs,
 // an object owning children, a channel holding items, ledgers of two
-// holders, a site table with blocks naming its sites); each input is a list of patches applied to a copy of it:
+// holders, a site table with blocks naming its sites, in-flight references); each input is a list of patches applied to a copy of it:
 //   [u32 offset, little-endian][u8 length][length bytes]...
 // with offsets taken modulo the image size, so the fuzzer can aim at the
 // header, the holder slots, the bitmap and the heap alike. The walker must
 // report problems, never crash, hang, or read out of bounds (ASan).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/holder.hpp"
+#include "shoal/in_flight.hpp"
 #include "shoal/sites.hpp"
 
 namespace {
@@ -47,6 +49,9 @@ const std::vector<std::byte>& pristine_image() {
     channel.send(kept[3].handle());
     kept.push_back(first->allocate(300));
     kept.pop_back();  // a free block in the middle
+    // Two pickles in flight: entries 0 and 1 of the in-flight table.
+    (void)shoal::InFlight::issue(*arena, blob, std::chrono::minutes(1));
+    (void)shoal::InFlight::issue(*arena, channel.handle(), std::chrono::minutes(1));
     const auto* base = arena->base();
     return std::vector<std::byte>(base, base + arena->size());
   }();

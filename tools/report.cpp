@@ -44,6 +44,8 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::channel_poisoned: return "channel_poisoned";
     case ErrorCode::wait_timeout: return "wait_timeout";
     case ErrorCode::system_error: return "system_error";
+    case ErrorCode::ticket_expired: return "ticket_expired";
+    case ErrorCode::foreign_handle: return "foreign_handle";
   }
   return "unknown";
 }

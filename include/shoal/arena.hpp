@@ -10,6 +10,7 @@
 // Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -53,6 +54,13 @@ struct ArenaStats {
   std::uint64_t holders = 0;       // registered slots, alive or not
   std::uint64_t repairs = 0;       // dead lock owners repaired after
   std::uint64_t reaped_holders = 0;
+};
+
+// Who an arena is, beyond its name (layout.hpp, ArenaHeader::arena_id).
+struct ArenaIdentity {
+  std::array<std::uint8_t, 16> id{};  // random, drawn at creation
+  std::string boot_id;                // of the host that created it
+  friend bool operator==(const ArenaIdentity&, const ArenaIdentity&) = default;
 };
 
 struct BlockInfo {
@@ -101,6 +109,11 @@ class Arena : public std::enable_shared_from_this<Arena> {
   void set_unlink_on_close(bool unlink) { unlink_on_close_ = unlink; }
 
   ArenaStats stats();
+
+  // The arena's identity, written by its creator (read from the mapping).
+  ArenaIdentity identity() const;
+  // This host's boot id (/proc/sys/kernel/random/boot_id), read once.
+  static const std::string& host_boot_id();
 
   // Registers this process (and interpreter) as a holder. Reaps dead
   // holders first if every slot is taken; throws TooManyHolders otherwise.
@@ -152,6 +165,7 @@ class Arena : public std::enable_shared_from_this<Arena> {
   friend class Holder;
   friend class ArenaLock;
   friend class Channel;
+  friend class InFlight;
   struct Mapping;
 
   Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options);
@@ -170,6 +184,7 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // other kinds or a malformed table.
   std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
+  void end_in_flight_locked(std::uint64_t index);  // in_flight.cpp
   // The ledger chunk in the block at `offset`, or nullptr unless that is a
   // used ledger block large enough for the entries its chunk claims.
   layout::LedgerChunk* ledger_chunk_locked(std::uint64_t offset) const;

@@ -28,6 +28,8 @@ enum class ErrorCode {
   channel_poisoned,   // send or recv on a poisoned channel (pending items were dropped)
   wait_timeout,       // a blocking channel operation ran out of time
   system_error,       // an OS call failed in a way not listed above
+  ticket_expired,     // a pickled handle's in-flight reference ended (its deadline passed, or cancelled)
+  foreign_handle,     // a pickled handle of another arena (replaced under the same name) or host
 };
 
 class Error : public std::runtime_error {
@@ -59,6 +61,8 @@ using TooManyHolders = TypedError<ErrorCode::too_many_holders>;
 using LockTimeout = TypedError<ErrorCode::lock_timeout>;
 using CorruptArena = TypedError<ErrorCode::corrupt_arena>;
 using CorruptObject = TypedError<ErrorCode::corrupt_object>;
+using TicketExpired = TypedError<ErrorCode::ticket_expired>;
+using ForeignHandle = TypedError<ErrorCode::foreign_handle>;
 
 // A poisoned channel is a closed one too: `catch (const ChannelClosed&)`
 // handles both ends of a channel's life, ChannelPoisoned only the abrupt one.

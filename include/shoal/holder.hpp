@@ -90,6 +90,7 @@ class Holder {
   friend class Arena;
   friend class HeldBlock;
   friend class Channel;
+  friend class InFlight;
   Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch);
 
   void ensure_free_entry_locked();                // grows the ledger if it is full

@@ -36,7 +36,8 @@ namespace shoal::layout {
 inline constexpr std::uint64_t kAlign = 64;                 // block and payload alignment
 inline constexpr std::uint64_t kBlockHeaderBytes = 64;
 inline constexpr std::uint64_t kMinBlockBytes = 2 * kAlign;  // header + 64-byte payload
-inline constexpr std::uint64_t kHeaderBytes = 256 * 1024;    // ArenaHeader, padded
+// ArenaHeader, padded, then the site table and the in-flight table (below).
+inline constexpr std::uint64_t kHeaderBytes = 512 * 1024;
 inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
 inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
@@ -55,8 +56,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // `cached` (a holder's cache of free small blocks, see HolderSlot). 7: a
 // blob may begin with its own array header (kArrayBlob, ArrayBlobHeader)
 // and travel through a channel as itself, which an older reader would
-// refuse as a slot naming something other than an object.
-inline constexpr std::uint32_t kLayoutVersion = 7;
+// refuse as a slot naming something other than an object. 8: the arena's
+// identity (ArenaHeader::arena_id, boot_id) and the in-flight table
+// (InFlightEntry), an owner an older reader would not count.
+inline constexpr std::uint32_t kLayoutVersion = 8;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -333,6 +336,13 @@ struct ArenaHeader {
   std::uint32_t reserved0;
   std::uint64_t creator_start_time;  // with creator_pid, who owns the name (see HolderSlot::start_time)
   char name[256];               // the arena's name, NUL-terminated
+  // Identity, so that a handle pickled for this arena cannot bind to
+  // another one: 16 random bytes drawn at creation (a name is reused when
+  // an arena is destroyed and created again), and the creating host's
+  // /proc/sys/kernel/random/boot_id (36 characters, NUL-padded): another
+  // host, or this one after a reboot, has another.
+  std::uint8_t arena_id[16];
+  char boot_id[48];
 
   // The arena lock: robust and process-shared. Guards every field below and
   // every block header, free list, ledger and the bitmap. The three fields
@@ -381,7 +391,7 @@ static_assert(offsetof(ArenaHeader, mutation_seq) + sizeof(std::uint64_t) - offs
 // Nothing else refers into the log, so repair has nothing to do here. When
 // the log is full, new sites are simply unknown (0).
 inline constexpr std::uint64_t kSiteTableOffset = 192 * 1024;
-inline constexpr std::uint64_t kSiteTableBytes = kHeaderBytes - kSiteTableOffset;  // 64 KiB
+inline constexpr std::uint64_t kSiteTableBytes = 64 * 1024;
 
 struct SiteTableHeader {
   std::uint64_t used;  // record bytes committed after this header; commit
@@ -408,6 +418,52 @@ struct SitePayload {
 };
 
 inline constexpr std::uint64_t kMaxSiteFileBytes = 1024;
+static_assert(sizeof(ArenaHeader) <= kSiteTableOffset);
+
+// --------------------------------------------------------- in-flight table --
+//
+// References owned by the arena itself on behalf of a pickle (a "ticket"):
+// pickling a shoal.Buffer or Channel writes an entry here that holds one
+// shared reference on the block until `expires_boot_ns` passes or someone
+// cancels it, so the sender may drop everything at once and any process of
+// the host may unpickle the bytes meanwhile. Entries are in
+// [kInFlightOffset, kInFlightOffset + kInFlightBytes), after the site table.
+//
+// Under lock. An entry is written with every field but `offset` first, then
+// `offset` (the commit: from that store on the entry owns a reference),
+// then the block's refcount is raised (derived). It is released by zeroing
+// `offset` (the commit), then dropping the reference. Repair recounts
+// refcounts from the entries like from ledgers, and clears an entry that
+// names no live block. `live` and `extent` are derived (repair recomputes
+// them): entries at index >= extent are all unused, so readers scan only
+// [0, extent).
+inline constexpr std::uint64_t kInFlightOffset = kSiteTableOffset + kSiteTableBytes;  // 256 KiB
+inline constexpr std::uint64_t kInFlightBytes = 256 * 1024;
+
+struct InFlightTableHeader {
+  std::uint64_t live;    // entries in use; derived
+  std::uint64_t extent;  // one past the highest entry in use; derived
+  std::uint8_t reserved[48];
+};
+static_assert(sizeof(InFlightTableHeader) == 64);
+
+struct InFlightEntry {
+  std::uint64_t offset;      // the block; 0 = unused; commit
+  std::uint64_t generation;  // of the block
+  std::uint64_t ticket;      // unique per entry written (from next_generation): names this use of the entry
+  std::uint64_t created_ns;  // CLOCK_REALTIME when written, for people
+  // CLOCK_BOOTTIME deadlines: system-wide, never set back, so every
+  // process of the host agrees when an entry ends.
+  std::uint64_t created_boot_ns;
+  std::uint64_t expires_boot_ns;
+  std::int32_t creator_pid;  // who pickled it, for people
+  std::uint32_t reserved0;
+  std::uint64_t reserved1;
+};
+static_assert(sizeof(InFlightEntry) == 64);
+
+inline constexpr std::uint64_t kInFlightEntries = (kInFlightBytes - sizeof(InFlightTableHeader)) / sizeof(InFlightEntry);
+static_assert(kInFlightOffset + kInFlightBytes <= kHeaderBytes);
 static_assert(sizeof(ArenaHeader) <= kSiteTableOffset);
 
 }  // namespace shoal::layout

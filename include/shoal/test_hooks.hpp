@@ -21,6 +21,8 @@ enum class Point {
   drop_after_free_parent,    // a parent freed, its children's refcounts not yet lowered
   send_after_commit,         // a channel slot published, the item's refcount not yet raised
   poison_mid_drop,           // a channel poisoned (committed), one pending item dropped, the rest not yet
+  in_flight_after_commit,    // an in-flight entry committed, the block's refcount not yet raised
+  in_flight_after_end,       // an in-flight entry cleared, the block's reference not yet dropped
   // Not in a critical section, for counting only: a channel waiter starts
   // spinning before it sleeps (the lock is not held here).
   wait_spins,

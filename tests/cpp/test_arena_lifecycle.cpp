@@ -88,7 +88,7 @@ void write_segment(const std::string& name, const std::string& content) {
 
 TEST(ArenaLifecycle, SomethingElseIsNotAnArena) {
   ScopedName n("junk");
-  write_segment(n.name, "GARBAGE!" + std::string(300 * 1024, 'z'));
+  write_segment(n.name, "GARBAGE!" + std::string(layout::kHeaderBytes + 1024, 'z'));
   try {
     Arena::attach(n.name);
     FAIL();
