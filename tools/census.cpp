@@ -25,13 +25,16 @@ bool kind_is(const BlockEntry& b, BlockKind kind) { return b.kind == static_cast
 
 class Walker {
  public:
-  Walker(const std::byte* base, std::uint64_t mapped) : base_(base), mapped_(mapped) {}
+  Walker(const std::byte* base, std::uint64_t mapped, const Clocks& clocks)
+      : base_(base), mapped_(mapped), clocks_(clocks) {}
 
   Census run() {
     Census census;
     auto header = std::make_unique<ArenaHeader>();  // > 128 KiB: not on the stack
     std::memcpy(static_cast<void*>(header.get()), base_, sizeof(ArenaHeader));
     const ArenaHeader& h = *header;
+    // Not in the heap: readable even when the heap's bounds are not.
+    census.in_flight = read_in_flight(base_, mapped_, clocks_);
     if (!(h.heap_begin % layout::kAlign == 0 && h.heap_begin >= layout::kHeaderBytes && h.heap_begin < h.heap_end &&
           h.heap_end <= mapped_)) {
       census.walk_error = "the header's heap bounds are inconsistent";
@@ -42,6 +45,13 @@ class Walker {
     for (std::uint32_t slot = 0; slot < layout::kMaxHolders; ++slot) {
       if (h.holders[slot].state == static_cast<std::uint32_t>(layout::SlotState::active)) {
         read_ledger(census, slot, h.holders[slot].ledger_head);
+      }
+    }
+    for (const InFlightView& entry : census.in_flight) {
+      // Offset and generation must match, as for a ledger entry: an entry
+      // naming a freed and reused block owns nothing of the new one.
+      if (BlockEntry* b = live(census, entry.block.offset, entry.block.generation)) {
+        b->owners.push_back({Owner::Kind::in_flight, 0, {}, entry.index});
       }
     }
     for (std::size_t i = 0; i < census.blocks.size(); ++i) {
@@ -186,6 +196,7 @@ class Walker {
 
   const std::byte* base_;
   std::uint64_t mapped_;
+  Clocks clocks_;
   std::unordered_map<std::uint64_t, BlockHeader> ledgers_;  // unvisited ledger blocks
   std::unordered_map<std::uint64_t, std::size_t> index_;    // offset -> Census::blocks index
 };
@@ -198,10 +209,26 @@ const BlockEntry* Census::find(std::uint64_t offset) const {
   return it != blocks.end() && it->handle.offset == offset ? &*it : nullptr;
 }
 
+const BlockEntry* Census::find(const Handle& handle) const {
+  const BlockEntry* b = find(handle.offset);
+  return b != nullptr && b->handle.generation == handle.generation ? b : nullptr;
+}
+
+const InFlightView* Census::find_in_flight(std::uint64_t index) const {
+  const auto it = std::lower_bound(in_flight.begin(), in_flight.end(), index,
+                                   [](const InFlightView& e, std::uint64_t i) { return e.index < i; });
+  return it != in_flight.end() && it->index == index ? &*it : nullptr;
+}
+
 Census take_census(const Arena& arena) {
   Census census;
-  const ReadOutcome read = read_consistently(arena.base(), [&] { census = Walker(arena.base(), arena.size()).run(); });
+  // One pair of clock readings for every retry: an entry's time left is
+  // relative to when the census was asked for.
+  const Clocks clocks = Clocks::now();
+  const ReadOutcome read =
+      read_consistently(arena.base(), [&] { census = Walker(arena.base(), arena.size(), clocks).run(); });
   census.read = read;
+  census.clocks = clocks;
   return census;
 }
 

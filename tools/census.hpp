@@ -2,19 +2,21 @@
 //
 // take_census() walks the chain of blocks of a read-only mapping and, for
 // each used block, records its header and its owners: the holder slots
-// whose ledgers name it, the objects whose child tables name it, the
+// whose ledgers name it, the in-flight entries (references the arena holds
+// for pickles) that name it, the objects whose child tables name it, the
 // channels whose pending slots name it. It also reads every channel's
-// header and the site table. Like take_snapshot() it never locks the arena
-// or writes to it, copies every structure out (memcpy) before using it,
-// bounds every offset and loop, and runs under the seqlock: a changing or
-// corrupt arena gives an approximate census or an error text, never a
-// crash or a hang.
+// header, the in-flight table and the site table. Like take_snapshot() it
+// never locks the arena or writes to it, copies every structure out
+// (memcpy) before using it, bounds every offset and loop, and runs under
+// the seqlock: a changing or corrupt arena gives an approximate census or
+// an error text, never a crash or a hang.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "in_flight_view.hpp"
 #include "seqlock.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/handle.hpp"
@@ -24,10 +26,11 @@
 namespace shoal::cli {
 
 struct Owner {
-  enum class Kind { holder, channel, object };
+  enum class Kind { holder, channel, object, in_flight };
   Kind kind = Kind::holder;
-  std::uint32_t slot = 0;  // holder slot (Kind::holder)
-  Handle block;            // the channel or parent object
+  std::uint32_t slot = 0;   // holder slot (Kind::holder)
+  Handle block;             // the channel or parent object
+  std::uint64_t entry = 0;  // in-flight table index (Kind::in_flight); Census::find_in_flight has the rest
 };
 
 struct BlockEntry {
@@ -66,11 +69,16 @@ struct ChannelEntry {
 struct Census {
   std::vector<BlockEntry> blocks;  // used blocks but ledgers, by offset
   std::vector<ChannelEntry> channels;
+  std::vector<InFlightView> in_flight;  // entries in use, by index; read even when the block walk fails
+  Clocks clocks;                        // when the in-flight times were computed
   SiteTable sites;
   std::string walk_error;  // why the block walk stopped early; empty if it did not
   ReadOutcome read;
 
   const BlockEntry* find(std::uint64_t offset) const;  // binary search by offset
+  // The live block an in-flight entry names (offset and generation match), or nullptr.
+  const BlockEntry* find(const Handle& handle) const;
+  const InFlightView* find_in_flight(std::uint64_t index) const;  // binary search by index
 };
 
 Census take_census(const Arena& arena);

@@ -1,8 +1,9 @@
 // inspect.cpp — the read-only commands: ls, stat, holders, check.
 //
 // Each maps the arena with Access::read_only (PROT_READ: the kernel itself
-// stops us from writing) and reads it through take_snapshot() or, for
-// check, check_image() under the same seqlock. None takes the arena lock,
+// stops us from writing) and reads it through take_snapshot() (holders also
+// through take_census(), for the in-flight references and their blocks) or,
+// for check, check_image() under the same seqlock. None takes the arena lock,
 // so a stuck or dead process cannot make them wait.
 #include <algorithm>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "census.hpp"
 #include "commands.hpp"
 #include "report.hpp"
 #include "snapshot.hpp"
@@ -208,6 +210,8 @@ void print_stat_table(const Snapshot& s) {
   fields.add_row({"holders", std::to_string(s.holders_alive()) + " alive, " + std::to_string(s.holders_dead()) + " dead"});
   fields.add_row({"repairs", std::to_string(s.repairs)});
   fields.add_row({"reaped holders", std::to_string(s.reaped_holders)});
+  // Only when there are some: each pins a block for a pickle (`holders` lists them).
+  if (s.in_flight != 0) fields.add_row({"in-flight refs", std::to_string(s.in_flight) + " (held for pickles)"});
   fields.add_row({"created", format_time(s.created_ns) + " by pid " + format_pid(s.creator_pid, s.creator_alive)});
   fields.print(std::cout);
 
@@ -268,7 +272,71 @@ void print_holders_table(const Snapshot& s) {
     std::cout << "dead holders keep their references until reaped: `shoal reap " << s.name
               << "` (a broker does it on its own)\n";
   }
-  print_read_note(std::cout, s.read, s.name);
+}
+
+// ----------------------------------------------------------- in-flight ----
+//
+// References the arena itself holds for pickles (in_flight_view.hpp), shown
+// after the holders: each pins its block until its deadline, whoever made it.
+
+Json in_flight_json(const Census& census) {
+  const std::uint64_t now = census.clocks.realtime_ns;
+  Json list = Json::array();
+  for (const InFlightView& e : census.in_flight) {
+    // Null when the entry names no live block (or one past a broken chain).
+    const BlockEntry* b = census.find(e.block);
+    list.push_back({{"entry", e.index},
+                    {"ticket", e.ticket},
+                    {"handle", to_string(e.block)},
+                    {"offset", e.block.offset},
+                    {"generation", e.block.generation},
+                    {"kind", b == nullptr ? Json(nullptr) : Json(block_kind_name(b->kind))},
+                    {"size", b == nullptr ? Json(nullptr) : Json(b->size)},
+                    {"created_ns", e.created_ns},
+                    {"age_ns", now > e.created_ns ? now - e.created_ns : 0},
+                    {"expires_ns", e.expires_ns},
+                    {"left_ns", e.left_ns},
+                    {"pid", e.creator_pid}});
+  }
+  return list;
+}
+
+// Nothing at all when there are none: most arenas have no pickles in flight.
+void print_in_flight_table(const Census& census, const std::string& arena) {
+  if (census.in_flight.empty()) return;
+  const std::uint64_t now = census.clocks.realtime_ns;
+  bool any_due = false;
+  bool any_unnamed = false;
+  for (const InFlightView& e : census.in_flight) {
+    any_due = any_due || e.left_ns <= 0;
+    any_unnamed = any_unnamed || census.find(e.block) == nullptr;
+  }
+  std::vector<Column> columns{{"ENTRY", Align::right},
+                              {"BLOCK"},
+                              {"KIND"},
+                              {"SIZE", Align::right},
+                              {"AGE", Align::right},
+                              {"LEFT", Align::right},
+                              {"PID", Align::right}};
+  if (any_unnamed) columns.push_back({"NOTE"});
+  Table table(std::move(columns));
+  for (const InFlightView& e : census.in_flight) {
+    const BlockEntry* b = census.find(e.block);
+    table.add_row({std::to_string(e.index), to_string(e.block), b == nullptr ? "-" : block_kind_name(b->kind),
+                   b == nullptr ? "-" : format_size(b->requested), format_age(now, e.created_ns),
+                   e.left_ns <= 0 ? "due" : format_age(e.expires_ns, now), std::to_string(e.creator_pid),
+                   b != nullptr ? "" : census.walk_error.empty() ? "names no live block" : "block not found"});
+  }
+  std::cout << "\nin-flight references (held by the arena for pickles until LEFT runs out)\n";
+  table.print(std::cout);
+  if (any_due) {
+    std::cout << "due: past its deadline, it still holds its block until the arena's broker ends it (every "
+                 "round)\n";
+  }
+  if (any_unnamed && !census.walk_error.empty()) {
+    std::cout << "problem: the block walk stopped early: " << census.walk_error << " (run `shoal check "
+              << arena << "`)\n";
+  }
 }
 
 }  // namespace
@@ -298,14 +366,22 @@ int run_stat(const std::string& name, bool as_json) {
 int run_holders(const std::string& name, bool as_json) {
   const auto arena = attach_read_only(name);
   const Snapshot s = take_snapshot(*arena, Depth::header);
+  // A second read, for the in-flight entries and the blocks they name: the
+  // two may straddle a change, like `objects`' holders and blocks.
+  const Census census = take_census(*arena);
+  // The note of whichever read was less stable.
+  const ReadOutcome& read = s.read.consistent() ? census.read : s.read;
   if (as_json) {
     Json doc = json_document();
     doc["arena"] = s.name;
     doc["holders"] = holders_json(s);
-    doc["read"] = read_json(s.read, s.name);
+    doc["in_flight"] = in_flight_json(census);
+    doc["read"] = read_json(read, s.name);
     print_json(doc);
   } else {
     print_holders_table(s);
+    print_in_flight_table(census, s.name);
+    print_read_note(std::cout, read, s.name);
   }
   return kExitOk;
 }

@@ -87,19 +87,21 @@ int main(int argc, char** argv) {
   CLI::App* stat = add_command(
       app, args, "stat", "sizes, usage, fragmentation and blocks of one arena",
       "Size, heap bytes, used, free, largest free block, fragmentation (1 - largest free / free), blocks and bytes "
-      "by kind (raw, blob, object, channel, ledger, free), holders, repairs and reaped holders. Exits 1 if the "
-      "chain of blocks is broken.",
+      "by kind (raw, blob, object, channel, ledger, free), holders, repairs, reaped holders and, in the table, "
+      "in-flight references (held for pickles). Exits 1 if the chain of blocks is broken.",
       true);
   CLI::App* holders = add_command(
       app, args, "holders", "who holds what: pid, interpreter, alive or dead",
       "Every registered holder slot: slot, pid, interpreter id, alive or dead (pid and process start time, so a "
-      "reused pid reads as dead; a zombie is dead), references and bytes held, when it attached.",
+      "reused pid reads as dead; a zombie is dead), references and bytes held, when it attached. Then, if there "
+      "are any, the in-flight references the arena holds for pickles: entry, block, kind, size, age, time left "
+      "until its deadline ('due' once past it, until the arena's broker ends it), and the pid that pickled it.",
       true);
   CLI::App* check = add_command(
       app, args, "check", "consistency check: exit 0 when sound, 1 with the problems",
       "Checks the header, the chain of blocks, the bitmap, the free lists, the statistics, and every refcount "
-      "against the ledgers that own it, without locking. If the arena kept changing during the check, a note "
-      "says so and reported problems may be artifacts of the change.",
+      "against its owners (ledgers, in-flight entries, child tables, channel slots), without locking. If the "
+      "arena kept changing during the check, a note says so and reported problems may be artifacts of the change.",
       true);
   CLI::App* reap = add_command(
       app, args, "reap", "release the references of dead holders now",
@@ -120,8 +122,8 @@ int main(int argc, char** argv) {
       app, args, "objects", "every block: kind, size, refs, age, who holds it, where it was made",
       "Every used block but the holders' ledgers: handle (OFFSET:GENERATION, what `dump` takes), kind, payload "
       "size, refcount, age, the Python file:line that made it (send, empty or freeze; '-' when unknown), and who "
-      "holds it: holder slots (from their ledgers), channels (pending items), parent objects. --group-by sums "
-      "blocks and bytes per kind, holder or site instead.",
+      "holds it: holder slots (from their ledgers), in-flight entries (references held for pickles), channels "
+      "(pending items), parent objects. --group-by sums blocks and bytes per kind, holder or site instead.",
       true);
   const std::map<std::string, SortKey> sort_keys{{"size", SortKey::size}, {"refs", SortKey::refs}, {"age", SortKey::age}};
   const std::map<std::string, GroupKey> group_keys{

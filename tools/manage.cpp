@@ -17,6 +17,7 @@
 #include "snapshot.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
+#include "shoal/in_flight.hpp"
 #include "shoal/size.hpp"
 
 namespace shoal::cli {
@@ -75,16 +76,21 @@ int run_reap(const std::string& name, bool as_json) {
   const auto arena = Arena::attach(name, Access::read_write);
   const std::uint64_t used_before = arena->stats().used_bytes;
   const std::size_t reaped = arena->reap_dead_holders();
+  // Pickles' references past their lifetime too: a broker does both each
+  // round, but an arena whose broker died has nobody else to do it.
+  const std::size_t expired = InFlight::expire(*arena);
   const std::uint64_t used_after = arena->stats().used_bytes;
   if (as_json) {
     Json doc = json_document();
     doc["arena"] = name;
     doc["reaped"] = reaped;
+    doc["expired_in_flight"] = expired;
     doc["used_before"] = used_before;
     doc["used_after"] = used_after;
     print_json(doc);
   } else {
-    std::cout << "arena '" << name << "': reaped " << plural(reaped, "dead holder") << "; used "
+    std::cout << "arena '" << name << "': reaped " << plural(reaped, "dead holder") << ", ended "
+              << plural(expired, "expired in-flight reference") << "; used "
               << format_size(used_before) << " before, " << format_size(used_after) << " after\n";
   }
   return kExitOk;

@@ -64,7 +64,12 @@ std::string group_key(const BlockEntry& b, GroupKey key, const Census& census, c
       const std::string site = census.sites.describe(b.site);
       return site.empty() ? "unknown" : site;
     }
-    case GroupKey::holder: return owner == nullptr ? "nobody" : owner_text(*owner, holders);
+    case GroupKey::holder:
+      if (owner == nullptr) return "nobody";
+      // One group for every pickle: each entry lives only until its
+      // deadline, and the question is how much they pin together.
+      if (owner->kind == Owner::Kind::in_flight) return "in-flight";
+      return owner_text(*owner, holders);
     case GroupKey::none: break;
   }
   return "";
@@ -146,6 +151,7 @@ std::string owner_text(const Owner& owner, const Snapshot& holders) {
     }
     case Owner::Kind::channel: return "channel " + to_string(owner.block);
     case Owner::Kind::object: return "object " + to_string(owner.block);
+    case Owner::Kind::in_flight: return "in-flight #" + std::to_string(owner.entry);
   }
   return "";
 }
@@ -172,6 +178,24 @@ Json site_json(const Census& census, std::uint32_t site) {
   return {{"id", site}, {"file", census.sites.files[entry->file_id - 1]}, {"line", entry->line}};
 }
 
+namespace {
+
+// An in-flight owner in `held_by` (a pickle's reference): which entry, and
+// its times, so a reader sees how long the block stays pinned.
+Json in_flight_owner_json(std::uint64_t entry, const Census& census) {
+  // The census attributes an owner only from an entry it read, so the
+  // lookup finds it; null times would only mean a census built otherwise.
+  const InFlightView* e = census.find_in_flight(entry);
+  return {{"type", "in_flight"},
+          {"entry", entry},
+          {"ticket", e == nullptr ? Json(nullptr) : Json(e->ticket)},
+          {"pid", e == nullptr ? Json(nullptr) : Json(e->creator_pid)},
+          {"created_ns", e == nullptr ? Json(nullptr) : Json(e->created_ns)},
+          {"expires_ns", e == nullptr ? Json(nullptr) : Json(e->expires_ns)}};
+}
+
+}  // namespace
+
 Json object_json(const BlockEntry& b, const Census& census, const Snapshot& holders, std::uint64_t now_ns) {
   Json held = Json::array();
   for (const Owner& o : b.owners) {
@@ -186,6 +210,7 @@ Json object_json(const BlockEntry& b, const Census& census, const Snapshot& hold
       }
       case Owner::Kind::channel: held.push_back({{"type", "channel"}, {"handle", to_string(o.block)}}); break;
       case Owner::Kind::object: held.push_back({{"type", "object"}, {"handle", to_string(o.block)}}); break;
+      case Owner::Kind::in_flight: held.push_back(in_flight_owner_json(o.entry, census)); break;
     }
   }
   return {{"handle", to_string(b.handle)},

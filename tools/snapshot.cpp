@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "in_flight_view.hpp"
 #include "liveness.hpp"
 
 namespace shoal::cli {
@@ -96,11 +97,15 @@ Snapshot take_snapshot(const Arena& arena, Depth depth) {
   s.path = "/dev/shm/" + Arena::segment_name(arena.name());
   s.walked = depth == Depth::blocks;
 
+  const Clocks clocks = Clocks::now();  // only for the entries' times, which a count ignores
   // On the heap: a header copy is over 128 KiB (the holder slots).
   auto header = std::make_unique<ArenaHeader>();
   s.read = read_consistently(base, [&] {
     std::memcpy(static_cast<void*>(header.get()), base, sizeof(ArenaHeader));
     fill_from_header(s, *header, mapped);
+    // Counted here, not trusted from the table's `live` (derived, so
+    // possibly stale after a death): the entries themselves own the refs.
+    s.in_flight = read_in_flight(base, mapped, clocks).size();
     if (s.walked && geometry_sound(*header, mapped)) {
       s.blocks = walk_blocks(base, header->heap_begin, header->heap_end);
     } else if (s.walked) {

@@ -1,12 +1,12 @@
 // snapshot.hpp — a consistent, read-only picture of one arena.
 //
 // take_snapshot() copies the arena header (geometry, counters, holder
-// slots) out of a read-only mapping and, when asked, walks the chain of
-// blocks to tally them by kind. It never locks the arena and never writes
-// to it: the copy is made under the seqlock of seqlock.hpp, and every
-// offset taken from shared memory is bounded before it is followed, so a
-// corrupted or changing arena yields an error text or an approximate
-// picture, never a crash or a hang.
+// slots) out of a read-only mapping, counts the in-flight table's entries
+// in use and, when asked, walks the chain of blocks to tally them by kind.
+// It never locks the arena and never writes to it: the copy is made under
+// the seqlock of seqlock.hpp, and every offset taken from shared memory is
+// bounded before it is followed, so a corrupted or changing arena yields an
+// error text or an approximate picture, never a crash or a hang.
 //
 // The snapshot is plain data: the commands format it as tables or JSON.
 #pragma once
@@ -71,6 +71,7 @@ struct Snapshot {
   std::uint64_t creator_start_time = 0;
   bool creator_alive = false;
   std::vector<HolderView> holders;  // registered slots, alive or dead, by slot
+  std::uint64_t in_flight = 0;      // in-flight entries in use: references the arena holds for pickles
   bool walked = false;              // `blocks` is filled in
   BlockWalk blocks;
   ReadOutcome read;

@@ -43,7 +43,7 @@ Table objects_table(const std::vector<const BlockEntry*>& rows, const Census& ce
                     std::uint64_t now_ns);
 Table channels_table(const Census& census);
 
-// "holder 0 (pid 12)", "channel 1234:5", "object 1234:6"
+// "holder 0 (pid 12)", "channel 1234:5", "object 1234:6", "in-flight #3"
 std::string owner_text(const Owner& owner, const Snapshot& holders);
 
 }  // namespace shoal::cli

@@ -45,7 +45,7 @@ STATE_USED = 0x44455355
 KIND_RAW = 1
 SLOT_ACTIVE = 0x45564C41
 LEDGER_PAYLOAD = 64 + 1020 * 16  # LedgerChunk + kLedgerChunkEntries entries
-HEADER_BYTES = 256 * 1024
+HEADER_BYTES = 512 * 1024
 
 NOBODY = 65534  # uid and gid of nobody/nogroup, for the permission tests
 
@@ -602,11 +602,11 @@ def test_reap_after_kill9_returns_used_bytes_to_baseline(shoal, arena, hold, for
 
     if form == "json":
         doc = shoal.json("reap", arena.name)
-        assert doc == {"json_version": 1, "arena": arena.name, "reaped": 1,
+        assert doc == {"json_version": 1, "arena": arena.name, "reaped": 1, "expired_in_flight": 0,
                        "used_before": baseline + held, "used_after": baseline}
     else:
         out = shoal.run("reap", arena.name, expect=0).stdout
-        assert out.startswith(f"arena '{arena.name}': reaped 1 dead holder; used 4.0 MiB before, ")
+        assert out.startswith(f"arena '{arena.name}': reaped 1 dead holder, ended 0 expired in-flight references; used 4.0 MiB before, ")
 
     stat = shoal.json("stat", arena.name)
     assert stat["used_bytes"] == baseline

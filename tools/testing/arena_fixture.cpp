@@ -6,6 +6,7 @@
 //
 //   arena_fixture --name NAME [--blocks N] [--bytes B] [--kind raw|blob]
 //                 [--interpreter ID] [--churn-us U] [--pause-in-lock]
+//                 [--in-flight-ms MS [--in-flight-only]]
 //
 // Attaches NAME read-write, registers one holder, allocates N blocks of B
 // payload bytes each, prints "READY pid=<pid> slot=<slot>" and waits:
@@ -16,6 +17,13 @@
 // With --pause-in-lock it then allocates one more block and stops inside
 // that allocation, holding the arena lock (a test hook; prints "PAUSED"),
 // so that a test can look at a locked arena and kill -9 the lock owner.
+// With --in-flight-ms MS it issues, before READY, one in-flight reference
+// (what pickling a shoal value makes: InFlight::issue) of lifetime MS on
+// each block it holds, printing "TICKET entry=<i> number=<n>
+// block=<offset>:<generation>" for each, so the tests need no Python
+// pickling; with --in-flight-only it then drops its own references, leaving
+// those blocks owned by their in-flight entries alone. The entries belong to
+// the arena, not to this process: they outlive it until they expire.
 //
 // Exit status: 0 after SIGTERM/SIGINT, 1 on an arena error, 2 on usage.
 #include <signal.h>
@@ -23,6 +31,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -33,6 +42,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
+#include "shoal/in_flight.hpp"
 #include "shoal/test_hooks.hpp"
 
 namespace {
@@ -69,6 +79,8 @@ int main(int argc, char** argv) {
   std::int64_t interpreter = -1;
   long churn_us = 0;
   bool pause_in_lock = false;
+  long in_flight_ms = 0;
+  bool in_flight_only = false;
   app.add_option("--name", name, "arena to attach (it must exist)")->required();
   app.add_option("--blocks", blocks, "blocks to allocate and hold")->capture_default_str();
   app.add_option("--bytes", bytes, "payload bytes of each block")->capture_default_str();
@@ -77,6 +89,11 @@ int main(int argc, char** argv) {
   app.add_option("--churn-us", churn_us, "allocate and free a block every U microseconds (0: never)")
       ->check(CLI::Range(0L, 10'000'000L));
   app.add_flag("--pause-in-lock", pause_in_lock, "after READY, stop inside an allocation, holding the arena lock");
+  auto* in_flight_option =
+      app.add_option("--in-flight-ms", in_flight_ms, "issue an in-flight reference of this lifetime on each block")
+          ->check(CLI::Range(1L, 86'400'000L));
+  app.add_flag("--in-flight-only", in_flight_only, "then drop this holder's own references to those blocks")
+      ->needs(in_flight_option);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -92,6 +109,15 @@ int main(int argc, char** argv) {
     const auto holder = arena->attach_holder(interpreter);
     std::vector<shoal::HeldBlock> held;
     for (unsigned i = 0; i < blocks; ++i) held.push_back(holder->allocate(bytes, kind));
+    if (in_flight_ms != 0) {
+      for (const shoal::HeldBlock& block : held) {
+        const shoal::Ticket ticket =
+            shoal::InFlight::issue(*arena, block.handle(), std::chrono::milliseconds(in_flight_ms));
+        std::cout << "TICKET entry=" << ticket.entry << " number=" << ticket.number
+                  << " block=" << shoal::to_string(ticket.block) << std::endl;
+      }
+      if (in_flight_only) held.clear();
+    }
     std::cout << "READY pid=" << getpid() << " slot=" << holder->slot() << std::endl;
 
     if (pause_in_lock) {
