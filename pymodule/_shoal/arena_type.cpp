@@ -473,6 +473,22 @@ PyObject* default_arena_function(PyObject* module, PyObject*) {
   return default_arena_object(state_of_module(module));
 }
 
+PyObject* use_default_arena_function(PyObject* module, PyObject* name) {
+  if (!PyUnicode_Check(name)) {
+    PyErr_Format(PyExc_TypeError, "_use_default_arena(name): name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+    return nullptr;
+  }
+  const char* text = PyUnicode_AsUTF8(name);
+  if (text == nullptr) return nullptr;
+  try {
+    const std::string wanted(text);
+    without_gil([&] { use_default_arena(wanted); });
+  } catch (...) {
+    return raise_python_error(state_of_module(module));
+  }
+  Py_RETURN_NONE;
+}
+
 void close_all_arenas(ModuleState* state) {
   if (state->open_arenas == nullptr) return;
   // close_arena removes each from the set before it releases the GIL, so

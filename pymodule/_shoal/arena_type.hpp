@@ -42,6 +42,8 @@ PyObject* arena_empty_buffer(PyObject* arena, PyObject* shape, PyObject* dtype);
 
 // The module function shoal.default_arena().
 PyObject* default_arena_function(PyObject* module, PyObject* unused);
+// shoal._shoal._use_default_arena(name): see default_arena.hpp, use_default_arena.
+PyObject* use_default_arena_function(PyObject* module, PyObject* name);
 
 // Closes every Arena of this interpreter still open: the module is going away.
 void close_all_arenas(ModuleState* state);

@@ -3,9 +3,8 @@
 //
 // Entry points: channel_new (Channel(capacity, arena=None): None is the
 // process-wide default arena), send/recv and their try_ forms, close,
-// poison, iteration, shoal.select (select_function), and pickling (__reduce__ names the arena and the channel's
-// handle; rebuild_channel_function opens it again in the receiving
-// process). A Channel inherited through fork() reopens itself through the
+// poison, iteration, shoal.select (select_function), and pickling (by
+// reference: shoal/_pickling.py, pickled_handles.hpp). A Channel inherited through fork() reopens itself through the
 // child's own holder on first use (ensure_usable_here).
 //
 // A value is frozen into an object block (value_freeze.cpp), our reference
@@ -59,7 +58,6 @@ constexpr std::uint32_t kDefaultCapacity = 64;
 
 ChannelObject* as_channel(PyObject* object) { return reinterpret_cast<ChannelObject*>(object); }
 ModuleState* state_of(PyObject* object) { return state_of_type(Py_TYPE(object)); }
-std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string& name);
 
 // A Channel inherited through fork() holds the parent's reference, through
 // the parent's holder, which the child cannot use. Reopen the same channel
@@ -175,6 +173,8 @@ std::optional<shoal::Handle> array_blob_of(PyObject* self, PyObject* value) {
 
 // ------------------------------------------------------- construction ----
 
+}  // namespace
+
 PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, shoal::Channel channel) {
   PyObject* object = type->tp_alloc(type, 0);
   if (object == nullptr) {
@@ -187,6 +187,8 @@ PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> s
   new (&as_channel(object)->fields) ChannelFields{std::move(session), std::move(channel)};
   return object;
 }
+
+namespace {
 
 PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"capacity", "arena", nullptr};
@@ -422,17 +424,14 @@ PyObject* channel_get_poisoned(PyObject* self, void*) {
 
 PyObject* channel_get_capacity(PyObject* self, void*) { return PyLong_FromUnsignedLong(core(self).capacity()); }
 
-// Pickled as (arena name, handle): another process attaches and opens the
-// same channel. The channel must stay alive (someone holding it) until then.
-PyObject* channel_reduce(PyObject* self, PyObject*) {
-  PyObject* module = PyType_GetModule(Py_TYPE(self));
+// __reduce_ex__: pickling lives in Python (shoal/_pickling.py): by
+// reference, through an in-flight reference the arena holds meanwhile.
+PyObject* channel_reduce(PyObject* self, PyObject* protocol) {
+  PyObject* module = PyImport_ImportModule("shoal._pickling");
   if (module == nullptr) return nullptr;
-  PyObject* rebuild = PyObject_GetAttrString(module, "_rebuild_channel");
-  if (rebuild == nullptr) return nullptr;
-  const shoal::Handle handle = core(self).handle();
-  const std::string& name = as_channel(self)->fields.session->arena().name();
-  return Py_BuildValue("N(sKK)", rebuild, name.c_str(), static_cast<unsigned long long>(handle.offset),
-                       static_cast<unsigned long long>(handle.generation));
+  PyObject* result = PyObject_CallMethod(module, "reduce_channel", "OO", self, protocol);
+  Py_DECREF(module);
+  return result;
 }
 
 PyObject* channel_repr(PyObject* self) {
@@ -464,7 +463,7 @@ PyMethodDef channel_methods[] = {
      "poison()\n--\n\nCloses the channel at once for everyone: pending values are dropped (their\n"
      "memory freed unless held elsewhere) and every blocked or later send and recv, at either\n"
      "end, in any interpreter or process, raises ChannelPoisoned (a ChannelClosed). Idempotent."},
-    {"__reduce__", channel_reduce, METH_NOARGS, nullptr},
+    {"__reduce_ex__", channel_reduce, METH_O, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -506,8 +505,8 @@ PyType_Spec channel_spec = {
     .slots = channel_slots,
 };
 
-// The open session of arena `name` in this interpreter, reusing an open
-// Arena object's, else attaching anew.
+}  // namespace
+
 std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string& name) {
   if (state->open_arenas != nullptr) {
     for (ArenaObject* arena : *state->open_arenas) {
@@ -526,26 +525,8 @@ std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string&
   });
 }
 
-}  // namespace
-
 PyTypeObject* create_channel_type(PyObject* module) {
   return reinterpret_cast<PyTypeObject*>(PyType_FromModuleAndSpec(module, &channel_spec, nullptr));
-}
-
-PyObject* rebuild_channel_function(PyObject* module, PyObject* args) {
-  const char* name = nullptr;
-  unsigned long long offset = 0;
-  unsigned long long generation = 0;
-  if (!PyArg_ParseTuple(args, "sKK:_rebuild_channel", &name, &offset, &generation)) return nullptr;
-  ModuleState* state = state_of_module(module);
-  try {
-    std::shared_ptr<ArenaSession> session = session_for(state, name);
-    shoal::Channel channel =
-        without_gil([&] { return shoal::Channel::open(session->holder(), shoal::Handle{offset, generation}); });
-    return new_channel_object(state->channel_type, std::move(session), std::move(channel));
-  } catch (...) {
-    return raise_python_error(state);
-  }
 }
 
 const char kSelectDoc[] =

@@ -26,9 +26,14 @@ struct ChannelObject {
 
 PyTypeObject* create_channel_type(PyObject* module);
 
-// shoal._shoal._rebuild_channel(arena_name, offset, generation): the
-// unpickling side of Channel.__reduce__.
-PyObject* rebuild_channel_function(PyObject* module, PyObject* args);
+// A Channel object over `channel`, through `session`. Returns null with an error set.
+PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, shoal::Channel channel);
+
+// The open session of arena `name` in this interpreter, reusing an open
+// Arena object's (or joining the process's default arena), else attaching
+// anew. Takes the GIL's place while it may wait. Throws the core's errors.
+std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string& name);
+
 
 // shoal._shoal.select(*channels, timeout=None) -> (channel, value).
 PyObject* select_function(PyObject* module, PyObject* args, PyObject* kwargs);

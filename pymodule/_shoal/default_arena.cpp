@@ -137,6 +137,22 @@ std::shared_ptr<shoal::Arena> process_default_arena() {
   return g_default.arena;
 }
 
+void use_default_arena(const std::string& name) {
+  std::lock_guard lock(g_mutex);
+  if (g_default.arena && g_default.opened_by == getpid()) {
+    if (g_default.arena->name() == name) return;
+    throw shoal::InvalidArgument("this process already uses arena '" + g_default.arena->name() +
+                                 "' as its default arena; it cannot switch to '" + name + "'");
+  }
+  if (g_default.arena) {  // a fork() child's inherited default: the parent's to serve
+    g_default.arena->set_unlink_on_close(false);
+    (void)g_default.broker.release();
+    g_default.arena.reset();
+  }
+  g_default.arena = shoal::Arena::attach(name);
+  g_default.opened_by = getpid();
+}
+
 std::shared_ptr<shoal::Arena> process_arena_named(const std::string& name) {
   std::lock_guard lock(g_mutex);
   if (!g_default.arena || g_default.arena->name() != name) return nullptr;

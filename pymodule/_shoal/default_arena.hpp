@@ -25,6 +25,12 @@ namespace shoal_py {
 // errors; InvalidArgument names a malformed SHOAL_ARENA_SIZE.
 std::shared_ptr<shoal::Arena> process_default_arena();
 
+// Makes arena `name` (attached, never created) the process's default
+// arena, as SHOAL_ARENA does: for a pool's worker processes, which must
+// share their caller's arena. A no-op if it already is; InvalidArgument if
+// another default arena is in use in this process. Call without the GIL.
+void use_default_arena(const std::string& name);
+
 // The default arena's mapping if it is open and named `name`, else null.
 std::shared_ptr<shoal::Arena> process_arena_named(const std::string& name);
 

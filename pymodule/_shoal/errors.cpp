@@ -18,6 +18,8 @@
 //   ├── ChannelClosed(ShoalError)               .channel: the channel, when select() reports it
 //   │   └── ChannelPoisoned(ChannelClosed)     poison(): ended at once, pending items dropped
 //   ├── InvalidHandle(ShoalError, ValueError)
+//   │   ├── PickleExpired                      a pickled handle's in-flight reference ended
+//   │   └── ForeignHandle                      a pickled handle of another arena or host
 //   ├── TooManyHolders(ShoalError)
 //   ├── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
 //   ├── Full(ShoalError)                         Channel.try_send: no free slot
@@ -76,6 +78,8 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
     case ErrorCode::channel_poisoned: return state->channel_poisoned;
     case ErrorCode::wait_timeout: return PyExc_TimeoutError;
     case ErrorCode::system_error: return state->shoal_error;
+    case ErrorCode::ticket_expired: return state->pickle_expired;
+    case ErrorCode::foreign_handle: return state->foreign_handle;
   }
   return state->shoal_error;  // a code added to the core but not here yet
 }
@@ -128,7 +132,22 @@ int add_exceptions(PyObject* module, ModuleState* state) {
       "recv raises it, at either end, in any interpreter or process. A ChannelClosed.",
       state->channel_closed, nullptr);
   if (state->channel_poisoned == nullptr) return -1;
-  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->channel_poisoned));
+  if (PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->channel_poisoned)) < 0) return -1;
+  // Pickled handles that cannot be used: an InvalidHandle, with the reason in the class.
+  state->pickle_expired = PyErr_NewExceptionWithDoc(
+      "shoal.PickleExpired",
+      "A pickled shoal value's in-flight reference has ended: its lifetime (shoal.pickle_lifetime) ran out, or\n"
+      "its sender released it. The arena kept the value alive only that long. An InvalidHandle.",
+      state->invalid_handle, nullptr);
+  if (state->pickle_expired == nullptr) return -1;
+  if (PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->pickle_expired)) < 0) return -1;
+  state->foreign_handle = PyErr_NewExceptionWithDoc(
+      "shoal.ForeignHandle",
+      "A pickled shoal value belongs to another arena: one since replaced under the same name, or one on\n"
+      "another host. The message names the arena and host it belongs to. An InvalidHandle.",
+      state->invalid_handle, nullptr);
+  if (state->foreign_handle == nullptr) return -1;
+  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->foreign_handle));
 }
 
 PyObject* raise_python_error(ModuleState* state) {

@@ -12,7 +12,7 @@ namespace shoal_py {
 inline constexpr PyObject* ModuleState::*kExceptionFields[] = {
     &ModuleState::shoal_error,    &ModuleState::arena_full,     &ModuleState::arena_not_found,
     &ModuleState::arena_exists,   &ModuleState::arena_permission_error,
-    &ModuleState::not_an_arena,   &ModuleState::corrupt_arena,  &ModuleState::corrupt_object, &ModuleState::channel_closed, &ModuleState::channel_poisoned, &ModuleState::invalid_handle,
+    &ModuleState::not_an_arena,   &ModuleState::corrupt_arena,  &ModuleState::corrupt_object, &ModuleState::channel_closed, &ModuleState::channel_poisoned, &ModuleState::invalid_handle, &ModuleState::pickle_expired, &ModuleState::foreign_handle,
     &ModuleState::too_many_holders, &ModuleState::shoal_timeout, &ModuleState::full,
     &ModuleState::empty,
 };

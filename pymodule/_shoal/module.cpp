@@ -28,6 +28,7 @@
 #include "errors.hpp"
 #include "interpreter_functions.hpp"
 #include "module_state.hpp"
+#include "pickled_handles.hpp"
 #include "numpy_arrays.hpp"
 #include "sizes.hpp"
 
@@ -115,8 +116,16 @@ PyMethodDef module_functions[] = {
     {"_numpy_capi", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(numpy_capi_function)), METH_FASTCALL,
      "_numpy_capi(enabled=None) -> bool\n--\n\nWhether received arrays are made through NumPy's C-API (else\n"
      "numpy.asarray); enabled=False switches that off for this process, True back on."},
-    {"_rebuild_channel", rebuild_channel_function, METH_VARARGS,
-     "_rebuild_channel(arena_name, offset, generation)\n--\n\nUnpickles a shoal.Channel."},
+    // Pickling by reference (pickled_handles.hpp; shoal/_pickling.py uses them).
+    {"_issue_ticket", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(issue_ticket_function)),
+     METH_FASTCALL, "_issue_ticket(buffer_or_channel, lifetime) -> (ref, data offset)"},
+    {"_redeem", redeem_function, METH_O, "_redeem(ref) -> read-only flat Buffer over the block, or Channel"},
+    {"_cancel_ticket", cancel_ticket_function, METH_O, "_cancel_ticket(ref) -> True if it was still held"},
+    {"_in_flight", in_flight_function, METH_O, "_in_flight(arena_name) -> [dict]: the arena's in-flight references"},
+    {"_boot_id", boot_id_function, METH_NOARGS, "_boot_id() -> this host's boot id"},
+    {"_use_default_arena", use_default_arena_function, METH_O,
+     "_use_default_arena(name)\n--\n\nMakes arena `name` this process's default arena (attached, not\n"
+     "created): for worker processes of a pool. ValueError if another default is already in use."},
     // The subinterpreter primitives under shoal.interpreters (interpreter_functions.hpp).
     {"_interp_create", interp_create_function, METH_O, "_interp_create(isolated) -> id"},
     {"_interp_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(interp_call_function)),

@@ -41,6 +41,8 @@ struct ModuleState {
   PyObject* channel_closed;
   PyObject* channel_poisoned;  // a subclass of channel_closed
   PyObject* invalid_handle;
+  PyObject* pickle_expired;  // subclasses of invalid_handle: a pickled handle whose
+  PyObject* foreign_handle;  // in-flight reference ended, or of another arena or host
   PyObject* too_many_holders;
   PyObject* shoal_timeout;
   PyObject* full;   // Channel.try_send on a full channel

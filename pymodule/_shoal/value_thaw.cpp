@@ -13,7 +13,9 @@
 #include <utility>
 
 #include "buffer_type.hpp"
+#include "channel_type.hpp"
 #include "errors.hpp"
+#include "gil.hpp"
 #include "numpy_arrays.hpp"
 #include "shoal/array_blob.hpp"
 #include "shoal/frozen.hpp"
@@ -246,19 +248,17 @@ class ValueThawer {
     return view;
   }
 
-  // The channel, opened through this interpreter's holder as unpickling a
-  // Channel opens it (shoal._shoal._rebuild_channel); the object holds a
-  // reference on it meanwhile, so it is still there to open.
+  // The channel, opened through this interpreter's holder; the object
+  // holds a reference on it meanwhile, so it is still there to open.
   PyObject* read_channel(const ValueReader& value) { return open_channel(value.as_channel()); }
 
   PyObject* open_channel(shoal::Handle handle) {
-    PyObject* module = PyImport_ImportModule("shoal._shoal");
-    if (module == nullptr) return nullptr;
-    PyObject* channel = PyObject_CallMethod(module, "_rebuild_channel", "sKK", object_->session->arena().name().c_str(),
-                                            static_cast<unsigned long long>(handle.offset),
-                                            static_cast<unsigned long long>(handle.generation));
-    Py_DECREF(module);
-    return channel;
+    try {
+      shoal::Channel channel = without_gil([&] { return shoal::Channel::open(object_->session->holder(), handle); });
+      return new_channel_object(state_->channel_type, object_->session, std::move(channel));
+    } catch (...) {
+      return raise_python_error(state_);
+    }
   }
 
   ModuleState* state_;

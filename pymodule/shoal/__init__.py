@@ -20,7 +20,8 @@ Buffers and channels (first increment):
     value = ch.recv()                                # the same memory, read-only
 
 ``Channel.try_send``/``try_recv`` raise ``Full``/``Empty``; waits that run out
-of time raise ``TimeoutError``; a Channel pickles as (arena name, handle).
+of time raise ``TimeoutError``. Buffers, NumPy arrays over them and Channels pickle
+by reference on one host (``shoal._pickling``; ``pickle_lifetime``).
 CSP completions:
 
     ch.poison()                     # ends it at once: pending values dropped, every
@@ -44,6 +45,7 @@ Errors derive from ``ShoalError`` and from the built-in that fits:
 string, a bad name) raises a plain ``ValueError``.
 """
 
+from shoal import _shoal
 from shoal._shoal import (
     Arena,
     ArenaExists,
@@ -61,6 +63,8 @@ from shoal._shoal import (
     InvalidHandle,
     NotAnArena,
     ShoalError,
+    ForeignHandle,
+    PickleExpired,
     ShoalTimeout,
     TooManyHolders,
     default_arena,
@@ -69,9 +73,16 @@ from shoal._shoal import (
     parse_size,
     select,
 )
+from shoal._pickling import get_pickle_lifetime, pickle_lifetime, set_pickle_lifetime
+
+if _shoal._interp_current() == _shoal._interp_main():  # NumPy loads in no other interpreter
+    from shoal._pickling import install_numpy_reducer as _install_numpy_reducer
+
+    _install_numpy_reducer()
 
 __all__ = [
     "Arena",
+    "ProcessPoolExecutor",
     "SubinterpreterExecutor",
     "ArenaExists",
     "ArenaFull",
@@ -84,6 +95,7 @@ __all__ = [
     "CorruptArena",
     "CorruptObject",
     "Empty",
+    "ForeignHandle",
     "Full",
     "InvalidHandle",
     "NotAnArena",
@@ -95,6 +107,10 @@ __all__ = [
     "format_size",
     "interpreters",
     "parse_size",
+    "PickleExpired",
+    "get_pickle_lifetime",
+    "pickle_lifetime",
+    "set_pickle_lifetime",
     "select",
 ]
 
@@ -106,6 +122,10 @@ def __getattr__(name):
         from shoal.executor import SubinterpreterExecutor
 
         return SubinterpreterExecutor
+    if name == "ProcessPoolExecutor":
+        from shoal.process_pool import ProcessPoolExecutor
+
+        return ProcessPoolExecutor
     if name == "interpreters":
         import shoal.interpreters
 

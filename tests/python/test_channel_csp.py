@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+import pickles
+
 import shoal
 
 from conftest import IsolatedInterpreter, read_line
@@ -168,8 +170,8 @@ def test_poison_reaches_blocked_calls_in_other_processes_and_from_them(arena):
     results = shoal.Channel(8, arena=arena)
     spawn = multiprocessing.get_context("spawn")
     children = [
-        spawn.Process(target=_block_then_report, args=(pickle.dumps(full), pickle.dumps(results), "sender")),
-        spawn.Process(target=_block_then_report, args=(pickle.dumps(empty), pickle.dumps(results), "receiver")),
+        spawn.Process(target=_block_then_report, args=(pickles.dumps(full), pickles.dumps(results), "sender")),
+        spawn.Process(target=_block_then_report, args=(pickles.dumps(empty), pickles.dumps(results), "receiver")),
     ]
     for child in children:
         child.start()
@@ -186,7 +188,7 @@ def test_poison_reaches_blocked_calls_in_other_processes_and_from_them(arena):
 
         # The other direction: a child poisons a channel this process is blocked on.
         third = shoal.Channel(2, arena=arena)
-        poisoner = spawn.Process(target=_poison_after, args=(pickle.dumps(third), 0.5))
+        poisoner = spawn.Process(target=_poison_after, args=(pickles.dumps(third), 0.5))
         children.append(poisoner)
         poisoner.start()
         with pytest.raises(shoal.ChannelPoisoned):
@@ -201,6 +203,7 @@ def test_poison_reaches_blocked_calls_in_other_processes_and_from_them(arena):
     del full, empty, results, third
     gc.collect()
     assert arena.reap() == 0
+    pickles.release()  # the children used them
     assert arena.used == baseline
     assert arena.check() == []
 
@@ -347,8 +350,8 @@ def test_select_across_processes(arena):
     a, b, c = (shoal.Channel(4, arena=arena) for _ in range(3))
     results = shoal.Channel(4, arena=arena)
     spawn = multiprocessing.get_context("spawn")
-    selector = spawn.Process(target=_select_in_child, args=(pickle.dumps((a, b, c)), pickle.dumps(results)))
-    sender = spawn.Process(target=_send_later, args=(pickle.dumps(b), ("from", "child"), 0.5))
+    selector = spawn.Process(target=_select_in_child, args=(pickles.dumps((a, b, c)), pickles.dumps(results)))
+    sender = spawn.Process(target=_send_later, args=(pickles.dumps(b), ("from", "child"), 0.5))
     try:
         # A child selects; this process sends.
         selector.start()
@@ -371,13 +374,14 @@ def test_select_across_processes(arena):
     del a, b, c, results
     gc.collect()
     assert arena.reap() == 0
+    pickles.release()  # the children used them
     assert arena.used == baseline
     assert arena.check() == []
 
 
 def test_select_and_poison_across_isolated_interpreters(arena):
     a, b, results = (shoal.Channel(4, arena=arena) for _ in range(3))
-    ticket = pickle.dumps((a, b, results))
+    ticket = pickles.dumps((a, b, results))
     interp = IsolatedInterpreter()
     failures = []
 

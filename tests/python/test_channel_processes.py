@@ -8,6 +8,8 @@ import pickle
 
 import pytest
 
+import pickles
+
 import shoal
 
 PRODUCERS = 3
@@ -43,9 +45,9 @@ def test_every_item_exactly_once_across_processes(arena):
     channel = shoal.Channel(8, arena=arena)
     results = shoal.Channel(CONSUMERS, arena=arena)
     spawn = multiprocessing.get_context("spawn")
-    consumers = [spawn.Process(target=_consume, args=(pickle.dumps(channel), pickle.dumps(results)))
+    consumers = [spawn.Process(target=_consume, args=(pickles.dumps(channel), pickles.dumps(results)))
                  for _ in range(CONSUMERS)]
-    producers = [spawn.Process(target=_produce, args=(pickle.dumps(channel), p)) for p in range(PRODUCERS)]
+    producers = [spawn.Process(target=_produce, args=(pickles.dumps(channel), p)) for p in range(PRODUCERS)]
     for process in consumers + producers:
         process.start()
     for process in producers:
@@ -63,5 +65,6 @@ def test_every_item_exactly_once_across_processes(arena):
     assert sorted((p, i) for p, i, _ in seen) == [(p, i) for p in range(PRODUCERS) for i in range(PER_PRODUCER)]
     del channel, results
     assert arena.reap() == 0  # everyone detached cleanly
+    pickles.release()  # the processes used them
     assert arena.used == baseline
     assert arena.check() == []

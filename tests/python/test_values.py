@@ -568,16 +568,18 @@ def test_buffer_inside_a_user_object_crosses_without_a_copy():
     assert not got.data.flags.writeable
 
 
-def test_buffer_pickles_as_a_copy_with_plain_pickle():
+def test_buffer_pickles_by_reference_with_plain_pickle():
     np = pytest.importorskip("numpy")
     import pickle
 
     buf = shoal.empty((2, 5), "int16")
     np.asarray(buf)[:] = 7
     for protocol in (2, 4, 5):
-        copy = pickle.loads(pickle.dumps(buf, protocol=protocol))
-        assert copy.shape == (2, 5) and (copy == 7).all()
-        assert not np.shares_memory(copy, np.asarray(buf))
+        view = pickle.loads(pickle.dumps(buf, protocol=protocol))
+        assert view.shape == (2, 5) and (view == 7).all()
+        assert np.shares_memory(view, np.asarray(buf)) and not view.flags.writeable
+    copy = np.array(buf)  # a copy, when one is wanted
+    assert not np.shares_memory(copy, np.asarray(buf)) and bytes(buf) == copy.tobytes()
 
 
 def test_buffer_inside_a_user_object_reaches_an_isolated_interpreter():
