@@ -21,6 +21,7 @@ This module imports nothing heavy: it is imported in every new interpreter.
 """
 
 import pickle
+import re
 import sys
 import threading
 import traceback
@@ -63,7 +64,57 @@ def execute(request):
             return ("ok", None)
         raise ValueError(f"shoal: unknown interpreter request {kind!r}")
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
-        return failed_outcome(exc)
+        return failed_outcome(_explained_refusal(exc) or exc)
+
+
+# What CPython says when an extension refuses a subinterpreter: a
+# single-phase module in any subinterpreter, or a multi-phase one without
+# Py_MOD_PER_INTERPRETER_GIL_SUPPORTED in an isolated one.
+_REFUSALS = (
+    re.compile(r"module (?P<module>[\w.]+) does not support loading in subinterpreters"),
+    re.compile(r"cannot load module more than once per process"),
+)
+
+
+def _explained_refusal(exc):
+    """An ImportError that says first what went wrong, when ``exc`` is (or
+    was caused by) an extension refusing this subinterpreter; else None.
+    NumPy, for one, wraps the refusal in a long "bad install" message whose
+    last line alone tells the cause."""
+    if not isinstance(exc, ImportError) or getattr(exc, "shoal_explained", False):
+        return None
+    found = _refusal(exc)
+    if found is None:
+        return None
+    package, message = found
+    error = ImportError(message, name=package)
+    error.shoal_explained = True
+    error.__cause__ = exc
+    return error
+
+
+def _refusal(exc):
+    """(package, message) when ``exc`` or its causes is an extension refusing
+    this subinterpreter, else None."""
+    seen = set()
+    cause = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        text = str(cause)
+        for pattern in _REFUSALS:
+            found = pattern.search(text)
+            if found:
+                extension = (found.groupdict().get("module") or getattr(cause, "name", None)
+                             or getattr(exc, "name", None) or "an extension module")
+                package = extension.split(".")[0]
+                return package, (
+                    f"{package} cannot be imported in a subinterpreter: its extension module {extension} refuses "
+                    f"to load in one, a limit of {package} itself, not of shoal ({found.group(0)}). Run this work "
+                    f"in processes instead (shoal.ProcessPoolExecutor), or keep the import of {package} out of "
+                    f"the code this interpreter runs (the worker module's top level and the function)."
+                )
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 # (module, qualname) -> function, for functions sent by reference.
@@ -161,6 +212,15 @@ def _main_module_getattr(name):
         with _main_lock:  # one thread loads it; the others wait for it
             module = _load_caller_main()
     except ImportError as exc:
+        refusal = _refusal(exc)
+        if refusal is not None:
+            error = ImportError(
+                f"{refusal[1]} Here your script {_main_file} imports it at its top level, and this interpreter "
+                f"loads the script (as __mp_main__) to find {name!r}: move the function to a module of its own.",
+                name=refusal[0],
+            )
+            error.shoal_explained = True
+            raise error from exc
         raise ImportError(
             f"shoal.interpreters: to find {name!r} this interpreter loads your script {_main_file} "
             f"(as __mp_main__, without its `if __name__ == '__main__':` block), and that failed: {exc}. "
