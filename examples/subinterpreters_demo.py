@@ -6,9 +6,10 @@ The main interpreter fills one float64 array in shared memory (shoal.empty,
 in the process's default arena) and splits it, without copying, across a
 shoal.SubinterpreterExecutor: isolated subinterpreters, each with its own
 GIL, so they compute in parallel on the very same bytes. The same work then
-runs on a ThreadPoolExecutor (one GIL between the threads) and on a
-ProcessPoolExecutor (parallel, but every chunk is pickled and copied into
-the worker process). The work is pure Python (NumPy cannot be imported in
+runs on a ThreadPoolExecutor (one GIL between the threads), on the stdlib
+ProcessPoolExecutor given plain NumPy chunks (parallel, but every chunk is
+pickled and copied into the worker process), and on shoal.ProcessPoolExecutor
+given views of the shared array (they cross as handles). The work is pure Python (NumPy cannot be imported in
 isolated subinterpreters today), and its values are small integers, so
 every total is exact and must equal NumPy's.
 """
@@ -61,7 +62,8 @@ def main():
     bounds = [(n * p // pieces, n * (p + 1) // pieces) for p in range(pieces)]
     view = memoryview(buffer)
     shared_chunks = [view[a:b] for a, b in bounds]
-    array_chunks = [array[a:b] for a, b in bounds]  # pickled (copied) by processes
+    array_chunks = [array[a:b] for a, b in bounds]  # views: cross to processes as handles
+    copied_chunks = [np.array(chunk) for chunk in array_chunks]  # plain arrays: pickled, copied
 
     results = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -70,7 +72,10 @@ def main():
         results[f"{workers} threads (one GIL)"] = timed_map(pool, workers, shared_chunks)
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        results[f"{workers} processes (chunks pickled)"] = timed_map(pool, workers, array_chunks)
+        results[f"{workers} processes (chunks pickled)"] = timed_map(pool, workers, copied_chunks)
+    del copied_chunks
+    with shoal.ProcessPoolExecutor(max_workers=workers) as pool:
+        results[f"{workers} processes (shoal, shared)"] = timed_map(pool, workers, array_chunks)
     with shoal.SubinterpreterExecutor(max_workers=workers) as pool:
         results[f"{workers} isolated subinterpreters"] = timed_map(pool, workers, shared_chunks)
 
@@ -80,7 +85,7 @@ def main():
     baseline = results["one thread"][1]
     print(f"sum of squares of {n:,} values in pure Python, checked against NumPy:")
     for label, (_, seconds) in results.items():
-        note = "   (array shared, not copied)" if "subinterpreters" in label else ""
+        note = "   (array shared, not copied)" if "subinterpreters" in label or "shared" in label else ""
         print(f"  {label:34s} {seconds:7.3f} s   speed-up {baseline / seconds:4.2f}x{note}")
     del array, array_chunks, shared_chunks, view, buffer
     print(f"after the array is dropped: arena used {shoal.format_size(shoal.default_arena().used)}")
