@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Runs the C++ core benchmarks and reports them side by side.
 
-    python bench/core_report.py [--build build] [--min-time 0.5] [--update-readme]
+    python bench/core_report.py [--build build] [--min-time 0.5] [--update-report]
 
 Runs build/bench/{alloc,channel,heap}_bench (Google Benchmark), keeps each
 one's raw JSON in bench/results/<name>.json (the machine is in its
 "context"), and prints markdown tables: allocate+free beside malloc+free,
 the channel round trip, and freezing/reading frozen objects. With
---update-readme the tables replace the README's section between
-<!-- core-bench:begin --> and <!-- core-bench:end -->, so the README quotes
-exactly the last run.
+--update-report the tables replace the section of docs/performance.md
+between <!-- core-bench:begin --> and <!-- core-bench:end -->, so the
+report quotes exactly the last run.
 """
 import argparse
 import json
@@ -114,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default=str(ROOT / "build"))
     parser.add_argument("--min-time", type=float, default=0.5)
-    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--update-report", action="store_true")
     args = parser.parse_args()
     bench_dir = pathlib.Path(args.build) / "bench"
     binaries = [bench_dir / f"{name}_bench" for name in ("alloc", "channel", "heap")]
@@ -130,8 +130,8 @@ def main() -> int:
              "Frozen objects:", "", *heap_table(heap)]
     text = "\n".join(lines)
     print(text)
-    if args.update_readme:
-        readme = ROOT / "README.md"
+    if args.update_report:
+        readme = ROOT / "docs" / "performance.md"
         content = readme.read_text()
         start, end = content.index(BEGIN) + len(BEGIN), content.index(END)
         readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])

@@ -1,7 +1,7 @@
 """shoal side by side with what people use today: one command, every scenario.
 
     bash scripts/bench.sh [--quick]          # installs the peers, then runs this
-    python bench/suite.py [--quick] [--update-readme] [--only transfer,pingpong,...]
+    python bench/suite.py [--quick] [--update-report] [--only transfer,pingpong,...]
 
 Scenarios (each a table; ratios are peer / shoal):
   1. transfer  one-way hand-off of a float64 array of 1 KiB, 1 MiB, 64 MiB,
@@ -404,7 +404,7 @@ def transfer_pair(env, where, kind, sizes, row, pinned=True):
         # hand-off follows. Without it the two sizes differ in what came
         # before the send too: 2 ms of sleep against a large write, and right
         # after the same write a 1 KiB hand-off costs what the 1 GiB one does
-        # (bench/trace_handoff.py; README, "Reading the hand-off rows").
+        # (bench/trace_handoff.py; docs/performance.md, "Reading the hand-off rows").
         if kind == "shoal" and pinned and len(sizes) > 1:
             row["after_write"] = measure(sizes[0], reps_for(env, sizes[-1], kind), write_first=sizes[-1])
             row["after_write"]["write_first"] = sizes[-1]
@@ -1572,16 +1572,17 @@ def _version(pkg):
         return "?"
 
 
-def update_readme(md_lines, png_rel):
-    path = os.path.join(ROOT, "README.md")
+def update_report(md_lines, png):
+    path = os.path.join(ROOT, "docs", "performance.md")
+    png_rel = os.path.relpath(png, os.path.dirname(path))
     text = open(path).read()
     if BEGIN not in text or END not in text:
-        log("README has no suite-bench markers: not updated")
+        log("docs/performance.md has no suite-bench markers: not updated")
         return
     body = "\n".join([BEGIN, f"![one-way transfer time vs size]({png_rel})", ""] + md_lines + [END])
     a, b = text.index(BEGIN), text.index(END) + len(END)
     open(path, "w").write(text[:a] + body + text[b:])
-    log("README performance section updated")
+    log("docs/performance.md updated")
 
 
 SCENARIOS = [("floors", run_floors), ("transfer", run_transfer), ("pingpong", run_pingpong),
@@ -1595,13 +1596,13 @@ def main():
     ap.add_argument("--max-size", default=None, help="largest transfer size, e.g. 64MiB (for trying things out)")
     ap.add_argument("--peers", default="", help="comma-separated peers to run, for trying things out "
                     "(default all): " + ",".join(PEERS))
-    ap.add_argument("--update-readme", action="store_true", help="rewrite the README's performance section")
+    ap.add_argument("--update-report", action="store_true", help="rewrite the suite's tables in docs/performance.md")
     ap.add_argument("--from-json", default=None, metavar="SUITE_JSON",
-                    help="measure nothing: rewrite the tables, plot (and README) from a suite.json")
+                    help="measure nothing: rewrite the tables, plot (and docs/performance.md) from a suite.json")
     ap.add_argument("--out", default=None, help="results folder (default bench/results, --quick: build/bench-quick)")
     args = ap.parse_args()
-    if args.update_readme and (args.peers or args.only or args.max_size):
-        ap.error("--update-readme takes a full run: not with --peers, --only or --max-size")
+    if args.update_report and (args.peers or args.only or args.max_size):
+        ap.error("--update-report takes a full run: not with --peers, --only or --max-size")
     only = [s for s in args.only.split(",") if s]
     if args.from_json:
         with open(args.from_json) as f:
@@ -1661,8 +1662,8 @@ def write_outputs(R, env, args, outdir):
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
     log(f"raw numbers: {os.path.relpath(outdir, ROOT)}/suite.json, tables: suite.md, plot: transfer.png")
-    if args.update_readme:
-        update_readme(md, os.path.relpath(png, ROOT))
+    if args.update_report:
+        update_report(md, png)
 
 
 if __name__ == "__main__":

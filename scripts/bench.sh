@@ -9,9 +9,9 @@
 #   3. python bench/suite.py with the arguments given here.
 #
 #   bash scripts/bench.sh            # full run, < 10 min on 2 cores; rewrites
-#                                    # the README's performance section
+#                                    # docs/performance.md
 #   bash scripts/bench.sh --quick    # one-minute smoke run (CI): results in
-#                                    # build/bench-quick/, README untouched
+#                                    # build/bench-quick/, docs untouched
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -37,6 +37,6 @@ for p in "${peers[@]}"; do
 done
 
 args=("$@")
-[ $quick = 1 ] || args+=(--update-readme)
+[ $quick = 1 ] || args+=(--update-report)
 printf '\n== python bench/suite.py %s\n' "${args[*]}"
 exec python bench/suite.py "${args[@]}"

@@ -59,12 +59,12 @@ from shoal._shoal import (
     CorruptArena,
     CorruptObject,
     Empty,
+    ForeignHandle,
     Full,
     InvalidHandle,
     NotAnArena,
-    ShoalError,
-    ForeignHandle,
     PickleExpired,
+    ShoalError,
     ShoalTimeout,
     TooManyHolders,
     default_arena,
@@ -73,7 +73,6 @@ from shoal._shoal import (
     parse_size,
     select,
 )
-from shoal._pickling import get_pickle_lifetime, pickle_lifetime, set_pickle_lifetime
 
 if _shoal._interp_current() == _shoal._interp_main():  # NumPy loads in no other interpreter
     from shoal._pickling import install_numpy_reducer as _install_numpy_reducer
@@ -122,6 +121,10 @@ def __getattr__(name):
         from shoal.executor import SubinterpreterExecutor
 
         return SubinterpreterExecutor
+    if name in ("get_pickle_lifetime", "pickle_lifetime", "set_pickle_lifetime"):
+        from shoal import _pickling
+
+        return getattr(_pickling, name)
     if name == "ProcessPoolExecutor":
         from shoal.process_pool import ProcessPoolExecutor
 
