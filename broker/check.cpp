@@ -436,6 +436,10 @@ class Checker {
         continue;
       }
       ++target->owners;
+      if (entry.expires_boot_ns < entry.created_boot_ns ||
+          entry.expires_boot_ns - entry.created_boot_ns > layout::kMaxInFlightNs) {
+        problem("in-flight entry " + std::to_string(i) + " has a deadline no lifetime allows");
+      }
     }
     if (table.live != live || table.extent < extent || table.extent > layout::kInFlightEntries) {
       problem("in-flight table: records " + std::to_string(table.live) + " entries up to " +

@@ -29,6 +29,17 @@ namespace {
 // an archive, and archives copy.
 constexpr std::chrono::nanoseconds kMaxLifetime = std::chrono::hours(24);
 
+// True once `entry`'s deadline has passed, or lies further out than any
+// lifetime allows (a stray write must not pin a block for ever); for a
+// private entry, only once its creator has died as well (layout.hpp,
+// kInFlightShared). Reads /proc only for private entries past deadline.
+bool due(const InFlightEntry& entry, std::uint64_t now) {
+  const bool past =
+      entry.expires_boot_ns <= now || entry.expires_boot_ns - now > layout::kMaxInFlightNs + 60'000'000'000ull;
+  if (!past || (entry.flags & layout::kInFlightShared) != 0) return past;
+  return !is_alive(ProcessIdentity{entry.creator_pid, entry.creator_start_time});
+}
+
 }  // namespace
 
 // The table lives in the header's padding of every arena (layout.hpp).
@@ -69,7 +80,7 @@ void Arena::end_in_flight_locked(std::uint64_t index) {
   if (heap_->resolve(Handle{offset, entry.generation}) != nullptr) drop_reference_locked(offset);
 }
 
-Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds lifetime) {
+Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds lifetime, bool shared) {
   if (lifetime <= std::chrono::nanoseconds(0) || lifetime > kMaxLifetime) {
     throw InvalidArgument("arena '" + arena.name() + "': an in-flight lifetime must be above 0 and at most 24 h");
   }
@@ -80,46 +91,59 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
   }
   InFlightTable table(arena.base_);
   const std::uint64_t now = boot_ns();
-  // The lowest unused entry, ending expired ones on the way (so a full
-  // table is full of live pickles, not of forgotten ones).
-  std::uint64_t index = 0;
+  const std::uint64_t deadline = now + static_cast<std::uint64_t>(lifetime.count());
+  // One pass over the entries in use: end the expired ones (so a full
+  // table is full of live pickles, not of forgotten ones), find a shared
+  // entry of this block to reuse, or else the lowest free entry.
+  std::uint64_t free_index = layout::kInFlightEntries;
   std::uint64_t soonest = ~std::uint64_t{0};
-  for (;; ++index) {
-    if (index == layout::kInFlightEntries) {
-      const std::uint64_t left_ns = soonest > now ? soonest - now : 0;
-      throw ArenaFull("arena '" + arena.name() + "': all " + std::to_string(layout::kInFlightEntries) +
-                      " in-flight references for pickles are in use; the first ends in " +
-                      std::to_string(left_ns / 1'000'000'000u + 1) +
-                      " s (pickle with a shorter lifetime, or unpickle sooner)");
+  const std::uint64_t end = table.extent();
+  for (std::uint64_t i = 0; i < end; ++i) {
+    InFlightEntry& entry = table.entries[i];
+    if (entry.offset != 0 && due(entry, now)) arena.end_in_flight_locked(i);
+    if (entry.offset == 0) {
+      free_index = std::min(free_index, i);
+      continue;
     }
-    InFlightEntry& entry = table.entries[index];
-    if (entry.offset == 0) break;
-    if (entry.expires_boot_ns <= now) {
-      arena.end_in_flight_locked(index);
-      break;
+    if (shared && (entry.flags & layout::kInFlightShared) != 0 && entry.offset == block.offset &&
+        entry.generation == block.generation) {
+      std::atomic_ref(entry.expires_boot_ns).store(std::max(entry.expires_boot_ns, deadline), std::memory_order_relaxed);
+      return Ticket{i, entry.ticket, block, entry.expires_boot_ns};
     }
     soonest = std::min(soonest, entry.expires_boot_ns);
+  }
+  if (free_index == layout::kInFlightEntries) free_index = end;  // past the last in use
+  if (free_index == layout::kInFlightEntries) {
+    const std::uint64_t left_ns = soonest > now ? soonest - now : 0;
+    throw ArenaFull("arena '" + arena.name() + "': all " + std::to_string(layout::kInFlightEntries) +
+                    " in-flight references for pickles are in use; the first ends in " +
+                    std::to_string(left_ns / 1'000'000'000u + 1) +
+                    " s (pickle with a shorter lifetime, or unpickle sooner)");
   }
   // The reference may have just been freed with an expired entry.
   target = arena.heap_->resolve(block);
   if (target == nullptr) {
     throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(block) + " names no live block");
   }
-  InFlightEntry& entry = table.entries[index];
+  InFlightEntry& entry = table.entries[free_index];
   const std::uint64_t number = arena.header()->next_generation++;
+  const ProcessIdentity creator = current_process();
+  // Stores the lock-free scan of expire() may read: atomic.
   entry.generation = block.generation;
   entry.ticket = number;
   entry.created_ns = clock::realtime_ns();
   entry.created_boot_ns = now;
-  entry.expires_boot_ns = now + static_cast<std::uint64_t>(lifetime.count());
-  entry.creator_pid = current_process().pid;
+  std::atomic_ref(entry.expires_boot_ns).store(deadline, std::memory_order_relaxed);
+  std::atomic_ref(entry.creator_pid).store(creator.pid, std::memory_order_relaxed);
+  std::atomic_ref(entry.creator_start_time).store(creator.start_time, std::memory_order_relaxed);
+  std::atomic_ref(entry.flags).store(shared ? std::uint32_t{layout::kInFlightShared} : 0u, std::memory_order_relaxed);
   std::atomic_ref(entry.offset).store(block.offset, std::memory_order_release);  // commit: the entry owns a reference
   test_hooks::reach(test_hooks::Point::in_flight_after_commit);
   Arena::add_reference_locked(target);
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   ++table.header->live;
-  if (index >= table.extent()) std::atomic_ref(table.header->extent).store(index + 1, std::memory_order_release);
-  return Ticket{index, number, block, entry.expires_boot_ns};
+  if (free_index >= table.extent()) std::atomic_ref(table.header->extent).store(free_index + 1, std::memory_order_release);
+  return Ticket{free_index, number, block, deadline};
 }
 
 HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
@@ -135,12 +159,13 @@ HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
   const std::uint64_t now = boot_ns();
   const bool same = entry.offset != 0 && entry.ticket == ticket.number && entry.offset == ticket.block.offset &&
                     entry.generation == ticket.block.generation;
-  if (same && entry.expires_boot_ns <= now) arena.end_in_flight_locked(ticket.entry);
-  if (!same || entry.expires_boot_ns <= now || arena.heap_->resolve(ticket.block) == nullptr) {
-    const bool past = ticket.expires_boot_ns <= now;
+  const bool past = same && due(entry, now);
+  if (past) arena.end_in_flight_locked(ticket.entry);
+  if (!same || past || arena.heap_->resolve(ticket.block) == nullptr) {
+    const bool ran_out = ticket.expires_boot_ns <= now;
     throw TicketExpired("arena '" + arena.name() + "': the in-flight reference of this pickle (block " +
                         to_string(ticket.block) + ") has ended: " +
-                        (past ? "its lifetime ran out " + std::to_string((now - ticket.expires_boot_ns) / 1'000'000u) +
+                        (ran_out ? "its lifetime ran out " + std::to_string((now - ticket.expires_boot_ns) / 1'000'000u) +
                                     " ms ago"
                               : std::string("it was released early (by its sender, or the block was freed)")));
   }
@@ -162,17 +187,25 @@ std::size_t InFlight::expire(Arena& arena) {
   InFlightTable table(arena.base_);
   const std::uint64_t now = boot_ns();
   // Lock-free first: most rounds find nothing, and must not contend.
-  const auto due = [&](std::uint64_t i) {
-    return std::atomic_ref(table.entries[i].offset).load(std::memory_order_acquire) != 0 &&
-           std::atomic_ref(table.entries[i].expires_boot_ns).load(std::memory_order_relaxed) <= now;
+  // A racing writer makes this scan see a torn entry at worst: a spare
+  // lock round trip, or an entry left for the next round.
+  const auto seen_due = [&](std::uint64_t i) {
+    InFlightEntry seen{};
+    seen.offset = std::atomic_ref(table.entries[i].offset).load(std::memory_order_acquire);
+    if (seen.offset == 0) return false;
+    seen.expires_boot_ns = std::atomic_ref(table.entries[i].expires_boot_ns).load(std::memory_order_relaxed);
+    seen.flags = std::atomic_ref(table.entries[i].flags).load(std::memory_order_relaxed);
+    seen.creator_pid = std::atomic_ref(table.entries[i].creator_pid).load(std::memory_order_relaxed);
+    seen.creator_start_time = std::atomic_ref(table.entries[i].creator_start_time).load(std::memory_order_relaxed);
+    return seen.offset != 0 && due(seen, now);
   };
   bool any = false;
-  for (std::uint64_t i = 0, end = table.extent(); i < end && !any; ++i) any = due(i);
+  for (std::uint64_t i = 0, end = table.extent(); i < end && !any; ++i) any = seen_due(i);
   if (!any) return 0;
   ArenaLock lock(arena);
   std::size_t ended = 0;
   for (std::uint64_t i = 0, end = table.extent(); i < end; ++i) {
-    if (table.entries[i].offset != 0 && table.entries[i].expires_boot_ns <= now) {
+    if (table.entries[i].offset != 0 && due(table.entries[i], now)) {
       arena.end_in_flight_locked(i);
       ++ended;
     }

@@ -102,6 +102,9 @@ void Arena::repair_locked() {
       ++counts[entries[i].offset];
       ++live;
       extent = i + 1;
+      // Published: an issuer killed between its commit and setting the flag left it unset.
+      std::atomic_ref<std::uint16_t>(heap_->header_at(entries[i].offset)->flags)
+          .fetch_or(layout::kFrozen, std::memory_order_release);
     }
     table->live = live;
     std::atomic_ref(table->extent).store(extent, std::memory_order_release);

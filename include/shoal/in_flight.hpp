@@ -48,10 +48,16 @@ class InFlight {
  public:
   // Writes an entry holding a reference on the block `block` names for
   // `lifetime`, and marks the block frozen (a pickled block is published:
-  // its bytes are final). Throws InvalidHandle (no live block, or one that
-  // cannot travel: a ledger), InvalidArgument (a bad lifetime) or
-  // ArenaFull (every entry in use; the message says until when).
-  static Ticket issue(Arena& arena, Handle block, std::chrono::nanoseconds lifetime);
+  // its bytes are final). A `shared` ticket reuses a shared entry of the
+  // same block if there is one, extending its deadline (plain pickles:
+  // nobody cancels them, and a thousand pickles of one buffer's rows take
+  // one entry); a private one (shared = false) has its entry to itself,
+  // for an owner that cancels it. The caller holds a reference on `block`
+  // (a lock-free recycler relies on refcounts rising only from a reference
+  // someone has). Throws InvalidHandle (no live block, or one that cannot
+  // travel: a ledger), InvalidArgument (a bad lifetime) or ArenaFull
+  // (every entry in use; the message says when the first ends).
+  static Ticket issue(Arena& arena, Handle block, std::chrono::nanoseconds lifetime, bool shared = true);
 
   // A new reference of `holder` on the ticket's block. Throws
   // TicketExpired (the entry ended or was reused: the deadline passed, or it
@@ -59,6 +65,7 @@ class InFlight {
   static HeldBlock redeem(Holder& holder, const Ticket& ticket);
 
   // Ends the entry now if it is still this ticket's; false if it had ended.
+  // (A shared entry ends for every pickle using it.)
   static bool cancel(Arena& arena, const Ticket& ticket);
 
   // Ends every entry whose deadline has passed; returns how many. Takes the

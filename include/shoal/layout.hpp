@@ -456,11 +456,26 @@ struct InFlightEntry {
   // process of the host agrees when an entry ends.
   std::uint64_t created_boot_ns;
   std::uint64_t expires_boot_ns;
-  std::int32_t creator_pid;  // who pickled it, for people
-  std::uint32_t reserved0;
-  std::uint64_t reserved1;
+  std::int32_t creator_pid;  // who pickled it (with the next field: a private entry's owner)
+  std::uint32_t flags;       // InFlightFlags; written with the entry
+  std::uint64_t creator_start_time;  // see HolderSlot::start_time
 };
 static_assert(sizeof(InFlightEntry) == 64);
+
+// InFlightEntry::flags.
+enum InFlightFlags : std::uint32_t {
+  // Any pickle of the same block may use this entry too (extending its
+  // deadline): plain pickles, which nobody cancels, so one entry serves
+  // every pickle of a block in flight. An entry without it is private: its
+  // creator cancels it (a pool's pickles, released once received), so it
+  // ends at its deadline only once its creator has died too (a call may
+  // wait in a pool's queue behind a long task).
+  kInFlightShared = 1,
+};
+
+// The longest lifetime an entry may have; a deadline further out than this
+// (a stray write) is treated as past.
+inline constexpr std::uint64_t kMaxInFlightNs = 24ull * 3600 * 1'000'000'000;
 
 inline constexpr std::uint64_t kInFlightEntries = (kInFlightBytes - sizeof(InFlightTableHeader)) / sizeof(InFlightEntry);
 static_assert(kInFlightOffset + kInFlightBytes <= kHeaderBytes);

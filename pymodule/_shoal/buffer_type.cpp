@@ -218,7 +218,19 @@ PyObject* buffer_reduce_ex(PyObject* self, PyObject* protocol) {
   return result;
 }
 
+// __copy__ and __deepcopy__: a new writable Buffer with the same bytes, not
+// the pickling path (which would give a read-only view of the same block).
+PyObject* buffer_copy(PyObject* self, PyObject*) {
+  PyObject* module = PyImport_ImportModule("shoal._pickling");
+  if (module == nullptr) return nullptr;
+  PyObject* result = PyObject_CallMethod(module, "copy_buffer", "O", self);
+  Py_DECREF(module);
+  return result;
+}
+
 PyMethodDef buffer_methods[] = {
+    {"__copy__", buffer_copy, METH_NOARGS, "A new writable Buffer (default arena) with the same contents."},
+    {"__deepcopy__", buffer_copy, METH_O, "As __copy__."},
     {"__reduce_ex__", buffer_reduce_ex, METH_O,
      "Pickles the Buffer: with protocol 5 its bytes go out of band (a channel send then\n"
      "references them in place); it arrives as a read-only array view of them."},

@@ -434,6 +434,9 @@ PyObject* channel_reduce(PyObject* self, PyObject* protocol) {
   return result;
 }
 
+// A channel is shared by nature: copy.copy and copy.deepcopy give itself.
+PyObject* channel_copy(PyObject* self, PyObject*) { return Py_NewRef(self); }
+
 PyObject* channel_repr(PyObject* self) {
   return PyUnicode_FromFormat("<shoal.Channel arena='%s' capacity=%u>",
                               as_channel(self)->fields.session->arena().name().c_str(), core(self).capacity());
@@ -464,6 +467,8 @@ PyMethodDef channel_methods[] = {
      "memory freed unless held elsewhere) and every blocked or later send and recv, at either\n"
      "end, in any interpreter or process, raises ChannelPoisoned (a ChannelClosed). Idempotent."},
     {"__reduce_ex__", channel_reduce, METH_O, nullptr},
+    {"__copy__", channel_copy, METH_NOARGS, "The channel itself: channels are shared, not copied."},
+    {"__deepcopy__", channel_copy, METH_O, "The channel itself: channels are shared, not copied."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -514,15 +519,25 @@ std::shared_ptr<ArenaSession> session_for(ModuleState* state, const std::string&
       if (session && session->opened_here() && arena->fields.name == name) return session;
     }
   }
+  if (state->joined_sessions != nullptr) {
+    const auto found = state->joined_sessions->find(name);
+    if (found != state->joined_sessions->end()) {
+      if (std::shared_ptr<ArenaSession> session = found->second.lock(); session && session->opened_here()) {
+        return session;
+      }
+    }
+  }
   // The process-wide default arena is joined, not mapped again: its blocks
   // keep their addresses across the interpreters of this process.
   const std::int64_t interpreter_id = PyInterpreterState_GetID(PyInterpreterState_Get());
-  return without_gil([&] {
+  std::shared_ptr<ArenaSession> session = without_gil([&] {
     if (std::shared_ptr<shoal::Arena> shared = process_arena_named(name)) {
       return ArenaSession::join(std::move(shared), interpreter_id);
     }
     return ArenaSession::attach(name, interpreter_id);
   });
+  if (state->joined_sessions != nullptr) (*state->joined_sessions)[name] = session;
+  return session;
 }
 
 PyTypeObject* create_channel_type(PyObject* module) {

@@ -38,6 +38,7 @@ namespace {
 int module_exec(PyObject* module) {
   ModuleState* state = state_of_module(module);
   state->open_arenas = new std::unordered_set<ArenaObject*>();
+  state->joined_sessions = new std::unordered_map<std::string, std::weak_ptr<ArenaSession>>();
   state->line_cache = new LineCache();
 
   if (add_exceptions(module, state) < 0) return -1;
@@ -92,6 +93,8 @@ void module_free(void* module) {
   ModuleState* state = state_of_module(static_cast<PyObject*>(module));
   delete state->open_arenas;
   state->open_arenas = nullptr;
+  delete state->joined_sessions;
+  state->joined_sessions = nullptr;
   delete state->line_cache;
   state->line_cache = nullptr;
 }
@@ -118,7 +121,7 @@ PyMethodDef module_functions[] = {
      "numpy.asarray); enabled=False switches that off for this process, True back on."},
     // Pickling by reference (pickled_handles.hpp; shoal/_pickling.py uses them).
     {"_issue_ticket", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(issue_ticket_function)),
-     METH_FASTCALL, "_issue_ticket(buffer_or_channel, lifetime) -> (ref, data offset)"},
+     METH_FASTCALL, "_issue_ticket(buffer_or_channel, lifetime, shared=True) -> (ref, data offset)"},
     {"_redeem", redeem_function, METH_O, "_redeem(ref) -> read-only flat Buffer over the block, or Channel"},
     {"_cancel_ticket", cancel_ticket_function, METH_O, "_cancel_ticket(ref) -> True if it was still held"},
     {"_in_flight", in_flight_function, METH_O, "_in_flight(arena_name) -> [dict]: the arena's in-flight references"},

@@ -14,11 +14,15 @@
 
 #include <Python.h>
 
+#include <memory>
+#include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace shoal_py {
 
 struct ArenaObject;
+class ArenaSession;
 class LineCache;
 
 struct ModuleState {
@@ -56,6 +60,13 @@ struct ModuleState {
   // Created by module_exec, deleted by module_free; C++ memory, never a
   // Python object.
   std::unordered_set<ArenaObject*>* open_arenas;
+
+  // Sessions this interpreter joined or attached for values it unpickled or
+  // received without an Arena object of theirs (channel_type.hpp,
+  // session_for), by arena name: reused while anything still holds them, so
+  // unpickling a thousand values takes one holder slot, not a thousand.
+  // Created by module_exec, deleted by module_free.
+  std::unordered_map<std::string, std::weak_ptr<ArenaSession>>* joined_sessions;
 
   // The interned name "numpy", and the numpy module once a receive found it
   // imported and initialised (value_thaw.cpp): received arrays become NumPy

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -75,42 +76,66 @@ PyObject* ref_tuple(const shoal::Arena& arena, const shoal::Ticket& ticket) {
                        static_cast<unsigned long long>(ticket.expires_boot_ns));
 }
 
-// The session of the arena `ref` names, checked to be that very arena:
-// same host, same identity. Throws ForeignHandle or ArenaNotFound, naming
-// the arena and host the ref belongs to.
-std::shared_ptr<ArenaSession> session_of(ModuleState* state, const Ref& ref) {
-  const std::string whose = "arena '" + ref.arena + "' (id " + hex(ref.arena_id) + ") on the host with boot id " +
-                            ref.boot_id;
+// A session used by one call: the last reference to it (one this call
+// attached) detaches its holder, which takes the arena lock: without the GIL.
+struct SessionRef {
+  std::shared_ptr<ArenaSession> ptr;
+  SessionRef() = default;
+  SessionRef(const SessionRef&) = delete;
+  SessionRef& operator=(const SessionRef&) = delete;
+  ~SessionRef() {
+    if (ptr && ptr.use_count() == 1) without_gil([&] { ptr.reset(); });
+  }
+};
+
+// What a redeemed ticket gave: a channel opened through our holder, or the
+// block of a buffer; nothing for a block of another kind (released).
+struct Redeemed {
+  shoal::layout::BlockKind kind = shoal::layout::BlockKind::none;
+  std::optional<shoal::Channel> channel;
+  shoal::HeldBlock block;
+};
+
+// Whose a ref is, for messages.
+std::string whose(const Ref& ref) {
+  return "arena '" + ref.arena + "' (id " + hex(ref.arena_id) + ") on the host with boot id " + ref.boot_id;
+}
+
+// Sets `session` to that of the arena `ref` names, checked to be that very
+// arena: same host, same identity. Throws ForeignHandle or ArenaNotFound,
+// naming the arena and host the ref belongs to. (`session` is the caller's,
+// so that a session this call attached is let go without the GIL.)
+void open_session(ModuleState* state, const Ref& ref, SessionRef& session) {
   if (ref.boot_id != shoal::Arena::host_boot_id()) {
-    throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose + ", and this is another host (boot id " +
-                               shoal::Arena::host_boot_id() +
+    throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose(ref) +
+                               ", and this is another host (boot id " + shoal::Arena::host_boot_id() +
                                "): arena memory is shared within one host only; send a copy (bytes(buf), np.array(buf))");
   }
-  std::shared_ptr<ArenaSession> session;
   try {
-    session = session_for(state, ref.arena);
+    session.ptr = session_for(state, ref.arena);
   } catch (const shoal::ArenaNotFound&) {
-    throw shoal::ArenaNotFound("this pickled shoal value belongs to " + whose +
+    throw shoal::ArenaNotFound("this pickled shoal value belongs to " + whose(ref) +
                                ", which no longer exists: its creator destroyed it or exited");
   }
-  const shoal::ArenaIdentity found = session->arena().identity();
-  if (std::string(reinterpret_cast<const char*>(found.id.data()), found.id.size()) != ref.arena_id) {
-    throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose + ", but the arena named '" + ref.arena +
-                               "' now is another one (id " +
-                               hex(std::string(reinterpret_cast<const char*>(found.id.data()), found.id.size())) +
+  const shoal::ArenaIdentity found = session.ptr->arena().identity();
+  const std::string found_id(reinterpret_cast<const char*>(found.id.data()), found.id.size());
+  if (found_id != ref.arena_id) {
+    throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose(ref) + ", but the arena named '" +
+                               ref.arena + "' now is another one (id " + hex(found_id) +
                                "): the original was destroyed and the name reused");
   }
-  return session;
 }
 
 }  // namespace
 
 PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
   ModuleState* state = state_of_module(module);
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "_issue_ticket(value, lifetime) takes 2 arguments");
+  if (nargs != 2 && nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "_issue_ticket(value, lifetime, shared=True) takes 2 or 3 arguments");
     return nullptr;
   }
+  const int shared = nargs == 3 ? PyObject_IsTrue(args[2]) : 1;
+  if (shared < 0) return nullptr;
   const double seconds = PyFloat_AsDouble(args[1]);
   if (seconds == -1.0 && PyErr_Occurred()) return nullptr;
   if (!(seconds > 0) || !std::isfinite(seconds)) {
@@ -118,7 +143,7 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
     return nullptr;
   }
   const auto lifetime = std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(seconds, 1e9) * 1e9));
-  std::shared_ptr<ArenaSession> session;
+  std::shared_ptr<ArenaSession> session;  // the value's own: never the last reference
   shoal::Handle block;
   std::uint64_t data_offset = 0;
   if (BufferFields* buffer = buffer_fields(state, args[0])) {
@@ -136,7 +161,7 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
   }
   try {
     // `args` keeps the value, so its block, alive while the GIL is released.
-    const shoal::Ticket ticket = without_gil([&] { return shoal::InFlight::issue(session->arena(), block, lifetime); });
+    const shoal::Ticket ticket = without_gil([&] { return shoal::InFlight::issue(session->arena(), block, lifetime, shared != 0); });
     PyObject* ref = ref_tuple(session->arena(), ticket);
     if (ref == nullptr) {
       without_gil([&] { shoal::InFlight::cancel(session->arena(), ticket); });
@@ -152,46 +177,55 @@ PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
   ModuleState* state = state_of_module(module);
   Ref ref;
   if (parse_ref(ref_object, &ref) < 0) return nullptr;
+  SessionRef session;
+  Redeemed redeemed;
   try {
-    std::shared_ptr<ArenaSession> session = session_of(state, ref);
-    shoal::HeldBlock held = without_gil([&] { return shoal::InFlight::redeem(session->holder(), ref.ticket); });
-    const shoal::layout::BlockKind kind = held.kind();
-    if (kind == shoal::layout::BlockKind::channel) {
-      shoal::Channel channel = without_gil([&] {
-        shoal::Channel opened = shoal::Channel::open(session->holder(), held.handle());
-        held.reset();
-        return opened;
-      });
-      return new_channel_object(state->channel_type, std::move(session), std::move(channel));
-    }
-    if (kind != shoal::layout::BlockKind::blob && kind != shoal::layout::BlockKind::raw) {
-      without_gil([&] { held.reset(); });
-      PyErr_Format(state->invalid_handle, "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",
-                   ref.arena.c_str());
-      return nullptr;
-    }
-    BufferFields fields;
-    fields.blob = held.handle();
-    fields.data = held.bytes().data();
-    fields.nbytes = held.bytes().size();
-    fields.dtype = *parse_dtype("uint8");
-    fields.shape = {static_cast<Py_ssize_t>(fields.nbytes)};
-    fields.strides = {1};
-    fields.received = true;
-    fields.owner = std::make_shared<BlockOwner>(std::move(session), std::move(held));
-    return new_buffer_object(state, std::move(fields));
+    open_session(state, ref, session);
+    // Everything that may take the arena lock, and anything it leaves to
+    // destroy when it throws, stays inside: without the GIL.
+    redeemed = without_gil([&] {
+      Redeemed out;
+      shoal::HeldBlock held = shoal::InFlight::redeem(session.ptr->holder(), ref.ticket);
+      out.kind = held.kind();
+      if (out.kind == shoal::layout::BlockKind::channel) {
+        out.channel.emplace(shoal::Channel::open(session.ptr->holder(), held.handle()));
+      } else if (out.kind == shoal::layout::BlockKind::blob || out.kind == shoal::layout::BlockKind::raw) {
+        out.block = std::move(held);
+      }
+      return out;
+    });
   } catch (...) {
     return raise_python_error(state);
   }
+  if (redeemed.channel) {
+    return new_channel_object(state->channel_type, session.ptr, std::move(*redeemed.channel));
+  }
+  if (!redeemed.block) {
+    PyErr_Format(state->invalid_handle,
+                 "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",
+                 ref.arena.c_str());
+    return nullptr;
+  }
+  BufferFields fields;
+  fields.blob = redeemed.block.handle();
+  fields.data = redeemed.block.bytes().data();
+  fields.nbytes = redeemed.block.bytes().size();
+  fields.dtype = *parse_dtype("uint8");
+  fields.shape = {static_cast<Py_ssize_t>(fields.nbytes)};
+  fields.strides = {1};
+  fields.received = true;
+  fields.owner = std::make_shared<BlockOwner>(session.ptr, std::move(redeemed.block));
+  return new_buffer_object(state, std::move(fields));
 }
 
 PyObject* cancel_ticket_function(PyObject* module, PyObject* ref_object) {
   ModuleState* state = state_of_module(module);
   Ref ref;
   if (parse_ref(ref_object, &ref) < 0) return nullptr;
+  SessionRef session;
   try {
-    std::shared_ptr<ArenaSession> session = session_of(state, ref);
-    const bool ended = without_gil([&] { return shoal::InFlight::cancel(session->arena(), ref.ticket); });
+    open_session(state, ref, session);
+    const bool ended = without_gil([&] { return shoal::InFlight::cancel(session.ptr->arena(), ref.ticket); });
     return PyBool_FromLong(ended);
   } catch (...) {
     return raise_python_error(state);
@@ -205,8 +239,11 @@ PyObject* in_flight_function(PyObject* module, PyObject* name) {
     return nullptr;
   }
   try {
-    std::shared_ptr<ArenaSession> session = session_for(state, PyUnicode_AsUTF8(name));
-    const auto entries = without_gil([&] { return shoal::InFlight::list(session->arena()); });
+    const char* text = PyUnicode_AsUTF8(name);
+    if (text == nullptr) return nullptr;
+    SessionRef session;
+    session.ptr = session_for(state, text);
+    const auto entries = without_gil([&] { return shoal::InFlight::list(session.ptr->arena()); });
     PyObject* list = PyList_New(0);
     if (list == nullptr) return nullptr;
     for (const shoal::InFlightInfo& e : entries) {

@@ -9,7 +9,8 @@
 //   ref = (arena name, arena id (16 bytes), boot id of its host,
 //          block offset, block generation, entry, ticket number, expires (CLOCK_BOOTTIME ns))
 //
-//   _issue_ticket(buffer_or_channel, lifetime_seconds) -> (ref, data offset in the block's payload)
+//   _issue_ticket(buffer_or_channel, lifetime_seconds, shared=True) -> (ref, data offset in the block's payload)
+//                   (shared: pickles of one block share an entry; see InFlight::issue)
 //   _redeem(ref) -> a read-only flat shoal.Buffer (uint8) over the block's
 //                   payload, or a shoal.Channel
 //   _cancel_ticket(ref) -> True if the reference was still held and is now released

@@ -104,14 +104,19 @@ def _refusal(exc):
         for pattern in _REFUSALS:
             found = pattern.search(text)
             if found:
-                extension = (found.groupdict().get("module") or getattr(cause, "name", None)
-                             or getattr(exc, "name", None) or "an extension module")
-                package = extension.split(".")[0]
+                extension = found.groupdict().get("module") or getattr(cause, "name", None)
+                package = (getattr(exc, "name", None) or extension or "").split(".")[0] or None
+                if package is None:
+                    first = "An extension module refuses to load in a subinterpreter, a limit of that module itself"
+                    out = "the import of that module"
+                else:
+                    first = (f"{package} cannot be imported in a subinterpreter: its extension module "
+                             f"{extension or package} refuses to load in one, a limit of {package} itself")
+                    out = f"the import of {package}"
                 return package, (
-                    f"{package} cannot be imported in a subinterpreter: its extension module {extension} refuses "
-                    f"to load in one, a limit of {package} itself, not of shoal ({found.group(0)}). Run this work "
-                    f"in processes instead (shoal.ProcessPoolExecutor), or keep the import of {package} out of "
-                    f"the code this interpreter runs (the worker module's top level and the function)."
+                    f"{first}, not of shoal ({found.group(0)}). Run this work in processes instead "
+                    f"(shoal.ProcessPoolExecutor), or keep {out} out of the code this interpreter runs (the worker "
+                    f"module's top level and the function)."
                 )
         cause = cause.__cause__ or cause.__context__
     return None

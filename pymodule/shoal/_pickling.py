@@ -21,11 +21,11 @@ pool and ``multiprocessing.Queue`` move no array bytes. To copy instead:
 NumPy arrays are reached through ``copyreg``: once NumPy is imported (before
 or after shoal), ``numpy.ndarray`` has a reducer here that pickles arrays
 viewing arena memory by reference and hands every other array to NumPy's
-own ``__reduce_ex__`` with the pickler's protocol, so their pickles are
-exactly NumPy's (out-of-band buffers included), wrapped in
-``builtins.min((array,))`` (the one-element ``min`` returns its element: a
-dispatch-table reducer is not told the protocol, the object it returns is).
-Such pickles load without shoal.
+own reduction: object and non-contiguous arrays exactly as NumPy pickles
+them; contiguous ones as NumPy pickles them at the pickler's protocol
+(out-of-band buffers included) wrapped in ``numpy.asarray(...)``, which
+returns the array it is given (a dispatch-table reducer is not told the
+protocol; the object it returns is). Such pickles load without shoal.
 
 **Inside sent values** (``Channel.send`` of an object with no native
 encoding): a protocol-5 pickle whose buffers go out of band into the
@@ -41,6 +41,7 @@ import os
 import pickle
 import sys
 import threading
+import warnings
 
 from shoal import _shoal
 
@@ -54,9 +55,15 @@ def _lifetime_from_environment():
     try:
         seconds = float(text)
     except ValueError:
-        raise ValueError(f"SHOAL_PICKLE_LIFETIME must be a number of seconds, got {text!r}") from None
+        seconds = -1.0
     if not 0 < seconds <= 86400:
-        raise ValueError(f"SHOAL_PICKLE_LIFETIME must be above 0 and at most 86400 s, got {text!r}")
+        warnings.warn(
+            f"SHOAL_PICKLE_LIFETIME={text!r} is not a number of seconds above 0 and at most 86400: "
+            f"using {DEFAULT_LIFETIME:g} s",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return DEFAULT_LIFETIME
     return seconds
 
 
@@ -103,7 +110,8 @@ def _checked_lifetime(seconds):
 def collecting_tickets():
     """Collects the references of every by-reference pickle made on this
     thread meanwhile, so that their maker can release them early
-    (``release``) once it knows they were used."""
+    (``release``) once it knows they were used. Such pickles get in-flight
+    entries of their own (plain pickles of one block share one)."""
     previous = getattr(_local, "tickets", None)
     tickets = _local.tickets = []
     try:
@@ -122,8 +130,8 @@ def release(refs):
 
 
 def _issue(value):
-    ref, start = _shoal._issue_ticket(value, get_pickle_lifetime())
     tickets = getattr(_local, "tickets", None)
+    ref, start = _shoal._issue_ticket(value, get_pickle_lifetime(), tickets is None)
     if tickets is not None:
         tickets.append(ref)
     return ref, start
@@ -138,11 +146,26 @@ def reduce_buffer(buffer, protocol):  # shoal.Buffer.__reduce_ex__
     return rebuild_array, (ref, buffer.dtype, tuple(buffer.shape), None, start, view.format, view.itemsize)
 
 
-def rebuild_array(ref, dtype, shape, strides, start, fmt, itemsize):
-    """A read-only view of a pickled array: NumPy's where NumPy is imported,
-    else a memoryview of its format and shape (C-contiguous ones only)."""
+def copy_buffer(buffer):  # shoal.Buffer.__copy__ and __deepcopy__
+    """A new writable Buffer of the default arena with the same contents (the
+    copy module would otherwise take the pickling path: a read-only view of
+    the same memory)."""
+    copy = _shoal.empty(tuple(buffer.shape), buffer.dtype)
+    memoryview(copy).cast("B")[:] = memoryview(buffer).cast("B")
+    return copy
+
+
+def rebuild_array(ref, dtype, shape, strides, start, fmt, itemsize, from_numpy=False):
+    """A read-only view of a pickled array: a NumPy array where NumPy is
+    imported, or was the pickled array's kind and can be imported; else a
+    memoryview of its format and shape (C-contiguous ones only)."""
     flat = _shoal._redeem(ref)  # read-only bytes of the whole block
     numpy = sys.modules.get("numpy")
+    if numpy is None and from_numpy:
+        try:
+            import numpy
+        except ImportError:  # an isolated subinterpreter, or no NumPy here
+            numpy = None
     if numpy is not None:
         # NumPy checks that shape, strides and offset stay inside `flat`.
         return numpy.ndarray(shape, dtype=numpy.dtype(dtype), buffer=flat, offset=start, strides=strides)
@@ -198,7 +221,11 @@ def reduce_arena_array(array, buffer):
     ref, base_start = _issue(buffer)
     start = base_start + (array.__array_interface__["data"][0] - buffer.__array_interface__["data"][0])
     strides = None if array.flags.c_contiguous else array.strides
-    return rebuild_array, (ref, array.dtype.str, array.shape, strides, start, "B", array.dtype.itemsize)
+    try:
+        fmt = memoryview(array).format
+    except (TypeError, ValueError):
+        fmt = "B"
+    return rebuild_array, (ref, array.dtype.str, array.shape, strides, start, fmt, array.dtype.itemsize, True)
 
 
 class _NumpyReduction:
@@ -217,24 +244,43 @@ def reduce_ndarray(array):  # copyreg's reducer for numpy.ndarray
     buffer = arena_buffer_of(array)
     if buffer is not None and plain_dtype(array.dtype):
         return reduce_arena_array(array, buffer)
-    return min, ((_NumpyReduction(array),),)
+    flags = array.flags
+    if array.dtype.hasobject or not (flags.c_contiguous or flags.f_contiguous):
+        # NumPy reduces these the same way at every protocol: exactly its pickle.
+        return array.__reduce__()
+    # Contiguous arrays NumPy reduces by protocol (out-of-band buffers from
+    # 5 on), which a dispatch-table reducer is not told: return an object
+    # that reduces with the pickler's protocol, inside numpy.asarray (which
+    # returns the array it is given).
+    return _numpy.asarray, (_NumpyReduction(array),)
+
+
+_numpy = None  # the module, once registered
 
 
 def _register_numpy(numpy):
+    global _numpy
+    _numpy = numpy
     copyreg.pickle(numpy.ndarray, reduce_ndarray)
 
 
 class _NumpyImportWatcher:
     """A meta path finder that registers the reducer right after NumPy is
-    first imported: it wraps the loader the other finders give ``numpy``,
-    then leaves."""
+    first imported: it wraps the loader the other finders give ``numpy``.
+    It stays until NumPy has been imported (a library may only probe for
+    it with importlib.util.find_spec)."""
+
+    def __init__(self):
+        self._busy = threading.local()
 
     def find_spec(self, name, path=None, target=None):
-        if name != "numpy":
+        if name != "numpy" or getattr(self._busy, "on", False):
             return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self._busy.on = True  # the lookup below asks every finder, us too
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._busy.on = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         run = spec.loader.exec_module
@@ -242,6 +288,8 @@ class _NumpyImportWatcher:
         def exec_module(module):
             run(module)
             _register_numpy(module)
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)
 
         spec.loader.exec_module = exec_module
         return spec

@@ -28,10 +28,13 @@ into the arena (or passed by handle if it is arena memory already) and the
 caller gets a read-only view of it.
 
 Every handle is an in-flight reference held by the arena (see
-``shoal._pickling``); the pool releases each as soon as it has been
-received, and those of a task when its future completes, so a task that
-fails or a worker that dies leaves nothing behind (the dead worker's own
-references are reclaimed by the arena's broker).
+``shoal._pickling``), issued when the pool feeds the call to a worker (as
+the stdlib pickles its calls then); the pool releases each as soon as it has
+been received, and those of a task when its future completes, so a task
+that fails or a worker that dies leaves nothing behind (the dead worker's
+own references are reclaimed by the arena's broker). Arrays reach workers
+read-only, as results come back: a pickled or sent buffer is published, its
+bytes final.
 
 Workers start with ``forkserver`` by default (``spawn`` also works;
 ``fork`` is refused: once subinterpreters or threads exist a forked child
@@ -39,7 +42,6 @@ can crash inside CPython).
 """
 
 import collections
-import concurrent.futures
 import functools
 import io
 import itertools
@@ -48,6 +50,7 @@ import pickle
 import sys
 import time
 from concurrent.futures import process as _process
+from multiprocessing import reduction
 
 from shoal import _pickling, _shoal
 
@@ -63,19 +66,21 @@ COPY_THRESHOLD = 64 * 1024
 
 def _copy_into_arena(array):
     """A Buffer of the default arena holding a copy of ``array``, or None
-    when a Buffer cannot hold its dtype or shape."""
+    when a Buffer cannot hold its dtype or shape, or the arena has no room
+    (the array is pickled then, as the stdlib pool would)."""
     try:
         copy = _shoal.empty(array.shape, array.dtype.str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, MemoryError):
         return None
     numpy = sys.modules["numpy"]
     numpy.copyto(numpy.asarray(copy), array, casting="no")
     return copy
 
 
-class _HandlePickler(pickle.Pickler):
+class _HandlePickler(reduction.ForkingPickler):
     """Pickles arena memory by reference, and copies large NumPy arrays into
-    the arena first."""
+    the arena first; otherwise multiprocessing's own pickler (so sockets and
+    connections pass as they do in the stdlib pool)."""
 
     def reducer_override(self, obj):
         kind = type(obj)
@@ -92,29 +97,17 @@ class _HandlePickler(pickle.Pickler):
         return _pickling.reduce_buffer(copy, 5)  # the ticket keeps the copy alive once `copy` goes
 
 
-class _Packed:
-    """A value pickled by _HandlePickler, and the in-flight references its
-    pickle holds: whoever unpickles it releases them (it is unpickled once)."""
-
-    __slots__ = ("payload", "refs")
-
-    def __init__(self, payload, refs):
-        self.payload = payload
-        self.refs = refs
-
-    def __reduce__(self):
-        return _unpack, (self.payload, tuple(self.refs))
-
-
 def _pack(value):
+    """``value`` pickled by _HandlePickler, and the in-flight references the
+    pickle holds (its own entries: whoever unpickles it releases them)."""
     file = io.BytesIO()
     with _pickling.collecting_tickets() as refs:
         try:
-            _HandlePickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+            _HandlePickler(file, pickle.HIGHEST_PROTOCOL).dump(value)
         except BaseException:
             _pickling.release(refs)
             raise
-    return _Packed(file.getvalue(), refs)
+    return file.getvalue(), tuple(refs)
 
 
 def _unpack(payload, refs):
@@ -122,6 +115,46 @@ def _unpack(payload, refs):
         return pickle.loads(payload)
     finally:
         _pickling.release(refs)  # our own references now hold what we took
+
+
+class _Call:
+    """A submitted call. The pool pickles it when it feeds the call to a
+    worker (the stdlib pickles its call items then, a few ahead of the
+    workers), so its arena references are issued only then, and it travels
+    as a _Payload: bytes the worker unpickles inside the task, where a
+    failure (an expired pickle, a missing module) lands on the task's
+    future instead of killing the worker. ``refs`` collects what was issued,
+    for the caller to release when the future completes."""
+
+    __slots__ = ("fn", "args", "kwargs", "refs")
+
+    def __init__(self, fn, args, kwargs):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.refs = []
+
+    def __reduce__(self):
+        payload, refs = _pack((self.fn, self.args, self.kwargs))
+        self.refs.extend(refs)
+        return _Payload, (payload, refs)
+
+
+class _Payload:
+    """A pickled call or result, still bytes."""
+
+    __slots__ = ("payload", "refs")
+
+    def __init__(self, payload, refs):
+        self.payload, self.refs = payload, refs
+
+
+class _Result(_Payload):
+    """A worker's result. The caller's pool unpickles it as it arrives (in
+    its manager thread), taking its references over at once."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return _unpack, (self.payload, self.refs)
 
 
 # ------------------------------------------------------------ workers ----
@@ -132,13 +165,14 @@ def _start_worker(arena, initializer, initargs):
     default, then the user's initializer runs (its failure breaks the pool,
     as in the stdlib)."""
     _shoal._use_default_arena(arena)
+    _shoal.default_arena()  # one session for everything this worker receives
     if initializer is not None:
         initializer(*initargs)
 
 
 def _call(call):
-    fn, args, kwargs = call
-    return _pack(fn(*args, **kwargs))
+    fn, args, kwargs = _unpack(call.payload, call.refs)
+    return _Result(*_pack(fn(*args, **kwargs)))
 
 
 def _run_chunk(fn, chunk):
@@ -180,26 +214,10 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
         )
 
     def submit(self, fn, /, *args, **kwargs):
-        try:
-            packed = _pack((fn, args, kwargs))
-        except Exception as error:
-            # As the stdlib pool reports an argument it cannot pickle: on the future.
-            with self._shutdown_lock:
-                if self._broken:
-                    raise _process.BrokenProcessPool(self._broken) from None
-                if self._shutdown_thread:
-                    raise RuntimeError("cannot schedule new futures after shutdown") from None
-            future = concurrent.futures.Future()
-            future.set_exception(error)
-            return future
-        try:
-            future = super().submit(_call, packed)
-        except BaseException:
-            _pickling.release(packed.refs)
-            raise
-        if packed.refs:
-            # Received by then, or never: a worker that died, a cancelled task.
-            future.add_done_callback(functools.partial(_release_when_done, packed.refs))
+        call = _Call(fn, args, kwargs)
+        future = super().submit(_call, call)
+        # Received by then, or never: a worker that died, a cancelled task.
+        future.add_done_callback(functools.partial(_release_when_done, call.refs))
         return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
@@ -228,11 +246,11 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
         def results():
             try:
                 while futures:
-                    left = None if end_time is None else end_time - time.monotonic()
-                    result = _result_or_cancel(futures.popleft(), left)
-                    if buffersize is not None:
+                    if buffersize is not None:  # one more in, before waiting for the next out
                         for args in itertools.islice(calls, 1):
                             futures.append(self.submit(target, *args))
+                    left = None if end_time is None else end_time - time.monotonic()
+                    result = _result_or_cancel(futures.popleft(), left)
                     if chunksize > 1:
                         yield from result
                     else:
@@ -245,8 +263,5 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
 
 
 def _release_when_done(refs, future):
-    _pickling.release(refs)
-
-
-# The result a worker returns is a _Packed: the caller's side unpickles it
-# (in the pool's manager thread), which releases its references.
+    if refs:
+        _pickling.release(refs)

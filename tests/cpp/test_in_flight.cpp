@@ -138,21 +138,80 @@ TEST(InFlight, AFullTableSaysSoAndLeavesNothingAllocated) {
   HeldBlock block = f.holder->allocate(64);
   std::vector<Ticket> tickets;
   for (std::uint64_t i = 0; i < layout::kInFlightEntries; ++i) {
-    tickets.push_back(InFlight::issue(*f.arena, block.handle(), seconds(60)));
+    tickets.push_back(InFlight::issue(*f.arena, block.handle(), seconds(60), /*shared=*/false));
   }
   EXPECT_EQ(f.arena->block_info(block.handle()).refcount, 1u + layout::kInFlightEntries);
   try {
-    InFlight::issue(*f.arena, block.handle(), seconds(60));
+    InFlight::issue(*f.arena, block.handle(), seconds(60), /*shared=*/false);
     FAIL() << "the table has no room";
   } catch (const ArenaFull& e) {
     EXPECT_NE(std::string(e.what()).find("in-flight references"), std::string::npos) << e.what();
   }
   EXPECT_EQ(f.arena->block_info(block.handle()).refcount, 1u + layout::kInFlightEntries);
   EXPECT_TRUE(InFlight::cancel(*f.arena, tickets[17]));
-  tickets[17] = InFlight::issue(*f.arena, block.handle(), seconds(60));  // its entry, reused
+  tickets[17] = InFlight::issue(*f.arena, block.handle(), seconds(60), /*shared=*/false);  // its entry, reused
   EXPECT_EQ(tickets[17].entry, 17u);
   for (const Ticket& t : tickets) EXPECT_TRUE(InFlight::cancel(*f.arena, t));
   block.reset();
+  f.expect_sound_at_baseline();
+}
+
+TEST(InFlight, PicklesOfOneBlockShareAnEntryUnlessPrivate) {
+  Fixture f("shared");
+  HeldBlock block = f.holder->allocate(4096);
+  HeldBlock other = f.holder->allocate(4096);
+  const Ticket first = InFlight::issue(*f.arena, block.handle(), milliseconds(500));
+  const Ticket again = InFlight::issue(*f.arena, block.handle(), seconds(60));
+  EXPECT_EQ(again.entry, first.entry);
+  EXPECT_EQ(again.number, first.number);
+  EXPECT_GT(again.expires_boot_ns, first.expires_boot_ns);  // the later bound wins
+  EXPECT_EQ(InFlight::issue(*f.arena, block.handle(), milliseconds(1)).expires_boot_ns, again.expires_boot_ns);
+  const Ticket mine = InFlight::issue(*f.arena, block.handle(), seconds(60), /*shared=*/false);
+  EXPECT_NE(mine.entry, first.entry);
+  EXPECT_NE(InFlight::issue(*f.arena, other.handle(), seconds(60)).entry, first.entry);
+  EXPECT_EQ(f.arena->block_info(block.handle()).refcount, 3u);  // the holder, the shared entry, the private one
+  std::this_thread::sleep_for(milliseconds(600));
+  EXPECT_NO_THROW(InFlight::redeem(*f.holder, first));  // extended past its own bound
+  EXPECT_TRUE(InFlight::cancel(*f.arena, mine));
+  EXPECT_TRUE(InFlight::cancel(*f.arena, first));
+  EXPECT_TRUE(InFlight::list(*f.arena).size() == 1u);
+  for (const auto& e : InFlight::list(*f.arena)) InFlight::cancel(*f.arena, e.ticket);
+  block.reset();
+  other.reset();
+  f.expect_sound_at_baseline();
+}
+
+TEST(InFlight, APrivateEntryLastsWhileItsCreatorLives) {
+  Fixture f("private");
+  HeldBlock block = f.holder->allocate(4096);
+  const Ticket mine = InFlight::issue(*f.arena, block.handle(), milliseconds(10), /*shared=*/false);
+  Signal issued;
+  const pid_t other = testing::fork_child([&] {
+    auto a = Arena::attach(f.name.name);
+    (void)InFlight::issue(*a, block.handle(), milliseconds(10), /*shared=*/false);
+    issued.post('i');
+    return 0;  // exits: its entry is an orphan once past its deadline
+  });
+  ASSERT_EQ(issued.wait(), 'i');
+  EXPECT_EQ(testing::wait_child(other), 0);
+  std::this_thread::sleep_for(milliseconds(30));
+  EXPECT_EQ(InFlight::expire(*f.arena), 1u);  // the dead creator's; ours lives on
+  EXPECT_NO_THROW(InFlight::redeem(*f.holder, mine));
+  EXPECT_TRUE(InFlight::cancel(*f.arena, mine));
+  block.reset();
+  f.expect_sound_at_baseline();
+}
+
+TEST(InFlight, AStrayDeadlineDoesNotPinABlockForEver) {
+  Fixture f("stray");
+  HeldBlock block = f.holder->allocate(4096);
+  const Ticket t = InFlight::issue(*f.arena, block.handle(), seconds(60));
+  block.reset();
+  auto* entry = reinterpret_cast<layout::InFlightEntry*>(f.arena->base() + layout::kInFlightOffset +
+                                                         sizeof(layout::InFlightTableHeader)) + t.entry;
+  entry->expires_boot_ns = ~std::uint64_t{0} - 5;  // a stray write
+  EXPECT_FALSE(f.arena->check().empty());          // reported
+  EXPECT_EQ(InFlight::expire(*f.arena), 1u);       // and ended as past
   f.expect_sound_at_baseline();
 }
 

@@ -88,3 +88,15 @@ def sum_and_anonymous(array):
 
 def sum_of_pickle(data):
     return float(np.sum(pickle.loads(data)))
+
+
+def load_many(data, count):
+    """Unpickles `data` `count` times, keeping every result: one holder
+    slot must serve them all (1,024 slots per arena)."""
+    kept = [pickle.loads(data) for _ in range(count)]
+    return len(kept), float(np.sum(kept[-1]))
+
+
+def nap_then_describe(seconds, array):
+    time.sleep(seconds)
+    return describe(array)

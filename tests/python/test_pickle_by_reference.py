@@ -204,3 +204,80 @@ def test_stdlib_tools_move_arena_arrays_without_a_copy(arena_name):
     del buf, halves
     gc.collect()
     big.close()
+
+
+def test_many_unpickles_in_one_process_share_one_holder(arena):
+    buf = filled(arena, (100,), 1.0)
+    data = pickle.dumps(buf)
+    with concurrent.futures.ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(pool_work.load_many, data, 1500).result(timeout=120) == (1500, 100.0)
+    assert arena.stats()["holders"] <= 2
+
+
+def test_pickles_of_one_buffer_share_one_in_flight_entry(arena):
+    buf = arena.empty((5000, 2), "float64")
+    rows = np.asarray(buf)
+    data = [pickle.dumps(row) for row in rows]  # more rows than the table has entries
+    assert len(_shoal._in_flight(arena.name)) == 1
+    assert pickle.loads(data[4999]).shape == (2,)
+
+
+def test_an_array_from_numpy_arrives_as_numpy_even_where_not_yet_imported(arena, tmp_path):
+    buf = arena.empty((2, 3), "float64")
+    np.asarray(buf)[:] = 7.0
+    data = pickle.dumps(np.asarray(buf))
+    script = tmp_path / "load.py"
+    script.write_text(
+        "import pickle, sys\n"
+        "import shoal\n"
+        "assert 'numpy' not in sys.modules\n"
+        "value = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(type(value).__name__, value.shape, value.dtype, float(value.sum()))\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(script)], input=data, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().split() == ["ndarray", "(2,", "3)", "float64", "42.0"]
+
+
+def test_numpy_probed_before_import_still_gets_the_reducer(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import copyreg, importlib.util, pickle\n"
+        "import shoal\n"
+        "importlib.util.find_spec('numpy')\n"
+        "import numpy\n"
+        "print(numpy.ndarray in copyreg.dispatch_table)\n"
+        "buf = shoal.empty((4,), 'float64')\n"
+        "print(len(pickle.dumps(numpy.asarray(buf))) < 600)\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+def test_self_referencing_object_arrays_still_pickle():
+    a = np.empty(1, dtype=object)
+    a[0] = a
+    for protocol in (2, 4, 5):
+        b = pickle.loads(pickle.dumps(a, protocol=protocol))
+        assert b[0] is b
+
+
+def test_copy_gives_a_writable_copy_and_leaves_the_buffer_writable():
+    import copy
+
+    buf = shoal.empty((3,), "float64")
+    np.asarray(buf)[:] = 1.0
+    for duplicate in (copy.copy(buf), copy.deepcopy(buf)):
+        assert isinstance(duplicate, shoal.Buffer) and not duplicate.readonly
+        assert not np.shares_memory(np.asarray(duplicate), np.asarray(buf))
+        assert list(np.asarray(duplicate)) == [1.0, 1.0, 1.0]
+    np.asarray(buf)[:] = 2.0  # not frozen by copying
+    channel = shoal.Channel()
+    assert copy.copy(channel) is channel and copy.deepcopy(channel) is channel

@@ -70,7 +70,7 @@ def test_map_buffersize_submits_only_that_far_ahead(pool):
         results = pool.map(pool_work.identity, range(100), buffersize=4)
         assert len(submitted) == 4
         assert next(results) == 0
-        assert len(submitted) == 5
+        assert len(submitted) == 5  # one more in before waiting for the first out, as 3.14 does
         assert list(results) == list(range(1, 100))
     finally:
         del pool.submit
@@ -198,3 +198,37 @@ def test_the_process_path_moves_a_large_array_without_a_copy():
         total, anonymous = pool.submit(pool_work.sum_and_anonymous, buf).result(timeout=120)
     assert total == float(96 << 20)
     assert anonymous < 256 * MiB, f"the worker has {anonymous // MiB} MiB of anonymous memory: the array was copied"
+
+
+def test_a_call_queued_behind_a_long_task_outlives_the_pickle_lifetime():
+    buf = shoal.empty((1000,), "float64")
+    np.asarray(buf)[:] = 1.0
+    with shoal.ProcessPoolExecutor(1) as pool, shoal.pickle_lifetime(0.5):
+        first = pool.submit(pool_work.sleep, 1.5)
+        queued = pool.submit(pool_work.nap_then_describe, 0.0, np.asarray(buf))  # fed at once, waits 1.5 s
+        assert first.result(timeout=60) == 1.5
+        assert queued.result(timeout=60) == (1000.0, False, "ndarray")
+
+
+def test_a_full_arena_falls_back_to_pickling():
+    big = np.ones(3 * MiB)  # 24 MiB, more than the tiny default arena of a fresh pool process has room for
+    with shoal.ProcessPoolExecutor(1) as pool:
+        arena = shoal.default_arena()
+        hog = []
+        try:
+            while True:  # fill the default arena
+                hog.append(shoal.empty((4 * MiB,), "float64"))
+        except MemoryError:
+            pass
+        assert pool.submit(pool_work.describe, big).result(timeout=60) == (float(3 * MiB), False, "ndarray")
+        del hog
+        gc.collect()
+    assert arena.check() == []
+
+
+def test_many_arena_rows_through_map():
+    buf = shoal.empty((5000, 4), "float64")
+    np.asarray(buf)[:] = 1.0
+    with shoal.ProcessPoolExecutor(2) as pool:
+        totals = list(pool.map(pool_work.describe, np.asarray(buf), chunksize=50))
+    assert [t[0] for t in totals] == [4.0] * 5000
