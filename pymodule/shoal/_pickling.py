@@ -69,6 +69,7 @@ def _lifetime_from_environment():
 
 _default_lifetime = _lifetime_from_environment()
 _local = threading.local()  # .lifetime (pickle_lifetime's override), .tickets (a collector)
+thread_state = _local
 
 
 def get_pickle_lifetime():

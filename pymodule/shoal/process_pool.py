@@ -42,6 +42,7 @@ can crash inside CPython).
 """
 
 import collections
+import copyreg
 import functools
 import io
 import itertools
@@ -77,10 +78,14 @@ def _copy_into_arena(array):
     return copy
 
 
-class _HandlePickler(reduction.ForkingPickler):
+class _HandlePickler(pickle.Pickler):
     """Pickles arena memory by reference, and copies large NumPy arrays into
-    the arena first; otherwise multiprocessing's own pickler (so sockets and
-    connections pass as they do in the stdlib pool)."""
+    the arena first; otherwise as multiprocessing's pickler does (its extra
+    reducers too: sockets and connections pass as in the stdlib pool)."""
+
+    # ForkingPickler copies its table into every instance; a live view
+    # costs nothing per call and still sees reducers registered later.
+    dispatch_table = collections.ChainMap(reduction.ForkingPickler._extra_reducers, copyreg.dispatch_table)
 
     def reducer_override(self, obj):
         kind = type(obj)
@@ -97,16 +102,29 @@ class _HandlePickler(reduction.ForkingPickler):
         return _pickling.reduce_buffer(copy, 5)  # the ticket keeps the copy alive once `copy` goes
 
 
+# Values of these types hold no arrays: a call or result made of them only
+# is left to the stdlib's pickling, with no payload of ours inside.
+_PLAIN = frozenset({int, float, complex, bool, str, bytes, type(None)})
+
+
+def _plain(values):
+    return all(type(v) in _PLAIN for v in values)
+
+
 def _pack(value):
     """``value`` pickled by _HandlePickler, and the in-flight references the
     pickle holds (its own entries: whoever unpickles it releases them)."""
     file = io.BytesIO()
-    with _pickling.collecting_tickets() as refs:
-        try:
-            _HandlePickler(file, pickle.HIGHEST_PROTOCOL).dump(value)
-        except BaseException:
-            _pickling.release(refs)
-            raise
+    local = _pickling.thread_state  # what collecting_tickets() does, without its generator
+    previous = getattr(local, "tickets", None)
+    refs = local.tickets = []
+    try:
+        _HandlePickler(file, pickle.HIGHEST_PROTOCOL).dump(value)
+    except BaseException:
+        _pickling.release(refs)
+        raise
+    finally:
+        local.tickets = previous
     return file.getvalue(), tuple(refs)
 
 
@@ -133,9 +151,20 @@ class _Call:
         self.refs = []
 
     def __reduce__(self):
+        if _plain(self.args) and _plain(self.kwargs.values()):
+            return _PlainCall, (self.fn, self.args, self.kwargs)
         payload, refs = _pack((self.fn, self.args, self.kwargs))
         self.refs.extend(refs)
         return _Payload, (payload, refs)
+
+
+class _PlainCall:
+    """A call whose arguments are plain values, pickled as the stdlib does."""
+
+    __slots__ = ("fn", "args", "kwargs")
+
+    def __init__(self, fn, args, kwargs):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
 
 
 class _Payload:
@@ -171,8 +200,14 @@ def _start_worker(arena, initializer, initargs):
 
 
 def _call(call):
-    fn, args, kwargs = _unpack(call.payload, call.refs)
-    return _Result(*_pack(fn(*args, **kwargs)))
+    if type(call) is _PlainCall:
+        result = call.fn(*call.args, **call.kwargs)
+    else:
+        fn, args, kwargs = _unpack(call.payload, call.refs)
+        result = fn(*args, **kwargs)
+    if type(result) in _PLAIN:
+        return result
+    return _Result(*_pack(result))
 
 
 def _run_chunk(fn, chunk):
