@@ -78,6 +78,24 @@ def _copy_into_arena(array):
     return copy
 
 
+def _reduce_array(array):
+    """How the pool pickles a NumPy array: arena memory by reference, a large
+    array of a dtype a Buffer holds copied into the arena first, anything
+    else as NumPy pickles it."""
+    if array.nbytes >= COPY_THRESHOLD and _pickling.plain_dtype(array.dtype) and (
+        _pickling.arena_buffer_of(array) is None
+    ):
+        copy = _copy_into_arena(array)
+        if copy is not None:
+            return _pickling.reduce_buffer(copy, 5)  # the ticket keeps the copy alive once `copy` goes
+    return _pickling.reduce_ndarray(array)  # by reference if arena memory, else NumPy's own
+
+
+# The pool's reducers by exact type, looked up by the pickler in C: a
+# reducer_override would be a Python call for every tuple and list pickled.
+_POOL_REDUCERS = {}
+
+
 class _HandlePickler(pickle.Pickler):
     """Pickles arena memory by reference, and copies large NumPy arrays into
     the arena first; otherwise as multiprocessing's pickler does (its extra
@@ -85,21 +103,7 @@ class _HandlePickler(pickle.Pickler):
 
     # ForkingPickler copies its table into every instance; a live view
     # costs nothing per call and still sees reducers registered later.
-    dispatch_table = collections.ChainMap(reduction.ForkingPickler._extra_reducers, copyreg.dispatch_table)
-
-    def reducer_override(self, obj):
-        kind = type(obj)
-        if kind.__name__ != "ndarray" or kind.__module__ != "numpy" or not _pickling.plain_dtype(obj.dtype):
-            return NotImplemented
-        buffer = _pickling.arena_buffer_of(obj)
-        if buffer is not None:
-            return _pickling.reduce_arena_array(obj, buffer)
-        if obj.nbytes < COPY_THRESHOLD:
-            return NotImplemented
-        copy = _copy_into_arena(obj)
-        if copy is None:
-            return NotImplemented
-        return _pickling.reduce_buffer(copy, 5)  # the ticket keeps the copy alive once `copy` goes
+    dispatch_table = collections.ChainMap(_POOL_REDUCERS, reduction.ForkingPickler._extra_reducers, copyreg.dispatch_table)
 
 
 # Values of these types hold no arrays: a call or result made of them only
@@ -114,6 +118,8 @@ def _plain(values):
 def _pack(value):
     """``value`` pickled by _HandlePickler, and the in-flight references the
     pickle holds (its own entries: whoever unpickles it releases them)."""
+    if not _POOL_REDUCERS and "numpy" in sys.modules:
+        _POOL_REDUCERS[sys.modules["numpy"].ndarray] = _reduce_array
     file = io.BytesIO()
     local = _pickling.thread_state  # what collecting_tickets() does, without its generator
     previous = getattr(local, "tickets", None)
