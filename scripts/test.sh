@@ -9,7 +9,8 @@
 #      reader for SHOAL_FUZZ_SECONDS (60 by default) from a seed corpus of
 #      real frozen objects, then the arena walker (check + rebuild) for
 #      half that, and the array-blob header for a quarter;
-#   4. pytest (tests/python) against the installed package.
+#   4. pytest (tests/python) against the installed package;
+#   5. the benchmarks' smoke runs.
 # SHOAL_TORTURE_ROUNDS=10000 makes the torture test a long run;
 # SHOAL_SKIP_SANITIZERS=1 skips step 2, SHOAL_SKIP_FUZZ=1 step 3.
 set -euo pipefail
@@ -90,5 +91,7 @@ say "Python tests (pytest)"
 # so received arrays must come through its C-API; a test fails if they do not.
 SHOAL_EXPECT_NUMPY_CAPI=1 python -m pytest tests/python -q
 
-# Benchmark smoke run (bench/suite.py --quick, ~1 min; a missing peer is a row, not a failure):
+# Benchmark smoke runs (~2 min; a missing peer is a row, not a failure): the suite
+# (bench/suite.py --quick) and the process path on NumPy work (bench/process_bench.py --quick).
 SHOAL_BENCH_NO_SETUP=1 timeout 900 bash scripts/bench.sh --quick
+timeout 600 python bench/process_bench.py --quick --output build/bench-quick/process_bench.json

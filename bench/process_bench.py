@@ -1,0 +1,985 @@
+"""shoal.ProcessPoolExecutor beside the process pools NumPy users run: a sort-heavy kernel over 1 GiB, and tiny tasks.
+
+    python bench/process_bench.py            # full run: 1 GiB, 5 timed runs per cell (~10 min on 2 cores)
+    python bench/process_bench.py --quick    # smoke run (CI): 128 MiB, 1 timed run, < 2 min
+    python bench/process_bench.py --from-json bench/results/process_bench.json   # only rewrite the .md
+
+Scenario 1, compute: one float64 array (2**27 doubles = 1 GiB; --quick
+128 MiB) in 16 chunks; per chunk ``np.sort`` then the sorted chunk's sum and
+99th percentile (``kernel``). On 1 worker and on 2, for:
+  shoal   shoal.ProcessPoolExecutor (forkserver); chunks are views of one
+          shoal.empty array: they cross as handles;
+  stdlib  concurrent.futures.ProcessPoolExecutor, forkserver (shoal's start
+          method; 3.13's default is fork); chunks are views of a plain
+          NumPy array: pickled, copied into each worker;
+  mpool   multiprocessing.Pool (forkserver), imap, chunksize 1; chunks are
+          views of a shoal.empty array, which plain pickle sends by reference;
+  ray     Ray tasks on a ray.put array (ray.init(num_cpus=2,
+          include_dashboard=False), then the original array is dropped);
+          "1 worker" = the same tasks asking for both CPUs each, so one runs
+          at a time; ray.init and ray.put times are reported, not in the wall;
+  alone   no pool: the kernel in a loop over the chunks in one process; its
+          "2 workers" cell is two forked processes doing half the chunks
+          each (no pool, no transfer): the kernel's own 2-CPU floor.
+Each row runs in a fresh Python process of its own (this file, --_row): the
+stdlib and Ray rows never import shoal (its copyreg reducer for NumPy
+arrays), and each row's memory is measured alone. Per (row, workers): pool
+start (pool created -> every worker has answered a 10 ms task; excluded
+from the wall), one warm-up run over the data (not timed; its peak memory is
+the row's memory), then N timed runs: wall (median) and time from submission
+to the first result (median). A timed run during which other processes (or
+the host, as steal time) took more than 10% of the CPUs (/proc/stat minus
+this row's process tree) is repeated, up to 2N runs in all, once the machine
+is idle again, and left out of the median unless every run was; before each
+cell and each repeat the script waits (up to --settle s) for the machine to
+go idle. Memory: the peak over the warm-up run of the
+proportional set size (/proc/PID/smaps_rollup) summed over the row's process
+and all its descendants (workers, forkserver, Ray's daemons), sampled every
+0.1 s, in copies of the array. Results are checked equal across rows.
+
+Scenario 2, tiny tasks: ``map(operator.add, range(T), range(T))``, T =
+10,000 (--quick 2,000), on 2 warm workers, chunksize 1 and 100:
+shoal.ProcessPoolExecutor vs concurrent.futures.ProcessPoolExecutor, both
+forkserver, both in one process with their runs interleaved (2N+1 each);
+wall / T per task (median of the runs).
+
+The machine's floor in the same run: bench/floors.c's "parallel" mode (a
+CPU-bound C loop in two processes against one), built with the system cc,
+measured before and after scenario 1. The targets are reported, not
+asserted. Results: bench/results/process_bench.json and .md (--quick:
+process_bench_quick.*); progress to stderr.
+"""
+
+import argparse
+import json
+import operator
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MiB, GiB = 1 << 20, 1 << 30
+T0 = time.monotonic()
+
+ROWS = {
+    "shoal": "shoal.ProcessPoolExecutor (chunks: views of a shoal array, cross as handles)",
+    "stdlib": "concurrent.futures.ProcessPoolExecutor, forkserver (chunks: NumPy views, pickled = copied)",
+    "mpool": "multiprocessing.Pool, forkserver, imap (chunks: views of a shoal array, pickled by reference)",
+    "ray": "Ray tasks on a ray.put array",
+    "alone": "no pool: one process loops over the chunks; 2 = two forked processes, half each",
+}
+TINY_ROWS = {
+    "shoal": "shoal.ProcessPoolExecutor",
+    "stdlib": "concurrent.futures.ProcessPoolExecutor (forkserver)",
+}
+PERCENTILE = 99.0
+
+
+def log(msg):
+    el = time.monotonic() - T0
+    print(f"[{int(el) // 60:2d}:{int(el) % 60:02d}] {msg}", file=sys.stderr, flush=True)
+
+
+# ================================================================ the work (imported by every worker)
+
+def kernel(chunk):
+    """Sort a chunk (a copy), then two reductions over the sorted copy."""
+    s = np.sort(chunk)
+    return float(s.sum()), float(np.percentile(s, PERCENTILE))
+
+
+def kernel_range(array, lo, hi):
+    return kernel(array[lo:hi])
+
+
+def noop(x=None):
+    return x
+
+
+def pid(_=None):
+    time.sleep(0.01)  # long enough that a worker that is up gets one
+    return os.getpid()
+
+
+def start_forkserver():
+    """Starts multiprocessing's forkserver (every forkserver pool of this
+    process forks its workers from it) and returns the seconds it took: the
+    pool start reported is then the pool's own, the same for the first pool
+    of a process as for the next."""
+    from multiprocessing import forkserver
+    t = time.perf_counter()
+    forkserver.ensure_running()
+    return time.perf_counter() - t
+
+
+def start_until_all_answer(k, pids_of):
+    """Calls pids_of(n) -> worker pids of n short tasks until k distinct
+    workers have answered: a pool is started when all its workers are."""
+    seen = set()
+    while len(seen) < k:
+        seen.update(pids_of(2 * k))
+
+
+# ================================================================ machine helpers
+
+def cpu_busy_fraction(window_s):
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+    try:
+        t0, i0 = sample()
+        time.sleep(window_s)
+        t1, i1 = sample()
+    except OSError:
+        return None
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+SETTLE_LIMIT = [60.0]
+
+
+def settle(what, limit_s=None, busy_below=0.05):
+    """Waits until the machine is idle (what a previous row stopped, Ray's
+    daemons most, goes on using a CPU for seconds); gives up after limit_s."""
+    limit_s = SETTLE_LIMIT[0] if limit_s is None else limit_s
+    start = time.monotonic()
+    busy = None
+    while time.monotonic() - start < limit_s:
+        busy = cpu_busy_fraction(0.25)
+        if busy is None or busy < busy_below:
+            return time.monotonic() - start
+    log(f"  the machine stayed busy ({busy:.0%}) for {limit_s:.0f} s before {what}: measuring anyway")
+    return time.monotonic() - start
+
+
+def tree_pids(root):
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for p, pp in parent.items():
+            if pp in tree and p not in tree:
+                tree.add(p)
+                grew = True
+    return tree
+
+
+def tree_pss(root=None):
+    """(PSS bytes, process count) of `root` (default: this process) and all
+    its descendants: each shared page counted once in total."""
+    pids = tree_pids(root or os.getpid())
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total, len(pids)
+
+
+class PeakPss:
+    """Samples tree_pss() every `period` s on a thread until done()."""
+
+    def __init__(self, period=0.1):
+        self.period = period
+        self.peak, self.procs = tree_pss()
+        self.samples = 1
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+
+    def _take(self):
+        pss, n = tree_pss()
+        self.samples += 1
+        if pss > self.peak:
+            self.peak, self.procs = pss, n
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            self._take()
+
+    def done(self):
+        self._stop.set()
+        self._t.join()
+        self._take()
+        return self.peak, self.procs
+
+
+def machine_jiffies():
+    """(busy, total) jiffies of all CPUs so far (/proc/stat; busy counts
+    steal, the time the host gave our vCPUs to someone else)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    total = sum(v[:8])
+    return total - v[3] - v[4], total
+
+
+def tree_jiffies(root=None):
+    """CPU jiffies used by this process's tree (and children it reaped)."""
+    total = 0
+    for p in tree_pids(root or os.getpid()):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class Foreign:
+    """The share of the machine's CPU time that went to processes other than
+    ours (or to the host, as steal) between start and stop: on this 2-vCPU
+    VM others' builds and tests come and go, and a run that shared the CPUs
+    with them measures them, not the pool."""
+
+    def __init__(self):
+        self.busy, self.total = machine_jiffies()
+        self.ours = tree_jiffies()
+
+    def share(self):
+        busy, total = machine_jiffies()
+        ours = tree_jiffies()
+        if total - self.total < 20:
+            return None  # under 0.1 s of 2 CPUs: jiffies (10 ms) too coarse to tell
+        return max(0.0, ((busy - self.busy) - (ours - self.ours)) / (total - self.total))
+
+
+DISTURBED = 0.10  # a run in which others took more than this share of the CPUs is repeated
+
+
+def disturbed(share):
+    return share is not None and share > DISTURBED
+
+
+def timed_runs(run, runs, max_attempts, what):
+    """Calls run() -> (value, ...) until `runs` undisturbed runs (at most
+    max_attempts calls); returns the list of (result, foreign share) and
+    which were kept (the undisturbed ones, or all when none was)."""
+    done = []
+    while len(done) < max_attempts and sum(not disturbed(f) for _, f in done) < runs:
+        meter = Foreign()
+        result = run()
+        done.append((result, meter.share()))
+        if disturbed(done[-1][1]):
+            log(f"  {what}: others took {done[-1][1]:.0%} of the CPUs during a run: repeating it once the "
+                "machine is idle")
+            settle(what)
+    kept = [r for r, f in done if not disturbed(f)] or [r for r, _ in done]
+    return done, kept
+
+
+# ================================================================ scenario 1, one row (child process)
+
+def fill(array, chunks, seed=12345):
+    """Deterministic uniform [0, 1) data, generated chunk by chunk in place."""
+    rng = np.random.default_rng(seed)
+    for lo, hi in chunks:
+        rng.random(out=array[lo:hi])
+
+
+def chunk_bounds(n, count):
+    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
+
+
+def digest(results):
+    """Order-fixed sums of the per-chunk results: equal in every row when
+    every row computed the same thing."""
+    return [float(sum(r[0] for r in results)), float(sum(r[1] for r in results))]
+
+
+class Tool:
+    """One row: start(k) -> a pool of k workers; run() -> (first-result s,
+    wall s, results); stop()."""
+
+    def start(self, k):
+        raise NotImplementedError
+
+    def stop(self):
+        raise NotImplementedError
+
+
+class ExecutorTool(Tool):
+    def __init__(self, make, chunks):
+        self.make, self.chunks = make, chunks
+
+    def start(self, k):
+        self.pool = self.make(k)
+        start_until_all_answer(k, lambda n: list(self.pool.map(pid, range(n))))
+
+    def run(self):
+        t0 = time.perf_counter()
+        it = self.pool.map(kernel, self.chunks)
+        first = next(it)
+        t1 = time.perf_counter()
+        rest = list(it)
+        return t1 - t0, time.perf_counter() - t0, [first] + rest
+
+    def stop(self):
+        self.pool.shutdown()
+
+
+class MpPoolTool(Tool):
+    def __init__(self, chunks):
+        import multiprocessing
+        self.ctx = multiprocessing.get_context("forkserver")
+        self.chunks = chunks
+
+    def start(self, k):
+        self.pool = self.ctx.Pool(k)
+        start_until_all_answer(k, lambda n: self.pool.map(pid, range(n), chunksize=1))
+
+    def run(self):
+        t0 = time.perf_counter()
+        it = self.pool.imap(kernel, self.chunks, chunksize=1)
+        first = next(it)
+        t1 = time.perf_counter()
+        rest = list(it)
+        return t1 - t0, time.perf_counter() - t0, [first] + rest
+
+    def stop(self):
+        self.pool.close()
+        self.pool.join()
+
+
+class RayTool(Tool):
+    def __init__(self, ray, ref, bounds):
+        self.ray, self.ref, self.bounds = ray, ref, bounds
+        self.remote = ray.remote(kernel_range)
+        self.remote_noop = ray.remote(pid)
+
+    def start(self, k):
+        # Ray's workers stay up between k=1 and k=2; k=1 asks for both
+        # CPUs per task, so that one task runs at a time.
+        self.opts = {"num_cpus": 2 // k}
+        f = self.remote_noop.options(**self.opts)
+        start_until_all_answer(k, lambda n: self.ray.get([f.remote(i) for i in range(n)]))
+
+    def run(self):
+        t0 = time.perf_counter()
+        f = self.remote.options(**self.opts)
+        refs = [f.remote(self.ref, lo, hi) for lo, hi in self.bounds]
+        first = self.ray.get(refs[0])
+        t1 = time.perf_counter()
+        rest = self.ray.get(refs[1:])
+        return t1 - t0, time.perf_counter() - t0, [first] + list(rest)
+
+    def stop(self):
+        pass
+
+
+class AloneTool(Tool):
+    """k=1: the kernel in a loop here. k=2: two processes forked before the
+    clock starts (this one and a child), half the chunks each, started by a
+    byte on a pipe."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def start(self, k):
+        self.k = k
+
+    def stop(self):
+        pass
+
+    def run(self):
+        if self.k == 1:
+            t0 = time.perf_counter()
+            first = kernel(self.chunks[0])
+            t1 = time.perf_counter()
+            rest = [kernel(c) for c in self.chunks[1:]]
+            return t1 - t0, time.perf_counter() - t0, [first] + rest
+        half = len(self.chunks) // 2
+        go_r, go_w = os.pipe()
+        res_r, res_w = os.pipe()
+        with warnings.catch_warnings():
+            # The warm-up run's memory sampler is a thread of this process;
+            # the child only sorts and writes to a pipe (no lock it could
+            # inherit held: glibc's malloc has fork handlers).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
+        if child == 0:
+            try:
+                os.close(go_w)
+                os.read(go_r, 1)
+                out = [kernel(c) for c in self.chunks[half:]]
+                os.write(res_w, json.dumps(out).encode())
+            finally:
+                os._exit(0)
+        os.close(go_r)
+        os.close(res_w)
+        time.sleep(0.05)  # the child is waiting
+        t0 = time.perf_counter()
+        os.write(go_w, b"g")
+        first = kernel(self.chunks[0])
+        t1 = time.perf_counter()
+        mine = [first] + [kernel(c) for c in self.chunks[1:half]]
+        data = b""
+        while True:
+            b = os.read(res_r, 1 << 16)
+            if not b:
+                break
+            data += b
+        os.waitpid(child, 0)
+        wall = time.perf_counter() - t0
+        os.close(go_w)
+        os.close(res_r)
+        return t1 - t0, wall, mine + [tuple(x) for x in json.loads(data)]
+
+
+def row_child(args):
+    """Runs one row of scenario 1 and prints its JSON as the last line."""
+    name = args._row
+    n = args.mib * MiB // 8
+    shoal_at_start = shoal_fingerprint() if name in ("shoal", "mpool") else None
+    bounds = chunk_bounds(n, args.chunks)
+    out = {"row": name}
+    t = time.perf_counter()
+    if name in ("shoal", "mpool"):
+        import shoal
+        buf = shoal.empty((n,), "float64")
+        array = np.asarray(buf)
+    else:
+        array = np.empty(n, dtype=np.float64)
+    fill(array, bounds)
+    out["fill_s"] = time.perf_counter() - t
+    chunks = [array[lo:hi] for lo, hi in bounds]
+    ray = None
+    if name == "shoal":
+        import shoal
+        tool = ExecutorTool(lambda k: shoal.ProcessPoolExecutor(max_workers=k), chunks)
+    elif name == "stdlib":
+        import concurrent.futures
+        import multiprocessing
+        ctx = multiprocessing.get_context("forkserver")
+        tool = ExecutorTool(lambda k: concurrent.futures.ProcessPoolExecutor(max_workers=k, mp_context=ctx), chunks)
+    elif name == "mpool":
+        tool = MpPoolTool(chunks)
+    elif name == "alone":
+        tool = AloneTool(chunks)
+    elif name == "ray":
+        try:
+            import ray
+        except Exception as e:
+            return {"row": name, "na": f"not available: ray not installed ({type(e).__name__}: {str(e)[:120]})"}
+        out["ray_version"] = getattr(ray, "__version__", "?")
+        os.environ.setdefault("RAY_DISABLE_IMPORT_WARNING", "1")
+        t = time.perf_counter()
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     object_store_memory=max(2 * args.mib * MiB, 512 * MiB))
+        except Exception as e:
+            return {"row": name, "na": f"not available: ray.init failed ({type(e).__name__}: {str(e)[:200]})"}
+        out["ray_init_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ref = ray.put(array)
+        out["ray_put_s"] = time.perf_counter() - t
+        del chunks, array  # what a careful Ray user does: the store holds the data now
+        chunks = array = None
+        tool = RayTool(ray, ref, bounds)
+    else:
+        raise SystemExit(f"unknown row {name}")
+    if name in ("shoal", "stdlib", "mpool"):
+        out["forkserver_start_s"] = start_forkserver()
+    out["pss_data_only_bytes"], _ = tree_pss()  # this process (and Ray's daemons), data present, no pool
+    try:
+        for k in (1, 2):
+            waited = settle(f"{name}, {k} worker(s)")
+            cell = out[str(k)] = {"settle_s": waited}
+            t = time.perf_counter()
+            tool.start(k)
+            cell["start_s"] = time.perf_counter() - t
+            cell["pss_idle_bytes"], _ = tree_pss()  # pool started, data present, no work yet
+            sampler = PeakPss()
+            warm_first, warm_wall, got = tool.run()
+            peak, procs = sampler.done()
+            cell.update(warm_first_s=warm_first, warm_wall_s=warm_wall, pss_peak_bytes=peak,
+                        pss_copies=peak / (args.mib * MiB), pss_processes=procs, pss_samples=sampler.samples)
+            cell["digest"] = digest(got)
+            done, kept = timed_runs(tool.run, args.runs, args.max_attempts, f"{name}, {k} worker(s)")
+            for _, _, got in (r for r, _ in done):
+                if digest(got) != cell["digest"]:
+                    raise RuntimeError(f"{name}: results differ between runs: {digest(got)} != {cell['digest']}")
+            walls, firsts = [w for _, w, _ in kept], [f for f, _, _ in kept]
+            cell.update(wall_s=statistics.median(walls), first_result_s=statistics.median(firsts),
+                        all_wall_s=walls, all_first_result_s=firsts,
+                        all_attempts=[{"wall_s": r[1], "others_share": f} for r, f in done],
+                        disturbed=sum(disturbed(f) for _, f in done), undisturbed=len(kept) if
+                        any(not disturbed(f) for _, f in done) else 0)
+            tool.stop()
+            log(f"  {name:6s} {k} worker(s): start {cell['start_s']:.2f} s, wall {cell['wall_s']:.3f} s "
+                f"(runs {', '.join(f'{x:.3f}' for x in walls)}), first result {cell['first_result_s']:.3f} s, "
+                f"peak PSS {cell['pss_copies']:.2f} copies ({procs} processes)")
+    finally:
+        if ray is not None or name == "ray":
+            import ray as _ray
+            t = time.perf_counter()
+            _ray.shutdown()
+            out["ray_shutdown_s"] = time.perf_counter() - t
+    out["speedup"] = out["1"]["wall_s"] / out["2"]["wall_s"]
+    if shoal_at_start is not None:
+        out["shoal"] = [shoal_at_start, shoal_fingerprint()]
+    return out
+
+
+# ================================================================ scenario 2, tiny tasks (child process)
+
+def tiny_child(args):
+    """Both pools in this one process, their runs interleaved (A B B A ...):
+    the difference sought is a few µs per task, and this VM drifts by more
+    than that over the minutes two separate processes would take."""
+    import concurrent.futures
+    import multiprocessing
+    import shoal
+    ctx = multiprocessing.get_context("forkserver")
+    makers = {"shoal": lambda: shoal.ProcessPoolExecutor(max_workers=2),
+              "stdlib": lambda: concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=ctx)}
+    T = args.tasks
+    runs = 2 * args.runs + 1
+    expect = [2 * i for i in range(T)]
+    out, pools = {}, {}
+    shoal_at_start = shoal_fingerprint()
+    forkserver_s = start_forkserver()
+    settle("tiny tasks")
+    try:
+        for name, make in makers.items():
+            t = time.perf_counter()
+            pool = pools[name] = make()
+            start_until_all_answer(2, lambda n: list(pool.map(pid, range(n))))
+            out[name] = {"row": name, "tasks": T, "runs": runs, "start_s": time.perf_counter() - t,
+                         "forkserver_start_s": forkserver_s}
+        for cs in (1, 100):
+            for name, pool in pools.items():
+                list(pool.map(operator.add, range(T // 10), range(T // 10), chunksize=cs))  # warm
+
+            def once(pool):
+                t = time.perf_counter()
+                got = list(pool.map(operator.add, range(T), range(T), chunksize=cs))
+                wall = time.perf_counter() - t
+                if got != expect:
+                    raise RuntimeError("tiny tasks: wrong results")
+                return wall
+            attempts = {name: [] for name in pools}
+            kept = {name: [] for name in pools}
+            for i in range(runs):
+                order = list(pools) if i % 2 == 0 else list(reversed(pools))
+                for name in order:
+                    done, got = timed_runs(lambda: once(pools[name]), 1, 3, f"tiny {name}, chunksize {cs}")
+                    attempts[name] += done
+                    kept[name] += got
+            for name in pools:
+                walls = kept[name]
+                w = statistics.median(walls)
+                out[name][f"chunksize_{cs}"] = {
+                    "wall_s": w, "per_task_us": w / T * 1e6, "all_wall_s": walls,
+                    "all_attempts": [{"wall_s": r, "others_share": f} for r, f in attempts[name]],
+                    "disturbed": sum(disturbed(f) for _, f in attempts[name])}
+                log(f"  tiny {name:6s} chunksize {cs:3d}: {w:.3f} s for {T:,} tasks = {w / T * 1e6:.1f} µs/task "
+                    f"(median of {len(walls)}; {min(walls) / T * 1e6:.1f}-{max(walls) / T * 1e6:.1f})")
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
+    out["shoal"]["shoal"] = [shoal_at_start, shoal_fingerprint()]
+    return out
+
+
+# ================================================================ the orchestrator
+
+FLOORS_EXE = [None]
+
+
+def build_floors():
+    """bench/floors.c built as bench/suite.py builds it (cc -O2 -pthread)
+    into a folder removed at exit; its path, or None without a compiler."""
+    if FLOORS_EXE[0]:
+        return FLOORS_EXE[0]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    import atexit
+    d = tempfile.mkdtemp(prefix="shoal-floors-")
+    atexit.register(shutil.rmtree, d, True)
+    exe = os.path.join(d, "floors")
+    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
+                   capture_output=True, text=True)
+    FLOORS_EXE[0] = exe
+    return exe
+
+
+def parallel_floor():
+    """parallel_floor_once, repeated (up to 3 times) while others took over
+    10% of the CPUs during it."""
+    done, kept = timed_runs(parallel_floor_once, 1, 3, "the C floor")
+    out = dict(kept[-1])
+    out["others_share"] = [f for _, f in done]
+    return out
+
+
+def parallel_floor_once():
+    """floors.c's parallel floor now: (one process doing a CPU-bound C loop)
+    / (two processes doing half each), median of 5 rounds; or a reason."""
+    try:
+        exe = build_floors()
+        if not exe:
+            return {"na": "no C compiler (cc) on PATH"}
+        out = subprocess.run([exe, "0", "0", "parallel"], check=True, capture_output=True, text=True, timeout=120)
+        return {"parallel_speedup": json.loads(out.stdout)["parallel_speedup"]}
+    except (subprocess.SubprocessError, ValueError, KeyError, OSError) as e:
+        return {"error": f"failed: {type(e).__name__}: {str(e)[:200]}"}
+
+
+def run_child(extra, args, timeout):
+    cmd = [sys.executable, os.path.abspath(__file__), "--mib", str(args.mib), "--chunks", str(args.chunks),
+           "--runs", str(args.runs), "--tasks", str(args.tasks), "--settle", str(args.settle),
+           "--max-attempts", str(args.max_attempts)] + extra
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"failed: timed out after {timeout:.0f} s"}
+    lines = [line for line in p.stdout.splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"failed: exit {p.returncode}, no result ({(p.stdout or '')[-200:]!r})"}
+
+
+def shoal_fingerprint():
+    """Which shoal is measured: the installed package's files (hash and
+    time), beside the tree's commit and whether the installed
+    process_pool.py is the tree's. Taken without importing shoal."""
+    import hashlib
+    import importlib.util
+    spec = importlib.util.find_spec("shoal")
+    if spec is None or not spec.submodule_search_locations:
+        return {"installed": False}
+    pkg = list(spec.submodule_search_locations)[0]
+    h, newest = hashlib.sha256(), 0.0
+    for name in sorted(os.listdir(pkg)):
+        path = os.path.join(pkg, name)
+        if os.path.isfile(path) and (name.endswith(".py") or name.endswith(".so")):
+            with open(path, "rb") as f:
+                h.update(name.encode() + f.read())
+            newest = max(newest, os.path.getmtime(path))
+    out = {"installed": True, "path": pkg, "sha256": h.hexdigest()[:16],
+           "installed_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(newest))}
+    try:
+        out["git_head"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                         text=True, timeout=10).stdout.strip()
+        with open(os.path.join(pkg, "process_pool.py"), "rb") as a, \
+                open(os.path.join(ROOT, "pymodule", "shoal", "process_pool.py"), "rb") as b:
+            out["process_pool_py_as_in_tree"] = a.read() == b.read()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / (1 << 20):.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    from importlib.metadata import version
+    versions = {"CPython": platform.python_version(), "numpy": np.__version__}
+    for pkg in ("shoal", "ray"):
+        try:
+            versions[pkg] = version(pkg)
+        except Exception:
+            versions[pkg] = "not installed"
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram": mem, "platform": platform.platform(),
+            "versions": versions, "load_start": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 128 MiB, 1 timed run, 2,000 tiny tasks")
+    ap.add_argument("--mib", type=int, default=None, help="array size in MiB (default 1024; --quick 128)")
+    ap.add_argument("--chunks", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=None, help="timed runs per cell (default 5; --quick 1)")
+    ap.add_argument("--tasks", type=int, default=None, help="tiny tasks per map (default 10,000; --quick 2,000)")
+    ap.add_argument("--settle", type=float, default=None, help="seconds to wait at most for the machine to go "
+                    "idle before each cell (default 120; --quick 2)")
+    ap.add_argument("--max-attempts", type=int, default=None, help="timed runs at most per cell, counting those "
+                    "repeated because other processes took over 10%% of the CPUs (default 2 x runs; --quick 2)")
+    ap.add_argument("--only", default="", help="comma-separated rows of scenario 1: " + ",".join(ROWS)
+                    + "; 'tiny' for scenario 2")
+    ap.add_argument("--output", default=None, help="JSON path (default bench/results/process_bench.json; "
+                    "--quick: process_bench_quick.json); the table goes beside it as .md")
+    ap.add_argument("--from-json", default=None, metavar="JSON",
+                    help="measure nothing: rewrite the .md beside a process_bench JSON from it")
+    ap.add_argument("--_row", help=argparse.SUPPRESS)
+    ap.add_argument("--_tiny", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.mib = args.mib or (128 if args.quick else 1024)
+    args.runs = args.runs or (1 if args.quick else 5)
+    args.tasks = args.tasks or (2000 if args.quick else 10000)
+    args.settle = args.settle if args.settle is not None else (2.0 if args.quick else 120.0)
+    args.max_attempts = args.max_attempts or (2 if args.quick else 2 * args.runs)
+    SETTLE_LIMIT[0] = args.settle
+
+    if args.from_json:
+        with open(args.from_json) as f:
+            md = report(json.load(f))
+        with open(os.path.splitext(args.from_json)[0] + ".md", "w") as f:
+            f.write("\n".join(md) + "\n")
+        print("\n".join(md))
+        return
+
+    if args._row or args._tiny:
+        out = row_child(args) if args._row else tiny_child(args)
+        sys.stdout.flush()
+        print(json.dumps(out), flush=True)
+        return
+
+    # NumPy's OpenBLAS starts spinning threads at import in every process
+    # (nothing here calls BLAS); the arena must hold the array.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("SHOAL_ARENA_SIZE", f"{args.mib + 512}MiB")
+    only = [s for s in args.only.split(",") if s]
+    R = {"machine": machine(), "quick": args.quick, "command": " ".join(["python", os.path.relpath(__file__, ROOT)]
+                                                                        + sys.argv[1:]),
+         "mib": args.mib, "chunks": args.chunks, "runs": args.runs,
+         "kernel": f"np.sort(chunk), then the sorted copy's sum and np.percentile(.., {PERCENTILE:g})",
+         "start_method": "forkserver (shoal's default, and the stdlib rows')"}
+    R["shoal_at_start"] = shoal_fingerprint()
+    m = R["machine"]
+    log(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram']}, Python {m['versions']['CPython']}; "
+        f"{args.mib} MiB in {args.chunks} chunks, {args.runs} timed run(s)")
+    started = time.perf_counter()
+    child_timeout = 110 if args.quick else 1800
+    R["compute"] = {}
+    if not only or set(only) & set(ROWS):
+        settle("the C floor")
+        R["floor_before"] = parallel_floor()
+        log(f"C parallel floor: {R['floor_before']}")
+        for name in ROWS:
+            if only and name not in only:
+                continue
+            waited = settle(name)
+            log(f"compute: {name}" + (f" (after {waited:.1f} s for the machine to go idle)" if waited > 1 else ""))
+            R["compute"][name] = run_child(["--_row", name], args, child_timeout)
+            r = R["compute"][name]
+            if "na" in r or "error" in r:
+                log(f"  {name}: {r.get('na') or r.get('error')}")
+        settle("the C floor")
+        R["floor_after"] = parallel_floor()
+        log(f"C parallel floor: {R['floor_after']}")
+        ref = R["compute"].get("alone", {}).get("1", {}).get("digest")
+        for name, r in R["compute"].items():
+            for k in ("1", "2"):
+                if ref and k in r and r[k].get("digest") != ref:
+                    r[k]["digest_mismatch"] = True
+                    log(f"  {name} {k}: results differ from the single process's: {r[k]['digest']} != {ref}")
+    R["tiny"] = {}
+    if not only or "tiny" in only:
+        log("tiny tasks: " + " and ".join(TINY_ROWS) + ", runs interleaved")
+        got = run_child(["--_tiny", "both"], args, child_timeout)
+        R["tiny"] = got if "error" not in got else {name: got for name in TINY_ROWS}
+    R["wall_s"] = time.perf_counter() - started
+    R["machine"]["load_end"] = os.getloadavg()
+    R["shoal_at_end"] = shoal_fingerprint()
+    used = [fp for r in list(R["compute"].values()) + list(R["tiny"].values()) for fp in r.get("shoal", [])]
+    R["shoal_measured"] = used[0] if used else R["shoal_at_start"]
+    R["shoal_mixed"] = len({fp.get("sha256") for fp in used}) > 1
+    if R["shoal_mixed"]:
+        log("shoal was reinstalled while a row that uses it ran: rows may mix two versions")
+
+    path = args.output or os.path.join(HERE, "results", "process_bench_quick.json" if args.quick
+                                       else "process_bench.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(R, f, indent=1)
+        f.write("\n")
+    md = report(R)
+    with open(os.path.splitext(path)[0] + ".md", "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    log(f"raw numbers: {os.path.relpath(path, ROOT)}, table: {os.path.relpath(os.path.splitext(path)[0] + '.md', ROOT)}"
+        f" ({R['wall_s']:.0f} s)")
+
+
+# ================================================================ report
+
+def fs(x):
+    if x is None:
+        return "–"
+    return f"{x * 1e3:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def mem(cell, R):
+    idle = cell.get("pss_idle_bytes")
+    return f"{cell['pss_copies']:.2f}" + (f" ({idle / (R['mib'] * MiB):.2f})" if idle else "")
+
+
+def report(R):
+    m, v = R["machine"], R["machine"]["versions"]
+    size = f"{R['mib'] / 1024:g} GiB" if R["mib"] >= 1024 else f"{R['mib']} MiB"
+    L = [f"# shoal.ProcessPoolExecutor beside process pools{' (quick run)' if R['quick'] else ''}", "",
+         f"Machine: {m['cpu']}, {m['cores']} vCPUs, {m['ram']} RAM, {m['platform']}; CPython {v['CPython']}, "
+         f"numpy {v['numpy']}, shoal {v['shoal']}, ray {v['ray']}; load average {m['load_start'][0]:.2f} at start, "
+         f"{m['load_end'][0]:.2f} at end; {m['date']}; {R['wall_s']:.0f} s. Command: `{R['command']}`.", ""]
+    fp = R.get("shoal_measured") or R.get("shoal_at_start", {})
+    if fp.get("installed"):
+        L[-1:-1] = [f"shoal measured: the package installed in the venv at {fp['installed_at']} (files sha256 "
+                    f"{fp['sha256']}; tree at {fp.get('git_head', '?')}, installed process_pool.py "
+                    f"{'the same as' if fp.get('process_pool_py_as_in_tree') else 'DIFFERENT from'} the tree's)"
+                    + (".  **It was reinstalled while rows using it ran: rows may mix two versions.**"
+                       if R.get("shoal_mixed") else ", the same in every row that uses it.")]
+    C = R.get("compute") or {}
+    if C:
+        fb = R.get("floor_before", {}).get("parallel_speedup")
+        fa = R.get("floor_after", {}).get("parallel_speedup")
+        L += [f"**Compute**: a float64 array of {size} (2**{(R['mib'] * MiB // 8).bit_length() - 1} doubles) in "
+              f"{R['chunks']} chunks; per chunk {R['kernel']}. Wall = median of {R['runs']} run(s) after a warm-up "
+              "run, pool start excluded (reported: pool created until every worker answered a 10 ms task; the "
+              "forkserver, shared by a process's pools, is started before it). First "
+              "result = submission until the first chunk's result. Memory = peak over the warm-up run of the PSS "
+              "summed over the row's process and all its descendants, in copies of the array (in parentheses: the same "
+              "with the pool started and the data in place, before the run; every Python process with NumPy "
+              "holds about 30-40 MiB of its own). Workers start "
+              "with forkserver in every pool. Each row runs in its own fresh process.", "",
+              "| row | 1 worker | 2 workers | speed-up | first result (1 / 2) | pool start (1 / 2) | memory in copies: peak (idle), 1 / 2 |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        repeated = []
+        for name, label in ROWS.items():
+            r = C.get(name)
+            if r is None:
+                continue
+            if "na" in r or "error" in r:
+                L.append(f"| {label} | {r.get('na') or r.get('error')} | | | | | |")
+                continue
+            a, b = r["1"], r["2"]
+            start = f"{fs(a['start_s'])} / {fs(b['start_s'])}"
+            if name == "ray":
+                start += f" (+ ray.init {fs(r['ray_init_s'])}, ray.put {fs(r['ray_put_s'])})"
+            if name == "alone":
+                start = "–"
+            bad = " (results differ!)" if a.get("digest_mismatch") or b.get("digest_mismatch") else ""
+            for k, c in (("1", a), ("2", b)):
+                if c.get("disturbed"):
+                    repeated.append(f"{name} {k}: {c['disturbed']} of {len(c['all_attempts'])}"
+                                    + (" (all: kept, marked †)" if not c.get("undisturbed") else ""))
+            dag = lambda c: "" if c.get("undisturbed", 1) else " †"  # noqa: E731
+            L.append(f"| {label}{bad} | {fs(a['wall_s'])}{dag(a)} | {fs(b['wall_s'])}{dag(b)} | {r['speedup']:.2f}x | "
+                     f"{fs(a['first_result_s'])} / {fs(b['first_result_s'])} | {start} | "
+                     f"{mem(a, R)} / {mem(b, R)} |")
+        L.append(f"| floor: C loop on 2 processes vs 1 (bench/floors.c), before / after | | | "
+                 f"{fb if fb is None else f'{fb:.2f}x'} / {fa if fa is None else f'{fa:.2f}x'} | | | |")
+        L.append("")
+        cells = [(n, k, r[k]) for n, r in C.items() for k in ("1", "2") if k in r]
+        if cells:
+            same = not any(c.get("digest_mismatch") for _, _, c in cells)
+            L.append(f"Results (sum of the chunks' sums, sum of their percentiles) {'identical in every row and cell' if same else 'DIFFER between rows'}: "
+                     f"{cells[0][2]['digest'][0]!r}, {cells[0][2]['digest'][1]!r}. First results move by about 130 ms "
+                     "with where a run starts in a cycle that is not the pool's: on this machine, when this bench was "
+                     "written, every fourth call of the kernel took about 130 ms more than the others in any "
+                     "process, over a plain NumPy array too (710 ms vs 575 ms).")
+            L.append("")
+        L.append("Timed runs during which other processes (or the host, as steal) took more than 10% of the CPUs "
+                 "were repeated, up to a limit, and left out of the median: "
+                 + ("; ".join(repeated) if repeated else "none") + ".")
+        L.append("")
+        L += targets(R)
+    T = R.get("tiny") or {}
+    if T:
+        tasks = next((t["tasks"] for t in T.values() if "tasks" in t), None)
+        L += ["", f"**Tiny tasks**: `list(pool.map(operator.add, range(T), range(T), chunksize=c))`, T = {tasks:,}, "
+              f"2 warm workers (forkserver), both pools in one process, their runs interleaved; wall / T, median of "
+              f"{next((t.get('runs') for t in T.values() if 'runs' in t), R['runs'])} runs each (in parentheses: the "
+              "fastest and slowest run).", "",
+              "| pool | chunksize 1: per task | chunksize 100: per task | pool start |", "| --- | ---: | ---: | ---: |"]
+        tiny_repeated = []
+        for name, label in TINY_ROWS.items():
+            r = T.get(name)
+            if r is None:
+                continue
+            if "error" in r or "na" in r:
+                L.append(f"| {label} | {r.get('na') or r.get('error')} | | |")
+                continue
+            def per_task(c, digits):
+                us = [w / r["tasks"] * 1e6 for w in c["all_wall_s"]]
+                return (f"{c['per_task_us']:.{digits}f} µs" + (f" ({min(us):.{digits}f}–{max(us):.{digits}f})"
+                                                                 if len(us) > 1 else ""))
+            L.append(f"| {label} | {per_task(r['chunksize_1'], 1)} | {per_task(r['chunksize_100'], 2)}"
+                     f" | {fs(r['start_s'])} |")
+            for cs in (1, 100):
+                c = r[f"chunksize_{cs}"]
+                if c.get("disturbed"):
+                    tiny_repeated.append(f"{name} chunksize {cs}: {c['disturbed']} of {len(c['all_attempts'])}")
+        L += ["", "Runs repeated because other processes took more than 10% of the CPUs: "
+              + ("; ".join(tiny_repeated) if tiny_repeated else "none") + "."]
+    return L
+
+
+def targets(R):
+    C = R["compute"]
+    ok = lambda r: r is not None and "1" in r and "2" in r  # noqa: E731
+    s, ray, std, alone = C.get("shoal"), C.get("ray"), C.get("stdlib"), C.get("alone")
+    size = f"{R['mib'] / 1024:g} GiB" if R["mib"] >= 1024 else f"{R['mib']} MiB"
+    L = ["**Targets** (reported, not asserted):", "", "| target | verdict | measured |", "| --- | --- | --- |"]
+    if not ok(s):
+        return L + ["| all | n/a | the shoal row did not run |"]
+    floors = [f["parallel_speedup"] for f in (R.get("floor_before", {}), R.get("floor_after", {})) if "parallel_speedup" in f]
+    floor_txt = ", ".join(f"{x:.2f}x" for x in floors) or "not measured"
+    sp = s["speedup"]
+    if floors and max(floors) >= 1.9:
+        verdict = "MET" if sp >= 1.8 else "NOT MET"
+    else:
+        verdict = f"n/a (the C floor was below 1.9x; {'≥' if sp >= 1.8 else '<'} 1.8x)"
+    own = f"; the kernel's own floor (two forked processes, no pool): {alone['speedup']:.2f}x" if ok(alone) else ""
+    L.append(f"| ≥ 1.8x speed-up on 2 workers where the C floor is ≥ 1.9x | {verdict} | "
+             f"{sp:.2f}x; C floor before / after: {floor_txt}{own} |")
+    if ok(ray):
+        ratio = s["2"]["wall_s"] / ray["2"]["wall_s"]
+        r1 = s["1"]["wall_s"] / ray["1"]["wall_s"]
+        L.append(f"| shoal wall within 10% of Ray's or better (2 workers) | {'MET' if ratio <= 1.10 else 'NOT MET'} | "
+                 f"shoal / Ray = {ratio:.3f} ({fs(s['2']['wall_s'])} vs {fs(ray['2']['wall_s'])}); "
+                 f"1 worker: {r1:.3f} |")
+    else:
+        L.append(f"| shoal wall within 10% of Ray's or better | n/a | Ray: {(ray or {}).get('na') or (ray or {}).get('error') or 'not run'} |")
+    if ok(std):
+        x2 = std["2"]["wall_s"] / s["2"]["wall_s"]
+        x1 = std["1"]["wall_s"] / s["1"]["wall_s"]
+        extra = ""
+        if ok(alone):
+            o_s = s["2"]["wall_s"] - alone["2"]["wall_s"]
+            o_p = std["2"]["wall_s"] - alone["2"]["wall_s"]
+            extra = (f"; time above the no-pool floor (two forked processes, {fs(alone['2']['wall_s'])}): "
+                     f"stdlib {fs(o_p)}, shoal {fs(o_s)}")
+        L.append(f"| ≥ 10x faster than the stdlib pool at {size} | {'MET' if x2 >= 10 else 'NOT MET'} | "
+                 f"stdlib / shoal wall = {x2:.2f}x on 2 workers, {x1:.2f}x on 1{extra} |")
+    return L
+
+
+if __name__ == "__main__":
+    main()
