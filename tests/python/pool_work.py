@@ -100,3 +100,9 @@ def load_many(data, count):
 def nap_then_describe(seconds, array):
     time.sleep(seconds)
     return describe(array)
+
+
+def sum_from_queue(queue, results):
+    """Takes one array from a multiprocessing.Queue and puts back its sum and
+    this process's anonymous memory after reading it all."""
+    results.put(sum_and_anonymous(queue.get(timeout=60)))

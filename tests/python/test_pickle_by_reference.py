@@ -281,3 +281,21 @@ def test_copy_gives_a_writable_copy_and_leaves_the_buffer_writable():
     np.asarray(buf)[:] = 2.0  # not frozen by copying
     channel = shoal.Channel()
     assert copy.copy(channel) is channel and copy.deepcopy(channel) is channel
+
+
+def test_multiprocessing_queue_moves_arena_arrays_without_a_copy(arena_name):
+    big = shoal.Arena("300MiB", name=arena_name)
+    buf = big.empty((256 << 17,), "float64")  # 256 MiB
+    np.asarray(buf)[...] = 2.0
+    context = multiprocessing.get_context("spawn")
+    queue, results = context.Queue(), context.Queue()
+    consumer = context.Process(target=pool_work.sum_from_queue, args=(queue, results))
+    consumer.start()
+    queue.put(np.asarray(buf))  # pickled by the queue's feeder thread: by reference
+    del buf
+    gc.collect()
+    total, anonymous = results.get(timeout=120)
+    consumer.join(60)
+    assert total == 2.0 * (256 << 17)
+    assert anonymous < 128 << 20, f"the consumer has {anonymous >> 20} MiB of anonymous memory: the array was copied"
+    big.close()
