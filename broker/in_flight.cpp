@@ -178,7 +178,10 @@ bool InFlight::cancel(Arena& arena, const Ticket& ticket) {
   ArenaLock lock(arena);
   InFlightTable table(arena.base_);
   const InFlightEntry& entry = table.entries[ticket.entry];
-  if (entry.offset == 0 || entry.ticket != ticket.number || entry.offset != ticket.block.offset) return false;
+  if (entry.offset == 0 || entry.ticket != ticket.number || entry.offset != ticket.block.offset ||
+      entry.generation != ticket.block.generation) {
+    return false;
+  }
   arena.end_in_flight_locked(ticket.entry);
   return true;
 }
