@@ -1,12 +1,21 @@
-"""shoal.ProcessPoolExecutor beside the process pools NumPy users run: a sort-heavy kernel over 1 GiB, and tiny tasks.
+"""shoal.ProcessPoolExecutor beside the process pools NumPy users run: two kernels over 1 GiB, and tiny tasks.
 
-    python bench/process_bench.py            # full run: 1 GiB, 5 timed runs per cell (~10 min on 2 cores)
+    python bench/process_bench.py            # full run: 1 GiB, 5 timed runs per cell (~12 min on 2 cores)
     python bench/process_bench.py --quick    # smoke run (CI): 128 MiB, 1 timed run, < 2 min
+    python bench/process_bench.py --kernel light   # one kernel only (default: sort,light)
     python bench/process_bench.py --from-json bench/results/process_bench.json   # only rewrite the .md
 
 Scenario 1, compute: one float64 array (2**27 doubles = 1 GiB; --quick
-128 MiB) in 16 chunks; per chunk ``np.sort`` then the sorted chunk's sum and
-99th percentile (``kernel``). On 1 worker and on 2, for:
+128 MiB) in 16 chunks, and two kernels run per chunk (``KERNELS``):
+  sort    ``np.sort`` then the sorted chunk's sum and 99th percentile: the
+          CPU work dominates (about 0.6 s per 64 MiB chunk), so moving the
+          data is a small part of any pool's wall;
+  light   one cheap pass: the chunk's sum and max, read in place (a few ms
+          per 64 MiB chunk): moving the data dominates, and a pool's wall is
+          mostly what it costs to get a chunk to a worker.
+Both kernels run in the same row process, over the same array and the same
+Ray object, one after the other; every cell below is measured for each
+kernel alike. On 1 worker and on 2, for:
   shoal   shoal.ProcessPoolExecutor (forkserver); chunks are views of one
           shoal.empty array: they cross as handles;
   stdlib  concurrent.futures.ProcessPoolExecutor, forkserver (shoal's start
@@ -32,7 +41,10 @@ the host, as steal time) took more than 10% of the CPUs (/proc/stat minus
 this row's process tree) is repeated, up to 2N runs in all, once the machine
 is idle again, and left out of the median unless every run was; before each
 cell and each repeat the script waits (up to --settle s) for the machine to
-go idle. Memory: the peak over the warm-up run of the
+go idle; a run too short for that after-the-fact check (under 0.5 s:
+the light kernel's) is preceded by the same idle wait, and judged by the
+machine's busy share in the 0.25 s just before it. Memory: the
+peak over the warm-up run of the
 proportional set size (/proc/PID/smaps_rollup) summed over the row's process
 and all its descendants (workers, forkserver, Ray's daemons), sampled every
 0.1 s, in copies of the array. Results are checked equal across rows.
@@ -46,8 +58,12 @@ wall / T per task (median of the runs).
 The machine's floor in the same run: bench/floors.c's "parallel" mode (a
 CPU-bound C loop in two processes against one), built with the system cc,
 measured before and after scenario 1. The targets are reported, not
-asserted. Results: bench/results/process_bench.json and .md (--quick:
-process_bench_quick.*); progress to stderr.
+asserted, each judged on each kernel; beside the 10x target the report
+gives every pool's time above the no-pool floor (the alone row) and the
+ceiling stdlib / alone, the ratio a pool that cost nothing would reach,
+and a table of every row's time above that floor. Results:
+bench/results/process_bench.json and .md (--quick: process_bench_quick.*);
+progress to stderr.
 """
 
 import argparse
@@ -92,14 +108,28 @@ def log(msg):
 
 # ================================================================ the work (imported by every worker)
 
-def kernel(chunk):
+def kernel_sort(chunk):
     """Sort a chunk (a copy), then two reductions over the sorted copy."""
     s = np.sort(chunk)
     return float(s.sum()), float(np.percentile(s, PERCENTILE))
 
 
-def kernel_range(array, lo, hi):
-    return kernel(array[lo:hi])
+def kernel_light(chunk):
+    """Two cheap passes over the chunk in place: its sum and its max."""
+    return float(chunk.sum()), float(chunk.max())
+
+
+KERNELS = {"sort": kernel_sort, "light": kernel_light}
+KERNEL_TEXT = {
+    "sort": f"np.sort(chunk), then the sorted copy's sum and np.percentile(.., {PERCENTILE:g}): the CPU work dominates",
+    "light": "chunk.sum() and chunk.max(), in place: moving the data dominates",
+}
+DIGEST_TEXT = {"sort": "sum of the chunks' sums, sum of their percentiles",
+               "light": "sum of the chunks' sums, sum of their maxima"}
+
+
+def kernel_range(array, lo, hi, which):
+    return KERNELS[which](array[lo:hi])
 
 
 def noop(x=None):
@@ -147,6 +177,7 @@ def cpu_busy_fraction(window_s):
 
 
 SETTLE_LIMIT = [60.0]
+LAST_BUSY = [None]  # the machine's busy share over settle()'s last 0.25 s sample
 
 
 def settle(what, limit_s=None, busy_below=0.05):
@@ -156,7 +187,7 @@ def settle(what, limit_s=None, busy_below=0.05):
     start = time.monotonic()
     busy = None
     while time.monotonic() - start < limit_s:
-        busy = cpu_busy_fraction(0.25)
+        busy = LAST_BUSY[0] = cpu_busy_fraction(0.25)
         if busy is None or busy < busy_below:
             return time.monotonic() - start
     log(f"  the machine stayed busy ({busy:.0%}) for {limit_s:.0f} s before {what}: measuring anyway")
@@ -274,19 +305,32 @@ def disturbed(share):
     return share is not None and share > DISTURBED
 
 
-def timed_runs(run, runs, max_attempts, what):
+SHORT_RUN_S = 0.5  # a run shorter than this is preceded by an idle wait (see timed_runs)
+
+
+def timed_runs(run, runs, max_attempts, what, settle_first=False):
     """Calls run() -> (value, ...) until `runs` undisturbed runs (at most
     max_attempts calls); returns the list of (result, foreign share) and
-    which were kept (the undisturbed ones, or all when none was)."""
+    which were kept (the undisturbed ones, or all when none was).
+    settle_first: wait for the machine to go idle before every run, for
+    runs too short for Foreign to tell (under 0.1 s of 2 CPUs) or to tell
+    well (a few jiffies); a run Foreign cannot judge is then judged by the
+    machine's busy share in the 0.25 s just before it (our pool idle)."""
     done = []
     while len(done) < max_attempts and sum(not disturbed(f) for _, f in done) < runs:
+        before = None
+        if settle_first:
+            settle(what)
+            before = LAST_BUSY[0]
         meter = Foreign()
         result = run()
-        done.append((result, meter.share()))
+        share = meter.share()
+        done.append((result, before if share is None else share))
         if disturbed(done[-1][1]):
             log(f"  {what}: others took {done[-1][1]:.0%} of the CPUs during a run: repeating it once the "
                 "machine is idle")
-            settle(what)
+            if not settle_first:  # else the next run settles first anyway
+                settle(what)
     kept = [r for r, f in done if not disturbed(f)] or [r for r, _ in done]
     return done, kept
 
@@ -312,7 +356,12 @@ def digest(results):
 
 class Tool:
     """One row: start(k) -> a pool of k workers; run() -> (first-result s,
-    wall s, results); stop()."""
+    wall s, results) of the kernel set by use(); stop()."""
+
+    fn, which = kernel_sort, "sort"
+
+    def use(self, which):
+        self.fn, self.which = KERNELS[which], which
 
     def start(self, k):
         raise NotImplementedError
@@ -331,7 +380,7 @@ class ExecutorTool(Tool):
 
     def run(self):
         t0 = time.perf_counter()
-        it = self.pool.map(kernel, self.chunks)
+        it = self.pool.map(self.fn, self.chunks)
         first = next(it)
         t1 = time.perf_counter()
         rest = list(it)
@@ -353,7 +402,7 @@ class MpPoolTool(Tool):
 
     def run(self):
         t0 = time.perf_counter()
-        it = self.pool.imap(kernel, self.chunks, chunksize=1)
+        it = self.pool.imap(self.fn, self.chunks, chunksize=1)
         first = next(it)
         t1 = time.perf_counter()
         rest = list(it)
@@ -380,7 +429,7 @@ class RayTool(Tool):
     def run(self):
         t0 = time.perf_counter()
         f = self.remote.options(**self.opts)
-        refs = [f.remote(self.ref, lo, hi) for lo, hi in self.bounds]
+        refs = [f.remote(self.ref, lo, hi, self.which) for lo, hi in self.bounds]
         first = self.ray.get(refs[0])
         t1 = time.perf_counter()
         rest = self.ray.get(refs[1:])
@@ -407,16 +456,16 @@ class AloneTool(Tool):
     def run(self):
         if self.k == 1:
             t0 = time.perf_counter()
-            first = kernel(self.chunks[0])
+            first = self.fn(self.chunks[0])
             t1 = time.perf_counter()
-            rest = [kernel(c) for c in self.chunks[1:]]
+            rest = [self.fn(c) for c in self.chunks[1:]]
             return t1 - t0, time.perf_counter() - t0, [first] + rest
         half = len(self.chunks) // 2
         go_r, go_w = os.pipe()
         res_r, res_w = os.pipe()
         with warnings.catch_warnings():
             # The warm-up run's memory sampler is a thread of this process;
-            # the child only sorts and writes to a pipe (no lock it could
+            # the child only runs the kernel and writes to a pipe (no lock it could
             # inherit held: glibc's malloc has fork handlers).
             warnings.simplefilter("ignore", DeprecationWarning)
             child = os.fork()
@@ -424,7 +473,7 @@ class AloneTool(Tool):
             try:
                 os.close(go_w)
                 os.read(go_r, 1)
-                out = [kernel(c) for c in self.chunks[half:]]
+                out = [self.fn(c) for c in self.chunks[half:]]
                 os.write(res_w, json.dumps(out).encode())
             finally:
                 os._exit(0)
@@ -433,9 +482,9 @@ class AloneTool(Tool):
         time.sleep(0.05)  # the child is waiting
         t0 = time.perf_counter()
         os.write(go_w, b"g")
-        first = kernel(self.chunks[0])
+        first = self.fn(self.chunks[0])
         t1 = time.perf_counter()
-        mine = [first] + [kernel(c) for c in self.chunks[1:half]]
+        mine = [first] + [self.fn(c) for c in self.chunks[1:half]]
         data = b""
         while True:
             b = os.read(res_r, 1 << 16)
@@ -504,41 +553,47 @@ def row_child(args):
     if name in ("shoal", "stdlib", "mpool"):
         out["forkserver_start_s"] = start_forkserver()
     out["pss_data_only_bytes"], _ = tree_pss()  # this process (and Ray's daemons), data present, no pool
+    out["kernels"] = {}
     try:
-        for k in (1, 2):
-            waited = settle(f"{name}, {k} worker(s)")
-            cell = out[str(k)] = {"settle_s": waited}
-            t = time.perf_counter()
-            tool.start(k)
-            cell["start_s"] = time.perf_counter() - t
-            cell["pss_idle_bytes"], _ = tree_pss()  # pool started, data present, no work yet
-            sampler = PeakPss()
-            warm_first, warm_wall, got = tool.run()
-            peak, procs = sampler.done()
-            cell.update(warm_first_s=warm_first, warm_wall_s=warm_wall, pss_peak_bytes=peak,
-                        pss_copies=peak / (args.mib * MiB), pss_processes=procs, pss_samples=sampler.samples)
-            cell["digest"] = digest(got)
-            done, kept = timed_runs(tool.run, args.runs, args.max_attempts, f"{name}, {k} worker(s)")
-            for _, _, got in (r for r, _ in done):
-                if digest(got) != cell["digest"]:
-                    raise RuntimeError(f"{name}: results differ between runs: {digest(got)} != {cell['digest']}")
-            walls, firsts = [w for _, w, _ in kept], [f for f, _, _ in kept]
-            cell.update(wall_s=statistics.median(walls), first_result_s=statistics.median(firsts),
-                        all_wall_s=walls, all_first_result_s=firsts,
-                        all_attempts=[{"wall_s": r[1], "others_share": f} for r, f in done],
-                        disturbed=sum(disturbed(f) for _, f in done), undisturbed=len(kept) if
-                        any(not disturbed(f) for _, f in done) else 0)
-            tool.stop()
-            log(f"  {name:6s} {k} worker(s): start {cell['start_s']:.2f} s, wall {cell['wall_s']:.3f} s "
-                f"(runs {', '.join(f'{x:.3f}' for x in walls)}), first result {cell['first_result_s']:.3f} s, "
-                f"peak PSS {cell['pss_copies']:.2f} copies ({procs} processes)")
+        for which in args.kernel.split(","):
+            tool.use(which)
+            K = out["kernels"][which] = {}
+            for k in (1, 2):
+                what = f"{name}, {which}, {k} worker(s)"
+                waited = settle(what)
+                cell = K[str(k)] = {"settle_s": waited}
+                t = time.perf_counter()
+                tool.start(k)
+                cell["start_s"] = time.perf_counter() - t
+                cell["pss_idle_bytes"], _ = tree_pss()  # pool started, data present, no work yet
+                sampler = PeakPss()
+                warm_first, warm_wall, got = tool.run()
+                peak, procs = sampler.done()
+                cell.update(warm_first_s=warm_first, warm_wall_s=warm_wall, pss_peak_bytes=peak,
+                            pss_copies=peak / (args.mib * MiB), pss_processes=procs, pss_samples=sampler.samples)
+                cell["digest"] = digest(got)
+                cell["settled_before_each_run"] = short = warm_wall < SHORT_RUN_S
+                done, kept = timed_runs(tool.run, args.runs, args.max_attempts, what, settle_first=short)
+                for _, _, got in (r for r, _ in done):
+                    if digest(got) != cell["digest"]:
+                        raise RuntimeError(f"{what}: results differ between runs: {digest(got)} != {cell['digest']}")
+                walls, firsts = [w for _, w, _ in kept], [f for f, _, _ in kept]
+                cell.update(wall_s=statistics.median(walls), first_result_s=statistics.median(firsts),
+                            all_wall_s=walls, all_first_result_s=firsts,
+                            all_attempts=[{"wall_s": r[1], "others_share": f} for r, f in done],
+                            disturbed=sum(disturbed(f) for _, f in done), undisturbed=len(kept) if
+                            any(not disturbed(f) for _, f in done) else 0)
+                tool.stop()
+                log(f"  {name:6s} {which:5s} {k} worker(s): start {cell['start_s']:.2f} s, wall "
+                    f"{cell['wall_s']:.3f} s (runs {', '.join(f'{x:.3f}' for x in walls)}), first result "
+                    f"{cell['first_result_s']:.3f} s, peak PSS {cell['pss_copies']:.2f} copies ({procs} processes)")
+            K["speedup"] = K["1"]["wall_s"] / K["2"]["wall_s"]
     finally:
         if ray is not None or name == "ray":
             import ray as _ray
             t = time.perf_counter()
             _ray.shutdown()
             out["ray_shutdown_s"] = time.perf_counter() - t
-    out["speedup"] = out["1"]["wall_s"] / out["2"]["wall_s"]
     if shoal_at_start is not None:
         out["shoal"] = [shoal_at_start, shoal_fingerprint()]
     return out
@@ -653,7 +708,7 @@ def parallel_floor_once():
 def run_child(extra, args, timeout):
     cmd = [sys.executable, os.path.abspath(__file__), "--mib", str(args.mib), "--chunks", str(args.chunks),
            "--runs", str(args.runs), "--tasks", str(args.tasks), "--settle", str(args.settle),
-           "--max-attempts", str(args.max_attempts)] + extra
+           "--max-attempts", str(args.max_attempts), "--kernel", args.kernel] + extra
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -731,6 +786,9 @@ def main():
                     "idle before each cell (default 120; --quick 2)")
     ap.add_argument("--max-attempts", type=int, default=None, help="timed runs at most per cell, counting those "
                     "repeated because other processes took over 10%% of the CPUs (default 2 x runs; --quick 2)")
+    ap.add_argument("--kernel", default=",".join(KERNELS), help="comma-separated kernels of scenario 1, run in "
+                    "this order in each row's process: " + "; ".join(f"{k}: {v}" for k, v in KERNEL_TEXT.items())
+                    + " (default: both)")
     ap.add_argument("--only", default="", help="comma-separated rows of scenario 1: " + ",".join(ROWS)
                     + "; 'tiny' for scenario 2")
     ap.add_argument("--output", default=None, help="JSON path (default bench/results/process_bench.json; "
@@ -746,6 +804,9 @@ def main():
     args.settle = args.settle if args.settle is not None else (2.0 if args.quick else 120.0)
     args.max_attempts = args.max_attempts or (2 if args.quick else 2 * args.runs)
     SETTLE_LIMIT[0] = args.settle
+    bad = [k for k in args.kernel.split(",") if k not in KERNELS]
+    if bad or not args.kernel:
+        ap.error(f"--kernel: unknown {','.join(bad) or '(none)'}; known: {','.join(KERNELS)}")
 
     if args.from_json:
         with open(args.from_json) as f:
@@ -769,7 +830,7 @@ def main():
     R = {"machine": machine(), "quick": args.quick, "command": " ".join(["python", os.path.relpath(__file__, ROOT)]
                                                                         + sys.argv[1:]),
          "mib": args.mib, "chunks": args.chunks, "runs": args.runs,
-         "kernel": f"np.sort(chunk), then the sorted copy's sum and np.percentile(.., {PERCENTILE:g})",
+         "kernels": {k: KERNEL_TEXT[k] for k in args.kernel.split(",")},
          "start_method": "forkserver (shoal's default, and the stdlib rows')"}
     R["shoal_at_start"] = shoal_fingerprint()
     m = R["machine"]
@@ -777,7 +838,7 @@ def main():
         f"{args.mib} MiB in {args.chunks} chunks, {args.runs} timed run(s)")
     started = time.perf_counter()
     child_timeout = 110 if args.quick else 1800
-    R["compute"] = {}
+    R["compute"] = {k: {} for k in R["kernels"]}  # kernel -> row -> the row's process's numbers, that kernel's cells
     if not only or set(only) & set(ROWS):
         settle("the C floor")
         R["floor_before"] = parallel_floor()
@@ -787,19 +848,25 @@ def main():
                 continue
             waited = settle(name)
             log(f"compute: {name}" + (f" (after {waited:.1f} s for the machine to go idle)" if waited > 1 else ""))
-            R["compute"][name] = run_child(["--_row", name], args, child_timeout)
-            r = R["compute"][name]
+            r = run_child(["--_row", name], args, child_timeout)
             if "na" in r or "error" in r:
                 log(f"  {name}: {r.get('na') or r.get('error')}")
+            common = {key: v for key, v in r.items() if key != "kernels"}
+            for which in R["kernels"]:
+                got = r.get("kernels", {}).get(which)
+                R["compute"][which][name] = dict(common, **got) if got else (
+                    common if "na" in r or "error" in r else dict(common, error="failed: no cells for this kernel"))
         settle("the C floor")
         R["floor_after"] = parallel_floor()
         log(f"C parallel floor: {R['floor_after']}")
-        ref = R["compute"].get("alone", {}).get("1", {}).get("digest")
-        for name, r in R["compute"].items():
-            for k in ("1", "2"):
-                if ref and k in r and r[k].get("digest") != ref:
-                    r[k]["digest_mismatch"] = True
-                    log(f"  {name} {k}: results differ from the single process's: {r[k]['digest']} != {ref}")
+        for which, C in R["compute"].items():
+            ref = C.get("alone", {}).get("1", {}).get("digest")
+            for name, r in C.items():
+                for k in ("1", "2"):
+                    if ref and k in r and r[k].get("digest") != ref:
+                        r[k]["digest_mismatch"] = True
+                        log(f"  {name} {which} {k}: results differ from the single process's: "
+                            f"{r[k]['digest']} != {ref}")
     R["tiny"] = {}
     if not only or "tiny" in only:
         log("tiny tasks: " + " and ".join(TINY_ROWS) + ", runs interleaved")
@@ -808,7 +875,8 @@ def main():
     R["wall_s"] = time.perf_counter() - started
     R["machine"]["load_end"] = os.getloadavg()
     R["shoal_at_end"] = shoal_fingerprint()
-    used = [fp for r in list(R["compute"].values()) + list(R["tiny"].values()) for fp in r.get("shoal", [])]
+    rows = [r for C in R["compute"].values() for r in C.values()] + list(R["tiny"].values())
+    used = [fp for r in rows for fp in r.get("shoal", [])]
     R["shoal_measured"] = used[0] if used else R["shoal_at_start"]
     R["shoal_mixed"] = len({fp.get("sha256") for fp in used}) > 1
     if R["shoal_mixed"]:
@@ -855,61 +923,83 @@ def report(R):
                     f"{'the same as' if fp.get('process_pool_py_as_in_tree') else 'DIFFERENT from'} the tree's)"
                     + (".  **It was reinstalled while rows using it ran: rows may mix two versions.**"
                        if R.get("shoal_mixed") else ", the same in every row that uses it.")]
-    C = R.get("compute") or {}
-    if C:
+    normalize(R)
+    K = R["kernels"]
+    if any(R["compute"].get(which) for which in K):
         fb = R.get("floor_before", {}).get("parallel_speedup")
         fa = R.get("floor_after", {}).get("parallel_speedup")
         L += [f"**Compute**: a float64 array of {size} (2**{(R['mib'] * MiB // 8).bit_length() - 1} doubles) in "
-              f"{R['chunks']} chunks; per chunk {R['kernel']}. Wall = median of {R['runs']} run(s) after a warm-up "
+              f"{R['chunks']} chunks; {len(K)} kernel(s) per chunk, a table each: "
+              + "; ".join(f"`{which}` = {text}" for which, text in K.items())
+              + (" (both run in the same row process, over the same array, one after the other)" if len(K) > 1 else "")
+              + f". Wall = median of {R['runs']} run(s) after a warm-up "
               "run, pool start excluded (reported: pool created until every worker answered a 10 ms task; the "
-              "forkserver, shared by a process's pools, is started before it). First "
+              "forkserver, shared by a process's pools, is started before it; a fresh pool per cell). First "
               "result = submission until the first chunk's result. Memory = peak over the warm-up run of the PSS "
-              "summed over the row's process and all its descendants, in copies of the array (in parentheses: the same "
+              "summed over the row's process and all its descendants, sampled every 0.1 s, in copies of the array "
+              "(in parentheses: the same "
               "with the pool started and the data in place, before the run; every Python process with NumPy "
               "holds about 30-40 MiB of its own). Workers start "
-              "with forkserver in every pool. Each row runs in its own fresh process.", "",
-              "| row | 1 worker | 2 workers | speed-up | first result (1 / 2) | pool start (1 / 2) | memory in copies: peak (idle), 1 / 2 |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        repeated = []
-        for name, label in ROWS.items():
-            r = C.get(name)
-            if r is None:
+              "with forkserver in every pool. Each row runs in its own fresh process.", ""]
+        for which in K:
+            C = R["compute"].get(which) or {}
+            if not C:
                 continue
-            if "na" in r or "error" in r:
-                L.append(f"| {label} | {r.get('na') or r.get('error')} | | | | | |")
-                continue
-            a, b = r["1"], r["2"]
-            start = f"{fs(a['start_s'])} / {fs(b['start_s'])}"
-            if name == "ray":
-                start += f" (+ ray.init {fs(r['ray_init_s'])}, ray.put {fs(r['ray_put_s'])})"
-            if name == "alone":
-                start = "–"
-            bad = " (results differ!)" if a.get("digest_mismatch") or b.get("digest_mismatch") else ""
-            for k, c in (("1", a), ("2", b)):
-                if c.get("disturbed"):
-                    repeated.append(f"{name} {k}: {c['disturbed']} of {len(c['all_attempts'])}"
-                                    + (" (all: kept, marked †)" if not c.get("undisturbed") else ""))
-            dag = lambda c: "" if c.get("undisturbed", 1) else " †"  # noqa: E731
-            L.append(f"| {label}{bad} | {fs(a['wall_s'])}{dag(a)} | {fs(b['wall_s'])}{dag(b)} | {r['speedup']:.2f}x | "
-                     f"{fs(a['first_result_s'])} / {fs(b['first_result_s'])} | {start} | "
-                     f"{mem(a, R)} / {mem(b, R)} |")
-        L.append(f"| floor: C loop on 2 processes vs 1 (bench/floors.c), before / after | | | "
-                 f"{fb if fb is None else f'{fb:.2f}x'} / {fa if fa is None else f'{fa:.2f}x'} | | | |")
-        L.append("")
-        cells = [(n, k, r[k]) for n, r in C.items() for k in ("1", "2") if k in r]
-        if cells:
-            same = not any(c.get("digest_mismatch") for _, _, c in cells)
-            L.append(f"Results (sum of the chunks' sums, sum of their percentiles) {'identical in every row and cell' if same else 'DIFFER between rows'}: "
-                     f"{cells[0][2]['digest'][0]!r}, {cells[0][2]['digest'][1]!r}. First results move by about 130 ms "
-                     "with where a run starts in a cycle that is not the pool's: on this machine, when this bench was "
-                     "written, every fourth call of the kernel took about 130 ms more than the others in any "
-                     "process, over a plain NumPy array too (710 ms vs 575 ms).")
+            L += [f"*Kernel `{which}`*: {K[which]}.", "",
+                  "| row | 1 worker | 2 workers | speed-up | first result (1 / 2) | pool start (1 / 2) | memory in copies: peak (idle), 1 / 2 |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            repeated, few_samples, settled = [], [], []
+            for name, label in ROWS.items():
+                r = C.get(name)
+                if r is None:
+                    continue
+                if "na" in r or "error" in r:
+                    L.append(f"| {label} | {r.get('na') or r.get('error')} | | | | | |")
+                    continue
+                a, b = r["1"], r["2"]
+                start = f"{fs(a['start_s'])} / {fs(b['start_s'])}"
+                if name == "ray":
+                    start += f" (+ ray.init {fs(r['ray_init_s'])}, ray.put {fs(r['ray_put_s'])}, once for the row)"
+                if name == "alone":
+                    start = "–"
+                bad = " (results differ!)" if a.get("digest_mismatch") or b.get("digest_mismatch") else ""
+                for k, c in (("1", a), ("2", b)):
+                    if c.get("disturbed"):
+                        repeated.append(f"{name} {k}: {c['disturbed']} of {len(c['all_attempts'])}"
+                                        + (" (all: kept, marked †)" if not c.get("undisturbed") else ""))
+                    if c.get("pss_samples", 99) < 5:
+                        few_samples.append(f"{name} {k} ({c['pss_samples']})")
+                    if c.get("settled_before_each_run"):
+                        settled.append(f"{name} {k}")
+                dag = lambda c: "" if c.get("undisturbed", 1) else " †"  # noqa: E731
+                L.append(f"| {label}{bad} | {fs(a['wall_s'])}{dag(a)} | {fs(b['wall_s'])}{dag(b)} | {r['speedup']:.2f}x | "
+                         f"{fs(a['first_result_s'])} / {fs(b['first_result_s'])} | {start} | "
+                         f"{mem(a, R)} / {mem(b, R)} |")
+            L.append(f"| floor: C loop on 2 processes vs 1 (bench/floors.c), before / after | | | "
+                     f"{fb if fb is None else f'{fb:.2f}x'} / {fa if fa is None else f'{fa:.2f}x'} | | | |")
             L.append("")
-        L.append("Timed runs during which other processes (or the host, as steal) took more than 10% of the CPUs "
-                 "were repeated, up to a limit, and left out of the median: "
-                 + ("; ".join(repeated) if repeated else "none") + ".")
-        L.append("")
+            cells = [(n, k, r[k]) for n, r in C.items() for k in ("1", "2") if k in r]
+            if cells:
+                same = not any(c.get("digest_mismatch") for _, _, c in cells)
+                L.append(f"Results ({DIGEST_TEXT.get(which, 'two order-fixed sums')}) "
+                         f"{'identical in every row and cell' if same else 'DIFFER between rows'}: "
+                         f"{cells[0][2]['digest'][0]!r}, {cells[0][2]['digest'][1]!r}."
+                         + (" First results move by about 130 ms "
+                            "with where a run starts in a cycle that is not the pool's: on this machine, when this bench was "
+                            "written, every fourth call of the kernel took about 130 ms more than the others in any "
+                            "process, over a plain NumPy array too (710 ms vs 575 ms)." if which == "sort" else ""))
+                L.append("")
+            L.append("Timed runs during which other processes (or the host, as steal) took more than 10% of the CPUs "
+                     "were repeated, up to a limit, and left out of the median: "
+                     + ("; ".join(repeated) if repeated else "none") + "."
+                     + (f" Runs too short for that check (warm-up under {SHORT_RUN_S:g} s) each waited for the machine "
+                        "to go idle first, and were judged by its busy share in the 0.25 s before the run when "
+                        "shorter than 0.1 s of 2 CPUs: " + ", ".join(settled) + "." if settled else "")
+                     + (" Memory sampled fewer than 5 times over the warm-up run (it was shorter than 0.5 s), so its "
+                        "peak may be missed: " + ", ".join(few_samples) + "." if few_samples else ""))
+            L.append("")
         L += targets(R)
+        L += above_floor(R)
     T = R.get("tiny") or {}
     if T:
         tasks = next((t["tasks"] for t in T.values() if "tasks" in t), None)
@@ -941,43 +1031,121 @@ def report(R):
     return L
 
 
+def normalize(R):
+    """Results written before the light kernel (one kernel, "kernel" and
+    compute = row -> cells) read as the new shape: kernels and compute =
+    kernel -> row -> cells."""
+    if "kernels" not in R:
+        R["kernels"] = {"sort": R.get("kernel", KERNEL_TEXT["sort"])}
+        R["compute"] = {"sort": R.get("compute") or {}}
+    return R
+
+
+def fsd(x):
+    """A signed duration."""
+    return f"{x * 1e3:+.0f} ms" if abs(x) < 1 else f"{x:+.2f} s"
+
+
+def ok(r):
+    return r is not None and "1" in r and "2" in r
+
+
 def targets(R):
-    C = R["compute"]
-    ok = lambda r: r is not None and "1" in r and "2" in r  # noqa: E731
-    s, ray, std, alone = C.get("shoal"), C.get("ray"), C.get("stdlib"), C.get("alone")
     size = f"{R['mib'] / 1024:g} GiB" if R["mib"] >= 1024 else f"{R['mib']} MiB"
-    L = ["**Targets** (reported, not asserted):", "", "| target | verdict | measured |", "| --- | --- | --- |"]
-    if not ok(s):
-        return L + ["| all | n/a | the shoal row did not run |"]
     floors = [f["parallel_speedup"] for f in (R.get("floor_before", {}), R.get("floor_after", {})) if "parallel_speedup" in f]
     floor_txt = ", ".join(f"{x:.2f}x" for x in floors) or "not measured"
-    sp = s["speedup"]
-    if floors and max(floors) >= 1.9:
-        verdict = "MET" if sp >= 1.8 else "NOT MET"
-    else:
-        verdict = f"n/a (the C floor was below 1.9x; {'≥' if sp >= 1.8 else '<'} 1.8x)"
-    own = f"; the kernel's own floor (two forked processes, no pool): {alone['speedup']:.2f}x" if ok(alone) else ""
-    L.append(f"| ≥ 1.8x speed-up on 2 workers where the C floor is ≥ 1.9x | {verdict} | "
-             f"{sp:.2f}x; C floor before / after: {floor_txt}{own} |")
-    if ok(ray):
-        ratio = s["2"]["wall_s"] / ray["2"]["wall_s"]
-        r1 = s["1"]["wall_s"] / ray["1"]["wall_s"]
-        L.append(f"| shoal wall within 10% of Ray's or better (2 workers) | {'MET' if ratio <= 1.10 else 'NOT MET'} | "
-                 f"shoal / Ray = {ratio:.3f} ({fs(s['2']['wall_s'])} vs {fs(ray['2']['wall_s'])}); "
-                 f"1 worker: {r1:.3f} |")
-    else:
-        L.append(f"| shoal wall within 10% of Ray's or better | n/a | Ray: {(ray or {}).get('na') or (ray or {}).get('error') or 'not run'} |")
-    if ok(std):
-        x2 = std["2"]["wall_s"] / s["2"]["wall_s"]
-        x1 = std["1"]["wall_s"] / s["1"]["wall_s"]
-        extra = ""
+    L = ["**Targets** (reported, not asserted), each judged on each kernel:", "",
+         "| target | kernel | verdict | measured |", "| --- | --- | --- | --- |"]
+    rows = {"speedup": [], "ray": [], "stdlib": []}
+    tenx = {}
+    for which in R["kernels"]:
+        C = R["compute"].get(which) or {}
+        s, ray, std, alone = C.get("shoal"), C.get("ray"), C.get("stdlib"), C.get("alone")
+        kern = f"`{which}`"
+        if not ok(s):
+            rows["speedup"].append(f"| all | {kern} | n/a | the shoal row did not run |")
+            continue
+        sp = s["speedup"]
+        if floors and max(floors) >= 1.9:
+            verdict = "MET" if sp >= 1.8 else "NOT MET"
+        else:
+            verdict = f"n/a (the C floor was below 1.9x; {'≥' if sp >= 1.8 else '<'} 1.8x)"
+        own = ""
         if ok(alone):
-            o_s = s["2"]["wall_s"] - alone["2"]["wall_s"]
-            o_p = std["2"]["wall_s"] - alone["2"]["wall_s"]
-            extra = (f"; time above the no-pool floor (two forked processes, {fs(alone['2']['wall_s'])}): "
-                     f"stdlib {fs(o_p)}, shoal {fs(o_s)}")
-        L.append(f"| ≥ 10x faster than the stdlib pool at {size} | {'MET' if x2 >= 10 else 'NOT MET'} | "
-                 f"stdlib / shoal wall = {x2:.2f}x on 2 workers, {x1:.2f}x on 1{extra} |")
+            own = f"; the kernel's own floor (two forked processes, no pool): {alone['speedup']:.2f}x"
+            if alone["speedup"] < 1.8 and sp < 1.8:
+                own += " (below 1.8x: out of reach for any pool on this machine)"
+        rows["speedup"].append(f"| ≥ 1.8x speed-up on 2 workers where the C floor is ≥ 1.9x | {kern} | {verdict} | "
+                               f"{sp:.2f}x; C floor before / after: {floor_txt}{own} |")
+        if ok(ray):
+            ratio = s["2"]["wall_s"] / ray["2"]["wall_s"]
+            r1 = s["1"]["wall_s"] / ray["1"]["wall_s"]
+            rows["ray"].append(f"| shoal wall within 10% of Ray's or better (2 workers) | {kern} | "
+                               f"{'MET' if ratio <= 1.10 else 'NOT MET'} | shoal / Ray = {ratio:.3f} "
+                               f"({fs(s['2']['wall_s'])} vs {fs(ray['2']['wall_s'])}); 1 worker: {r1:.3f} |")
+        else:
+            rows["ray"].append(f"| shoal wall within 10% of Ray's or better | {kern} | n/a | Ray: "
+                               f"{(ray or {}).get('na') or (ray or {}).get('error') or 'not run'} |")
+        if ok(std):
+            x2 = std["2"]["wall_s"] / s["2"]["wall_s"]
+            x1 = std["1"]["wall_s"] / s["1"]["wall_s"]
+            tenx[which] = x2
+            extra = ""
+            if ok(alone):
+                a1, a2 = alone["1"]["wall_s"], alone["2"]["wall_s"]
+                extra = (f"; ceiling (stdlib / no pool: a pool costing nothing) {std['2']['wall_s'] / a2:.2f}x on 2, "
+                         f"{std['1']['wall_s'] / a1:.2f}x on 1; time above the no-pool floor ({fs(a2)} on 2, {fs(a1)} "
+                         f"on 1): stdlib {fsd(std['2']['wall_s'] - a2)} / {fsd(std['1']['wall_s'] - a1)}, shoal "
+                         f"{fsd(s['2']['wall_s'] - a2)} / {fsd(s['1']['wall_s'] - a1)} (2 / 1 workers)")
+            rows["stdlib"].append(f"| ≥ 10x faster than the stdlib pool at {size} | {kern} | "
+                                  f"{'MET' if x2 >= 10 else 'NOT MET'} | stdlib / shoal wall = {x2:.2f}x on 2 workers, "
+                                  f"{x1:.2f}x on 1{extra} |")
+        else:
+            rows["stdlib"].append(f"| ≥ 10x faster than the stdlib pool at {size} | {kern} | n/a | stdlib: "
+                                  f"{(std or {}).get('na') or (std or {}).get('error') or 'not run'} |")
+    L += rows["speedup"] + rows["ray"] + rows["stdlib"]
+    if tenx:
+        held = [f"`{k}` ({x:.1f}x)" for k, x in tenx.items() if x >= 10]
+        not_held = [f"`{k}` ({x:.1f}x)" for k, x in tenx.items() if x < 10]
+        verdict = " and ".join(p for p in ((f"met with {', '.join(held)}" if held else ""),
+                                           (f"not met with {', '.join(not_held)}" if not_held else "")) if p)
+        L += ["", f"The 10x target (2 workers) is {verdict}."]
+        costs = []
+        for which in tenx:
+            C = R["compute"][which]
+            if ok(C.get("alone")):
+                a2 = C["alone"]["2"]["wall_s"]
+                costs.append(f"`{which}`: floor {fs(a2)}, stdlib {fsd(C['stdlib']['2']['wall_s'] - a2)}, shoal "
+                             f"{fsd(C['shoal']['2']['wall_s'] - a2)}, ceiling {C['stdlib']['2']['wall_s'] / a2:.1f}x")
+        if costs:
+            L[-1] += (" On 2 workers the ratio is (floor + the stdlib pool's cost) / (floor + shoal's cost), where "
+                      "floor = the kernel on two processes without a pool, and the stdlib pool's cost is pickling and "
+                      "copying the chunks; it can be at most the ceiling stdlib / floor, reached by a pool that "
+                      "costs nothing: " + "; ".join(costs) + ".")
+    return L
+
+
+def above_floor(R):
+    """Every row's wall minus the no-pool row's (alone), per kernel and
+    worker count: what each way of getting chunks to workers costs."""
+    K = [w for w in R["kernels"] if ok((R["compute"].get(w) or {}).get("alone"))]
+    if not K:
+        return []
+    head = " | ".join(f"`{w}`, {k} worker{'s' if k == '2' else ''}" for w in K for k in ("1", "2"))
+    L = ["", "**Time above the no-pool floor** (row's wall minus the alone row's wall, same kernel, same worker "
+         "count; the floor itself in the last line):", "",
+         f"| row | {head} |", "| --- |" + " ---: |" * (2 * len(K))]
+    for name, label in ROWS.items():
+        if name == "alone":
+            continue
+        cells = []
+        for w in K:
+            r, a = R["compute"][w].get(name), R["compute"][w]["alone"]
+            for k in ("1", "2"):
+                cells.append(fsd(r[k]["wall_s"] - a[k]["wall_s"]) if ok(r) else "–")
+        L.append(f"| {name} | " + " | ".join(cells) + " |")
+    L.append("| floor (alone) | " + " | ".join(fs(R["compute"][w]["alone"][k]["wall_s"]) for w in K for k in ("1", "2"))
+             + " |")
     return L
 
 
