@@ -1,5 +1,4 @@
 // call_site.cpp — see call_site.hpp.
-#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "call_site.hpp"

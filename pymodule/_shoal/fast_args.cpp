@@ -1,5 +1,4 @@
 // fast_args.cpp — see fast_args.hpp.
-#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "fast_args.hpp"
