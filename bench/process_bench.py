@@ -71,11 +71,9 @@ import json
 import operator
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -84,6 +82,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from machine import build_floors, tree_pids  # noqa: E402
+
 MiB, GiB = 1 << 20, 1 << 30
 T0 = time.monotonic()
 
@@ -192,25 +193,6 @@ def settle(what, limit_s=None, busy_below=0.05):
             return time.monotonic() - start
     log(f"  the machine stayed busy ({busy:.0%}) for {limit_s:.0f} s before {what}: measuring anyway")
     return time.monotonic() - start
-
-
-def tree_pids(root):
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for p, pp in parent.items():
-            if pp in tree and p not in tree:
-                tree.add(p)
-                grew = True
-    return tree
 
 
 def tree_pss(root=None):
@@ -662,25 +644,6 @@ def tiny_child(args):
 
 # ================================================================ the orchestrator
 
-FLOORS_EXE = [None]
-
-
-def build_floors():
-    """bench/floors.c built as bench/suite.py builds it (cc -O2 -pthread)
-    into a folder removed at exit; its path, or None without a compiler."""
-    if FLOORS_EXE[0]:
-        return FLOORS_EXE[0]
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        return None
-    import atexit
-    d = tempfile.mkdtemp(prefix="shoal-floors-")
-    atexit.register(shutil.rmtree, d, True)
-    exe = os.path.join(d, "floors")
-    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
-                   capture_output=True, text=True)
-    FLOORS_EXE[0] = exe
-    return exe
 
 
 def parallel_floor():

@@ -28,11 +28,9 @@ import json
 import os
 import pickle
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -43,6 +41,7 @@ sys.path.insert(0, HERE)
 import shoal  # noqa: E402
 
 import workloads  # noqa: E402
+from machine import build_floors, tree_pids  # noqa: E402
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 BEGIN, END = "<!-- suite-bench:begin -->", "<!-- suite-bench:end -->"
@@ -744,24 +743,8 @@ def meminfo():
 def tree_pss():
     """Proportional set size of this process and all its descendants: each
     shared page counted once in total, whatever the number of mappers."""
-    me = os.getpid()
-    parent = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, grew = {me}, True
-    while grew:
-        grew = False
-        for p, pp in parent.items():
-            if pp in tree and p not in tree:
-                tree.add(p)
-                grew = True
     total = 0
-    for p in tree:
+    for p in tree_pids():
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
@@ -1070,25 +1053,6 @@ COMPUTE_LABELS = {
 
 # ================================================================ floors
 
-FLOORS_EXE = [None]   # bench/floors.c, built once per run (run_floors)
-
-
-def build_floors():
-    """Builds bench/floors.c into a folder removed at exit; its path, or None
-    without a C compiler."""
-    if FLOORS_EXE[0]:
-        return FLOORS_EXE[0]
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        return None
-    import atexit
-    d = tempfile.mkdtemp(prefix="shoal-floors-")
-    atexit.register(shutil.rmtree, d, True)
-    exe = os.path.join(d, "floors")
-    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "floors.c")], check=True,
-                   capture_output=True, text=True)
-    FLOORS_EXE[0] = exe
-    return exe
 
 
 def run_floors(env):

@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import random
-import queue
 import re
 import shutil
 import signal
@@ -30,6 +29,9 @@ import time
 import uuid
 
 import pytest
+
+from cli_programs import LineReader, block_bytes, broker_path, cli_path, fixture_path  # noqa: F401 (fixtures)
+from cli_programs import stop_process as _stop
 
 SHM = pathlib.Path("/dev/shm")
 ARENA_SIZE = 16 * 1024 * 1024
@@ -62,92 +64,16 @@ HOLDER_KEYS = [
 ]
 
 
-def block_bytes(payload):
-    """Whole block bytes for a payload: header plus payload rounded up to 64 (at least 64)."""
-    return 64 + max(ALIGN, (payload + ALIGN - 1) // ALIGN * ALIGN)
-
-
 LEDGER_BLOCK = block_bytes(LEDGER_PAYLOAD)
 
 
 # ------------------------------------------------------------ programs ----
 
 
-def _executable(path):
-    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
-
-
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.fixture(scope="session")
-def cli_path():
-    path = _executable(os.environ.get("SHOAL_CLI")) or shutil.which("shoal")
-    if path is None:
-        pytest.skip("the shoal CLI is neither named by $SHOAL_CLI (e.g. SHOAL_CLI=build/tools/shoal) nor on PATH")
-    return path
-
-
-@pytest.fixture(scope="session")
-def broker_path(cli_path):
-    sibling = pathlib.Path(cli_path).resolve().parent.parent / "broker" / "shoal-broker"
-    path = _executable(os.environ.get("SHOAL_BROKER")) or _executable(str(sibling)) or shutil.which("shoal-broker")
-    if path is None:
-        pytest.skip("shoal-broker is neither named by $SHOAL_BROKER, nor in the CLI's build dir, nor on PATH")
-    return path
-
-
-@pytest.fixture(scope="session")
-def fixture_path(cli_path):
-    candidates = [
-        os.environ.get("SHOAL_ARENA_FIXTURE"),
-        str(pathlib.Path(cli_path).resolve().parent / "arena_fixture"),  # the CLI's build dir
-        str(REPO / "build" / "tools" / "arena_fixture"),  # when the CLI is an installed one
-    ]
-    for candidate in candidates:
-        if _executable(candidate):
-            return candidate
-    pytest.skip("the test fixture arena_fixture was not found (build with -Dtests=true, or set $SHOAL_ARENA_FIXTURE)")
-
-
 # ---------------------------------------------------------- processes ----
-
-
-class LineReader:
-    """Reads a child's stdout on a thread, so that waiting for a line can time out."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.lines = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)  # end of output
-
-    def wait_for(self, prefix, timeout=10.0):
-        """The next line starting with `prefix`; fails after `timeout` seconds or at end of output."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"{self.proc.args[0]} printed no {prefix!r} line within {timeout} s") from None
-            if line is None:
-                raise AssertionError(f"{self.proc.args[0]} exited with {self.proc.wait()} before printing {prefix!r}")
-            if line.startswith(prefix):
-                return line
-
-
-def _stop(proc, sig=signal.SIGTERM, grace=5.0):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Arena:

@@ -20,18 +20,18 @@ $SHOAL_ARENA_FIXTURE or beside the CLI or build/tools/ of this checkout.
 import json
 import os
 import pathlib
-import queue
 import random
 import re
 import shutil
-import signal
 import struct
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
+
+from cli_programs import LineReader, block_bytes, broker_path, cli_path, fixture_path  # noqa: F401 (fixtures)
+from cli_programs import stop_process
 
 SHM = pathlib.Path("/dev/shm")
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -52,77 +52,6 @@ OWNER_KEYS = ["type", "entry", "ticket", "pid", "created_ns", "expires_ns"]
 SECOND = 1_000_000_000
 
 
-def block_bytes(payload):
-    return 64 + max(ALIGN, (payload + ALIGN - 1) // ALIGN * ALIGN)
-
-
-# ------------------------------------------------------------ programs ----
-
-
-def _executable(path):
-    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
-
-
-@pytest.fixture(scope="module")
-def cli_path():
-    path = _executable(os.environ.get("SHOAL_CLI")) or shutil.which("shoal")
-    if path is None:
-        pytest.skip("the shoal CLI is neither named by $SHOAL_CLI (e.g. SHOAL_CLI=build/tools/shoal) nor on PATH")
-    return path
-
-
-@pytest.fixture(scope="module")
-def broker_path(cli_path):
-    sibling = pathlib.Path(cli_path).resolve().parent.parent / "broker" / "shoal-broker"
-    path = _executable(os.environ.get("SHOAL_BROKER")) or _executable(str(sibling)) or shutil.which("shoal-broker")
-    if path is None:
-        pytest.skip("shoal-broker is neither named by $SHOAL_BROKER, nor in the CLI's build dir, nor on PATH")
-    return path
-
-
-@pytest.fixture(scope="module")
-def fixture_path(cli_path):
-    for candidate in (os.environ.get("SHOAL_ARENA_FIXTURE"),
-                      str(pathlib.Path(cli_path).resolve().parent / "arena_fixture"),
-                      str(REPO / "build" / "tools" / "arena_fixture")):
-        if _executable(candidate):
-            return candidate
-    pytest.skip("the test fixture arena_fixture was not found (build with -Dtests=true, or set $SHOAL_ARENA_FIXTURE)")
-
-
-class Lines:
-    """A child's stdout lines, read on a thread, so that waiting for one can time out."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.queue = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.queue.put(line)
-        self.queue.put(None)
-
-    def next(self, timeout=10.0):
-        try:
-            line = self.queue.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"{self.proc.args[0]} printed nothing within {timeout} s") from None
-        if line is None:
-            raise AssertionError(f"{self.proc.args[0]} exited with {self.proc.wait()}: {self.proc.stderr.read()}")
-        return line
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def new_arena(broker_path):
     """Factory: an arena served by shoal-broker, whose rounds (reaping, expiring) are `interval_ms` apart."""
@@ -133,14 +62,14 @@ def new_arena(broker_path):
         proc = subprocess.Popen([broker_path, "--name", name, "--size", "16MiB", "--interval", str(interval_ms)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         made.append((proc, name))
-        lines = Lines(proc)
+        lines = LineReader(proc)
         while not lines.next().startswith("shoal-broker: serving"):
             pass
         return name
 
     yield make
     for proc, name in made:
-        _stop(proc)
+        stop_process(proc)
         (SHM / f"shoal.{name}").unlink(missing_ok=True)
 
 
@@ -155,7 +84,7 @@ class Pickler:
         self.slot = int(fields["slot"])
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc)
         assert self.proc.returncode == 0
 
 
@@ -171,7 +100,7 @@ def pickle_blocks(fixture_path):
             args.append("--in-flight-only")
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
-        lines = Lines(proc)
+        lines = LineReader(proc)
         tickets = []
         while (line := lines.next()).startswith("TICKET"):
             tickets.append({k: v if k == "block" else int(v)
@@ -182,7 +111,7 @@ def pickle_blocks(fixture_path):
 
     yield make
     for proc in procs:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture
