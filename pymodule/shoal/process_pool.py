@@ -112,7 +112,10 @@ _PLAIN = frozenset({int, float, complex, bool, str, bytes, type(None)})
 
 
 def _plain(values):
-    return all(type(v) in _PLAIN for v in values)
+    for value in values:
+        if type(value) not in _PLAIN:
+            return False
+    return True
 
 
 def _pack(value):
@@ -150,17 +153,25 @@ class _Call:
     future instead of killing the worker. ``refs`` collects what was issued,
     for the caller to release when the future completes."""
 
-    __slots__ = ("fn", "args", "kwargs", "refs")
+    __slots__ = ("fn", "args", "kwargs", "refs", "future")
 
     def __init__(self, fn, args, kwargs):
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.refs = []
+        self.refs = self.future = None
 
     def __reduce__(self):
         if _plain(self.args) and _plain(self.kwargs.values()):
             return _PlainCall, (self.fn, self.args, self.kwargs)
         payload, refs = _pack((self.fn, self.args, self.kwargs))
-        self.refs.extend(refs)
+        if refs:
+            # Released when the task ends (received by then, or never: a
+            # worker that died, a cancelled task). This runs on the pool's
+            # feeder thread, perhaps before submit() has the future: each
+            # side publishes, then looks at the other's, so one of them
+            # registers the release (both may: a second release is a no-op).
+            self.refs = refs
+            if self.future is not None:
+                self.future.add_done_callback(functools.partial(_release_when_done, refs))
         return _Payload, (payload, refs)
 
 
@@ -216,6 +227,13 @@ def _call(call):
     return _Result(*_pack(result))
 
 
+def _call_plain(fn, /, *args, **kwargs):
+    result = fn(*args, **kwargs)
+    if type(result) in _PLAIN:
+        return result
+    return _Result(*_pack(result))
+
+
 def _run_chunk(fn, chunk):
     """One call for many items (map's chunksize)."""
     return [fn(*args) for args in chunk]
@@ -255,10 +273,14 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
         )
 
     def submit(self, fn, /, *args, **kwargs):
+        if _plain(args) and _plain(kwargs.values()):
+            # Nothing to pass by reference: the stdlib's own path, with the
+            # result packed in the worker (_call_plain).
+            return super().submit(_call_plain, fn, *args, **kwargs)
         call = _Call(fn, args, kwargs)
-        future = super().submit(_call, call)
-        # Received by then, or never: a worker that died, a cancelled task.
-        future.add_done_callback(functools.partial(_release_when_done, call.refs))
+        call.future = future = super().submit(_call, call)
+        if call.refs:  # already pickled (see _Call.__reduce__)
+            future.add_done_callback(functools.partial(_release_when_done, call.refs))
         return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
@@ -304,5 +326,4 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
 
 
 def _release_when_done(refs, future):
-    if refs:
-        _pickling.release(refs)
+    _pickling.release(refs)
