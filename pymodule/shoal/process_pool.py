@@ -283,6 +283,15 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
             future.add_done_callback(functools.partial(_release_when_done, call.refs))
         return future
 
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            # Workers end by os._exit, which never detaches them from the
+            # arena: what they still held is released here, now that they are
+            # joined, rather than at the broker's next round, so the arena is
+            # back to what the caller holds when shutdown returns.
+            self._arena.reap()
+
     def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
         """As ``concurrent.futures.Executor.map`` (3.14): results in input
         order; ``chunksize`` items per call; with ``buffersize``, at most that

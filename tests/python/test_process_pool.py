@@ -147,6 +147,20 @@ def test_shutdown_cancels_pending_futures_and_refuses_new_ones():
         pool.submit(pool_work.add, 1, 2)
 
 
+def test_the_arena_is_back_to_the_callers_use_when_shutdown_returns():
+    arena = shoal.default_arena()
+    array = np.asarray(shoal.empty((1000,), "float64"))
+    array[:] = 1.0
+    baseline = quiet_used()
+    holders = arena.stats()["holders"]
+    with shoal.ProcessPoolExecutor(2) as pool:
+        sums = list(pool.map(np.sum, [array[:500], array[500:]]))
+        assert arena.stats()["holders"] == holders + 2
+    # No waiting for the broker's round: shutdown reaped the joined workers.
+    assert (arena.stats()["holders"], arena.used) == (holders, baseline)
+    assert sums == [500.0, 500.0]
+
+
 def test_max_tasks_per_child_replaces_workers():
     with shoal.ProcessPoolExecutor(1, max_tasks_per_child=1) as pool:
         pids = {pool.submit(pool_work.pid).result(timeout=60) for _ in range(3)}
