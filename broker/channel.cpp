@@ -207,10 +207,15 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   BlockHeader* target = holder_->arena_->heap_->resolve(item);
-  if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
-      item.offset == block_.handle().offset) {
+  if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
     throw InvalidHandle("arena '" + holder_->arena_->name() + "': cannot send " + to_string(item) +
-                        ": it names no live block (or the channel itself)");
+                        ": it names no live block");
+  }
+  if (closes_cycle_locked(item.offset)) {
+    throw ReferenceCycle("arena '" + holder_->arena_->name() + "': cannot send " + to_string(item) +
+                         " into channel " + to_string(block_.handle()) +
+                         ": it holds that channel (itself, or through values pending in channels), and a "
+                         "channel that holds itself could never be freed");
   }
   // The slot owns a reference from its commit on; the refcount follows
   // (repair recounts if we die in between).

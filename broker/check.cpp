@@ -17,7 +17,11 @@
 //     a poisoned channel's slots own nothing, whatever head and tail say),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
-//     and each holder's totals add up.
+//     and each holder's totals add up;
+//   * reachability: every used block is owned, directly or through objects
+//     and channels, by a holder or an in-flight reference; one that only
+//     other blocks own in a ring (a channel holding itself) is reported, as
+//     nothing could ever free it.
 //
 // It trusts nothing: every offset is bounded before it is followed and
 // every loop is bounded by the heap size, so a corrupt or changing image
@@ -31,6 +35,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "block_heap.hpp"
@@ -65,6 +70,7 @@ struct BlockRecord {
   std::uint32_t owners = 0;  // ledger entries naming it
   bool listed = false;       // seen in a free list
   bool ledger_owned = false; // a ledger block linked from an active holder
+  bool rooted = false;       // owned by a ledger entry or an in-flight reference
 };
 
 class Checker {
@@ -298,6 +304,7 @@ class Checker {
           continue;
         }
         ++target->owners;
+        target->rooted = true;
         ++refs;
         bytes += target->header.size;
       }
@@ -412,6 +419,48 @@ class Checker {
         continue;
       }
       ++child->owners;
+      owned_by_blocks_.emplace_back(at, entry.offset);
+    }
+  }
+
+  // Blocks that no holder or in-flight reference reaches, through objects
+  // and channels, yet are owned: only a ring of owners keeps them.
+  void check_reachability() {
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> owned;
+    for (const auto& [parent, child] : owned_by_blocks_) owned[parent].push_back(child);
+    std::vector<std::uint64_t> work;
+    std::unordered_set<std::uint64_t> reached;
+    for (const auto& [at, record] : blocks_) {
+      if (record.rooted) {
+        reached.insert(at);
+        work.push_back(at);
+      }
+    }
+    while (!work.empty()) {
+      const std::uint64_t at = work.back();
+      work.pop_back();
+      const auto children = owned.find(at);
+      if (children == owned.end()) continue;
+      for (const std::uint64_t child : children->second) {
+        if (reached.insert(child).second) work.push_back(child);
+      }
+    }
+    for (const auto& [at, record] : blocks_) {
+      if (record.header.state != static_cast<std::uint32_t>(BlockState::used) || record.owners == 0 ||
+          reached.contains(at)) {
+        continue;
+      }
+      problem("ownership: block " + std::to_string(at) + " (" + kind_name(record.header.kind) +
+              ") is owned only through a reference cycle (a channel holding itself): it can never be freed");
+    }
+  }
+
+  static std::string kind_name(std::uint32_t kind) {
+    switch (static_cast<BlockKind>(kind)) {
+      case BlockKind::object: return "object";
+      case BlockKind::channel: return "channel";
+      case BlockKind::blob: return "blob";
+      default: return "kind " + std::to_string(kind);
     }
   }
 
@@ -436,6 +485,7 @@ class Checker {
         continue;
       }
       ++target->owners;
+      target->rooted = true;
       if (entry.expires_boot_ns < entry.created_boot_ns ||
           entry.expires_boot_ns - entry.created_boot_ns > layout::kMaxInFlightNs) {
         problem("in-flight entry " + std::to_string(i) + " has a deadline no lifetime allows");
@@ -464,6 +514,7 @@ class Checker {
         count_owned_entries(at, record);
       }
     }
+    check_reachability();
     for (const auto& [at, record] : blocks_) {
       if (record.header.state != static_cast<std::uint32_t>(BlockState::used)) continue;
       const std::string where = "block " + std::to_string(at) + " (" + std::to_string(record.header.size) + " bytes)";
@@ -484,6 +535,7 @@ class Checker {
   std::uint64_t bytes_;
   ArenaHeader header_{};
   std::map<std::uint64_t, BlockRecord> blocks_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> owned_by_blocks_;  // (owner, owned) from tables and slots
   std::uint64_t used_bytes_ = 0;
   std::uint64_t used_blocks_ = 0;
   std::uint64_t free_blocks_ = 0;

@@ -432,12 +432,16 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
     throw InvalidArgument("arena '" + arena_->name() + "': object too large");
   }
   ArenaLock lock(*arena_);
+  bool holds_channel = false;
   for (std::size_t i = 0; i < children.size(); ++i) {
     const BlockHeader* child = arena_->heap_->resolve(children[i]);
     if (child == nullptr || child->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
       throw InvalidHandle("arena '" + arena_->name() + "': child " + std::to_string(i) + " (" +
                           to_string(children[i]) + ") names no live block");
     }
+    holds_channel = holds_channel || child->kind == static_cast<std::uint32_t>(BlockKind::channel) ||
+                    (std::atomic_ref<const std::uint16_t>(child->flags).load(std::memory_order_relaxed) &
+                     layout::kHoldsChannel) != 0;
   }
   ensure_free_entry_locked();
   std::uint64_t offset = 0;
@@ -448,6 +452,10 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
     throw;
   }
   arena_->heap_->header_at(offset)->site = site;
+  if (holds_channel) {
+    std::atomic_ref<std::uint16_t>(arena_->heap_->header_at(offset)->flags)
+        .store(layout::kHoldsChannel, std::memory_order_relaxed);  // no one else sees the block yet
+  }
   std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
   auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
   for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};

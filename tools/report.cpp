@@ -46,6 +46,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::system_error: return "system_error";
     case ErrorCode::ticket_expired: return "ticket_expired";
     case ErrorCode::foreign_handle: return "foreign_handle";
+    case ErrorCode::reference_cycle: return "reference_cycle";
   }
   return "unknown";
 }

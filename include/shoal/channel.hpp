@@ -145,6 +145,9 @@ class Channel {
   // Puts `item` in a slot; `moving`, if given, is the caller's reference
   // to it, which moves into the slot instead of a new one being added.
   Attempt send_locked(Handle item, HeldBlock* moving = nullptr);
+  // True when this channel is `item` or owns it already: sending `item`
+  // here would make the channel own itself (channel_cycles.cpp).
+  bool closes_cycle_locked(std::uint64_t item) const;
   Attempt send_inline_locked(InlineValue value);
   // Appends `entry` to the ring, or says the ring is full; throws once ended.
   Attempt append_locked(layout::ChildEntry entry);

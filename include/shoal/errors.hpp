@@ -30,6 +30,7 @@ enum class ErrorCode {
   system_error,       // an OS call failed in a way not listed above
   ticket_expired,     // a pickled handle's in-flight reference ended (its deadline passed, or cancelled)
   foreign_handle,     // a pickled handle of another arena (replaced under the same name) or host
+  reference_cycle,    // a send that would make a channel own itself: it could never be freed
 };
 
 class Error : public std::runtime_error {
@@ -63,6 +64,7 @@ using CorruptArena = TypedError<ErrorCode::corrupt_arena>;
 using CorruptObject = TypedError<ErrorCode::corrupt_object>;
 using TicketExpired = TypedError<ErrorCode::ticket_expired>;
 using ForeignHandle = TypedError<ErrorCode::foreign_handle>;
+using ReferenceCycle = TypedError<ErrorCode::reference_cycle>;
 
 // A poisoned channel is a closed one too: `catch (const ChannelClosed&)`
 // handles both ends of a channel's life, ChannelPoisoned only the abrupt one.

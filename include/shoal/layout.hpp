@@ -58,8 +58,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // and travel through a channel as itself, which an older reader would
 // refuse as a slot naming something other than an object. 8: the arena's
 // identity (ArenaHeader::arena_id, boot_id) and the in-flight table
-// (InFlightEntry), an owner an older reader would not count.
-inline constexpr std::uint32_t kLayoutVersion = 8;
+// (InFlightEntry), an owner an older reader would not count. 9: objects
+// that hold a channel carry kHoldsChannel; a writer that does not set it
+// would let a send close a reference cycle unseen.
+inline constexpr std::uint32_t kLayoutVersion = 9;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
 inline constexpr std::uint16_t kNoHolder = 0xFFFF;
@@ -129,6 +131,11 @@ enum BlockFlags : std::uint16_t {
   // its creator before anyone else can see the block; cleared when the
   // block is reused.
   kArrayBlob = 2,
+  // An object whose child table names a channel (or an object flagged so).
+  // Set under the lock when the object is allocated, before anyone else can
+  // see it. Lets a send's cycle check (channel_cycles.cpp) stop at every
+  // other object without reading its table.
+  kHoldsChannel = 4,
 };
 
 // The payload of a blob flagged kArrayBlob: this header, `ndim` dimensions

@@ -61,6 +61,7 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
   using shoal::ErrorCode;
   switch (code) {
     case ErrorCode::invalid_argument: return PyExc_ValueError;
+    case ErrorCode::reference_cycle: return PyExc_ValueError;  // a value that cannot go there, as a recursive one
     case ErrorCode::arena_not_found: return state->arena_not_found;
     case ErrorCode::arena_exists: return state->arena_exists;
     case ErrorCode::permission_denied: return state->arena_permission_error;

@@ -143,7 +143,7 @@ TEST_F(Channels, BadItemsAndCapacitiesAreRefused) {
   EXPECT_THROW(Channel::create(*holder, 0), InvalidArgument);
   Channel ch = Channel::create(*holder, 2);
   EXPECT_THROW(ch.send(Handle{ch.handle().offset + 64, 1}), InvalidHandle);
-  EXPECT_THROW(ch.send(ch.handle()), InvalidHandle);  // not into itself
+  EXPECT_THROW(ch.send(ch.handle()), ReferenceCycle);  // not into itself
   HeldBlock raw = holder->allocate(8);
   EXPECT_THROW(Channel::open(*holder, raw.handle()), InvalidHandle);
   EXPECT_THROW(holder->allocate(100, layout::BlockKind::channel), InvalidArgument);

@@ -446,3 +446,25 @@ def test_ctrl_c_interrupts_a_blocked_select():
         child.wait()
         child.stdout.close()
         child.stderr.close()
+
+
+# ------------------------------------------------- reference cycles ----
+
+def test_a_channel_that_would_hold_itself_is_refused_and_nothing_stays(arena):
+    a = shoal.Channel(4, arena=arena)
+    a.send("warm")  # this holder's ledger exists before the baseline
+    a.recv()
+    gc.collect()
+    baseline = arena.used
+    b = shoal.Channel(4, arena=arena)
+    for value in (a, [1, a], {"inner": (a,)}):
+        with pytest.raises(ValueError, match="holds that channel"):
+            a.send(value)
+    b.send([a])  # b holds a: fine
+    with pytest.raises(ValueError, match="holds that channel"):
+        a.send({"back": b})  # a would hold b, which holds a
+    assert len(a) == 0 and len(b) == 1
+    assert arena.check() == []
+    del b
+    gc.collect()
+    assert arena.used == baseline  # b went with what it held; nothing refused stayed
