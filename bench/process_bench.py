@@ -583,6 +583,18 @@ def row_child(args):
 
 # ================================================================ scenario 2, tiny tasks (child process)
 
+def paired_ratio(a, b, resamples=4000):
+    """Median of a[i] / b[i] over rounds, with a percentile-bootstrap 95%
+    interval: each round ran both pools back to back, so its ratio cancels
+    the drift of the machine that separate medians keep."""
+    import random
+    ratios = [x / y for x, y in zip(a, b)]
+    rng = random.Random(0)  # the same interval for the same data
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    return {"median": statistics.median(ratios), "pairs": len(ratios),
+            "ci95": [medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]]}
+
+
 def tiny_child(args):
     """Both pools in this one process, their runs interleaved (A B B A ...):
     the difference sought is a few µs per task, and this VM drifts by more
@@ -635,6 +647,11 @@ def tiny_child(args):
                     "disturbed": sum(disturbed(f) for _, f in attempts[name])}
                 log(f"  tiny {name:6s} chunksize {cs:3d}: {w:.3f} s for {T:,} tasks = {w / T * 1e6:.1f} µs/task "
                     f"(median of {len(walls)}; {min(walls) / T * 1e6:.1f}-{max(walls) / T * 1e6:.1f})")
+            if len(kept["shoal"]) == len(kept["stdlib"]) == runs:
+                ratio = paired_ratio(kept["shoal"], kept["stdlib"])
+                out["shoal"][f"chunksize_{cs}"]["vs_stdlib"] = ratio
+                log(f"  tiny shoal/stdlib chunksize {cs:3d}: {ratio['median']:.3f} "
+                    f"(95% CI {ratio['ci95'][0]:.3f}-{ratio['ci95'][1]:.3f}, {ratio['pairs']} rounds)")
     finally:
         for pool in pools.values():
             pool.shutdown()
@@ -989,6 +1006,13 @@ def report(R):
                 c = r[f"chunksize_{cs}"]
                 if c.get("disturbed"):
                     tiny_repeated.append(f"{name} chunksize {cs}: {c['disturbed']} of {len(c['all_attempts'])}")
+        ratios = [(cs, T["shoal"][f"chunksize_{cs}"]["vs_stdlib"]) for cs in (1, 100)
+                  if "vs_stdlib" in T.get("shoal", {}).get(f"chunksize_{cs}", {})]
+        if ratios:
+            L += ["", "shoal / stdlib, round by round (both pools ran back to back in each round): "
+                  + "; ".join(f"chunksize {cs}: median {r['median']:.3f}, 95% bootstrap interval "
+                              f"{r['ci95'][0]:.3f}–{r['ci95'][1]:.3f} over {r['pairs']} rounds" for cs, r in ratios)
+                  + "."]
         L += ["", "Runs repeated because other processes took more than 10% of the CPUs: "
               + ("; ".join(tiny_repeated) if tiny_repeated else "none") + "."]
     return L
