@@ -64,10 +64,17 @@ struct PathStep {
   Kind kind = Kind::root;
   std::size_t index = 0;      // Kind::index
   PyObject* item = nullptr;   // the key (dict_value, dict_key) or the element (set_item)
+  PyObject* value = nullptr;  // what sits here (borrowed: the walk holds it)
+  std::uint32_t depth = 0;    // containers above it
 
-  PathStep child_index(std::size_t i) const { return {this, Kind::index, i, nullptr}; }
-  PathStep child(Kind k, PyObject* o) const { return {this, k, 0, o}; }
+  PathStep child_index(std::size_t i, PyObject* v) const { return {this, Kind::index, i, nullptr, v, depth + 1}; }
+  PathStep child(Kind k, PyObject* o, PyObject* v) const { return {this, k, 0, o, v, depth + 1}; }
 };
+
+// Below this depth a container is not looked for among its ancestors: a
+// container that contains itself is found a few levels further down, and
+// the values people send pay nothing for the search.
+constexpr std::uint32_t kRecursionCheckDepth = 32;
 
 // "value['a'][2]", "value{frozenset()}", "value: key (1, 2)".
 std::string spell(const PathStep& step) {
@@ -97,12 +104,15 @@ class ValueFreezer {
     if (PyBool_Check(value)) return out.set_bool(value == Py_True), 0;
     if (PyLong_CheckExact(value)) return write_int(value, out);
     if (PyFloat_CheckExact(value)) return out.set_float(PyFloat_AS_DOUBLE(value)), 0;
-    if (PyUnicode_CheckExact(value)) return write_text(value, out);
+    if (PyUnicode_CheckExact(value)) return write_text(value, out, path);
     if (PyBytes_CheckExact(value)) {
       const auto* data = reinterpret_cast<const std::byte*>(PyBytes_AS_STRING(value));
       out.set_bytes({data, static_cast<std::size_t>(PyBytes_GET_SIZE(value))});
       return 0;
     }
+    const bool container = PyTuple_CheckExact(value) || PyList_CheckExact(value) || PyDict_CheckExact(value) ||
+                           PyAnySet_CheckExact(value);
+    if (container && path.depth >= kRecursionCheckDepth && refuse_nesting(value, path) < 0) return -1;
     if (PyTuple_CheckExact(value)) return write_sequence(value, out.set_tuple(PyTuple_GET_SIZE(value)), path);
     if (PyList_CheckExact(value)) return write_sequence(value, out.set_list(PyList_GET_SIZE(value)), path);
     if (PyDict_CheckExact(value)) return write_dict(value, out, path);
@@ -141,10 +151,17 @@ class ValueFreezer {
     return 0;
   }
 
-  int write_text(PyObject* value, ValueWriter out) {
+  int write_text(PyObject* value, ValueWriter out, const PathStep& path) {
     Py_ssize_t length = 0;
     const char* utf8 = PyUnicode_AsUTF8AndSize(value, &length);  // fails on lone surrogates
-    if (utf8 == nullptr) return -1;
+    if (utf8 == nullptr) {
+      PyObject* cause = PyErr_GetRaisedException();
+      PyErr_Format(PyExc_ValueError, "%s: cannot send this str: it has no UTF-8 form (%S)", spell(path).c_str(), cause);
+      PyObject* error = PyErr_GetRaisedException();
+      PyException_SetCause(error, cause);  // steals cause
+      PyErr_SetRaisedException(error);
+      return -1;
+    }
     out.set_text({utf8, static_cast<std::size_t>(length)});
     return 0;
   }
@@ -159,7 +176,7 @@ class ValueFreezer {
       }
       PyObject* item = PyTuple_Check(value) ? PyTuple_GET_ITEM(value, i) : PyList_GET_ITEM(value, i);
       Py_INCREF(item);
-      const int result = write(item, items[i], path.child_index(i));
+      const int result = write(item, items[i], path.child_index(i, item));
       Py_DECREF(item);
       if (result < 0) return -1;
     }
@@ -176,7 +193,7 @@ class ValueFreezer {
         result = PyErr_Occurred() ? -1 : changed_size("set", path);
         break;
       }
-      result = write(item, items[i], path.child(PathStep::Kind::set_item, item));
+      result = write(item, items[i], path.child(PathStep::Kind::set_item, item, item));
       Py_DECREF(item);
     }
     Py_DECREF(iterator);
@@ -195,11 +212,36 @@ class ValueFreezer {
       }
       Py_INCREF(key);
       Py_INCREF(item);
-      int result = write(key, entries.key(i), path.child(PathStep::Kind::dict_key, key));
-      if (result == 0) result = write(item, entries.value(i), path.child(PathStep::Kind::dict_value, key));
+      int result = write(key, entries.key(i), path.child(PathStep::Kind::dict_key, key, key));
+      if (result == 0) result = write(item, entries.value(i), path.child(PathStep::Kind::dict_value, key, item));
       Py_DECREF(key);
       Py_DECREF(item);
       if (result < 0) return -1;
+    }
+    return 0;
+  }
+
+  // A container that contains itself would be written for ever, and one
+  // nested past the format's limit cannot be written: either is refused
+  // here, naming where, before the Freezer's own limit says it without.
+  static int refuse_nesting(PyObject* value, const PathStep& path) {
+    const PathStep* first = nullptr;  // the outermost place `value` sits
+    for (const PathStep* step = path.parent; step != nullptr; step = step->parent) {
+      if (step->value == value) first = step;
+    }
+    if (first != nullptr) {
+      const PathStep* again = &path;  // the first place it sits inside itself
+      for (const PathStep* step = path.parent; step != first; step = step->parent) {
+        if (step->value == value) again = step;
+      }
+      PyErr_Format(PyExc_ValueError, "%s: this %.100s is %s itself: a container that contains itself cannot be sent",
+                   spell(*again).c_str(), Py_TYPE(value)->tp_name, spell(*first).c_str());
+      return -1;
+    }
+    if (path.depth >= shoal::heap::kMaxDepth) {
+      PyErr_Format(PyExc_ValueError, "%s: nested deeper than %u containers, more than a value may be",
+                   spell(path).c_str(), shoal::heap::kMaxDepth);
+      return -1;
     }
     return 0;
   }
@@ -532,7 +574,9 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
   try {
     freezer.emplace(session.holder());
     ValueFreezer walker(state, session, *freezer, borrowed);
-    if (walker.write(value, freezer->root(), PathStep{}) == 0) {
+    PathStep root;
+    root.value = value;
+    if (walker.write(value, freezer->root(), root) == 0) {
       // The top-level object records the Python line that sent it (its
       // copied blobs stay unknown: the object names them).
       const std::uint32_t site = calling_site(state, session);

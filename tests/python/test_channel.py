@@ -427,12 +427,42 @@ def test_unsendable_values(channel, value, message):
     assert str(error.value).startswith(message)
 
 
-def test_a_cycle_is_refused_by_the_nesting_limit(arena, channel):
-    baseline = settled_used(arena, channel)
+def _self_containing_list():
     cycle = []
     cycle.append(cycle)
-    with pytest.raises(ValueError, match="nested deeper than 1000"):
-        channel.send(cycle)
+    return cycle
+
+
+def _two_dicts_in_each_other():
+    a, b = {}, {}
+    a["b"] = b
+    b["a"] = a
+    return [a]
+
+
+def _deep(levels):
+    value = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (_self_containing_list, r"^value\[0\]: this list is value itself: a container that contains itself"),
+        (_two_dicts_in_each_other, r"^value\[0\]\['b'\]\['a'\]\['b'\]: this dict is value\[0\]\['b'\] itself"),
+        (lambda: {"k": [1, _self_containing_list()]}, r"^value\['k'\]\[1\]\[0\]: this list is value\['k'\]\[1\] itself"),
+        (lambda: _deep(1200), r"^value(\[0\]){1000}: nested deeper than 1000 containers"),
+        (lambda: ["ok", "lone \ud800 surrogate"], r"^value\[1\]: cannot send this str: it has no UTF-8 form"),
+        (lambda: {"\udfff": 1}, r"^value: key '\\udfff': cannot send this str"),
+    ],
+    ids=["list-in-itself", "dicts-in-each-other", "nested-cycle", "too-deep", "surrogate", "surrogate-key"],
+)
+def test_values_that_cannot_be_written_are_refused_naming_where(arena, channel, make, message):
+    baseline = settled_used(arena, channel)
+    with pytest.raises(ValueError, match=message):
+        channel.send(make())
     gc.collect()
     assert arena.used == baseline
 
