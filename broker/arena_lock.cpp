@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <string>
 
 #include "shoal/process_identity.hpp"
@@ -104,7 +105,11 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
                        "': its lock is unrecoverable (an earlier repair failed); the arena must be destroyed");
   }
   if (rc != 0 && rc != EOWNERDEAD) {
-    throw SystemError("arena '" + arena.name() + "': locking failed with error " + std::to_string(rc));
+    // A robust, process-shared mutex answers only the codes above; any
+    // other (EINVAL for a mutex word that is no mutex, EDEADLK for an
+    // owner field naming us) means its bytes were overwritten.
+    throw CorruptArena("arena '" + arena.name() + "': its lock is damaged (pthread_mutex_lock: " +
+                       std::strerror(rc) + "); the arena must be destroyed");
   }
 
   std::atomic_ref<std::uint64_t> seq(header->mutation_seq);

@@ -392,5 +392,33 @@ def dumps_for_send(value, buffer_callback, channels):
 
 
 def loads_for_receive(payload, buffers, channels):
-    """The value of a pickle made by dumps_for_send."""
-    return _ReceiveUnpickler(io.BytesIO(payload), buffers, channels).load()
+    """The value of a pickle made by dumps_for_send.
+
+    The pickle was whole when it was sent: a stream that does not parse
+    now was altered in the arena, and says so as CorruptObject. A class or
+    function the receiver cannot import is the receiver's to fix, and keeps
+    its own exception, with a note saying where it came from."""
+    try:
+        return _ReceiveUnpickler(io.BytesIO(payload), buffers, channels).load()
+    except (ImportError, AttributeError) as exc:
+        exc.add_note("(while unpickling a value received through shoal: what it names must be importable here)")
+        raise
+    except _MALFORMED as exc:
+        if not _raised_by_the_unpickler(exc):
+            raise  # the value's own code (__setstate__, a reducer) raised it
+        raise _shoal.CorruptObject(f"a received value's pickle ({len(payload):,} bytes) is malformed: {exc}") from exc
+
+
+# What the unpickler raises on a stream that does not parse ("unsupported
+# pickle protocol" is a ValueError, a truncated stream an EOFError, a bad
+# memo index a KeyError).
+_MALFORMED = (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, OverflowError)
+
+
+def _raised_by_the_unpickler(exc):
+    """True when no Python code below load() raised `exc`: the C unpickler
+    itself did, reading the stream."""
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code is loads_for_receive.__code__

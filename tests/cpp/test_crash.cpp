@@ -8,6 +8,10 @@
 #include <cstring>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
@@ -214,6 +218,29 @@ TEST(Crash, ALiveButStuckLockOwnerMakesOthersTimeOutNotHang) {
   EXPECT_NO_THROW(holder->allocate(10));
   arena->reap_dead_holders();
   EXPECT_TRUE(arena->check().empty());
+}
+
+// A stray write over the lock's bytes: reported as the damage it is, not as
+// a system error with a bare number.
+TEST(Crash, ADamagedLockIsACorruptArena) {
+  testing::ScopedName n("damagedlock");
+  auto arena = Arena::create(n.name, 16ull << 20);
+  auto holder = arena->attach_holder();
+  const int fd = open(("/dev/shm/" + Arena::segment_name(n.name)).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  void* map = mmap(nullptr, layout::kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* header = static_cast<layout::ArenaHeader*>(map);
+  // glibc's mutex type lives in __data.__kind: a type no mutex has.
+  header->lock.__data.__kind = 0x7fff;
+  try {
+    holder->allocate(10);
+    ADD_FAILURE() << "allocated under a damaged lock";
+  } catch (const CorruptArena& e) {
+    EXPECT_NE(std::string(e.what()).find("lock is damaged"), std::string::npos) << e.what();
+  }
+  munmap(map, layout::kHeaderBytes);
 }
 
 }  // namespace

@@ -609,3 +609,48 @@ def test_channel_inside_a_user_object_is_kept_alive_in_flight():
     del box, ch
     gc.collect()
     assert shoal.default_arena().used == base
+
+
+# ------------------------------------------------ damaged pickles ----
+
+def _overwrite_in_segment(arena, old, new):
+    """Overwrites the one occurrence of `old` in the arena's segment, as a
+    stray write would."""
+    path = pathlib.Path("/dev/shm") / f"shoal.{arena.name}"
+    with open(path, "r+b") as segment:
+        data = segment.read()
+        assert data.count(old) == 1
+        segment.seek(data.index(old))
+        segment.write(new)
+
+
+def test_a_pickle_altered_in_the_arena_is_a_corrupt_object(arena, channel):
+    channel.send(fractions.Fraction(1, 3))
+    # Its protocol header: 0x80 then the protocol number; 0x80 0xff is no protocol.
+    _overwrite_in_segment(arena, b"\x80\x05\x95", b"\x80\xff\x95")
+    with pytest.raises(shoal.CorruptObject, match="pickle .* is malformed") as error:
+        channel.recv()
+    assert isinstance(error.value.__cause__, (pickle.UnpicklingError, ValueError, EOFError))
+
+
+def test_a_pickle_naming_what_the_receiver_lacks_says_where_it_came_from(arena, channel):
+    channel.send(fractions.Fraction(1, 3))
+    _overwrite_in_segment(arena, b"Fraction", b"Fxaction")
+    with pytest.raises(AttributeError, match="Fxaction") as error:
+        channel.recv()
+    assert any("received through shoal" in note for note in error.value.__notes__)
+
+
+class RefusesToUnpickle:
+    def __init__(self):
+        self.state = 1  # so that unpickling calls __setstate__
+
+    def __setstate__(self, state):
+        raise ValueError("my own refusal")
+
+
+def test_an_error_of_the_values_own_code_is_not_called_corruption(channel):
+    channel.send(RefusesToUnpickle())
+    with pytest.raises(ValueError, match="my own refusal") as error:
+        channel.recv()
+    assert not isinstance(error.value, shoal.CorruptObject)
