@@ -338,6 +338,9 @@ ObjectView Arena::object(Handle h) {
   if (table.count != 0) {  // (memcpy into an empty vector's null pointer is undefined, even for 0 bytes)
     std::memcpy(view.children.data(), payload + sizeof table, table.count * sizeof(layout::ChildEntry));
   }
+  if (std::atomic_ref<const std::uint16_t>(block->flags).load(std::memory_order_acquire) & layout::kChecksummed) {
+    verify_checksum(h, view, table.checksum);
+  }
   return view;
 }
 

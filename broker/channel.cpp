@@ -88,7 +88,7 @@ class Deadline {
 }  // namespace
 
 Channel::Channel(Holder& holder, HeldBlock block)
-    : holder_(&holder), block_(std::move(block)), capacity_(header()->capacity) {}
+    : holder_(&holder), block_(std::move(block)), capacity_(header()->capacity), options_(header()->options) {}
 
 ChannelHeader* Channel::header() const {
   return reinterpret_cast<ChannelHeader*>(holder_->arena_->base_ + block_.handle().offset +
@@ -97,7 +97,7 @@ ChannelHeader* Channel::header() const {
 
 ChildEntry* Channel::slots() const { return reinterpret_cast<ChildEntry*>(header() + 1); }
 
-Channel Channel::create(Holder& holder, std::uint32_t capacity) {
+Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t options) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     throw InvalidArgument("channel capacity " + std::to_string(capacity) + " is outside 1 .. " +
                           std::to_string(kMaxCapacity));
@@ -118,6 +118,7 @@ Channel Channel::create(Holder& holder, std::uint32_t capacity) {
   auto* h = reinterpret_cast<ChannelHeader*>(arena.base_ + offset + layout::kBlockHeaderBytes);
   std::memset(static_cast<void*>(h), 0, sizeof *h);
   h->capacity = capacity;
+  h->options = options & layout::kChannelChecksum;  // no bits this version does not know
   return Channel(holder, holder.record_locked(offset));
 }
 

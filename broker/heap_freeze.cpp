@@ -236,7 +236,7 @@ std::uint64_t Freezer::message_bytes() {
   return capnp::computeSerializedSizeInWords(*message_) * sizeof(capnp::word);
 }
 
-HeldBlock Freezer::publish(std::uint32_t site) {
+HeldBlock Freezer::publish(std::uint32_t site, bool checksum) {
   check_usable();
   if (!root_taken_) throw InvalidArgument("Freezer::publish() before root() was set");
   const auto segments = message_->getSegmentsForOutput();
@@ -248,6 +248,7 @@ HeldBlock Freezer::publish(std::uint32_t site) {
   HeldBlock object = holder_.allocate_object(handles, bytes, site);  // the object retains every child
   if (object.bytes().size() < bytes) throw InvalidArgument("object body smaller than asked for");
   write_framed(segments, object.bytes());
+  if (checksum) holder_.arena().seal_checksum(object.handle());
 
   published_ = true;
   child_by_offset_.clear();

@@ -460,7 +460,7 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
   for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};
   auto* table = reinterpret_cast<ChildTable*>(payload);
-  table->reserved = 0;
+  table->checksum = 0;  // sealed later, if at all (Arena::seal_checksum)
   table->body_offset = table_bytes;
   table->count = static_cast<std::uint32_t>(children.size());  // commit: the table is complete
   test_hooks::reach(test_hooks::Point::object_after_table);

@@ -18,7 +18,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 debian_packages=(
   g++ pkg-config ninja-build
-  libboost-dev capnproto libcapnp-dev
+  libboost-dev capnproto libcapnp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   util-linux procps

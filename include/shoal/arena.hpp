@@ -143,7 +143,13 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // The body and children of the object block `h` names, which the caller
   // holds a reference to. Throws InvalidHandle (not a live object) or
   // CorruptObject (a malformed child table).
+  // An object with a checksum (layout::kChecksummed) is verified here too:
+  // CorruptObject if its bytes were altered after it was sealed.
   ObjectView object(Handle h);
+
+  // Seals the checksum of an object this process made and no one else can
+  // see yet (object_checksum.cpp); every later object() verifies it.
+  void seal_checksum(Handle object);
 
   // The id of the site (source `file`, `line`) in this arena's site table
   // (sites.hpp), interned on first use: after that a lookup in a
@@ -183,6 +189,8 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // channel's pending items; only entries naming live blocks. Empty for
   // other kinds or a malformed table.
   std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
+  std::uint32_t object_checksum(Handle object, const ObjectView& view) const;
+  void verify_checksum(Handle object, const ObjectView& view, std::uint32_t recorded) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
   void end_in_flight_locked(std::uint64_t index);  // in_flight.cpp
   // The ledger chunk in the block at `offset`, or nullptr unless that is a

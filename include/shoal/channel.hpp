@@ -59,11 +59,15 @@ class Channel {
   };
 
   // A new, empty channel of `capacity` slots (1 .. 1,048,576).
-  static Channel create(Holder& holder, std::uint32_t capacity);
+  // `options`: layout::ChannelOptions (kChannelChecksum: senders seal what
+  // they send, see Freezer::publish).
+  static Channel create(Holder& holder, std::uint32_t capacity, std::uint32_t options = 0);
   // This holder's own reference to an existing channel. Throws InvalidHandle.
   static Channel open(Holder& holder, Handle channel);
 
   Handle handle() const { return block_.handle(); }
+  // Fixed at creation: read once when this Channel was made.
+  bool checksummed() const { return (options_ & layout::kChannelChecksum) != 0; }
 
   // Puts a new reference to `item` in the channel (the caller keeps its own),
   // waiting while the channel is full. Throws ChannelClosed, WaitTimeout,
@@ -172,6 +176,7 @@ class Channel {
   Holder* holder_;
   HeldBlock block_;
   std::uint32_t capacity_;
+  std::uint32_t options_;
 };
 
 }  // namespace shoal

@@ -190,7 +190,9 @@ class Freezer {
   // this: it drops its own references on the children (the object holds
   // its own) and accepts nothing more. Throws ArenaFull, leaving the
   // Freezer as it was. `site`: where the object was made (Arena::intern_site).
-  HeldBlock publish(std::uint32_t site = 0);
+  // With `checksum`, the object is sealed (Arena::seal_checksum) before it
+  // is returned: every reader then verifies its bytes.
+  HeldBlock publish(std::uint32_t site = 0, bool checksum = false);
 
   // Bytes the message takes so far (what publish() copies).
   std::uint64_t message_bytes();

@@ -60,7 +60,9 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // identity (ArenaHeader::arena_id, boot_id) and the in-flight table
 // (InFlightEntry), an owner an older reader would not count. 9: objects
 // that hold a channel carry kHoldsChannel; a writer that does not set it
-// would let a send close a reference cycle unseen.
+// would let a send close a reference cycle unseen; an object may carry a
+// checksum (ChildTable::checksum, kChecksummed) and a channel options
+// (ChannelHeader::options), which an older reader would not verify.
 inline constexpr std::uint32_t kLayoutVersion = 9;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
@@ -136,6 +138,10 @@ enum BlockFlags : std::uint16_t {
   // see it. Lets a send's cycle check (channel_cycles.cpp) stop at every
   // other object without reading its table.
   kHoldsChannel = 4,
+  // An object whose ChildTable::checksum covers it: every reader checks it
+  // (Arena::object) and refuses altered bytes as CorruptObject. Set by its
+  // creator before anyone else can see the block.
+  kChecksummed = 8,
 };
 
 // The payload of a blob flagged kArrayBlob: this header, `ndim` dimensions
@@ -177,7 +183,10 @@ struct FreeLinks {
 // commit). A reader bounds both before use (parse_child_table below).
 struct ChildTable {
   std::uint32_t count;        // entries that follow
-  std::uint32_t reserved;
+  // With kChecksummed: the CRC-32 of the body, the entries and each blob
+  // child's payload (object_checksum.cpp), written by the creator before
+  // the object is sent; else 0.
+  std::uint32_t checksum;
   std::uint64_t body_offset;  // from the payload start; 64-aligned, past the entries
   // ChildEntry entries[count] follow.
 };
@@ -214,6 +223,13 @@ inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_b
 // channel's owned entries counts channel_pending(), never tail - head.
 enum class ChannelState : std::uint32_t { open = 0, closed = 1, poisoned = 2 };
 
+// ChannelHeader::options.
+enum ChannelOptions : std::uint32_t {
+  // Values sent through it are checksummed objects (kChecksummed), so a
+  // receiver detects bytes altered in the arena after the send.
+  kChannelChecksum = 1,
+};
+
 struct ChannelHeader {
   std::uint32_t capacity;  // slots that follow; fixed at creation
   std::uint32_t state;     // ChannelState, under lock; commit of close and of poison
@@ -226,7 +242,8 @@ struct ChannelHeader {
   // channels`, like `sleepers`: a waiter killed while waiting leaves it high.
   std::uint32_t blocked_senders;
   std::uint32_t blocked_receivers;
-  std::uint8_t reserved[24];
+  std::uint32_t options;  // ChannelOptions; written at creation, never changed
+  std::uint8_t reserved[20];
   // ChildEntry slots[capacity] follow.
 };
 static_assert(sizeof(ChannelHeader) == 64);

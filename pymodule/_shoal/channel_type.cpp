@@ -161,6 +161,8 @@ PyObject* value_of(PyObject* self, shoal::Channel::Item item) {
 // (made by empty(), or received that way), in this channel's arena. Else
 // nothing, and the value is frozen.
 std::optional<shoal::Handle> array_blob_of(PyObject* self, PyObject* value) {
+  // A checksummed channel sends objects only: a blob has nowhere to keep one.
+  if (as_channel(self)->fields.channel->checksummed()) return std::nullopt;
   const BufferFields* buffer = buffer_fields(state_of(self), value);
   if (buffer == nullptr) buffer = buffer_viewed_whole(state_of(self), value);  // may set an error: callers check
   if (buffer == nullptr) return std::nullopt;
@@ -191,11 +193,12 @@ PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> s
 namespace {
 
 PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"capacity", "arena", nullptr};
+  static const char* keywords[] = {"capacity", "arena", "checksum", nullptr};
   unsigned long long capacity = kDefaultCapacity;
   PyObject* arena = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|KO:Channel", const_cast<char**>(keywords), &capacity,
-                                   &arena)) {
+  int checksum = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|KO$p:Channel", const_cast<char**>(keywords), &capacity,
+                                   &arena, &checksum)) {
     return nullptr;
   }
   ModuleState* state = state_of_type(type);
@@ -222,7 +225,10 @@ PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   }
   try {
     shoal::Channel channel = without_gil(
-        [&] { return shoal::Channel::create(session->holder(), static_cast<std::uint32_t>(capacity)); });
+        [&] {
+          return shoal::Channel::create(session->holder(), static_cast<std::uint32_t>(capacity),
+                                        checksum ? shoal::layout::kChannelChecksum : 0u);
+        });
     return new_channel_object(type, std::move(session), std::move(channel));
   } catch (...) {
     return raise_python_error(state);
@@ -277,7 +283,8 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
     Py_RETURN_NONE;
   }
   if (PyErr_Occurred()) return nullptr;
-  std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
+  std::optional<shoal::HeldBlock> object =
+      freeze_value(state_of(self), *as_channel(self)->fields.session, value, core(self).checksummed());
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
   // round trip, no refcount change. If the send fails it is still ours.
@@ -307,7 +314,8 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
   } else if (PyErr_Occurred()) {
     return nullptr;
   } else {
-    std::optional<shoal::HeldBlock> object = freeze_value(state_of(self), *as_channel(self)->fields.session, value);
+    std::optional<shoal::HeldBlock> object =
+        freeze_value(state_of(self), *as_channel(self)->fields.session, value, core(self).checksummed());
     if (!object) return nullptr;
     try {
       sent = without_gil([&] { return core(self).try_send(*object); });
@@ -424,6 +432,8 @@ PyObject* channel_get_poisoned(PyObject* self, void*) {
 
 PyObject* channel_get_capacity(PyObject* self, void*) { return PyLong_FromUnsignedLong(core(self).capacity()); }
 
+PyObject* channel_get_checksum(PyObject* self, void*) { return PyBool_FromLong(core(self).checksummed()); }
+
 // __reduce_ex__: pickling lives in Python (shoal/_pickling.py): by
 // reference, through an in-flight reference the arena holds meanwhile.
 PyObject* channel_reduce(PyObject* self, PyObject* protocol) {
@@ -476,17 +486,24 @@ PyGetSetDef channel_getset[] = {
     {"closed", channel_get_closed, nullptr, "True once close() or poison() was called (by anyone).", nullptr},
     {"poisoned", channel_get_poisoned, nullptr, "True once poison() was called (by anyone).", nullptr},
     {"capacity", channel_get_capacity, nullptr, "How many values may be pending.", nullptr},
+    {"checksum", channel_get_checksum, nullptr,
+     "True if values sent through it carry a checksum that every receiver verifies (Channel(checksum=True)).",
+     nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 const char channel_doc[] =
-    "Channel(capacity=64, arena=None)\n--\n\n"
+    "Channel(capacity=64, arena=None, *, checksum=False)\n--\n\n"
     "A bounded queue of values in an arena (default_arena() if None), between\n"
     "threads, interpreters and processes. Values are frozen into the arena;\n"
     "shoal.Buffers cross without a copy\n"
     "and arrive read-only. Iterating receives until the channel is closed (a\n"
     "poisoned one raises ChannelPoisoned). Pickles\n"
-    "as (arena name, handle), so multiprocessing children can open the same channel.";
+    "as (arena name, handle), so multiprocessing children can open the same channel.\n\n"
+    "checksum=True: every value sent carries a CRC-32 of its bytes (buffers and arrays\n"
+    "included) that every receiver verifies, so bytes altered in the arena after the send\n"
+    "raise CorruptObject instead of arriving changed. It costs a pass over the value's\n"
+    "bytes at each end; None, bools and small ints and floats travel in the slot unsealed.";
 
 PyType_Slot channel_slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(channel_new)},

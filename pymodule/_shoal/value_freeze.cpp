@@ -567,7 +567,8 @@ class ValueFreezer {
 
 }  // namespace
 
-std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value) {
+std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value,
+                                             bool checksum) {
   std::optional<shoal::heap::Freezer> freezer;
   std::optional<shoal::HeldBlock> object;
   std::vector<std::shared_ptr<BlockOwner>> borrowed;
@@ -580,7 +581,7 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
       // The top-level object records the Python line that sent it (its
       // copied blobs stay unknown: the object names them).
       const std::uint32_t site = calling_site(state, session);
-      object = without_gil([&] { return freezer->publish(site); });
+      object = without_gil([&] { return freezer->publish(site, checksum); });
     }
   } catch (...) {
     raise_python_error(state);

@@ -22,7 +22,9 @@ namespace shoal_py {
 // in blobs, zero-copy for shoal memory the same way. What cannot be pickled
 // raises TypeError naming where it sits ("value['a'][2]: cannot send
 // 'generator'"; "...: it cannot be pickled (reason)", chained) and leaves
-// nothing allocated. Returns nothing with a Python error set.
-std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value);
+// nothing allocated. Returns nothing with a Python error set. With
+// `checksum`, the object is sealed (shoal::Arena::seal_checksum).
+std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value,
+                                             bool checksum = false);
 
 }  // namespace shoal_py

@@ -196,6 +196,38 @@ TEST_F(Corrupt, ChildReferencesAreChecked) {
   array("", {1}, {8}, 0, "array dtype '' is not one shoal reads");
 }
 
+// An object sealed with a checksum: any byte altered afterwards, in its
+// body or in a blob it holds, is refused; untouched, it reads as before.
+TEST_F(Corrupt, AChecksummedObjectRefusesEveryAlteredByte) {
+  HeldBlock blob = holder_->allocate(1000, BlockKind::blob);
+  std::memset(blob.bytes().data(), 7, 1000);
+  auto publish = [&](bool checksum) {
+    heap::Freezer freezer(*holder_);
+    auto list = freezer.root().set_list(2);
+    list[0].set_text("a value of some length, so that the body has bytes to alter");
+    list[1].set_blob(freezer.reference(blob, 0, 1000));
+    return freezer.publish(0, checksum);
+  };
+  HeldBlock sealed = publish(true);
+  HeldBlock plain = publish(false);
+  EXPECT_EQ(read_error(*arena_, sealed.handle()), "(read without error)");
+  auto flip = [](std::byte& b) { b ^= std::byte{0x10}; };
+  // Each byte of the sealed object's body, one at a time.
+  std::span<std::byte> body = arena_->payload(sealed.handle());
+  const std::size_t table = layout::child_table_bytes(1);
+  for (std::size_t i = table; i < body.size(); ++i) {
+    flip(body[i]);
+    EXPECT_TRUE(contains(read_error(*arena_, sealed.handle()), "altered after it was sent")) << "byte " << i;
+    flip(body[i]);
+  }
+  // A byte of the blob: both objects hold it; only the sealed one notices.
+  flip(blob.bytes()[999]);
+  EXPECT_TRUE(contains(read_error(*arena_, sealed.handle()), "altered after it was sent"));
+  EXPECT_EQ(read_error(*arena_, plain.handle()), "(read without error)");
+  flip(blob.bytes()[999]);
+  EXPECT_EQ(read_error(*arena_, sealed.handle()), "(read without error)");
+}
+
 TEST_F(Corrupt, ContentCapnProtoCannotCheck) {
   HeldBlock blob = holder_->allocate(100, BlockKind::blob);
   std::memcpy(blob.bytes().data(), "ok \xC3\x28 bad", 10);
