@@ -85,8 +85,8 @@ void check_file(const struct stat& st, const std::string& name, const std::strin
   }
   if (st.st_uid != geteuid() && !other_user) {
     throw PermissionDenied("permission denied opening " + describe(name, path) + ": it belongs to " +
-                           user_name(st.st_uid) + ", not to you (" + user_name(geteuid()) +
-                           "); shoal opens another user's arena only when asked to (other_user=True in "
+                           user_name(st.st_uid) + ", not to you, " + user_name(geteuid()) +
+                           "; shoal opens another user's arena only when asked to (other_user=True in "
                            "Python, --other-user in the CLI, ArenaOptions::other_user in C++)");
   }
 }
