@@ -1,18 +1,18 @@
 // arena.cpp — creating, attaching and destroying arenas; stats and blocks.
 //
-// Boost.Interprocess provides the segment, its permissions and the mapping.
-// Nothing else of Boost.Interprocess lives in the arena: its mutexes and
-// allocators are not safe against a process dying inside them.
+// The file behind an arena is opened, checked, built and published by
+// segment_file.cpp (plain POSIX calls: no blocking open, only our own
+// regular files, a new arena published whole). This file lays out and
+// checks the header.
 #include "shoal/arena.hpp"
 
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <atomic>
 #include <algorithm>
 #include <cstdio>
@@ -23,45 +23,49 @@
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
 #include "clock.hpp"
+#include "segment_file.hpp"
 #include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/size.hpp"
-
-namespace bip = boost::interprocess;
 
 namespace shoal {
 
 using layout::ArenaHeader;
 
 struct Arena::Mapping {
-  bip::shared_memory_object segment;
-  bip::mapped_region region;
+  segment::Mapping region;
 };
 
 namespace {
 
 constexpr std::uint64_t kMaxArenaBytes = std::uint64_t{1} << 46;  // 64 TiB
 constexpr auto kReadyWait = std::chrono::seconds(2);
+// Rounds of "create; if it exists, attach; if it vanished meanwhile, create
+// again" before open_or_create gives up (only a name created and destroyed
+// over and over by others gets that far).
+constexpr int kOpenOrCreateRounds = 100;
 
-std::string shm_path(const std::string& name) { return "/dev/shm/" + Arena::segment_name(name); }
+std::string shm_path(const std::string& name) { return segment::path_of(name); }
 
-// Turns a Boost.Interprocess failure into our typed error.
-[[noreturn]] void rethrow_segment_error(const bip::interprocess_exception& e, const std::string& name,
-                                        const char* doing) {
-  const int err = e.get_native_error();
-  const std::string where = "arena '" + name + "' (" + shm_path(name) + ")";
-  if (err == EEXIST || e.get_error_code() == bip::already_exists_error) {
-    throw ArenaExists(where + " already exists");
+// A name as it can be shown in a message: control characters escaped.
+std::string printable_name(const std::string& name) {
+  std::string shown;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      shown.push_back(c);
+    } else if (c == '\n') {
+      shown += "\\n";
+    } else if (c == '\t') {
+      shown += "\\t";
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      shown += escaped;
+    }
   }
-  if (err == ENOENT || e.get_error_code() == bip::not_found_error) {
-    throw ArenaNotFound("no " + where + ": nothing of that name exists");
-  }
-  if (err == EACCES || err == EPERM || e.get_error_code() == bip::security_error) {
-    throw PermissionDenied("permission denied " + std::string(doing) + " " + where +
-                           ": it belongs to another user (mode 0600)");
-  }
-  throw SystemError(std::string(doing) + " " + where + " failed: " + e.what());
+  return shown;
 }
 
 std::string describe_bytes(const std::byte* bytes, std::size_t count) {
@@ -126,19 +130,28 @@ ArenaIdentity Arena::identity() const {
 std::string Arena::segment_name(const std::string& name) { return "shoal." + name; }
 
 void Arena::validate_name(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 200 && name.find('/') == std::string::npos &&
-                  name != "." && name != ".." && name.find('\0') == std::string::npos;
+  const auto control = std::find_if(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+  const bool ok = !name.empty() && name.size() <= 200 && name.find('/') == std::string::npos && name != "." &&
+                  name != ".." && control == name.end();
   if (!ok) {
-    throw InvalidArgument("invalid arena name '" + name +
-                          "': use 1 to 200 characters, no '/' (it becomes /dev/shm/shoal.NAME)");
+    const std::string why =
+        control != name.end() ? ": it contains a control character (" + printable_name(std::string(1, *control)) +
+                                    "), which would garble every listing and message; "
+                              : ": ";
+    throw InvalidArgument("invalid arena name '" + printable_name(name) + "'" + why +
+                          "use 1 to 200 characters, no '/' and no control characters (it becomes "
+                          "/dev/shm/shoal.NAME)");
   }
 }
 
 Arena::Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options)
     : name_(std::move(name)),
       mapping_(std::move(mapping)),
-      base_(static_cast<std::byte*>(mapping_->region.get_address())),
-      size_(mapping_->region.get_size()),
+      base_(mapping_->region.address()),
+      size_(mapping_->region.bytes()),
       creator_(creator),
       unlink_on_close_(creator),
       fork_generation_(fork_generation()),
@@ -148,35 +161,32 @@ Arena::Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, A
 Arena::~Arena() {
   heap_.reset();
   mapping_.reset();
-  if (creator_ && unlink_on_close_ && fork_generation() == fork_generation_) bip::shared_memory_object::remove(segment_name(name_).c_str());
+  if (creator_ && unlink_on_close_ && fork_generation() == fork_generation_) ::unlink(shm_path(name_).c_str());
 }
 
 std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size, ArenaOptions options) {
   validate_name(name);
-  size = size / layout::kAlign * layout::kAlign;
+  // The bounds apply to the size asked for, which the message shows (a
+  // size rounded down first would read "size 0 B" for "1B").
   if (size < layout::kMinArenaBytes || size > kMaxArenaBytes) {
     throw InvalidArgument("arena '" + name + "': size " + format_size(size) + " is outside " +
-                          format_size(layout::kMinArenaBytes) + " .. " + format_size(kMaxArenaBytes));
+                          format_size(layout::kMinArenaBytes) + " .. " + format_size(kMaxArenaBytes) +
+                          " (the smallest arena is " + format_size(layout::kMinArenaBytes) + ")");
+  }
+  size = size / layout::kAlign * layout::kAlign;  // kMinArenaBytes is a multiple: still in bounds
+  // A cheap early answer for the common case; link() in publish() below is
+  // the one that counts.
+  struct stat existing {};
+  if (::lstat(shm_path(name).c_str(), &existing) == 0) {
+    throw ArenaExists("arena '" + name + "' (" + shm_path(name) + ") already exists");
   }
   check_backing_store(name, size);
 
-  auto mapping = std::make_unique<Mapping>();
-  try {
-    mapping->segment = bip::shared_memory_object(bip::create_only, segment_name(name).c_str(), bip::read_write,
-                                                 bip::permissions(0600));
-  } catch (const bip::interprocess_exception& e) {
-    rethrow_segment_error(e, name, "creating");
-  }
-  try {
-    mapping->segment.truncate(static_cast<bip::offset_t>(size));
-    mapping->region = bip::mapped_region(mapping->segment, bip::read_write);
-  } catch (const bip::interprocess_exception& e) {
-    bip::shared_memory_object::remove(segment_name(name).c_str());
-    throw SystemError("arena '" + name + "': sizing or mapping the new segment failed: " + e.what());
-  }
-
-  std::shared_ptr<Arena> arena(new Arena(name, std::move(mapping), /*creator=*/true, options));
-  ArenaHeader* header = arena->header();
+  // Built under a private name, published whole (segment_file.hpp): no
+  // attacher ever sees the header below half-written.
+  segment::remove_abandoned_temporaries();
+  segment::PendingSegment pending(name, size);
+  ArenaHeader* header = reinterpret_cast<ArenaHeader*>(pending.address());
   // The segment is fresh and zero-filled; lay out the header.
   std::memcpy(header->magic, layout::kMagic, sizeof header->magic);
   header->layout_version = layout::kLayoutVersion;
@@ -195,39 +205,31 @@ std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size
   std::memcpy(header->arena_id, id.data(), id.size());
   std::strncpy(header->boot_id, host_boot_id().c_str(), sizeof header->boot_id - 1);
   ArenaLock::initialize(&header->lock);
-  arena->heap_->format();
-  // Attachers wait for this before trusting anything above.
+  BlockHeap(pending.address(), size, name).format();
+  // Attachers still check this (an arena made by an older shoal could be
+  // seen mid-way); after publish() it is always 1.
   std::atomic_ref<std::uint32_t>(header->ready).store(1, std::memory_order_release);
-  return arena;
+
+  auto mapping = std::make_unique<Mapping>(Mapping{pending.publish()});  // ArenaExists if taken
+  return std::shared_ptr<Arena>(new Arena(name, std::move(mapping), /*creator=*/true, options));
 }
 
 std::shared_ptr<Arena> Arena::attach(const std::string& name, Access access, ArenaOptions options) {
   validate_name(name);
-  const auto mode = access == Access::read_write ? bip::read_write : bip::read_only;
-  auto mapping = std::make_unique<Mapping>();
-  bip::offset_t bytes = 0;
-  try {
-    mapping->segment = bip::shared_memory_object(bip::open_only, segment_name(name).c_str(), mode);
-    mapping->segment.get_size(bytes);
-  } catch (const bip::interprocess_exception& e) {
-    rethrow_segment_error(e, name, "opening");
-  }
-  if (bytes < static_cast<bip::offset_t>(layout::kHeaderBytes)) {
-    throw NotAnArena(shm_path(name) + " is not a shoal arena: it is " + std::to_string(bytes) +
-                     " bytes, smaller than an arena header (" + std::to_string(layout::kHeaderBytes) + ")");
-  }
-  try {
-    mapping->region = bip::mapped_region(mapping->segment, mode);
-  } catch (const bip::interprocess_exception& e) {
-    rethrow_segment_error(e, name, "mapping");
-  }
-
-  const auto* header = static_cast<const ArenaHeader*>(mapping->region.get_address());
-  // A creator may still be laying out the header: wait briefly for `ready`.
+  auto mapping = std::make_unique<Mapping>(
+      Mapping{segment::map_existing(name, access == Access::read_write, options.other_user)});
+  const std::uint64_t mapped = mapping->region.bytes();
+  const auto* header = reinterpret_cast<const ArenaHeader*>(mapping->region.address());
+  const auto is_ready = [header] {
+    return std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) == 1;
+  };
+  // Our creators publish an arena whole, but one made by an older shoal
+  // may still be laying out its header: wait briefly for `ready` while the
+  // magic is blank or ours. Anything else is not worth waiting for.
   const auto deadline = std::chrono::steady_clock::now() + kReadyWait;
-  while (std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) != 1) {
+  while (!is_ready() && std::chrono::steady_clock::now() < deadline) {
     const bool blank = std::all_of(header->magic, header->magic + 8, [](char c) { return c == 0; });
-    if (!blank || std::chrono::steady_clock::now() > deadline) break;
+    if (!blank && std::memcmp(header->magic, layout::kMagic, sizeof layout::kMagic) != 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (std::memcmp(header->magic, layout::kMagic, sizeof layout::kMagic) != 0) {
@@ -238,17 +240,31 @@ std::shared_ptr<Arena> Arena::attach(const std::string& name, Access access, Are
     throw LayoutMismatch("arena '" + name + "' has layout version " + std::to_string(header->layout_version) +
                          "; this shoal reads layout version " + std::to_string(layout::kLayoutVersion));
   }
-  const auto mapped = static_cast<std::uint64_t>(bytes);
-  const bool sane = std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) == 1 &&
-                    header->arena_size == mapped && header->bitmap_offset == layout::kHeaderBytes &&
+  const bool sane = is_ready() && header->arena_size == mapped && header->bitmap_offset == layout::kHeaderBytes &&
                     header->heap_begin == header->bitmap_offset + header->bitmap_bytes &&
                     header->heap_begin % layout::kAlign == 0 && header->heap_begin < header->heap_end &&
                     header->heap_end <= mapped;
   if (!sane) {
     throw CorruptArena("arena '" + name + "': its header is inconsistent (size " + std::to_string(mapped) +
-                       " bytes, recorded " + std::to_string(header->arena_size) + ")");
+                       " bytes, recorded " + std::to_string(header->arena_size) +
+                       (is_ready() ? ")" : ", never marked ready by its creator)"));
   }
   return std::shared_ptr<Arena>(new Arena(name, std::move(mapping), /*creator=*/false, options));
+}
+
+std::shared_ptr<Arena> Arena::open_or_create(const std::string& name, std::uint64_t size, ArenaOptions options) {
+  for (int round = 1;; ++round) {
+    try {
+      return create(name, size, options);
+    } catch (const ArenaExists&) {
+    }
+    try {
+      return attach(name, Access::read_write, options);
+    } catch (const ArenaNotFound&) {
+      // Destroyed between our create and our attach: try again.
+      if (round == kOpenOrCreateRounds) throw;
+    }
+  }
 }
 
 bool Arena::destroy(const std::string& name) {

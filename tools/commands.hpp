@@ -15,23 +15,30 @@
 #include <cstdint>
 #include <string>
 
+#include "shoal/arena.hpp"
+
 namespace shoal::cli {
 
 inline constexpr int kExitOk = 0;       // done; the arena is sound
 inline constexpr int kExitProblem = 1;  // a problem found, a refusal, or an arena error
 inline constexpr int kExitUsage = 2;    // bad command line or arena name
 
-int run_ls(bool as_json);
-int run_stat(const std::string& name, bool as_json);
-int run_holders(const std::string& name, bool as_json);
-int run_check(const std::string& name, bool as_json);
+// `open` is how each command attaches: with --other-user, its other_user
+// is set and root may open an arena another user owns (never needed for
+// one's own; without it such a file is refused, see Arena::attach).
+int run_ls(const ArenaOptions& open, bool as_json);
+int run_stat(const std::string& name, const ArenaOptions& open, bool as_json);
+int run_holders(const std::string& name, const ArenaOptions& open, bool as_json);
+int run_check(const std::string& name, const ArenaOptions& open, bool as_json);
 struct ObjectQuery;  // views.hpp
-int run_objects(const std::string& name, const ObjectQuery& query, bool as_json);
-int run_channels(const std::string& name, bool as_json);
-int run_dump(const std::string& name, const std::string& handle, std::size_t max_items, bool as_json);
+int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json);
+int run_channels(const std::string& name, const ArenaOptions& open, bool as_json);
+int run_dump(const std::string& name, const std::string& handle, std::size_t max_items, const ArenaOptions& open,
+             bool as_json);
 // count 0: until stopped; top: how many blocks each refresh lists.
-int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top, bool as_json);
-int run_reap(const std::string& name, bool as_json);
-int run_destroy(const std::string& name, bool force, bool as_json);
+int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top,
+              const ArenaOptions& open, bool as_json);
+int run_reap(const std::string& name, const ArenaOptions& open, bool as_json);
+int run_destroy(const std::string& name, bool force, const ArenaOptions& open, bool as_json);
 
 }  // namespace shoal::cli

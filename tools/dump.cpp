@@ -320,8 +320,9 @@ Handle parse_handle(const std::string& text, const Census& census, const std::st
 
 }  // namespace
 
-int run_dump(const std::string& name, const std::string& handle_text, std::size_t max_items, bool as_json) {
-  const auto arena = Arena::attach(name, Access::read_only);
+int run_dump(const std::string& name, const std::string& handle_text, std::size_t max_items, const ArenaOptions& open,
+             bool as_json) {
+  const auto arena = Arena::attach(name, Access::read_only, open);
   const Census census = take_census(*arena);
   const Handle handle = parse_handle(handle_text, census, name);
   const BlockEntry* block = census.find(handle.offset);

@@ -28,8 +28,8 @@ namespace {
 constexpr const char* kShmDirectory = "/dev/shm";
 constexpr const char* kSegmentPrefix = "shoal.";
 
-std::shared_ptr<Arena> attach_read_only(const std::string& name) {
-  return Arena::attach(name, Access::read_only);
+std::shared_ptr<Arena> attach_read_only(const std::string& name, const ArenaOptions& open) {
+  return Arena::attach(name, Access::read_only, open);
 }
 
 std::uint64_t saturating_sub(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
@@ -89,7 +89,7 @@ struct ListedArena {
   std::string error;
 };
 
-ListedArena inspect_entry(const SegmentEntry& entry) {
+ListedArena inspect_entry(const SegmentEntry& entry, const ArenaOptions& open) {
   ListedArena listed{entry, nullptr, "", ""};
   if (!entry.regular_file) {
     listed.error_code = "not_an_arena";
@@ -97,7 +97,7 @@ ListedArena inspect_entry(const SegmentEntry& entry) {
     return listed;
   }
   try {
-    const auto arena = attach_read_only(entry.name);
+    const auto arena = attach_read_only(entry.name, open);
     listed.snapshot = std::make_unique<Snapshot>(take_snapshot(*arena, Depth::header));
   } catch (const Error& e) {
     listed.error_code = error_code_name(e.code());
@@ -341,9 +341,9 @@ void print_in_flight_table(const Census& census, const std::string& arena) {
 
 }  // namespace
 
-int run_ls(bool as_json) {
+int run_ls(const ArenaOptions& open, bool as_json) {
   std::vector<ListedArena> listed;
-  for (const SegmentEntry& entry : list_segments()) listed.push_back(inspect_entry(entry));
+  for (const SegmentEntry& entry : list_segments()) listed.push_back(inspect_entry(entry, open));
   if (as_json) {
     print_ls_json(listed);
   } else {
@@ -352,8 +352,8 @@ int run_ls(bool as_json) {
   return kExitOk;
 }
 
-int run_stat(const std::string& name, bool as_json) {
-  const auto arena = attach_read_only(name);
+int run_stat(const std::string& name, const ArenaOptions& open, bool as_json) {
+  const auto arena = attach_read_only(name, open);
   const Snapshot s = take_snapshot(*arena, Depth::blocks);
   if (as_json) {
     print_stat_json(s);
@@ -363,8 +363,8 @@ int run_stat(const std::string& name, bool as_json) {
   return s.blocks.error.empty() ? kExitOk : kExitProblem;
 }
 
-int run_holders(const std::string& name, bool as_json) {
-  const auto arena = attach_read_only(name);
+int run_holders(const std::string& name, const ArenaOptions& open, bool as_json) {
+  const auto arena = attach_read_only(name, open);
   const Snapshot s = take_snapshot(*arena, Depth::header);
   // A second read, for the in-flight entries and the blocks they name: the
   // two may straddle a change, like `objects`' holders and blocks.
@@ -386,8 +386,8 @@ int run_holders(const std::string& name, bool as_json) {
   return kExitOk;
 }
 
-int run_check(const std::string& name, bool as_json) {
-  const auto arena = attach_read_only(name);
+int run_check(const std::string& name, const ArenaOptions& open, bool as_json) {
+  const auto arena = attach_read_only(name, open);
   std::vector<std::string> problems;
   // check_image() bounds everything it reads; the seqlock only tells
   // whether the arena held still while it ran.

@@ -40,6 +40,7 @@ constexpr const char* kExitStatusHelp =
 struct Arguments {
   std::string name;
   bool json = false;
+  shoal::ArenaOptions open;  // --other-user sets open.other_user
   bool force = false;
   ObjectQuery query;
   std::string handle;
@@ -57,6 +58,8 @@ CLI::App* add_command(CLI::App& app, Arguments& args, const std::string& command
   sub->footer(details + "\n\n" + kExitStatusHelp);
   if (takes_name) sub->add_option("NAME", args.name, "arena name (its segment is /dev/shm/shoal.NAME)")->required();
   sub->add_flag("--json", args.json, "print one JSON object (shapes in tools/README.md) instead of tables");
+  sub->add_flag("--other-user", args.open.other_user,
+                "open an arena owned by another user (root only; without it such a file is refused)");
   return sub;
 }
 
@@ -166,16 +169,16 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (ls->parsed()) return run_ls(args.json);
-    if (stat->parsed()) return run_stat(args.name, args.json);
-    if (holders->parsed()) return run_holders(args.name, args.json);
-    if (check->parsed()) return run_check(args.name, args.json);
-    if (objects->parsed()) return run_objects(args.name, args.query, args.json);
-    if (channels->parsed()) return run_channels(args.name, args.json);
-    if (dump->parsed()) return run_dump(args.name, args.handle, args.max_items, args.json);
-    if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.json);
-    if (reap->parsed()) return run_reap(args.name, args.json);
-    if (destroy->parsed()) return run_destroy(args.name, args.force, args.json);
+    if (ls->parsed()) return run_ls(args.open, args.json);
+    if (stat->parsed()) return run_stat(args.name, args.open, args.json);
+    if (holders->parsed()) return run_holders(args.name, args.open, args.json);
+    if (check->parsed()) return run_check(args.name, args.open, args.json);
+    if (objects->parsed()) return run_objects(args.name, args.query, args.open, args.json);
+    if (channels->parsed()) return run_channels(args.name, args.open, args.json);
+    if (dump->parsed()) return run_dump(args.name, args.handle, args.max_items, args.open, args.json);
+    if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.open, args.json);
+    if (reap->parsed()) return run_reap(args.name, args.open, args.json);
+    if (destroy->parsed()) return run_destroy(args.name, args.force, args.open, args.json);
   } catch (const shoal::Error& e) {
     return report_error(e, args.json);
   } catch (const std::exception& e) {

@@ -53,11 +53,11 @@ struct DestroyPlan {
 // Reads the holders without locking. With --force, an arena too damaged
 // to read (corrupt, other layout version) may still be destroyed; a file
 // that is not a shoal arena, or is not ours, never is.
-DestroyPlan plan_destroy(const std::string& name, bool force) {
+DestroyPlan plan_destroy(const std::string& name, bool force, const ArenaOptions& open) {
   DestroyPlan plan;
   plan.path = "/dev/shm/" + Arena::segment_name(name);
   try {
-    const auto arena = Arena::attach(name, Access::read_only);
+    const auto arena = Arena::attach(name, Access::read_only, open);
     plan.snapshot = take_snapshot(*arena, Depth::header);
     for (const HolderView& h : plan.snapshot->holders) {
       if (h.alive) plan.live_holders.push_back(h);
@@ -72,8 +72,8 @@ DestroyPlan plan_destroy(const std::string& name, bool force) {
 
 }  // namespace
 
-int run_reap(const std::string& name, bool as_json) {
-  const auto arena = Arena::attach(name, Access::read_write);
+int run_reap(const std::string& name, const ArenaOptions& open, bool as_json) {
+  const auto arena = Arena::attach(name, Access::read_write, open);
   const std::uint64_t used_before = arena->stats().used_bytes;
   const std::size_t reaped = arena->reap_dead_holders();
   // Pickles' references past their lifetime too: a broker does both each
@@ -96,8 +96,8 @@ int run_reap(const std::string& name, bool as_json) {
   return kExitOk;
 }
 
-int run_destroy(const std::string& name, bool force, bool as_json) {
-  const DestroyPlan plan = plan_destroy(name, force);
+int run_destroy(const std::string& name, bool force, const ArenaOptions& open, bool as_json) {
+  const DestroyPlan plan = plan_destroy(name, force, open);
   const bool refuse = !plan.live_holders.empty() && !force;
   // Arena::destroy throws PermissionDenied when the system refuses.
   const bool destroyed = !refuse && Arena::destroy(name);

@@ -285,8 +285,8 @@ Table channels_table(const Census& census) {
   return table;
 }
 
-int run_objects(const std::string& name, const ObjectQuery& query, bool as_json) {
-  const auto arena = Arena::attach(name, Access::read_only);
+int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json) {
+  const auto arena = Arena::attach(name, Access::read_only, open);
   const Snapshot holders = take_snapshot(*arena, Depth::header);
   const Census census = take_census(*arena);
   const std::uint64_t now = realtime_now_ns();
@@ -336,8 +336,8 @@ int run_objects(const std::string& name, const ObjectQuery& query, bool as_json)
   return census.walk_error.empty() ? kExitOk : kExitProblem;
 }
 
-int run_channels(const std::string& name, bool as_json) {
-  const auto arena = Arena::attach(name, Access::read_only);
+int run_channels(const std::string& name, const ArenaOptions& open, bool as_json) {
+  const auto arena = Arena::attach(name, Access::read_only, open);
   const Census census = take_census(*arena);
   if (as_json) {
     Json doc = json_document();

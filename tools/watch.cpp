@@ -119,8 +119,9 @@ void pause(double seconds) {
 
 }  // namespace
 
-int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top, bool as_json) {
-  const auto arena = Arena::attach(name, Access::read_only);
+int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top,
+              const ArenaOptions& open, bool as_json) {
+  const auto arena = Arena::attach(name, Access::read_only, open);
   const std::string path = "/dev/shm/" + Arena::segment_name(name);
   const FileId original = file_id(path);
   struct sigaction action{};

@@ -39,6 +39,11 @@ struct ArenaOptions {
   // How long to wait for the arena lock while a live process holds it.
   // (A dead holder never makes anyone wait: the lock is robust.)
   std::chrono::milliseconds lock_timeout{10'000};
+  // attach() maps only arenas owned by this process's effective uid: a file
+  // another user put in /dev/shm under an arena's name is refused
+  // (PermissionDenied, naming its owner). Set this to attach one anyway
+  // (only root can get past its mode 0600).
+  bool other_user = false;
 };
 
 struct ArenaStats {
@@ -81,21 +86,35 @@ struct ObjectView {
 class Arena : public std::enable_shared_from_this<Arena> {
  public:
   // Creates the segment "/dev/shm/shoal.NAME", mode 0600, of `size` bytes
-  // (sparse: untouched pages cost nothing). Throws ArenaExists,
-  // PermissionDenied, InvalidArgument (bad name or size).
+  // (sparse: untouched pages cost nothing). It is built whole under a
+  // private name and then published atomically, so attachers never see it
+  // half-made. Throws ArenaExists, PermissionDenied, InvalidArgument (bad
+  // name or size).
   static std::shared_ptr<Arena> create(const std::string& name, std::uint64_t size,
                                        ArenaOptions options = {});
 
-  // Maps an existing arena. Throws ArenaNotFound, PermissionDenied,
-  // NotAnArena (names what was found), LayoutMismatch.
+  // Maps an existing arena: a regular file owned by this user (see
+  // ArenaOptions::other_user), opened without blocking or following links.
+  // Throws ArenaNotFound, PermissionDenied, NotAnArena (names what was
+  // found: a FIFO, a link, a file of other content), LayoutMismatch,
+  // CorruptArena.
   static std::shared_ptr<Arena> attach(const std::string& name, Access access = Access::read_write,
                                        ArenaOptions options = {});
+
+  // Creates the arena, or attaches it read-write if one of that name
+  // exists: safe to call from many processes at once (exactly one
+  // creates; is_creator() tells which). `size` is checked either way but
+  // used only to create: an existing arena keeps its own size.
+  static std::shared_ptr<Arena> open_or_create(const std::string& name, std::uint64_t size,
+                                               ArenaOptions options = {});
 
   // Unlinks the segment; false if there was none. Throws PermissionDenied.
   static bool destroy(const std::string& name);
 
   // The POSIX shared-memory object name of an arena ("shoal.NAME").
   static std::string segment_name(const std::string& name);
+  // Refuses (InvalidArgument) an empty name, one longer than 200 bytes,
+  // ".", "..", or one with '/' or a control character.
   static void validate_name(const std::string& name);
 
   ~Arena();

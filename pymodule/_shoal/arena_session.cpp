@@ -17,10 +17,22 @@ std::shared_ptr<ArenaSession> ArenaSession::create(const std::string& name, std:
   return session;
 }
 
-std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std::int64_t interpreter_id) {
+std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std::int64_t interpreter_id,
+                                                   const shoal::ArenaOptions& options) {
   std::shared_ptr<ArenaSession> session(new ArenaSession());
   session->opened_by_ = getpid();
-  session->arena_ = shoal::Arena::attach(name);
+  session->arena_ = shoal::Arena::attach(name, shoal::Access::read_write, options);
+  session->holder_ = session->arena_->attach_holder(interpreter_id);
+  return session;
+}
+
+std::shared_ptr<ArenaSession> ArenaSession::open_or_create(const std::string& name, std::uint64_t size,
+                                                           std::int64_t interpreter_id) {
+  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  session->opened_by_ = getpid();
+  session->arena_ = shoal::Arena::open_or_create(name, size);
+  // The arena's creator serves it, as in create(): the broker goes with it.
+  if (session->arena_->is_creator()) session->broker_ = std::make_unique<shoal::Broker>(session->arena_);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
   return session;
 }

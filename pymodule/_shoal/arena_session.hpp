@@ -36,8 +36,14 @@ class ArenaSession {
   // core's errors (ArenaExists, InvalidArgument, ...).
   static std::shared_ptr<ArenaSession> create(const std::string& name, std::uint64_t size,
                                               std::int64_t interpreter_id);
-  // Attaches to an existing arena. Throws ArenaNotFound, NotAnArena, ...
-  static std::shared_ptr<ArenaSession> attach(const std::string& name, std::int64_t interpreter_id);
+  // Attaches to an existing arena (another user's only with
+  // options.other_user). Throws ArenaNotFound, NotAnArena, ...
+  static std::shared_ptr<ArenaSession> attach(const std::string& name, std::int64_t interpreter_id,
+                                              const shoal::ArenaOptions& options = {});
+  // Creates arena `name` (with an embedded broker) or, if it exists,
+  // attaches it (Arena::open_or_create; an existing arena keeps its size).
+  static std::shared_ptr<ArenaSession> open_or_create(const std::string& name, std::uint64_t size,
+                                                      std::int64_t interpreter_id);
   // A holder of its own on an arena already mapped in this process (the
   // process-wide default arena, default_arena.hpp): sharing the mapping,
   // every interpreter sees its blocks at the same addresses.

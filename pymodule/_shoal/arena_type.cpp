@@ -1,7 +1,8 @@
 // arena_type.cpp — shoal.Arena: a named shared-memory arena, seen from Python.
 //
 // Entry points: arena_new (shoal.Arena(size, name): create, with an
-// embedded broker), arena_attach (shoal.Arena.attach(name)), close_arena.
+// embedded broker; with exist_ok=True, attach if the name exists),
+// arena_attach (shoal.Arena.attach(name, other_user=False)), close_arena.
 //
 // Each Arena object registers its own holder for (this process, this
 // interpreter), through an ArenaSession (arena_session.hpp). Every call that
@@ -121,11 +122,12 @@ std::shared_ptr<ArenaSession> create_with_generated_name(std::uint64_t size, std
 // ------------------------------------------------------- construction ----
 
 PyObject* arena_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"size", "name", nullptr};
+  static const char* keywords[] = {"size", "name", "exist_ok", nullptr};
   PyObject* size_arg = nullptr;
   const char* name_arg = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|Oz:Arena", const_cast<char**>(keywords), &size_arg,
-                                   &name_arg)) {
+  int exist_ok = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|Oz$p:Arena", const_cast<char**>(keywords), &size_arg,
+                                   &name_arg, &exist_ok)) {
     return nullptr;
   }
   ModuleState* state = state_for_new_arena(type);
@@ -138,7 +140,12 @@ PyObject* arena_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   std::shared_ptr<ArenaSession> session;
   try {
     if (name_arg == nullptr) {
+      // exist_ok plays no part: a generated name is meant to be new, and
+      // one taken is a dead process's leftover, never to be joined.
       session = create_with_generated_name(size, interpreter_id, &name);
+    } else if (exist_ok) {
+      name = name_arg;
+      session = without_gil([&] { return ArenaSession::open_or_create(name, size, interpreter_id); });
     } else {
       name = name_arg;
       session = without_gil([&] { return ArenaSession::create(name, size, interpreter_id); });
@@ -150,9 +157,11 @@ PyObject* arena_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
 }
 
 PyObject* arena_attach(PyObject* cls, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"name", nullptr};
+  static const char* keywords[] = {"name", "other_user", nullptr};
   const char* name_arg = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s:attach", const_cast<char**>(keywords), &name_arg)) {
+  int other_user = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|$p:attach", const_cast<char**>(keywords), &name_arg,
+                                   &other_user)) {
     return nullptr;
   }
   auto* type = reinterpret_cast<PyTypeObject*>(cls);
@@ -163,7 +172,9 @@ PyObject* arena_attach(PyObject* cls, PyObject* args, PyObject* kwargs) {
   std::string name = name_arg;
   std::shared_ptr<ArenaSession> session;
   try {
-    session = without_gil([&] { return ArenaSession::attach(name, interpreter_id); });
+    shoal::ArenaOptions options;
+    options.other_user = other_user != 0;
+    session = without_gil([&] { return ArenaSession::attach(name, interpreter_id, options); });
   } catch (...) {
     return raise_python_error(state);
   }
@@ -340,6 +351,12 @@ PyObject* arena_get_name(PyObject* object, void*) {
 
 PyObject* arena_get_closed(PyObject* object, void*) { return PyBool_FromLong(!as_arena(object)->fields.session); }
 
+PyObject* arena_get_created(PyObject* object, void*) {
+  std::shared_ptr<ArenaSession> session = open_session(as_arena(object));
+  if (!session) return nullptr;
+  return PyBool_FromLong(session->arena().is_creator());
+}
+
 PyObject* arena_get_size(PyObject* object, void*) {
   std::shared_ptr<ArenaSession> session = open_session(as_arena(object));
   if (!session) return nullptr;
@@ -376,8 +393,11 @@ PyCFunction as_cfunction(Fn fn) {
 
 PyMethodDef arena_methods[] = {
     {"attach", as_cfunction(arena_attach), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "attach(name)\n--\n\nAttach to the existing arena NAME (created by another Arena, another\n"
-     "process or shoal-broker). Raises ArenaNotFound, NotAnArena, ArenaPermissionError."},
+     "attach(name, *, other_user=False)\n--\n\nAttach to the existing arena NAME (created by another Arena, "
+     "another\nprocess or shoal-broker). Only a regular file owned by you is attached: a FIFO,\n"
+     "a symbolic link or other content raises NotAnArena, another user's file\n"
+     "ArenaPermissionError naming its owner. other_user=True lets root attach\n"
+     "another user's arena. Raises ArenaNotFound if there is none."},
     {"stats", arena_stats, METH_NOARGS,
      "stats()\n--\n\nA dict of byte and block counts: size, heap, used, free, largest_free,\n"
      "blocks, free_blocks, holders, repairs, reaped_holders, and cached / cached_blocks: small\n"
@@ -408,19 +428,28 @@ PyMethodDef arena_methods[] = {
 PyGetSetDef arena_getset[] = {
     {"name", arena_get_name, nullptr, "The arena's name (its segment is /dev/shm/shoal.NAME).", nullptr},
     {"closed", arena_get_closed, nullptr, "True after close().", nullptr},
+    {"created", arena_get_created, nullptr,
+     "True if this process created the segment (it runs the broker and unlinks the segment\n"
+     "when done); False if it attached an existing one. With exist_ok=True, tells which happened.",
+     nullptr},
     {"size", arena_get_size, nullptr, "The segment's size in bytes, fixed at creation.", nullptr},
     {"used", arena_get_used, nullptr, "Bytes in used blocks, block headers included.", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 const char arena_doc[] =
-    "Arena(size='1GiB', name=None)\n--\n\n"
+    "Arena(size='1GiB', name=None, *, exist_ok=False)\n--\n\n"
     "A shared-memory arena: the named POSIX segment /dev/shm/shoal.NAME, mode 0600.\n\n"
     "Arena(...) creates it (ArenaExists if the name is taken) and runs an embedded\n"
     "broker thread that reclaims what dead processes held; the segment is unlinked\n"
     "when the creating Arena closes. Arena.attach(name) opens an existing one.\n"
     "size is an int of bytes or a string like '64MiB' (sparse: untouched pages cost\n"
-    "nothing); name None generates a unique 'py-PID-N'. Use it as a context manager.";
+    "nothing; at least 1 MiB); name None generates a unique 'py-PID-N'. A name is 1 to\n"
+    "200 characters, without '/' or control characters. Use it as a context manager.\n\n"
+    "exist_ok=True with a name: create the arena, or attach it if it exists, in one\n"
+    "step that is safe from many processes at once (exactly one creates; .created\n"
+    "tells which). An existing arena keeps its own size: size is then only checked.\n"
+    "An arena is published whole: attaching never sees one half-made.";
 
 PyType_Slot arena_slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(arena_new)},

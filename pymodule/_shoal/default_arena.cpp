@@ -6,6 +6,7 @@
 #include "default_arena.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,14 +75,19 @@ pid_t default_arena_creator(std::string_view file, std::string* name) {
 // ended by os._exit (multiprocessing's workers end so) or SIGKILL never
 // runs: its segment stays in /dev/shm. So a process creating its default
 // arena first unlinks those whose creator is gone and that no live process
-// holds (dead holders reaped first). Any error means "not ours to judge"
-// (another user's, another layout version): the file is left alone.
+// holds (dead holders reaped first). Only our own regular files are looked
+// at, from lstat() alone: another user's file (which root could open) or a
+// FIFO is skipped without being opened, so none can make us wait. Any
+// error means "not ours to judge" (another layout version, ...): the file
+// is left alone.
 void sweep_orphaned_defaults() {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
     std::string name;
     const pid_t creator = default_arena_creator(entry.path().filename().string(), &name);
     if (creator == 0 || creator == getpid()) continue;
+    struct stat st {};
+    if (lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) continue;
     if (kill(creator, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to signal
     try {
       const std::shared_ptr<shoal::Arena> orphan = shoal::Arena::attach(name);

@@ -16,6 +16,7 @@ import time
 import pytest
 
 import shoal
+from conftest import read_line
 
 SHM = pathlib.Path("/dev/shm")
 MiB = 1024 * 1024
@@ -208,6 +209,75 @@ def test_bad_size_values(arena_name):
 def test_a_bad_name_is_a_value_error():
     with pytest.raises(ValueError, match="invalid arena name 'a/b'"):
         shoal.Arena("4MiB", name="a/b")
+
+
+@pytest.mark.parametrize("name, shown", [("a\nb", "a\\nb"), ("tab\there", "tab\\there"), ("x\x7f", "x\\x7f")])
+def test_a_name_with_a_control_character_is_refused(name, shown):
+    for attempt in (lambda: shoal.Arena("4MiB", name=name), lambda: shoal.Arena.attach(name)):
+        with pytest.raises(ValueError, match="control character") as caught:
+            attempt()
+        assert f"invalid arena name '{shown}'" in str(caught.value)  # escaped, not garbling the message
+    assert not (SHM / f"shoal.{name}").exists()
+
+
+def test_a_size_too_small_names_the_size_asked_for_and_the_minimum(arena_name):
+    with pytest.raises(ValueError) as caught:
+        shoal.Arena("1B", name=arena_name)
+    assert f"arena '{arena_name}': size 1 B is outside 1.0 MiB" in str(caught.value)
+    assert "the smallest arena is 1.0 MiB" in str(caught.value)
+
+
+# ---------------------------------------------------- create or attach --
+
+
+def test_exist_ok_creates_then_attaches_keeping_the_size(arena_name):
+    with shoal.Arena("4MiB", name=arena_name, exist_ok=True) as first:
+        assert first.created is True
+        with shoal.Arena("16MiB", name=arena_name, exist_ok=True) as second:
+            assert second.created is False
+            assert second.size == 4 * MiB  # an existing arena keeps its size
+        with pytest.raises(ValueError, match="is outside"):
+            shoal.Arena("1KiB", name=arena_name, exist_ok=True)  # checked even so
+        with pytest.raises(shoal.ArenaExists):
+            shoal.Arena("4MiB", name=arena_name)  # exist_ok is off by default
+    assert not segment_path(arena_name).exists()  # the creator unlinked it
+
+
+def test_exist_ok_needs_a_keyword():
+    with pytest.raises(TypeError):
+        shoal.Arena("4MiB", "name", True)
+
+
+OPEN_OR_CREATE = """
+import sys, shoal
+arena = shoal.Arena("8MiB", name=sys.argv[1], exist_ok=True)
+print("created" if arena.created else "attached", flush=True)
+sys.stdin.read()  # hold it until the test has heard from everyone
+"""
+
+
+def test_exist_ok_from_several_processes_at_once(arena_name):
+    """The everyday pattern: several processes start together, each creating
+    the arena or attaching it. Exactly one creates; none fails."""
+    for round_ in range(5):
+        name = f"{arena_name}-{round_}"
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_OR_CREATE, name],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for _ in range(5)
+        ]
+        try:
+            outcomes = sorted(read_line(child.stdout, 30).strip() for child in children)
+        finally:
+            for child in children:
+                child.stdin.close()
+            errors = [child.stderr.read() for child in children]
+            for child in children:
+                child.wait(timeout=30)
+        assert outcomes == ["attached"] * 4 + ["created"], (round_, outcomes, errors)
+        assert not segment_path(name).exists()
 
 
 # ---------------------------------------------------------------- errors --
