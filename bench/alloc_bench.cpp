@@ -121,7 +121,7 @@ void BM_malloc_free(benchmark::State& state) {
 
 void sizes_and_processes(benchmark::internal::Benchmark* b) {
   for (std::int64_t processes : {1, 2}) {
-    for (std::int64_t bytes : {64, 4096, 1 << 20}) b->Args({bytes, processes});
+    for (std::int64_t bytes : {64, 4096, 1 << 20, 64 << 20}) b->Args({bytes, processes});
   }
   b->ArgNames({"bytes", "processes"});
 }

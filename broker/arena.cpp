@@ -84,12 +84,18 @@ std::string describe_bytes(const std::byte* bytes, std::size_t count) {
 // Refuses a size that tmpfs could not back: touching a page beyond it would
 // raise SIGBUS in whoever touches it, long after creation.
 void check_backing_store(const std::string& name, std::uint64_t size) {
+  // What is free now, not the filesystem's total: other arenas and files
+  // take their share. The arena is sparse, so this cannot promise room
+  // later; allocations reserve their pages and raise ArenaFull when it runs
+  // out (backing.cpp). It refuses what could never fit today.
   struct statvfs fs {};
   if (statvfs("/dev/shm", &fs) != 0) return;
   const std::uint64_t capacity = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
-  if (capacity != 0 && size > capacity) {
-    throw InvalidArgument("arena '" + name + "': " + format_size(size) + " is more than /dev/shm can hold (" +
-                          format_size(capacity) + ")");
+  const std::uint64_t available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (capacity != 0 && size > available) {
+    throw InvalidArgument("arena '" + name + "': " + format_size(size) + " is more than /dev/shm has free (" +
+                          format_size(available) + " free of " + format_size(capacity) +
+                          "); free space there or ask for less");
   }
 }
 

@@ -33,7 +33,8 @@ BlockHeap::BlockHeap(std::byte* base, std::uint64_t mapped_bytes, const std::str
     : base_(base),
       mapped_bytes_(mapped_bytes),
       header_(reinterpret_cast<ArenaHeader*>(base)),
-      arena_name_(arena_name) {}
+      arena_name_(arena_name),
+      region_bytes_(layout::backing_region_bytes(mapped_bytes)) {}
 
 std::uint32_t BlockHeap::size_class(std::uint64_t block_bytes) {
   const std::uint64_t units = block_bytes / kAlign;
@@ -161,6 +162,12 @@ void BlockHeap::format() {
   header_->free_blocks = 0;
   header_->used_blocks = 0;
   header_->used_bytes = 0;
+  // The header's pages now, so that no later write to it (a holder slot,
+  // the site or in-flight table) can fault on a full /dev/shm; the heap's
+  // are reserved block by block (reserve_backing).
+  populate(0, layout::kHeaderBytes);
+  populate(header_->heap_begin, header_->heap_begin + layout::kBlockHeaderBytes);
+  populate(bitmap_byte(header_->heap_begin), bitmap_byte(header_->heap_begin) + 1);
   write_free_header(header_->heap_begin, header_->heap_end - header_->heap_begin, 0);
   bitmap_set(header_->heap_begin, true);
   list_push(header_->heap_begin);
@@ -179,9 +186,13 @@ std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint
                     " (used " + format_size(header_->used_bytes) + " of " + format_size(heap_bytes) +
                     ", largest free block " + format_size(largest_free_payload()) + ")");
   }
-  list_remove(offset);
   BlockHeader* block = header_at(offset);
   const std::uint64_t have = block->size;
+  // Back its pages, and the remainder's header a split writes, before
+  // anything changes: no room in /dev/shm is ArenaFull here, not a SIGBUS
+  // in whoever touches the block later.
+  reserve_backing(offset, std::min(have, need + layout::kBlockHeaderBytes) + offset);
+  list_remove(offset);
   if (have - need >= layout::kMinBlockBytes) {
     // Write the remainder's header inside our own free payload first, then
     // commit the split by shrinking this block: a death in between leaves
@@ -212,6 +223,7 @@ std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint
 
 void BlockHeap::free(std::uint64_t offset) {
   BlockHeader* block = header_at(offset);
+  const std::uint64_t freed = block->size;
   header_->used_bytes -= block->size;
   --header_->used_blocks;
   block->kind = static_cast<std::uint32_t>(BlockKind::none);
@@ -238,6 +250,7 @@ void BlockHeap::free(std::uint64_t offset) {
   }
   set_prev_size_of_next(offset);
   list_push(offset);
+  note_freed(freed);
 }
 
 BlockHeader* BlockHeap::used_block_at(std::uint64_t offset) const {

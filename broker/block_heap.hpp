@@ -85,6 +85,19 @@ class BlockHeap {
 
   layout::ArenaHeader* arena() const { return header_; }
 
+  // The backing store (backing.cpp): pages reserved before a block is
+  // handed out, free ones returned to the system.
+  //
+  // Makes sure every page of [begin, end) and its bitmap bytes are backed
+  // by tmpfs; throws ArenaFull when /dev/shm has no room for them.
+  void reserve_backing(std::uint64_t begin, std::uint64_t end);
+  // One pass over the free blocks: returns to the system the backed regions
+  // lying wholly inside one that the previous pass marked idle, and marks
+  // the others (layout.hpp, "backing map"). Returns the bytes returned.
+  std::uint64_t return_free_pages();
+  // Freed bytes after which the freer makes a pass itself.
+  static constexpr std::uint64_t kReturnEvery = 8ull << 20;
+
  private:
   // The used block starting at `offset`, bounds and header checked, or nullptr.
   layout::BlockHeader* used_block_at(std::uint64_t offset) const;
@@ -98,11 +111,20 @@ class BlockHeap {
   std::uint64_t find_fit(std::uint64_t block_bytes);
   void write_free_header(std::uint64_t offset, std::uint64_t size, std::uint64_t prev_size);
   void set_prev_size_of_next(std::uint64_t offset);
+  // The backing map (layout.hpp) and the helpers of backing.cpp.
+  std::uint64_t* backing_map() const;
+  std::uint64_t* idle_map() const;
+  bool region_backed(std::uint64_t region) const;
+  void set_region_backed(std::uint64_t region, bool backed);
+  void populate(std::uint64_t begin, std::uint64_t end);  // page-rounded; throws ArenaFull
+  std::uint64_t bitmap_byte(std::uint64_t offset) const;   // where a heap offset's bit lies
+  void note_freed(std::uint64_t bytes);                     // counts, and returns pages past kReturnEvery
 
   std::byte* base_;
   std::uint64_t mapped_bytes_;
   layout::ArenaHeader* header_;
   const std::string& arena_name_;
+  std::uint64_t region_bytes_;  // layout::backing_region_bytes of the segment
 };
 
 }  // namespace shoal

@@ -52,6 +52,7 @@ void Broker::run() {
     try {
       reaped = arena_->reap_dead_holders();
       InFlight::expire(*arena_);  // pickles' references past their lifetime
+      arena_->return_free_memory();  // free pages back to tmpfs, if enough lie idle
     } catch (const Error& e) {
       error = e.what();  // e.g. a lock timeout: try again next round
     }

@@ -401,12 +401,10 @@ void Holder::flush_cache_locked() {
       }
       // Still ours, unless reaped meanwhile (then it reads 0).
       if (ledger->offset == offset_of(cached)) arena_->release_ledger_entry_locked(slot_, ledger);
-      unused_[0].push_back(entry_of(cached));
-      lowest_with_room_ = 0;
+      entry_unused_locked(entry_of(cached));
     }
     stack.count = 0;
   }
-  shrink_ledger_locked();
 }
 
 void Holder::flush_cache() {
@@ -496,28 +494,75 @@ void Holder::ensure_free_entry_locked() {
   chunk->owner_slot = slot_;
   // Commit: link it at the end of the chain. Until here a death leaves an
   // unowned ledger block, which repair frees.
-  if (chunks_.empty()) {
+  if (chain_.empty()) {
     slot.ledger_head = offset;
     first_entries_ = entries_of(chunk);  // never given back while the holder lives
   } else {
-    chunk_at(arena_->base_, chunks_.back())->next = offset;
+    chunk_at(arena_->base_, chunks_[chain_.back()])->next = offset;
   }
-  chunks_.push_back(offset);
-  auto& unused = unused_.emplace_back();
+  // Its number: the lowest hole, else a new one.
+  const auto hole = std::find(chunks_.begin() + (chunks_.empty() ? 0 : 1), chunks_.end(), std::uint64_t{0});
+  const auto number = static_cast<std::size_t>(hole - chunks_.begin());
+  if (hole == chunks_.end()) {
+    chunks_.push_back(offset);
+    unused_.emplace_back();
+  } else {
+    *hole = offset;
+  }
+  chain_.push_back(static_cast<std::uint32_t>(number));
+  auto& unused = unused_[number];
   unused.reserve(layout::kLedgerChunkEntries);
   for (std::uint32_t i = layout::kLedgerChunkEntries; i-- > 0;) unused.push_back(i);  // lowest on top
-  lowest_with_room_ = chunks_.size() - 1;
+  unused_total_ += layout::kLedgerChunkEntries;
+  lowest_with_room_ = number;
 }
 
-void Holder::shrink_ledger_locked() {
-  while (chunks_.size() > 1 && unused_.back().size() == layout::kLedgerChunkEntries) {
-    const std::uint64_t last = chunks_.back();
-    chunk_at(arena_->base_, chunks_[chunks_.size() - 2])->next = 0;  // commit: unlinked
-    arena_->heap_->free(last);
+void Holder::give_back_chunk_locked(std::size_t number) {
+  const auto at = std::find(chain_.begin(), chain_.end(), static_cast<std::uint32_t>(number));
+  if (number == 0 || at == chain_.end()) return;  // the first block stays; (never unlinked twice)
+  const std::uint64_t offset = chunks_[number];
+  LedgerChunk* before = chunk_at(arena_->base_, chunks_[*(at - 1)]);
+  before->next = chunk_at(arena_->base_, offset)->next;  // commit: unlinked, owned by no one
+  // A death here leaves a used ledger block no holder links: repair frees it.
+  test_hooks::reach(test_hooks::Point::ledger_after_unlink);
+  arena_->heap_->free(offset);
+  chain_.erase(at);
+  chunks_[number] = 0;
+  unused_total_ -= unused_[number].size();
+  unused_[number].clear();
+  unused_[number].shrink_to_fit();
+  if (spare_ == number) spare_ = kNoSpare;
+  while (chunks_.back() == 0) {  // no trailing holes: the first block is never one
     chunks_.pop_back();
     unused_.pop_back();
   }
   lowest_with_room_ = std::min(lowest_with_room_, chunks_.size() - 1);
+}
+
+void Holder::give_back_spare_locked() {
+  if (spare_ == kNoSpare || unused_[spare_].size() != layout::kLedgerChunkEntries) return;
+  if (room_besides(spare_) >= layout::kLedgerChunkEntries / 2) give_back_chunk_locked(spare_);
+}
+
+void Holder::entry_unused_locked(std::uint32_t index) {
+  const std::size_t number = index / layout::kLedgerChunkEntries;
+  unused_[number].push_back(index % layout::kLedgerChunkEntries);
+  ++unused_total_;
+  lowest_with_room_ = std::min(lowest_with_room_, number);
+  if (number != 0 && unused_[number].size() == layout::kLedgerChunkEntries) {
+    if (room_besides(number) >= layout::kLedgerChunkEntries / 2) {
+      give_back_chunk_locked(number);
+    } else {
+      spare_ = number;  // too little room elsewhere: kept for the next allocation
+    }
+  }
+  give_back_spare_locked();
+}
+
+void Holder::shrink_ledger_locked() {
+  for (std::size_t number = chunks_.size(); number-- > 1;) {
+    if (chunks_[number] != 0 && unused_[number].size() == layout::kLedgerChunkEntries) give_back_chunk_locked(number);
+  }
 }
 
 HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyclable) {
@@ -525,6 +570,7 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
   auto& unused = unused_[lowest_with_room_];
   const auto index = static_cast<std::uint32_t>(lowest_with_room_ * layout::kLedgerChunkEntries + unused.back());
   unused.pop_back();
+  --unused_total_;
   LedgerEntry* entry = entry_at(index);
   entry->generation = recyclable ? 0 : block->generation;
   std::atomic_ref(entry->offset).store(offset, std::memory_order_release);  // commit: this holder owns a reference
@@ -559,10 +605,7 @@ void Holder::release(std::uint32_t index, LedgerEntry* ledger, Handle h) noexcep
         entry->generation != 0 ? entry->generation : arena_->heap_->header_at(h.offset)->generation;
     if (entry->offset != h.offset || generation != h.generation) return;
     arena_->release_ledger_entry_locked(slot_, entry);
-    const std::size_t chunk = index / layout::kLedgerChunkEntries;
-    unused_[chunk].push_back(index % layout::kLedgerChunkEntries);
-    lowest_with_room_ = std::min(lowest_with_room_, chunk);
-    shrink_ledger_locked();
+    entry_unused_locked(index);
   } catch (const Error&) {
     // The lock timed out or the arena is corrupt: the reference stays in the
     // ledger and is reaped once this process exits. Nothing is freed twice.
@@ -576,10 +619,7 @@ void Holder::forget_locked(HeldBlock& block) {
   HolderSlot& slot = arena_->header()->holders[slot_];
   --slot.refs_held;
   slot.bytes_held -= header->size;
-  const std::size_t chunk = block.entry_ / layout::kLedgerChunkEntries;
-  unused_[chunk].push_back(block.entry_ % layout::kLedgerChunkEntries);
-  lowest_with_room_ = std::min(lowest_with_room_, chunk);
-  shrink_ledger_locked();
+  entry_unused_locked(block.entry_);
   block.holder_ = nullptr;
   block.handle_ = Handle{};
   block.bytes_ = {};

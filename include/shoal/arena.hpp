@@ -142,6 +142,11 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // frees their slots. Returns how many holders were reaped.
   std::size_t reap_dead_holders();
 
+  // Returns free pages of the arena to the system (block_heap.hpp,
+  // return_free_pages) if enough were freed since the last time; the
+  // broker's round calls it. Returns the bytes returned.
+  std::uint64_t return_free_memory();
+
   // Full consistency check, under the lock: the chain, free lists, bitmap,
   // statistics, and every refcount against the owners that hold it.
   // Returns the problems found; empty means sound.

@@ -93,8 +93,16 @@ class Holder {
   friend class InFlight;
   Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch);
 
-  void ensure_free_entry_locked();                // grows the ledger if it is full
-  void shrink_ledger_locked();                    // gives back empty trailing ledger blocks
+  void ensure_free_entry_locked();  // grows the ledger if it is full
+  // After a failed allocation: gives back every empty ledger block but the
+  // first (one grown for the call among them), spare included.
+  void shrink_ledger_locked();
+  // Ledger entry `index` is unused again: notes it, and gives back its
+  // ledger block if that emptied it (see "Ledger blocks" below).
+  void entry_unused_locked(std::uint32_t index);
+  void give_back_spare_locked();                  // if there is room enough elsewhere
+  void give_back_chunk_locked(std::size_t chunk);  // an empty one, never the first
+  std::uint64_t room_besides(std::size_t chunk) const { return unused_total_ - unused_[chunk].size(); }
   // Adds a ledger entry for the block at `offset` and raises its refcount,
   // or, with take_over, records a reference moving in from elsewhere (a
   // channel slot) without raising it.
@@ -151,11 +159,26 @@ class Holder {
   std::uint64_t fork_generation_;
   bool attached_ = true;  // false once the slot was given back
   // Process-local view of this holder's ledger, changed only under the
-  // arena lock: the offsets of its ledger blocks in chain order, and per
-  // block the unused entry indexes. Entries are taken from the lowest block
-  // with room, so trailing blocks empty out and are given back.
+  // arena lock. Chunk numbers are stable (an entry's index is its chunk
+  // number times kLedgerChunkEntries plus its place there, and HeldBlocks
+  // keep it): chunks_ has the offset of each numbered ledger block, 0 for
+  // one given back (a hole, refilled first); unused_ its unused entry
+  // indexes; chain_ the chunk numbers in the arena's chain order (the
+  // first block, number 0, first: it is never given back). Entries are
+  // taken from the lowest-numbered block with room.
+  //
+  // Ledger blocks: a block other than the first whose entries are all
+  // unused is given back to the heap at once (unlinked from the chain, the
+  // commit, then freed) when the holder's other blocks have at least half
+  // a block of room; otherwise it is kept as the spare, so that an
+  // allocate/free loop at a block boundary does not make and free a ledger
+  // block each time. The spare goes once that much room is free elsewhere.
   std::vector<std::uint64_t> chunks_;
   std::vector<std::vector<std::uint32_t>> unused_;
+  std::vector<std::uint32_t> chain_;
+  std::uint64_t unused_total_ = 0;  // sum of unused_[i].size()
+  static constexpr std::size_t kNoSpare = ~std::size_t{0};
+  std::size_t spare_ = kNoSpare;  // an empty ledger block kept, or kNoSpare
   std::size_t lowest_with_room_ = 0;
 
   const void* owner_thread_ = current_thread();

@@ -36,7 +36,8 @@ namespace shoal::layout {
 inline constexpr std::uint64_t kAlign = 64;                 // block and payload alignment
 inline constexpr std::uint64_t kBlockHeaderBytes = 64;
 inline constexpr std::uint64_t kMinBlockBytes = 2 * kAlign;  // header + 64-byte payload
-// ArenaHeader, padded, then the site table and the in-flight table (below).
+// ArenaHeader, padded, then the backing map, the site table and the in-flight
+// table (below).
 inline constexpr std::uint64_t kHeaderBytes = 512 * 1024;
 inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
@@ -59,10 +60,15 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // refuse as a slot naming something other than an object. 8: the arena's
 // identity (ArenaHeader::arena_id, boot_id) and the in-flight table
 // (InFlightEntry), an owner an older reader would not count. 9: objects
-// that hold a channel carry kHoldsChannel; a writer that does not set it
-// would let a send close a reference cycle unseen; an object may carry a
-// checksum (ChildTable::checksum, kChecksummed) and a channel options
-// (ChannelHeader::options), which an older reader would not verify.
+// that hold a channel carry kHoldsChannel (a writer that does not set it
+// would let a send close a reference cycle unseen); an object may carry a
+// checksum (ChildTable::checksum, kChecksummed) and a channel its options
+// (ChannelHeader::options), which an older reader would not verify; the
+// backing map (kBackingMapOffset) and ArenaHeader::unreturned_bytes: free
+// pages are returned to the system, so a writer that did not reserve a
+// region's pages first (an older one) could fault on a hole tmpfs cannot
+// fill; and a holder gives back empty ledger blocks from the middle of its
+// chain.
 inline constexpr std::uint32_t kLayoutVersion = 9;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
@@ -396,10 +402,61 @@ struct ArenaHeader {
   std::uint64_t free_heads[kSizeClasses];     // free-list heads per size class; derived
 
   HolderSlot holders[kMaxHolders];
+
+  // Bytes of blocks freed since free pages were last returned to the
+  // system (see the backing map below): when it passes a threshold the
+  // freer returns them; the broker's round does too. Under lock; a hint
+  // (read without the lock by the broker, atomically), never authoritative.
+  alignas(64) std::uint64_t unreturned_bytes;
+  // Regions the last pass marked idle (see the backing map): the broker's
+  // round runs a pass while some may be waiting to be returned. A hint.
+  std::uint64_t idle_regions;
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
 static_assert(offsetof(ArenaHeader, mutation_seq) + sizeof(std::uint64_t) - offsetof(ArenaHeader, lock) <= 64,
               "the lock and the fields every locker writes share one cache line");
+
+// ----------------------------------------------------------- backing map --
+//
+// tmpfs backs a page when it is first touched; if /dev/shm is full then,
+// the toucher gets SIGBUS. So before a block is handed out its pages are
+// reserved (madvise MADV_POPULATE_WRITE, which fails with an error instead),
+// and free pages are given back (MADV_REMOVE) once enough were freed. The
+// segment is cut into regions of backing_region_bytes(arena_size) (64 KiB,
+// or more for arenas over 8 GiB, so that the map covers the whole
+// segment), from offset 0; bit r of the map (one bit per region, in
+// [kBackingMapOffset, kBackingMapOffset + kBackingMapBytes)) set means
+// every page of region r, and the block-start bitmap's bytes for it, are
+// backed.
+//
+// The idle map, right after it (same shape), marks backed regions found
+// wholly free by one pass of return_free_pages (block_heap.hpp); an
+// allocation touching a region clears its mark, and the next pass returns
+// the regions still marked: free memory is returned once it stayed unused
+// between two passes, so a loop that frees and allocates again between
+// passes keeps its pages.
+//
+// Under lock. A backed bit is set only after its region was populated, and
+// cleared before the region is removed, so a set bit never lies; a clear
+// bit may (a death between the two steps leaves pages backed that no bit
+// names, which only costs memory until the region is reserved again). Idle
+// marks are hints. So repair and check have nothing to do here. A region
+// is removed only when it lies wholly inside the payload of one free block,
+// past its header and free links: nobody reads those bytes.
+inline constexpr std::uint64_t kMinBackingRegionBytes = 64 * 1024;
+inline constexpr std::uint64_t kBackingMapOffset = 160 * 1024;
+inline constexpr std::uint64_t kBackingMapBytes = 16 * 1024;
+inline constexpr std::uint64_t kIdleMapOffset = kBackingMapOffset + kBackingMapBytes;
+inline constexpr std::uint64_t kBackingRegions = kBackingMapBytes * 8;
+static_assert(sizeof(ArenaHeader) <= kBackingMapOffset);
+
+// The smallest power of two of at least 64 KiB whose kBackingRegions
+// regions cover `arena_size` bytes.
+inline constexpr std::uint64_t backing_region_bytes(std::uint64_t arena_size) {
+  std::uint64_t region = kMinBackingRegionBytes;
+  while (region < (std::uint64_t{1} << 62) && region * kBackingRegions < arena_size) region *= 2;
+  return region;
+}
 
 // ------------------------------------------------------------ site table --
 //
@@ -443,6 +500,7 @@ struct SitePayload {
 
 inline constexpr std::uint64_t kMaxSiteFileBytes = 1024;
 static_assert(sizeof(ArenaHeader) <= kSiteTableOffset);
+static_assert(kIdleMapOffset + kBackingMapBytes <= kSiteTableOffset);
 
 // --------------------------------------------------------- in-flight table --
 //

@@ -23,6 +23,7 @@ enum class Point {
   poison_mid_drop,           // a channel poisoned (committed), one pending item dropped, the rest not yet
   in_flight_after_commit,    // an in-flight entry committed, the block's refcount not yet raised
   in_flight_after_end,       // an in-flight entry cleared, the block's reference not yet dropped
+  ledger_after_unlink,       // an empty ledger block unlinked from its holder's chain, not yet freed
   // Not in a critical section, for counting only: a channel waiter starts
   // spinning before it sleeps (the lock is not held here).
   wait_spins,
