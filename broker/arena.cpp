@@ -198,8 +198,7 @@ std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size
   header->layout_version = layout::kLayoutVersion;
   header->arena_size = size;
   header->bitmap_offset = layout::kHeaderBytes;
-  const std::uint64_t units = (size - layout::kHeaderBytes) / layout::kAlign;
-  header->bitmap_bytes = ((units + 63) / 64 * 8 + layout::kAlign - 1) / layout::kAlign * layout::kAlign;
+  header->bitmap_bytes = layout::bitmap_bytes_for(size);
   header->heap_begin = header->bitmap_offset + header->bitmap_bytes;
   header->heap_end = size;
   header->created_ns = clock::realtime_ns();

@@ -173,15 +173,42 @@ void BlockHeap::format() {
   list_push(header_->heap_begin);
 }
 
+void BlockHeap::refuse_if_damaged() const {
+  const std::uint64_t size = header_->arena_size;
+  const std::uint64_t bitmap = layout::bitmap_bytes_for(mapped_bytes_);
+  if (size != mapped_bytes_ || header_->bitmap_offset != layout::kHeaderBytes || header_->bitmap_bytes != bitmap ||
+      header_->heap_begin != layout::kHeaderBytes + bitmap || header_->heap_end != mapped_bytes_) {
+    throw CorruptArena("arena '" + arena_name_ + "': its header's geometry was overwritten (heap " +
+                       std::to_string(header_->heap_begin) + ".." + std::to_string(header_->heap_end) +
+                       " in a segment of " + std::to_string(mapped_bytes_) + " bytes)");
+  }
+  std::uint64_t listed_classes = 0;
+  for (std::uint32_t c = 0; c < layout::kSizeClasses; ++c) {
+    const bool marked = (header_->class_mask[c / 64] >> (c % 64)) & 1;
+    if (marked != (header_->free_heads[c] != 0)) {
+      throw CorruptArena("arena '" + arena_name_ + "': its free-list index is damaged (size class " +
+                         std::to_string(c) + (marked ? " marked but empty)" : " listed but not marked)"));
+    }
+    listed_classes += marked;
+  }
+  if ((listed_classes == 0) != (header_->free_blocks == 0)) {
+    throw CorruptArena("arena '" + arena_name_ + "': its free-list index is damaged (" +
+                       std::to_string(header_->free_blocks) + " free blocks counted, " +
+                       std::to_string(listed_classes) + " size classes listed)");
+  }
+}
+
 std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t creator_slot) {
   const std::uint64_t heap_bytes = header_->heap_end - header_->heap_begin;
   if (bytes > heap_bytes) {
+    refuse_if_damaged();
     throw ArenaFull("arena '" + arena_name_ + "' is full: " + format_size(bytes) +
                     " asked for, more than the whole arena (" + format_size(heap_bytes) + ")");
   }
   const std::uint64_t need = block_bytes_for(bytes);
   const std::uint64_t offset = find_fit(need);
   if (offset == 0) {
+    refuse_if_damaged();
     throw ArenaFull("arena '" + arena_name_ + "' is full: cannot allocate " + format_size(bytes) +
                     " (used " + format_size(header_->used_bytes) + " of " + format_size(heap_bytes) +
                     ", largest free block " + format_size(largest_free_payload()) + ")");

@@ -119,6 +119,10 @@ class BlockHeap {
   void populate(std::uint64_t begin, std::uint64_t end);  // page-rounded; throws ArenaFull
   std::uint64_t bitmap_byte(std::uint64_t offset) const;   // where a heap offset's bit lies
   void note_freed(std::uint64_t bytes);                     // counts, and returns pages past kReturnEvery
+  // Before an allocation is refused as ArenaFull: throws CorruptArena if
+  // the header's geometry or free-list index was overwritten, which would
+  // otherwise read as a full arena.
+  void refuse_if_damaged() const;
 
   std::byte* base_;
   std::uint64_t mapped_bytes_;

@@ -41,6 +41,16 @@ inline constexpr std::uint64_t kMinBlockBytes = 2 * kAlign;  // header + 64-byte
 inline constexpr std::uint64_t kHeaderBytes = 512 * 1024;
 inline constexpr std::uint64_t kMinArenaBytes = 1024 * 1024;
 
+// The bitmap's size in an arena of `arena_size` bytes: one bit per 64-byte
+// unit after the header, rounded up to whole 64-byte units. The geometry
+// (bitmap at kHeaderBytes, heap right after it, to the end) follows from
+// the size alone, so anyone holding the mapping can tell a header whose
+// geometry was overwritten.
+inline constexpr std::uint64_t bitmap_bytes_for(std::uint64_t arena_size) {
+  const std::uint64_t units = (arena_size - kHeaderBytes) / kAlign;
+  return ((units + 63) / 64 * 8 + kAlign - 1) / kAlign * kAlign;
+}
+
 inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // Bump whenever any struct in this file changes shape or meaning.
 // 2: child tables, creator_start_time; 3: block flags; 4: a channel can be

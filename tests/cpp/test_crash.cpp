@@ -220,27 +220,69 @@ TEST(Crash, ALiveButStuckLockOwnerMakesOthersTimeOutNotHang) {
   EXPECT_TRUE(arena->check().empty());
 }
 
+// The header of arena `name`, mapped writable apart from the Arena: where
+// a stray write would land.
+class StrayWriter {
+ public:
+  explicit StrayWriter(const std::string& name) {
+    const int fd = open(("/dev/shm/" + Arena::segment_name(name)).c_str(), O_RDWR);
+    EXPECT_GE(fd, 0);
+    map_ = mmap(nullptr, layout::kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    EXPECT_NE(map_, MAP_FAILED);
+  }
+  ~StrayWriter() { munmap(map_, layout::kHeaderBytes); }
+  layout::ArenaHeader* header() { return static_cast<layout::ArenaHeader*>(map_); }
+
+ private:
+  void* map_;
+};
+
 // A stray write over the lock's bytes: reported as the damage it is, not as
 // a system error with a bare number.
 TEST(Crash, ADamagedLockIsACorruptArena) {
   testing::ScopedName n("damagedlock");
   auto arena = Arena::create(n.name, 16ull << 20);
   auto holder = arena->attach_holder();
-  const int fd = open(("/dev/shm/" + Arena::segment_name(n.name)).c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  void* map = mmap(nullptr, layout::kHeaderBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  ASSERT_NE(map, MAP_FAILED);
-  auto* header = static_cast<layout::ArenaHeader*>(map);
+  StrayWriter stray(n.name);
   // glibc's mutex type lives in __data.__kind: a type no mutex has.
-  header->lock.__data.__kind = 0x7fff;
+  stray.header()->lock.__data.__kind = 0x7fff;
   try {
     holder->allocate(10);
     ADD_FAILURE() << "allocated under a damaged lock";
   } catch (const CorruptArena& e) {
     EXPECT_NE(std::string(e.what()).find("lock is damaged"), std::string::npos) << e.what();
   }
-  munmap(map, layout::kHeaderBytes);
+}
+
+// Damage to the header's geometry or free-list index makes every block
+// look taken: that is CorruptArena, not a full arena.
+TEST(Crash, ADamagedHeaderIsACorruptArenaNotAFullOne) {
+  testing::ScopedName n("damagedheader");
+  auto arena = Arena::create(n.name, 16ull << 20);
+  auto holder = arena->attach_holder();
+  StrayWriter stray(n.name);
+  layout::ArenaHeader* header = stray.header();
+  auto expect_corrupt = [&](const char* what, const char* says) {
+    try {
+      holder->allocate(1 << 20);
+      ADD_FAILURE() << what << ": allocated";
+    } catch (const CorruptArena& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << what << ": " << e.what();
+    } catch (const ArenaFull& e) {
+      ADD_FAILURE() << what << ": ArenaFull: " << e.what();
+    }
+  };
+  std::uint64_t mask[layout::kClassMaskWords];
+  std::memcpy(mask, header->class_mask, sizeof mask);
+  std::memset(header->class_mask, 0, sizeof mask);
+  expect_corrupt("class mask zeroed", "free-list index is damaged");
+  std::memcpy(header->class_mask, mask, sizeof mask);
+  const std::uint64_t end = header->heap_end;
+  header->heap_end = header->heap_begin + 4096;
+  expect_corrupt("heap end moved", "geometry was overwritten");
+  header->heap_end = end;
+  EXPECT_NO_THROW(holder->allocate(1 << 20));  // undamaged again: allocates
 }
 
 }  // namespace
