@@ -524,7 +524,11 @@ const char channel_doc[] =
     "shoal.Buffers cross without a copy\n"
     "and arrive read-only. Iterating receives until the channel is closed (a\n"
     "poisoned one raises ChannelPoisoned). Pickles\n"
-    "as (arena name, handle), so multiprocessing children can open the same channel.";
+    "as (arena name, handle), so multiprocessing children can open the same channel.\n\n"
+    "A blocked send, recv or select ends when the channel is closed or poisoned (by\n"
+    "anyone: another thread, interpreter or process), after its timeout, on Ctrl-C in\n"
+    "the main thread, or when the process exits: then it raises shoal.ProcessExiting,\n"
+    "a SystemExit, in every thread and Task, so they end and the process can exit.";
 
 PyType_Slot channel_slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(channel_new)},

@@ -586,6 +586,17 @@ class Task(threading.Thread):
     ``kwargs``) or a source string (executed in the interpreter's
     ``__main__``). With ``interpreter=None`` the task runs in a fresh
     isolated interpreter, closed when the task ends.
+
+    Ending. A Task is never a daemon: at shutdown the process waits for it,
+    as for any non-daemon thread (the first Ctrl-C ends only the main
+    thread). A wait in shoal inside it (send, recv, select) ends when its
+    channel is closed or poisoned by anyone, or when the process exits: a
+    second Ctrl-C while shutdown waits for Tasks, or interpreter shutdown,
+    make every such wait raise ``shoal.ProcessExiting`` (a ``SystemExit``,
+    which ``except Exception`` does not stop), so the task ends and its
+    interpreter is closed. Code that never waits in shoal cannot be
+    interrupted; after a second Ctrl-C the process exits 5 s later without
+    finalising that interpreter.
     """
 
     def __init__(self, target=None, args=(), kwargs=None, name=None, interpreter=None, *, daemon=None):

@@ -151,3 +151,9 @@ def receive_swallowing_exceptions(channel):
             channel.recv()
         except Exception:  # noqa: BLE001 - the point of the test
             time.sleep(0.01)
+
+
+def spin():
+    """Runs Python for ever without waiting in shoal."""
+    while True:
+        pass

@@ -108,6 +108,8 @@ BLOCKED_THEN_CTRL_C = """
     ch = shoal.Channel()
     if sys.argv[1] == "task":
         waiter = interpreters.run(interp_work.recv_one, ch)
+    elif sys.argv[1] == "spinning task":
+        waiter = interpreters.run(interp_work.spin)
     else:
         waiter = threading.Thread(target=ch.recv)
         waiter.start()
@@ -148,6 +150,15 @@ def test_ctrl_c_twice_while_blocked_in_recv_exits(kind):
     assert "terminate" not in err
     assert returncode != -signal.SIGABRT, err
     assert "KeyboardInterrupt" in err
+
+
+def test_ctrl_c_twice_with_a_task_that_never_waits_in_shoal_exits_saying_why():
+    # It cannot be interrupted, and CPython must not end its interpreter
+    # under it: the process exits without finalising it, and says so.
+    returncode, err = interrupt_twice("spinning task")
+    assert "Fatal Python error" not in err
+    assert returncode == 1, err
+    assert "still run code that does not wait in shoal" in err
 
 
 def test_a_task_woken_at_exit_reports_process_exiting():
