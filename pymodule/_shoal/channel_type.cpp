@@ -12,10 +12,14 @@
 // takes (value_thaw.cpp). None, bools, 64-bit ints and floats skip all of
 // that: they travel in the slot itself (inline_value.hpp).
 //
-// Blocking: a wait is cut into 50 ms slices, each with the GIL released;
-// between slices the GIL is taken back for PyErr_CheckSignals(), so Ctrl-C
-// interrupts a blocked call in the main interpreter. A wait that runs out
-// of time raises the built-in TimeoutError.
+// Blocking: a wait is cut into 50 ms slices, run with the GIL released.
+// In the main thread of the main interpreter (the only one that runs signal
+// handlers) the GIL is taken back between slices for PyErr_CheckSignals(),
+// so Ctrl-C interrupts a blocked call there; other threads stay without the
+// GIL until the wait ends. Every slice also looks at the process-wide
+// "exiting" switch (process_exit.hpp): once the process exits, a call that
+// would wait raises shoal.ProcessExiting instead. A wait that runs out of
+// time raises the built-in TimeoutError.
 //
 // select(*channels, timeout=None) is shoal::Channel::select in the same
 // slices: each slice starts its round at a random channel (fairness), and
@@ -42,6 +46,7 @@
 #include "gil.hpp"
 #include "inline_value.hpp"
 #include "numpy_arrays.hpp"
+#include "process_exit.hpp"
 #include "shoal/array_blob.hpp"
 #include "shoal/errors.hpp"
 #include "value_freeze.hpp"
@@ -100,36 +105,69 @@ int parse_timeout(PyObject* object, Timeout* timeout) {
   return 0;
 }
 
-// Runs attempt(slice) (a core call that waits at most `slice`) until it
-// succeeds, fails otherwise, or `timeout` has passed. Returns -1 with a
-// Python error set. `what` names the call in a timeout's message.
+// How a stretch of waiting without the GIL ended.
+enum class Waited { done, timed_out, exiting, check_signals };
+
+// Runs attempt(slice) (a core call that waits at most `slice`, throwing
+// WaitTimeout when nothing happened) until it succeeds or `timeout` has
+// passed; returns after one slice when `check_signals`. Once the process
+// exits, the attempt is made once more without waiting. Without the GIL:
+// core errors propagate as C++ exceptions.
 template <class Attempt>
-int wait_in_slices(ModuleState* state, Timeout timeout, const char* what, Attempt attempt) {
-  // Read only when there is a timeout to measure: the common calls (no
-  // timeout, or a first attempt that succeeds) take no clock reading here.
-  const auto start = timeout ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+Waited wait_without_gil(Timeout timeout, std::chrono::steady_clock::time_point start, bool check_signals,
+                        Attempt& attempt) {
   for (;;) {
-    nanoseconds slice = kSlice;
+    const bool exiting = process_exiting();
+    nanoseconds slice = exiting ? nanoseconds(0) : kSlice;
     if (timeout) {
       const nanoseconds left = *timeout - (std::chrono::steady_clock::now() - start);
       slice = std::max(nanoseconds(0), std::min(slice, left));
     }
     try {
-      without_gil([&] { attempt(slice); });
-      return 0;
+      attempt(slice);
+      return Waited::done;
     } catch (const shoal::WaitTimeout&) {
-      if (timeout && std::chrono::steady_clock::now() - start >= *timeout) {
-        char message[80];
-        std::snprintf(message, sizeof message, "%s() timed out after %g s", what,
-                      std::chrono::duration<double>(*timeout).count());
-        PyErr_SetString(PyExc_TimeoutError, message);
-        return -1;
-      }
+    }
+    if (exiting) return Waited::exiting;
+    if (timeout && std::chrono::steady_clock::now() - start >= *timeout) return Waited::timed_out;
+    if (check_signals) return Waited::check_signals;
+  }
+}
+
+// Runs attempt(slice) until it succeeds, fails otherwise, `timeout` has
+// passed or the process exits (see wait_without_gil). Returns -1 with a
+// Python error set. `what` names the call in the error's message.
+template <class Attempt>
+int wait_in_slices(ModuleState* state, Timeout timeout, const char* what, Attempt attempt) {
+  // Read only when there is a timeout to measure: the common calls (no
+  // timeout, or a first attempt that succeeds) take no clock reading here.
+  const auto start = timeout ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  const bool check_signals = handles_signals();
+  for (;;) {
+    Waited waited;
+    try {
+      waited = without_gil([&] { return wait_without_gil(timeout, start, check_signals, attempt); });
     } catch (...) {
       raise_python_error(state);
       return -1;
     }
-    if (PyErr_CheckSignals() < 0) return -1;  // Ctrl-C: KeyboardInterrupt
+    char message[120];
+    switch (waited) {
+      case Waited::done:
+        return 0;
+      case Waited::timed_out:
+        std::snprintf(message, sizeof message, "%s() timed out after %g s", what,
+                      std::chrono::duration<double>(*timeout).count());
+        PyErr_SetString(PyExc_TimeoutError, message);
+        return -1;
+      case Waited::exiting:
+        std::snprintf(message, sizeof message, "%s() would wait, and the process is exiting", what);
+        PyErr_SetString(state->process_exiting, message);
+        return -1;
+      case Waited::check_signals:
+        if (PyErr_CheckSignals() < 0) return -1;  // Ctrl-C: KeyboardInterrupt
+        break;
+    }
   }
 }
 
@@ -503,7 +541,11 @@ const char channel_doc[] =
     "checksum=True: every value sent carries a CRC-32 of its bytes (buffers and arrays\n"
     "included) that every receiver verifies, so bytes altered in the arena after the send\n"
     "raise CorruptObject instead of arriving changed. It costs a pass over the value's\n"
-    "bytes at each end; None, bools and small ints and floats travel in the slot unsealed.";
+    "bytes at each end; None, bools and small ints and floats travel in the slot unsealed.\n\n"
+    "A blocked send, recv or select ends when the channel is closed or poisoned (by\n"
+    "anyone: another thread, interpreter or process), after its timeout, on Ctrl-C in\n"
+    "the main thread, or when the process exits: then it raises shoal.ProcessExiting,\n"
+    "a SystemExit, in every thread and Task, so they end and the process can exit.";
 
 PyType_Slot channel_slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(channel_new)},

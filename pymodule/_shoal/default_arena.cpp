@@ -35,10 +35,22 @@ struct ProcessArena {
   // (it then goes with the last of them); the broker stops here. A fork()
   // child must neither unlink the parent's segment nor join a reaper thread
   // that exists only in the parent (see ArenaSession's destructor).
+  //
+  // The name goes now, not with the mapping: a thread parked at exit
+  // (process_exit.hpp) or a session never torn down may still share the
+  // mapping, and the last reference would then never go.
   ~ProcessArena() {
     if (opened_by != 0 && opened_by != getpid()) {
       if (arena) arena->set_unlink_on_close(false);
       (void)broker.release();
+      return;
+    }
+    if (arena && arena->is_creator()) {
+      arena->set_unlink_on_close(false);
+      try {
+        shoal::Arena::destroy(arena->name());
+      } catch (const shoal::Error&) {  // gone already, or not ours to remove: nothing to do at exit
+      }
     }
   }
 };

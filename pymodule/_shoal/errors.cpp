@@ -25,6 +25,11 @@
 //   ├── Full(ShoalError)                         Channel.try_send: no free slot
 //   └── Empty(ShoalError)                        Channel.try_recv: nothing pending
 //
+//   ProcessExiting(SystemExit)   a call that would wait while the process exits
+//
+// ProcessExiting is no ShoalError on purpose: it ends whatever waited
+// (process_exit.hpp), so `except Exception` must not keep a Task looping
+// on it, and a thread it ends goes quietly, as SystemExit does.
 // A channel wait that runs out of time raises the built-in TimeoutError.
 // A bad argument (ErrorCode::invalid_argument: a malformed size, a bad
 // name) is a plain ValueError: it is the caller's mistake, not the arena's.
@@ -148,7 +153,15 @@ int add_exceptions(PyObject* module, ModuleState* state) {
       "another host. The message names the arena and host it belongs to. An InvalidHandle.",
       state->invalid_handle, nullptr);
   if (state->foreign_handle == nullptr) return -1;
-  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->foreign_handle));
+  if (PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->foreign_handle)) < 0) return -1;
+  state->process_exiting = PyErr_NewExceptionWithDoc(
+      "shoal.ProcessExiting",
+      "A send, recv or select that would have to wait, called or waiting while the process exits (interpreter\n"
+      "shutdown, or a second Ctrl-C while shutdown waits for Tasks). A SystemExit: it ends a thread quietly,\n"
+      "a Task's result() raises it, and `except Exception` does not stop it.",
+      PyExc_SystemExit, nullptr);
+  if (state->process_exiting == nullptr) return -1;
+  return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->process_exiting));
 }
 
 PyObject* raise_python_error(ModuleState* state) {

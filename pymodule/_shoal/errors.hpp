@@ -14,7 +14,7 @@ inline constexpr PyObject* ModuleState::*kExceptionFields[] = {
     &ModuleState::arena_exists,   &ModuleState::arena_permission_error,
     &ModuleState::not_an_arena,   &ModuleState::corrupt_arena,  &ModuleState::corrupt_object, &ModuleState::channel_closed, &ModuleState::channel_poisoned, &ModuleState::invalid_handle, &ModuleState::pickle_expired, &ModuleState::foreign_handle,
     &ModuleState::too_many_holders, &ModuleState::shoal_timeout, &ModuleState::full,
-    &ModuleState::empty,
+    &ModuleState::empty, &ModuleState::process_exiting,
 };
 
 // Creates the exception classes into `state` and adds them to `module`.

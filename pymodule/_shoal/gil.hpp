@@ -7,18 +7,24 @@
 // the core throws; the caller then converts the exception with the GIL held.
 //
 // The function passed in must not touch any Python object.
+//
+// The GIL is taken back through take_gil_back (process_exit.hpp): at the
+// end of the process a thread other than the exiting one parks there for
+// good rather than be ended by CPython inside this noexcept destructor.
 #pragma once
 
 #include <Python.h>
 
 #include <utility>
 
+#include "process_exit.hpp"
+
 namespace shoal_py {
 
 class GilReleased {
  public:
   GilReleased() : thread_state_(PyEval_SaveThread()) {}
-  ~GilReleased() { PyEval_RestoreThread(thread_state_); }
+  ~GilReleased() { take_gil_back(thread_state_); }
   GilReleased(const GilReleased&) = delete;
   GilReleased& operator=(const GilReleased&) = delete;
 

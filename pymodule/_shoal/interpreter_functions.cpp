@@ -8,7 +8,8 @@
 // PyEval_RestoreThread, and undoes both afterwards: the caller's
 // interpreter keeps running its other threads meanwhile, and the target
 // runs on the caller's thread, truly in parallel with other interpreters
-// when it has its own GIL.
+// when it has its own GIL. GILs are taken back through take_gil_back, as
+// everywhere in shoal (process_exit.hpp).
 #include "interpreter_functions.hpp"
 
 #include <cstdint>
@@ -201,12 +202,12 @@ void call_in(std::int64_t id, PyInterpreterState* target, PyThreadState* kept, b
   PyThreadState* caller = PyEval_SaveThread();
   PyThreadState* inside = kept != nullptr ? kept : PyThreadState_New(target);
   if (inside == nullptr) {
-    PyEval_RestoreThread(caller);
+    take_gil_back(caller);
     result.failure_type = "MemoryError";
     result.failure_message = "no memory for a thread state in the target interpreter";
     return;
   }
-  PyEval_RestoreThread(inside);
+  take_gil_back(inside);
   run_inside_target(caller_holder, request, result);
   if (kept != nullptr || keep) {
     PyEval_SaveThread();  // the target's GIL released; the state stays for next time
@@ -215,7 +216,7 @@ void call_in(std::int64_t id, PyInterpreterState* target, PyThreadState* kept, b
     PyThreadState_Clear(inside);
     PyThreadState_DeleteCurrent();
   }
-  PyEval_RestoreThread(caller);
+  take_gil_back(caller);
 }
 
 PyObject* failure_tuple(const CallResult& result) {

@@ -29,11 +29,29 @@
 #include "interpreter_functions.hpp"
 #include "module_state.hpp"
 #include "pickled_handles.hpp"
+#include "process_exit.hpp"
 #include "numpy_arrays.hpp"
 #include "sizes.hpp"
 
 namespace shoal_py {
 namespace {
+
+// Notes the main thread (process_exit.hpp): the one threading calls so.
+int note_main_thread_from_threading() {
+  PyObject* threading = PyImport_ImportModule("threading");
+  if (threading == nullptr) return -1;
+  PyObject* main = PyObject_CallMethod(threading, "main_thread", nullptr);
+  Py_DECREF(threading);
+  if (main == nullptr) return -1;
+  PyObject* ident = PyObject_GetAttrString(main, "ident");
+  Py_DECREF(main);
+  if (ident == nullptr) return -1;
+  const unsigned long value = PyLong_AsUnsignedLong(ident);
+  Py_DECREF(ident);
+  if (value == static_cast<unsigned long>(-1) && PyErr_Occurred()) return -1;
+  note_main_thread(value);
+  return 0;
+}
 
 int module_exec(PyObject* module) {
   ModuleState* state = state_of_module(module);
@@ -56,7 +74,20 @@ int module_exec(PyObject* module) {
   state->channel_type = create_channel_type(module);
   if (state->channel_type == nullptr) return -1;
   if (PyModule_AddType(module, state->channel_type) < 0) return -1;
+  if (PyInterpreterState_Get() == PyInterpreterState_Main() && note_main_thread_from_threading() < 0) return -1;
   return 0;
+}
+
+PyObject* begin_exit_function(PyObject*, PyObject*) {
+  begin_process_exit();
+  Py_RETURN_NONE;
+}
+
+PyObject* exiting_function(PyObject*, PyObject*) { return PyBool_FromLong(process_exiting()); }
+
+PyObject* close_gil_gate_function(PyObject*, PyObject*) {
+  close_gil_gate();
+  Py_RETURN_NONE;
 }
 
 int module_traverse(PyObject* module, visitproc visit, void* arg) {
@@ -143,6 +174,13 @@ PyMethodDef module_functions[] = {
     {"_interp_main", interp_main_function, METH_NOARGS, "_interp_main() -> the main interpreter's id"},
     {"_interp_forget_all", interp_forget_all_function, METH_NOARGS,
      "_interp_forget_all(): in a fork() child, forgets every subinterpreter (CPython deleted them)"},
+    // The end of the process (process_exit.hpp; shoal/__init__.py and interpreters.py use them).
+    {"_begin_exit", begin_exit_function, METH_NOARGS,
+     "_begin_exit(): from now on every shoal call that would wait raises ProcessExiting, in every thread"},
+    {"_exiting", exiting_function, METH_NOARGS, "_exiting() -> True once _begin_exit() was called"},
+    {"_close_gil_gate", close_gil_gate_function, METH_NOARGS,
+     "_close_gil_gate(): by the thread that ends the process, last: other threads never take a GIL back\n"
+     "through shoal again (they park)"},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -51,6 +51,7 @@ struct ModuleState {
   PyObject* shoal_timeout;
   PyObject* full;   // Channel.try_send on a full channel
   PyObject* empty;  // Channel.try_recv on an empty one
+  PyObject* process_exiting;  // a SystemExit, not a ShoalError: see errors.cpp
 
   // The Arena objects of this interpreter that are still open. Not owning
   // references: each Arena removes itself when it closes. When the module is

@@ -42,7 +42,9 @@ Errors derive from ``ShoalError`` and from the built-in that fits:
 ``ArenaExists`` a ``FileExistsError``, ``ArenaPermissionError`` a
 ``PermissionError``, ``NotAnArena`` and ``InvalidHandle`` are ``ValueError``s,
 ``ShoalTimeout`` is a ``TimeoutError``. A malformed argument (a bad size
-string, a bad name) raises a plain ``ValueError``.
+string, a bad name) raises a plain ``ValueError``. A send, recv or select
+that would wait while the process exits raises ``ProcessExiting``, a
+``SystemExit`` (``shoal._exit``).
 """
 
 from shoal import _shoal
@@ -64,6 +66,7 @@ from shoal._shoal import (
     InvalidHandle,
     NotAnArena,
     PickleExpired,
+    ProcessExiting,
     ShoalError,
     ShoalTimeout,
     TooManyHolders,
@@ -78,6 +81,11 @@ if _shoal._interp_current() == _shoal._interp_main():  # NumPy loads in no other
     from shoal._pickling import install_numpy_reducer as _install_numpy_reducer
 
     _install_numpy_reducer()
+
+    # Only the main interpreter's shutdown ends the process (shoal/_exit.py).
+    from shoal import _exit
+
+    _exit.install()
 
 __all__ = [
     "Arena",
@@ -98,6 +106,7 @@ __all__ = [
     "Full",
     "InvalidHandle",
     "NotAnArena",
+    "ProcessExiting",
     "ShoalError",
     "ShoalTimeout",
     "TooManyHolders",

@@ -359,6 +359,14 @@ class _LifecycleThread:
     executors still running, closes every interpreter made here and stops
     the thread. After that, or in a fork() child, requests run on the
     caller's thread.
+
+    A Ctrl-C while _at_exit waits (the second one: the first ended the main
+    thread) means "stop waiting", as it does for threading's own join of
+    non-daemon threads. A Task cannot be abandoned like a thread (CPython
+    would end its interpreter under it), so every waiting shoal call is
+    woken with ProcessExiting instead (shoal._exit); the Tasks end, their
+    interpreters are closed, and the KeyboardInterrupt goes on to stop
+    threading's shutdown.
     """
 
     def __init__(self):
@@ -413,19 +421,81 @@ class _LifecycleThread:
     def _at_exit(self):
         if self._stopped:
             return
-        for task in list(_live_tasks):
-            if task.is_alive():
-                task.join()
-        for executor in list(_live_executors):
-            executor.shutdown(wait=True)
+        interrupted = None
+        try:
+            _wait_for_tasks_and_executors()
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            _shoal._begin_exit()
+            _end_at_exit()
         _close_owned_interpreters()
+        self._stop()
+        if interrupted is not None:
+            raise interrupted
+
+    def _stop(self):
         with self._lock:
+            if self._stopped:
+                return
             self._stopped = True
-        self._requests.put(None)
-        self._thread.join()
+            started = self._requests is not None
+        if started:
+            self._requests.put(None)
+            self._thread.join()
 
 
 _lifecycle = _LifecycleThread()
+
+# How long the end of the process waits, once every shoal wait has been
+# woken (ProcessExiting), for Tasks and calls still running in interpreters
+# made here: woken ones end within a wait slice, so only code that never
+# calls shoal (a loop in pure Python) takes longer.
+_EXIT_GRACE = 5.0
+
+
+def _wait_for_tasks_and_executors():
+    for task in list(_live_tasks):
+        if task.is_alive():
+            task.join()
+    for executor in list(_live_executors):
+        executor.shutdown(wait=True)
+
+
+def _end_at_exit():
+    """The end of the process, once _shoal._begin_exit() woke every wait.
+
+    Waits up to _EXIT_GRACE for Tasks and calls in our interpreters to end,
+    closes the interpreters and stops the lifecycle thread. An interpreter
+    still running then cannot be closed, and CPython would end it under its
+    thread (a fatal error): the process exits at once instead, saying why.
+    Another Ctrl-C cuts the wait short, to the same end.
+    """
+    import time
+
+    deadline = time.monotonic() + _EXIT_GRACE
+    try:
+        for task in list(_live_tasks):
+            task.join(max(0.0, deadline - time.monotonic()))
+        while any(_shoal._interp_is_running(i) for i in _shoal._interp_list()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        pass
+    _close_owned_interpreters()
+    running = [i for i in _shoal._interp_list() if _shoal._interp_is_running(i)]
+    if running:
+        names = ", ".join(task.name for task in list(_live_tasks) if task.is_alive()) or "none"
+        print(
+            f"shoal: interpreters {running} still run code that does not wait in shoal "
+            f"(Tasks still alive: {names}); exiting without finalising them",
+            file=sys.stderr,
+        )
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - exiting regardless
+                pass
+        os._exit(1)
+    _lifecycle._stop()
 
 # Started Tasks and open SubinterpreterExecutors, waited for at shutdown.
 _live_tasks = weakref.WeakSet()
@@ -516,6 +586,17 @@ class Task(threading.Thread):
     ``kwargs``) or a source string (executed in the interpreter's
     ``__main__``). With ``interpreter=None`` the task runs in a fresh
     isolated interpreter, closed when the task ends.
+
+    Ending. A Task is never a daemon: at shutdown the process waits for it,
+    as for any non-daemon thread (the first Ctrl-C ends only the main
+    thread). A wait in shoal inside it (send, recv, select) ends when its
+    channel is closed or poisoned by anyone, or when the process exits: a
+    second Ctrl-C while shutdown waits for Tasks, or interpreter shutdown,
+    make every such wait raise ``shoal.ProcessExiting`` (a ``SystemExit``,
+    which ``except Exception`` does not stop), so the task ends and its
+    interpreter is closed. Code that never waits in shoal cannot be
+    interrupted; after a second Ctrl-C the process exits 5 s later without
+    finalising that interpreter.
     """
 
     def __init__(self, target=None, args=(), kwargs=None, name=None, interpreter=None, *, daemon=None):

@@ -141,3 +141,19 @@ def nested_create_and_call(a, b):
 class RaisesKeyErrorWhenPickled:
     def __reduce__(self):
         raise KeyError("from __reduce__")
+
+
+def receive_swallowing_exceptions(channel):
+    """Receives until the channel ends, shrugging off every Exception:
+    only what is not an Exception (ProcessExiting, a SystemExit) ends it."""
+    while True:
+        try:
+            channel.recv()
+        except Exception:  # noqa: BLE001 - the point of the test
+            time.sleep(0.01)
+
+
+def spin():
+    """Runs Python for ever without waiting in shoal."""
+    while True:
+        pass
