@@ -28,6 +28,7 @@
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/size.hpp"
+#include "shoal/test_hooks.hpp"
 
 namespace shoal {
 
@@ -343,11 +344,14 @@ ObjectView Arena::object(Handle h) {
   if (block == nullptr || block->kind != static_cast<std::uint32_t>(layout::BlockKind::object)) {
     throw InvalidHandle("arena '" + name_ + "': handle " + to_string(h) + " names no live object");
   }
+  test_hooks::reach(test_hooks::Point::object_after_resolve);
   const std::byte* payload = base_ + h.offset + layout::kBlockHeaderBytes;
-  // `requested` is read once: a reader without the lock (the CLI's dump)
-  // may see the block freed and reused meanwhile, and every bound below
-  // must come from the value that was checked.
-  const std::uint64_t requested = std::atomic_ref(block->requested).load(std::memory_order_relaxed);
+  // The payload's length is read once and bounded against the block and
+  // the heap in that one read (BlockHeap::payload_bytes): a reader without
+  // the lock (the CLI's dump) may see the block freed and reused meanwhile,
+  // or a stray write change `requested`, and every bound below must come
+  // from the value that was checked.
+  const std::uint64_t requested = heap_->payload_bytes(h.offset);
   layout::ChildTable table;
   std::memcpy(&table, payload, sizeof table);
   if (!layout::child_table_is_sane(table, requested)) {

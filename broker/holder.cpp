@@ -282,7 +282,7 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
   try {
     offset = arena_->heap_->allocate(bytes, kind, slot_);
   } catch (const ArenaFull&) {
-    if (cached_bytes_ == 0 || !on_owner_thread()) {
+    if (!on_owner_thread() || cached_bytes_ == 0) {  // the cache is the owner thread's alone: ask first
       shrink_ledger_locked();  // a ledger block grown for this call goes back too
       throw;
     }

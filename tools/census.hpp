@@ -63,7 +63,9 @@ struct ChannelEntry {
   std::uint64_t pending_inline = 0;  // pending items that are values in the slot itself (no block)
   std::vector<Handle> pending;       // oldest first; an inline item as (tag, value bits)
 
-  std::uint64_t pending_items() const { return sane ? tail - head : 0; }
+  // What the channel owns, counted by the core's rule (layout::channel_pending:
+  // nothing once poisoned, whatever head and tail say).
+  std::uint64_t pending_items() const { return pending.size(); }
 };
 
 struct Census {

@@ -24,6 +24,9 @@ enum class Point {
   in_flight_after_commit,    // an in-flight entry committed, the block's refcount not yet raised
   in_flight_after_end,       // an in-flight entry cleared, the block's reference not yet dropped
   ledger_after_unlink,       // an empty ledger block unlinked from its holder's chain, not yet freed
+  // Not in a critical section: where a stray write (or a reuse of the
+  // block, seen by a lock-free reader) may land between two reads.
+  object_after_resolve,      // Arena::object resolved the block, its payload's length not yet read
   // Not in a critical section, for counting only: a channel waiter starts
   // spinning before it sleeps (the lock is not held here).
   wait_spins,

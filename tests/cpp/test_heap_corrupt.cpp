@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "shoal/test_hooks.hpp"
 #include "test_heap_samples.hpp"
 #include "test_heap_support.hpp"
 
@@ -226,6 +227,33 @@ TEST_F(Corrupt, AChecksummedObjectRefusesEveryAlteredByte) {
   EXPECT_EQ(read_error(*arena_, plain.handle()), "(read without error)");
   flip(blob.bytes()[999]);
   EXPECT_EQ(read_error(*arena_, sealed.handle()), "(read without error)");
+}
+
+// A stray write to an object's `requested` landing after the block was
+// resolved (or a reuse of the block seen by the lock-free `shoal dump`):
+// the body handed out is bounded by the block, never by a value read after
+// the check.
+layout::BlockHeader* g_overwritten = nullptr;
+
+TEST_F(Corrupt, AnOverwrittenRequestedNeverWidensTheBody) {
+  heap::Freezer freezer(*holder_);
+  freezer.root().set_text("short");
+  HeldBlock object = freezer.publish();
+  auto* header = reinterpret_cast<layout::BlockHeader*>(arena_->payload(object.handle()).data() -
+                                                        layout::kBlockHeaderBytes);
+  const std::uint64_t requested = header->requested;
+  g_overwritten = header;
+  test_hooks::install([](test_hooks::Point point) {
+    if (point == test_hooks::Point::object_after_resolve) g_overwritten->requested = std::uint64_t{1} << 40;
+  });
+  try {
+    const ObjectView view = arena_->object(object.handle());
+    ADD_FAILURE() << "a body of " << view.body.size() << " bytes over a block of " << header->size;
+  } catch (const CorruptObject&) {
+  }
+  test_hooks::install(nullptr);
+  header->requested = requested;
+  EXPECT_EQ(read_error(*arena_, object.handle()), "(read without error)");
 }
 
 TEST_F(Corrupt, ContentCapnProtoCannotCheck) {

@@ -868,6 +868,29 @@ def test_channels_count_inline_items_apart(shoal, py_arena):
     assert shoal.run("check", arena.name, expect=0)
 
 
+def test_a_poisoned_channel_shows_nothing_pending_whatever_head_and_tail_say(shoal, py_arena):
+    shoal_py, arena = py_arena
+    ch = shoal_py.Channel(capacity=8, arena=arena)
+    for i in range(6):
+        ch.send(f"value {i}")
+    ch.poison()
+    (c,) = shoal.json("channels", arena.name)["channels"]
+    offset = int(c["handle"].split(":")[0])
+    # A poisoner killed before its last step leaves head behind tail; its
+    # slots own nothing all the same (layout::channel_pending).
+    header = offset + 64  # the ChannelHeader, after the block header
+    with open(f"/dev/shm/shoal.{arena.name}", "r+b") as segment:
+        segment.seek(header + 8)
+        head, tail = struct.unpack("<QQ", segment.read(16))
+        assert head == tail
+        segment.seek(header + 8)
+        segment.write(struct.pack("<Q", tail - 6))
+    assert arena.check() == []
+    (c,) = shoal.json("channels", arena.name)["channels"]
+    assert c["state"] == "poisoned" and c["pending_items"] == 0 and c["pending_bytes"] == 0
+    assert re.search(r"\bpoisoned\s+8\s+0\s", shoal.run("channels", arena.name, expect=0).stdout)
+
+
 def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena):
     shoal_py, _ = py_arena
     arena, ch, buf, lines = produced
