@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
     const timespec poll{0, 100'000'000};
     while (arena->lifecycle() != shoal::layout::ArenaLifecycle::unlinked && std::chrono::steady_clock::now() < deadline) {
       if (sigtimedwait(&signals, nullptr, &poll) > 0) break;
+      try {
+        (void)arena->reap_dead_holders();  // now, not at the next --interval: a dead last holder ends the wait
+      } catch (const shoal::Error&) {
+      }
     }
     unlinked = arena->lifecycle() == shoal::layout::ArenaLifecycle::unlinked;
   }

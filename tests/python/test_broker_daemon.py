@@ -267,3 +267,14 @@ def test_sigterm_grace_ends_the_broker_and_leaves_the_arena_closing(daemons, are
     assert second.returncode == 1 and "already exists" in second.stderr
     leave(holder)
     assert not segment_path(arena_name).exists()
+
+
+def test_sigterm_waits_for_a_last_holder_that_dies_instead_of_leaving(daemons, arena_name, attached):
+    broker = daemons(arena_name, "64MiB", "--interval", "3600000")  # its own rounds: hourly
+    holder = attached(arena_name, nbytes=4096)
+    broker.send_signal(signal.SIGTERM)
+    assert "live holders" in read_line(broker.stdout, timeout=30)
+    holder.kill()
+    holder.wait()
+    assert broker.wait(timeout=30) == 0  # reaped while waiting: the arena is gone
+    assert not segment_path(arena_name).exists()
