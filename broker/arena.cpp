@@ -166,9 +166,20 @@ Arena::Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, A
       heap_(std::make_unique<BlockHeap>(base_, size_, name_)) {}
 
 Arena::~Arena() {
+  if (creator_ && unlink_on_close_ && fork_generation() == fork_generation_) {
+    // The creator gives the name up, but never under a live holder: with
+    // holders left the arena is closing, and the last of them unlinks it
+    // (arena_lifecycle.cpp).
+    try {
+      (void)retire(/*force=*/true);
+    } catch (const Error&) {
+      // A lock held too long or a damaged header: nobody can take holders
+      // in safely any more; give the name up as before.
+      ::unlink(shm_path(name_).c_str());
+    }
+  }
   heap_.reset();
   mapping_.reset();
-  if (creator_ && unlink_on_close_ && fork_generation() == fork_generation_) ::unlink(shm_path(name_).c_str());
 }
 
 std::shared_ptr<Arena> Arena::create(const std::string& name, std::uint64_t size, ArenaOptions options) {

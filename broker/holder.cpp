@@ -62,6 +62,11 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
       ArenaLock lock(*this);
+      if (header()->lifecycle != static_cast<std::uint32_t>(layout::ArenaLifecycle::open)) {
+        // Being destroyed (retire): its name goes when its last holder leaves.
+        throw ArenaNotFound("arena '" + name_ + "' is being destroyed: it accepts no new holders, and is unlinked "
+                            "when its last holder leaves (see `shoal ls`)");
+      }
       for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
         HolderSlot& slot = header()->holders[i];
         if (slot.state == kActive) continue;
@@ -232,6 +237,7 @@ std::size_t Arena::reap_dead_holders() {
     release_all_locked(c.slot);
     ++header()->reaped_holders;
     ++reaped;
+    unlink_if_unheld_locked();  // the last holder of a closing arena
   }
   return reaped;
 }
@@ -252,6 +258,7 @@ Holder::~Holder() {
     ArenaLock lock(*arena_);
     const HolderSlot& slot = arena_->header()->holders[slot_];
     if (slot.state == kActive && slot.epoch == epoch_) arena_->release_all_locked(slot_);
+    arena_->unlink_if_unheld_locked();  // the last holder of a closing arena
   } catch (const Error&) {
     // The lock timed out or the arena is corrupt: our references stay in
     // the ledger, and are reaped once this process exits.

@@ -39,6 +39,9 @@ int run_dump(const std::string& name, const std::string& handle, std::size_t max
 int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top,
               const ArenaOptions& open, bool as_json);
 int run_reap(const std::string& name, const ArenaOptions& open, bool as_json);
+// Every arena nobody is left to clean up (`ls` shows it abandoned), removed;
+// only arena `only` if it is not empty.
+int run_reap_abandoned(const std::string& only, const ArenaOptions& open, bool as_json);
 int run_destroy(const std::string& name, bool force, const ArenaOptions& open, bool as_json);
 
 }  // namespace shoal::cli

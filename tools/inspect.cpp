@@ -18,6 +18,7 @@
 #include "snapshot.hpp"
 #include "table.hpp"
 #include "views.hpp"
+#include "segment_list.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
@@ -25,8 +26,6 @@
 namespace shoal::cli {
 namespace {
 
-constexpr const char* kShmDirectory = "/dev/shm";
-constexpr const char* kSegmentPrefix = "shoal.";
 
 std::shared_ptr<Arena> attach_read_only(const std::string& name, const ArenaOptions& open) {
   return Arena::attach(name, Access::read_only, open);
@@ -59,28 +58,6 @@ Json creator_json(const Snapshot& s) { return {{"pid", s.creator_pid}, {"alive",
 
 // ------------------------------------------------------------------ ls ----
 
-struct SegmentEntry {
-  std::string name;  // without the "shoal." prefix
-  std::string path;
-  bool regular_file = true;
-};
-
-// Every /dev/shm entry named shoal.*, sorted by name.
-std::vector<SegmentEntry> list_segments() {
-  std::vector<SegmentEntry> entries;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(kShmDirectory, ec)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.starts_with(kSegmentPrefix)) continue;
-    std::error_code type_ec;
-    entries.push_back({file.substr(std::string_view(kSegmentPrefix).size()), entry.path().string(),
-                       entry.is_regular_file(type_ec)});
-  }
-  if (ec) throw SystemError(std::string("cannot list ") + kShmDirectory + ": " + ec.message());
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  return entries;
-}
-
 // What `ls` learned about one entry: a snapshot, or why there is none.
 struct ListedArena {
   SegmentEntry entry;
@@ -106,6 +83,18 @@ ListedArena inspect_entry(const SegmentEntry& entry, const ArenaOptions& open) {
   return listed;
 }
 
+Json reaper_json(const Snapshot& s) {
+  if (s.reaper_pid == 0) return nullptr;
+  return {{"pid", s.reaper_pid}, {"alive", s.reaper_alive}};
+}
+
+// "abandoned" (nobody left to clean it up: `shoal reap --abandoned`),
+// "closing" (being destroyed: unlinked when its last holder leaves) or "open".
+std::string arena_state(const Snapshot& s) {
+  if (s.abandoned()) return "abandoned";
+  return s.closing() ? "closing" : "open";
+}
+
 void print_ls_json(const std::vector<ListedArena>& listed) {
   Json arenas = Json::array();
   Json unreadable = Json::array();
@@ -123,6 +112,8 @@ void print_ls_json(const std::vector<ListedArena>& listed) {
                       {"used_bytes", s.used_bytes},
                       {"holders", holder_counts_json(s)},
                       {"creator", creator_json(s)},
+                      {"reaper", reaper_json(s)},
+                      {"state", arena_state(s)},
                       {"created_ns", s.created_ns},
                       {"read", read_json(s.read, s.name)}});
   }
@@ -144,15 +135,16 @@ void print_ls_table(const std::vector<ListedArena>& listed) {
                {"HOLDERS", Align::right},
                {"DEAD", Align::right},
                {"CREATOR"},
+               {"STATE"},
                {"NOTE"}});
   for (const ListedArena& a : listed) {
     if (a.snapshot == nullptr) {
-      table.add_row({a.entry.name, "-", "-", "-", "-", "-", a.error});
+      table.add_row({a.entry.name, "-", "-", "-", "-", "-", "-", a.error});
       continue;
     }
     const Snapshot& s = *a.snapshot;
     table.add_row({s.name, format_size(s.size), format_size(s.used_bytes), std::to_string(s.holders_alive()),
-                   std::to_string(s.holders_dead()), format_pid(s.creator_pid, s.creator_alive),
+                   std::to_string(s.holders_dead()), format_pid(s.creator_pid, s.creator_alive), arena_state(s),
                    short_read_note(s.read)});
   }
   table.print(std::cout);

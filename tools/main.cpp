@@ -107,19 +107,25 @@ int main(int argc, char** argv) {
       "arena kept changing during the check, a note says so and reported problems may be artifacts of the change.",
       true);
   CLI::App* reap = add_command(
-      app, args, "reap", "release the references of dead holders now",
+      app, args, "reap", "release the references of dead holders now; remove abandoned arenas",
       "Maps the arena read-write and takes its lock (like a broker does), releases every reference held by "
-      "holders whose process has died, and prints how many were reaped and used bytes before and after.",
-      true);
+      "holders whose process has died, and prints how many were reaped and used bytes before and after. With "
+      "--abandoned, removes instead every arena of yours (only NAME, if given) that `ls` shows abandoned: no "
+      "live holder, no live reaper, its creator gone.",
+      false);
+  reap->add_option("NAME", args.name, "arena name (its segment is /dev/shm/shoal.NAME)");
+  bool abandoned = false;
+  reap->add_flag("--abandoned", abandoned, "remove every abandoned arena (with NAME: that one, if abandoned)");
   CLI::App* destroy = add_command(
       app, args, "destroy", "unlink an arena; refuses while live holders exist",
-      "Unlinks /dev/shm/shoal.NAME. Refuses (exit 1, naming them) while live holders exist, unless --force. "
-      "Processes still attached keep their mapping until they detach. Never unlinks a file that is not a shoal "
-      "arena.",
+      "Unlinks /dev/shm/shoal.NAME. Refuses (exit 1, naming them) while live holders exist, unless --force: the "
+      "arena is then closing (new holders are refused, `ls` shows it so) and the last holder to leave unlinks "
+      "it, so that no second arena can take the name while they still use the first. Never unlinks a file that "
+      "is not a shoal arena.",
       true);
   destroy->add_flag("--force", args.force,
-                    "unlink even with live holders (they keep their mappings), or when the arena is corrupt or of "
-                    "another layout version");
+                    "with live holders, close the arena (the last holder to leave unlinks it); unlink it even when "
+                    "it is corrupt or of another layout version");
 
   CLI::App* objects = add_command(
       app, args, "objects", "every block: kind, size, refs, age, who holds it, where it was made",
@@ -177,7 +183,13 @@ int main(int argc, char** argv) {
     if (channels->parsed()) return run_channels(args.name, args.open, args.json);
     if (dump->parsed()) return run_dump(args.name, args.handle, args.max_items, args.open, args.json);
     if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.open, args.json);
-    if (reap->parsed()) return run_reap(args.name, args.open, args.json);
+    if (reap->parsed()) {
+      if (!abandoned && args.name.empty()) {
+        std::cerr << "shoal: reap needs NAME, or --abandoned\n";
+        return kExitUsage;
+      }
+      return abandoned ? run_reap_abandoned(args.name, args.open, args.json) : run_reap(args.name, args.open, args.json);
+    }
     if (destroy->parsed()) return run_destroy(args.name, args.force, args.open, args.json);
   } catch (const shoal::Error& e) {
     return report_error(e, args.json);

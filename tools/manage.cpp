@@ -1,9 +1,13 @@
-// manage.cpp — the two commands that change an arena: reap and destroy.
+// manage.cpp — the commands that change arenas: reap and destroy.
 //
 // reap maps the arena read-write and goes through the core
 // (Arena::reap_dead_holders, which takes the arena lock), exactly as a
-// broker would. destroy only reads the holder slots (read-only mapping, no
-// lock) to decide whether it may unlink the segment.
+// broker would; `reap --abandoned` removes every arena nobody is left to
+// clean up (Arena::remove_if_abandoned). destroy reads the holder slots
+// (read-only mapping, no lock) to decide whether it may go on, then retires
+// the arena through the core (Arena::retire): unlinked at once when no
+// holder is left, otherwise (--force) closing: new holders are refused and
+// the last holder to leave unlinks it, so its name never names two arenas.
 #include <unistd.h>
 
 #include <iostream>
@@ -14,6 +18,7 @@
 
 #include "commands.hpp"
 #include "report.hpp"
+#include "segment_list.hpp"
 #include "snapshot.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
@@ -96,13 +101,53 @@ int run_reap(const std::string& name, const ArenaOptions& open, bool as_json) {
   return kExitOk;
 }
 
+int run_reap_abandoned(const std::string& only, const ArenaOptions& open, bool as_json) {
+  if (!only.empty()) Arena::validate_name(only);
+  Json removed = Json::array();
+  std::vector<std::string> names;
+  for (const SegmentEntry& entry : list_segments()) {
+    if (!entry.regular_file || (!only.empty() && entry.name != only)) continue;
+    try {
+      // Opened without blocking, our own regular files only (Arena::attach).
+      const auto arena = Arena::attach(entry.name, Access::read_write, open);
+      if (!take_snapshot(*arena, Depth::header).abandoned()) continue;  // cheap first look, no lock
+      if (arena->remove_if_abandoned()) names.push_back(entry.name);
+    } catch (const Error&) {
+      // Not a shoal arena, another user's, another layout version, a lock
+      // held by a live process: not ours to judge.
+    }
+  }
+  if (as_json) {
+    Json doc = json_document();
+    for (const std::string& n : names) removed.push_back(n);
+    doc["removed"] = removed;
+    print_json(doc);
+  } else {
+    std::cout << "removed " << plural(names.size(), "abandoned arena") << (names.empty() ? "" : ":") << "\n";
+    for (const std::string& n : names) std::cout << "  " << n << "\n";
+  }
+  return kExitOk;
+}
+
 int run_destroy(const std::string& name, bool force, const ArenaOptions& open, bool as_json) {
   const DestroyPlan plan = plan_destroy(name, force, open);
-  const bool refuse = !plan.live_holders.empty() && !force;
-  // Arena::destroy throws PermissionDenied when the system refuses.
-  const bool destroyed = !refuse && Arena::destroy(name);
-  if (!refuse && !destroyed) {
-    throw ArenaNotFound("no arena '" + name + "' (" + plan.path + "): it vanished before it could be unlinked");
+  bool refuse = !plan.live_holders.empty() && !force;
+  bool destroyed = false;
+  bool closing = false;
+  if (!refuse && !plan.snapshot) {
+    // Unreadable (--force only): nobody can attach it anyway. Arena::destroy
+    // throws PermissionDenied when the system refuses.
+    destroyed = Arena::destroy(name);
+    if (!destroyed) {
+      throw ArenaNotFound("no arena '" + name + "' (" + plan.path + "): it vanished before it could be unlinked");
+    }
+  } else if (!refuse) {
+    const auto arena = Arena::attach(name, Access::read_write, open);
+    switch (arena->retire(force)) {
+      case Arena::RetireOutcome::unlinked: destroyed = true; break;
+      case Arena::RetireOutcome::closing: closing = true; break;
+      case Arena::RetireOutcome::refused: refuse = true; break;  // a holder attached meanwhile
+    }
   }
 
   if (as_json) {
@@ -110,6 +155,7 @@ int run_destroy(const std::string& name, bool force, const ArenaOptions& open, b
     doc["arena"] = name;
     doc["path"] = plan.path;
     doc["destroyed"] = destroyed;
+    doc["closing"] = closing;
     doc["forced"] = force;
     doc["live_holders"] = holders_brief_json(plan.live_holders);
     doc["creator"] = plan.snapshot ? Json{{"pid", plan.snapshot->creator_pid}, {"alive", plan.snapshot->creator_alive}}
@@ -123,13 +169,15 @@ int run_destroy(const std::string& name, bool force, const ArenaOptions& open, b
     return kExitProblem;
   }
   if (!as_json) {
-    std::cout << "destroyed arena '" << name << "' (" << plan.path << ")\n";
+    if (closing) {
+      std::cout << "arena '" << name << "' is closing: it has " << plural(plan.live_holders.size(), "live holder")
+                << " (" << describe_holders(plan.live_holders)
+                << "); new holders are refused, and the last to leave unlinks it (" << plan.path << ")\n";
+    } else {
+      std::cout << "destroyed arena '" << name << "' (" << plan.path << ")\n";
+    }
     if (!plan.unread_reason.empty()) {
       std::cout << "note: its holders could not be read (" << plan.unread_reason << ")\n";
-    }
-    if (!plan.live_holders.empty()) {
-      std::cout << "note: still attached, keeping their mappings until they detach: "
-                << describe_holders(plan.live_holders) << "\n";
     }
     if (plan.snapshot && plan.snapshot->creator_alive) {
       std::cout << "note: its creator, pid " << plan.snapshot->creator_pid

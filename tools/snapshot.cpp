@@ -68,6 +68,9 @@ void fill_from_header(Snapshot& s, const ArenaHeader& h, std::uint64_t mapped) {
   s.created_ns = h.created_ns;
   s.creator_pid = h.creator_pid;
   s.creator_start_time = h.creator_start_time;
+  s.reaper_pid = h.reaper.pid;
+  s.reaper_start_time = h.reaper.start_time;
+  s.lifecycle = h.lifecycle;
   s.holders.clear();
   for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
     const layout::HolderSlot& slot = h.holders[i];
@@ -117,6 +120,7 @@ Snapshot take_snapshot(const Arena& arena, Depth depth) {
   // Liveness reads /proc: done once, after the copy, outside the retry loop.
   for (HolderView& h : s.holders) h.alive = holder_alive(h.pid, h.start_time);
   s.creator_alive = holder_alive(s.creator_pid, s.creator_start_time);
+  s.reaper_alive = s.reaper_pid != 0 && holder_alive(s.reaper_pid, s.reaper_start_time);
   return s;
 }
 

@@ -70,6 +70,12 @@ struct Snapshot {
   std::int32_t creator_pid = 0;
   std::uint64_t creator_start_time = 0;
   bool creator_alive = false;
+  // The reaper's lease (layout::ReaperLease): who reaps for the arena now.
+  std::int32_t reaper_pid = 0;  // 0: nobody
+  std::uint64_t reaper_start_time = 0;
+  bool reaper_alive = false;
+  // layout::ArenaLifecycle: open, or closing (destroyed once its last holder leaves).
+  std::uint32_t lifecycle = 0;
   std::vector<HolderView> holders;  // registered slots, alive or dead, by slot
   std::uint64_t in_flight = 0;      // in-flight entries in use: references the arena holds for pickles
   bool walked = false;              // `blocks` is filled in
@@ -78,6 +84,10 @@ struct Snapshot {
 
   std::uint64_t holders_alive() const;
   std::uint64_t holders_dead() const { return holders.size() - holders_alive(); }
+  bool closing() const { return lifecycle == static_cast<std::uint32_t>(layout::ArenaLifecycle::closing); }
+  // Nobody will ever clean it up: no live holder, no live reaper, creator
+  // gone (`shoal reap --abandoned` removes it; Arena::remove_if_abandoned).
+  bool abandoned() const { return holders_alive() == 0 && !reaper_alive && !creator_alive; }
 };
 
 enum class Depth {

@@ -142,6 +142,33 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // frees their slots. Returns how many holders were reaped.
   std::size_t reap_dead_holders();
 
+  // ---- Lifetime (arena_lifecycle.cpp) ----
+
+  // The reaper's lease (layout::ReaperLease): only its holder reaps, so
+  // reaping goes on while any process with a reaper (Broker) is attached.
+  // Takes or renews it for reaper `token` of this process when it is free,
+  // ours, past its deadline, or held by a dead process, and sets its
+  // deadline `ttl` from now. Returns true when we hold it.
+  bool claim_reaper_lease(std::uint64_t token, std::chrono::milliseconds ttl);
+  // Gives it up if reaper `token` of this process holds it.
+  void release_reaper_lease(std::uint64_t token);
+
+  enum class RetireOutcome {
+    unlinked,  // no holder was left: the segment is unlinked
+    closing,   // live holders remain: no new ones are accepted, and the last to leave unlinks it
+    refused,   // live holders remain and `force` was false: nothing changed
+  };
+  // Destroys the arena without ever giving up its name while a live holder
+  // still uses it: reaps dead holders, then unlinks the segment if no
+  // holder is left; otherwise (with `force`) marks it closing.
+  RetireOutcome retire(bool force);
+  // ArenaHeader::lifecycle, read without the lock.
+  layout::ArenaLifecycle lifecycle() const;
+  // Unlinks the segment if the arena is abandoned: no live holder, no live
+  // reaper holding the lease, its creator gone (dead holders are reaped
+  // first). Re-checked under the lock. Returns true if it unlinked it.
+  bool remove_if_abandoned();
+
   // Returns free pages of the arena to the system (block_heap.hpp,
   // return_free_pages) if enough were freed since the last time; the
   // broker's round calls it. Returns the bytes returned.
@@ -216,6 +243,12 @@ class Arena : public std::enable_shared_from_this<Arena> {
   std::uint32_t object_checksum(Handle object, const ObjectView& view) const;
   void verify_checksum(Handle object, const ObjectView& view, std::uint32_t recorded) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot
+  // A closing arena whose last holder slot was just released: mark it
+  // unlinked and unlink it (arena_lifecycle.cpp). No-op otherwise.
+  void unlink_if_unheld_locked();
+  std::uint64_t active_holders_locked() const;
+  // Unlinks the file at our name if it is this arena (same arena_id).
+  void unlink_own_segment() const;
   void end_in_flight_locked(std::uint64_t index);  // in_flight.cpp
   // The ledger chunk in the block at `offset`, or nullptr unless that is a
   // used ledger block large enough for the entries its chunk claims.

@@ -78,7 +78,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // pages are returned to the system, so a writer that did not reserve a
 // region's pages first (an older one) could fault on a hole tmpfs cannot
 // fill; and a holder gives back empty ledger blocks from the middle of its
-// chain.
+// chain; the reaper's lease (ArenaHeader::reaper) and the arena's
+// lifecycle state (ArenaHeader::lifecycle): a writer that ignored them
+// would attach to an arena being destroyed, or leave reaping to a broker
+// that is gone.
 inline constexpr std::uint32_t kLayoutVersion = 9;
 
 inline constexpr std::uint32_t kMaxHolders = 1024;
@@ -361,6 +364,24 @@ inline constexpr std::uint32_t kLedgerChunkEntries = 1020;  // 16 KiB blocks
 
 // ----------------------------------------------------------------- arena --
 
+// ArenaHeader::reaper.
+struct ReaperLease {
+  std::int32_t pid;             // 0 = free
+  std::uint32_t reserved;
+  std::uint64_t start_time;     // with pid, the holding process (see HolderSlot::start_time)
+  std::uint64_t token;          // which reaper of that process (several may stand by)
+  std::uint64_t deadline_boot_ns;  // CLOCK_BOOTTIME; past it the lease is free for the taking
+  std::uint64_t renewed_ns;     // CLOCK_REALTIME of the last renewal, for people
+};
+static_assert(sizeof(ReaperLease) == 40);
+
+// ArenaHeader::lifecycle.
+enum class ArenaLifecycle : std::uint32_t {
+  open = 0,
+  closing = 1,   // being destroyed: no new holders; the last to leave unlinks it
+  unlinked = 2,  // its name has been removed (a mapping may outlive it)
+};
+
 struct ArenaHeader {
   // Written once by the creator before `ready` is set, then never changed.
   char magic[8];                // kMagic
@@ -421,6 +442,20 @@ struct ArenaHeader {
   // Regions the last pass marked idle (see the backing map): the broker's
   // round runs a pass while some may be waiting to be returned. A hint.
   std::uint64_t idle_regions;
+
+  // Who reaps for the arena now (broker/reaper_lease.hpp): the broker, or
+  // once it is gone, a standby of some attached process that took the
+  // lease over. Under lock. The holder renews the deadline every round; a
+  // standby takes the lease when its holder has died or the deadline
+  // passed. pid 0 = nobody holds it.
+  alignas(64) ReaperLease reaper;
+  // ArenaLifecycle, under lock. Once `closing`, attach_holder refuses, and
+  // whoever releases the last holder slot (a detaching holder, a reaper)
+  // sets `unlinked` and unlinks the segment, so the name is never given up
+  // while a live holder still uses the arena.
+  std::uint32_t lifecycle;
+  std::uint32_t reserved2;
+  std::uint64_t closing_since_ns;  // CLOCK_REALTIME when it began closing, for people
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
 static_assert(offsetof(ArenaHeader, mutation_seq) + sizeof(std::uint64_t) - offsetof(ArenaHeader, lock) <= 64,

@@ -7,6 +7,16 @@
 
 namespace shoal_py {
 
+namespace {
+
+// A reaper on standby (broker.hpp): should the arena's broker die or stop,
+// this process takes the reaping over.
+std::unique_ptr<shoal::Broker> standby_for(const std::shared_ptr<shoal::Arena>& arena) {
+  return std::make_unique<shoal::Broker>(arena, shoal::Broker::kDefaultInterval, shoal::Broker::Role::standby);
+}
+
+}  // namespace
+
 std::shared_ptr<ArenaSession> ArenaSession::create(const std::string& name, std::uint64_t size,
                                                    std::int64_t interpreter_id) {
   std::shared_ptr<ArenaSession> session(new ArenaSession());
@@ -23,6 +33,7 @@ std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std:
   session->opened_by_ = getpid();
   session->arena_ = shoal::Arena::attach(name, shoal::Access::read_write, options);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
+  session->broker_ = standby_for(session->arena_);
   return session;
 }
 
@@ -34,6 +45,7 @@ std::shared_ptr<ArenaSession> ArenaSession::open_or_create(const std::string& na
   // The arena's creator serves it, as in create(): the broker goes with it.
   if (session->arena_->is_creator()) session->broker_ = std::make_unique<shoal::Broker>(session->arena_);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
+  if (!session->broker_) session->broker_ = standby_for(session->arena_);
   return session;
 }
 
@@ -42,6 +54,8 @@ std::shared_ptr<ArenaSession> ArenaSession::join(std::shared_ptr<shoal::Arena> a
   session->opened_by_ = getpid();
   session->arena_ = std::move(arena);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
+  // The process that created the default arena serves it already.
+  if (!session->arena_->is_creator()) session->broker_ = standby_for(session->arena_);
   return session;
 }
 

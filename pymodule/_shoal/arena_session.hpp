@@ -113,7 +113,9 @@ class ArenaSession {
   ArenaSession() = default;
 
   std::shared_ptr<shoal::Arena> arena_;
-  std::unique_ptr<shoal::Broker> broker_;  // only in the session that created the arena
+  // The creator's serving broker, or a standby that takes reaping over if
+  // the arena's broker dies or stops (broker.hpp).
+  std::unique_ptr<shoal::Broker> broker_;
   std::unique_ptr<shoal::Holder> holder_;
   std::unordered_map<std::uint64_t, shoal::HeldBlock> blocks_;
   std::uint64_t next_block_id_ = 1;

@@ -413,7 +413,8 @@ PyMethodDef arena_methods[] = {
      "like '<f8' or '|u1'. It becomes read-only once sent."},
     {"close", arena_close, METH_NOARGS,
      "close()\n--\n\nReleases this object's holder and every block it holds. A creating Arena also\n"
-     "stops its broker and unlinks the segment. Calling it again does nothing."},
+     "stops its broker and unlinks the segment, or, while other holders remain, leaves it\n"
+     "closing (no new holders; the last to leave unlinks it). Calling it again does nothing."},
     {"__enter__", arena_enter, METH_NOARGS, nullptr},
     {"__exit__", arena_exit, METH_VARARGS, nullptr},
     {"_allocate", arena_allocate, METH_O,
@@ -442,7 +443,9 @@ const char arena_doc[] =
     "A shared-memory arena: the named POSIX segment /dev/shm/shoal.NAME, mode 0600.\n\n"
     "Arena(...) creates it (ArenaExists if the name is taken) and runs an embedded\n"
     "broker thread that reclaims what dead processes held; the segment is unlinked\n"
-    "when the creating Arena closes. Arena.attach(name) opens an existing one.\n"
+    "when the creating Arena closes and no other holder is left (until then it is\n"
+    "closing: attaching it raises ArenaNotFound). Arena.attach(name) opens an existing\n"
+    "one, and stands by to take reaping over should the broker die.\n"
     "size is an int of bytes or a string like '64MiB' (sparse: untouched pages cost\n"
     "nothing; at least 1 MiB); name None generates a unique 'py-PID-N'. A name is 1 to\n"
     "200 characters, without '/' or control characters. Use it as a context manager.\n\n"

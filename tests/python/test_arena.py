@@ -93,15 +93,22 @@ def test_attach_shares_the_same_memory(arena_name):
         assert after["used"] == alone["used"]
 
 
-def test_closing_the_creator_unlinks_but_attached_objects_keep_working(arena_name):
+def test_closing_the_creator_leaves_the_name_to_the_last_attached_holder(arena_name):
     creator = shoal.Arena("16MiB", name=arena_name)
     attached = shoal.Arena.attach(arena_name)
     creator.close()
-    assert not segment_path(arena_name).exists()
-    block = attached._allocate(1000)  # the mapping outlives the name
+    # Never unlinked under a live holder: closing, so no second arena can
+    # take the name while this one is in use, and no new holder joins.
+    assert segment_path(arena_name).exists()
+    with pytest.raises(shoal.ArenaExists):
+        shoal.Arena("16MiB", name=arena_name)
+    with pytest.raises(shoal.ArenaNotFound, match="being destroyed"):
+        shoal.Arena.attach(arena_name)
+    block = attached._allocate(1000)  # the attached holder keeps working
     attached._release(block)
     assert attached.check() == []
-    attached.close()
+    attached.close()  # the last holder leaves: unlinked
+    assert not segment_path(arena_name).exists()
 
 
 def test_context_manager_closes_and_unlinks(arena_name):

@@ -5,6 +5,7 @@ SIGTERM or SIGINT unlinks the segment and exits 0. It must be installed on
 PATH (pip install . puts it in the environment's bin directory).
 """
 
+import json
 import os
 import pathlib
 import select
@@ -139,3 +140,141 @@ def test_reap_from_an_attached_process_releases_a_dead_holder(daemons, arena_nam
         assert after["reaped_holders"] == baseline["reaped_holders"] + 1
         assert arena.reap() == 0
         assert arena.check() == []
+
+
+# ------------------------------------------------- a broker that dies or stops
+
+CLI = shutil.which("shoal", path=SEARCH_PATH)
+
+# A child that attaches (and so stands by to take reaping over, broker.hpp),
+# optionally holds `nbytes` in one buffer, says "ready", and closes its
+# arena and exits cleanly once its stdin closes.
+_ATTACHED_CHILD = """
+import sys
+import shoal
+arena = shoal.Arena.attach(sys.argv[1])
+held = arena._allocate(int(sys.argv[2])) if int(sys.argv[2]) else None
+print("ready", flush=True)
+sys.stdin.read()
+arena.close()
+print("closed", flush=True)
+"""
+
+
+@pytest.fixture
+def attached():
+    """attach(name, nbytes=0) -> a Python child attached to arena `name`,
+    holding `nbytes`; it leaves cleanly when leave(child) closes its stdin."""
+    children = []
+
+    def attach(name, nbytes=0):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _ATTACHED_CHILD, name, str(nbytes)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        children.append(child)
+        line = read_line(child.stdout, timeout=30)
+        if line.strip() != "ready":
+            child.kill()
+            pytest.fail(f"attached child failed: {line!r} {child.stderr.read()}")
+        return child
+
+    yield attach
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        for stream in (child.stdin, child.stdout, child.stderr):
+            stream.close()
+
+
+def leave(child):
+    child.stdin.close()
+    assert child.wait(timeout=30) == 0, child.stderr.read()
+
+
+def cli_json(*args):
+    if CLI is None:
+        pytest.skip("the shoal CLI is not installed next to this Python or on PATH")
+    result = subprocess.run([CLI, *args, "--json"], capture_output=True, text=True, timeout=60)
+    return json.loads(result.stdout)
+
+
+def listed(name):
+    return next(a for a in cli_json("ls")["arenas"] if a["name"] == name)
+
+
+def wait_until(predicate, what, timeout=30.0):
+    # A generous bound: this checks that it happens, not how fast.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what}: not within {timeout} s")
+
+
+def test_when_the_broker_is_killed_an_attached_process_takes_reaping_over(daemons, arena_name, attached):
+    broker = daemons(arena_name)
+    standby = attached(arena_name)
+    doomed = attached(arena_name, nbytes=2 * 1024 * 1024)
+    broker.kill()
+    broker.wait()
+    doomed.kill()
+    doomed.wait()
+    # Only the CLI watches here (read-only): this test process attaches nothing.
+    wait_until(lambda: cli_json("holders", arena_name)["holders"] and
+               all(h["alive"] for h in cli_json("holders", arena_name)["holders"]),
+               "the dead holder's 2 MiB reaped by the standby")
+    assert [h["pid"] for h in cli_json("holders", arena_name)["holders"]] == [standby.pid]
+    entry = listed(arena_name)
+    assert entry["reaper"] == {"pid": standby.pid, "alive": True}
+    assert entry["used_bytes"] < 1024 * 1024
+    leave(standby)
+
+
+def test_sigterm_with_live_holders_keeps_the_name_until_the_last_leaves(daemons, arena_name, attached):
+    broker = daemons(arena_name)
+    holders = [attached(arena_name) for _ in range(2)]
+    broker.send_signal(signal.SIGTERM)
+    assert "live holders" in read_line(broker.stdout, timeout=30)
+    assert segment_path(arena_name).exists()
+    assert listed(arena_name)["state"] == "closing"
+    with pytest.raises(shoal.ArenaExists):
+        shoal.Arena(name=arena_name, size="16MiB")  # one name never names two arenas
+    with pytest.raises(shoal.ArenaNotFound, match="being destroyed"):
+        shoal.Arena.attach(arena_name)
+    leave(holders[0])
+    assert segment_path(arena_name).exists()
+    leave(holders[1])  # the last holder unlinks it
+    assert not segment_path(arena_name).exists()
+    assert broker.wait(timeout=30) == 0
+    assert "unlinked" in broker.stdout.read()
+
+
+def test_sigterm_grace_ends_the_broker_and_leaves_the_arena_closing(daemons, arena_name, attached):
+    broker = daemons(arena_name, "64MiB", "--grace", "0.2")
+    holder = attached(arena_name)
+    broker.send_signal(signal.SIGTERM)
+    assert broker.wait(timeout=30) == 0
+    assert "closing" in broker.stdout.read()
+    assert segment_path(arena_name).exists()
+    entry = listed(arena_name)
+    assert entry["state"] == "closing"
+    assert entry["holders"] == {"alive": 1, "dead": 0}
+    second = subprocess.run([BROKER, "--name", arena_name, "--size", "64MiB"], capture_output=True, text=True,
+                            timeout=30)
+    assert second.returncode == 1 and "already exists" in second.stderr
+    leave(holder)
+    assert not segment_path(arena_name).exists()
+
+
+def test_sigterm_waits_for_a_last_holder_that_dies_instead_of_leaving(daemons, arena_name, attached):
+    broker = daemons(arena_name, "64MiB", "--interval", "3600000")  # its own rounds: hourly
+    holder = attached(arena_name, nbytes=4096)
+    broker.send_signal(signal.SIGTERM)
+    assert "live holders" in read_line(broker.stdout, timeout=30)
+    holder.kill()
+    holder.wait()
+    assert broker.wait(timeout=30) == 0  # reaped while waiting: the arena is gone
+    assert not segment_path(arena_name).exists()

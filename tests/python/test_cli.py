@@ -51,7 +51,7 @@ HEADER_BYTES = 512 * 1024
 
 NOBODY = 65534  # uid and gid of nobody/nogroup, for the permission tests
 
-LS_ARENA_KEYS = ["name", "path", "size", "used_bytes", "holders", "creator", "created_ns", "read"]
+LS_ARENA_KEYS = ["name", "path", "size", "used_bytes", "holders", "creator", "reaper", "state", "created_ns", "read"]
 READ_KEYS = ["consistent", "stability", "attempts", "lock_owner_pid", "note"]
 STAT_KEYS = [
     "json_version", "arena", "path", "size", "heap_bytes", "used_bytes", "free_bytes",
@@ -308,8 +308,9 @@ def test_ls_shows_arena_holders_and_creator(shoal, arena, hold):
     assert list(entry["read"]) == READ_KEYS and entry["read"]["consistent"] is True
 
     out = shoal.run("ls", expect=0).stdout
-    assert out.splitlines()[0].split() == ["NAME", "SIZE", "USED", "HOLDERS", "DEAD", "CREATOR", "NOTE"]
-    row = re.compile(rf"^{re.escape(arena.name)}\s+16\.0 MiB\s+\d+\.\d KiB\s+1\s+0\s+{arena.broker.pid} \(alive\)$", re.M)
+    assert out.splitlines()[0].split() == ["NAME", "SIZE", "USED", "HOLDERS", "DEAD", "CREATOR", "STATE", "NOTE"]
+    row = re.compile(
+        rf"^{re.escape(arena.name)}\s+16\.0 MiB\s+\d+\.\d KiB\s+1\s+0\s+{arena.broker.pid} \(alive\)\s+open$", re.M)
     assert row.search(out), out
 
 
@@ -326,7 +327,9 @@ def test_ls_and_stat_tell_a_dead_creator(shoal, arena):
     [entry] = [a for a in shoal.json("ls")["arenas"] if a["name"] == arena.name]
     assert entry["creator"] == {"pid": arena.broker.pid, "alive": False}
     assert shoal.json("stat", arena.name)["creator"] == {"pid": arena.broker.pid, "alive": False}
-    assert re.search(rf"^{re.escape(arena.name)}\s.*\s{arena.broker.pid} \(dead\)$", shoal.run("ls").stdout, re.M)
+    # Nobody is left to clean it up: no holder, no reaper, its creator gone.
+    assert re.search(rf"^{re.escape(arena.name)}\s.*\s{arena.broker.pid} \(dead\)\s+abandoned$", shoal.run("ls").stdout,
+                     re.M)
 
 
 def test_ls_lists_files_that_are_not_arenas_with_the_reason(shoal, shm_files):
@@ -545,7 +548,7 @@ def test_reap_after_kill9_returns_used_bytes_to_baseline(shoal, arena, hold, for
 # ------------------------------------------------------------ destroy ----
 
 
-def test_destroy_refuses_while_a_holder_lives_then_force_works(shoal, arena, hold):
+def test_destroy_refuses_while_a_holder_lives_then_force_closes_it(shoal, arena, hold):
     h = hold(arena, blocks=1)
     result = shoal.run("destroy", arena.name, expect=1)
     assert f"pid {h.pid} (slot {h.slot})" in result.stderr and "refusing" in result.stderr
@@ -554,18 +557,41 @@ def test_destroy_refuses_while_a_holder_lives_then_force_works(shoal, arena, hol
     assert doc["live_holders"] == [{"slot": h.slot, "pid": h.pid}]
     assert arena.path.exists()
 
+    # --force never unlinks under a live holder: the arena is closing, and
+    # the name stays taken until the last holder has left.
     out = shoal.run("destroy", arena.name, "--force", expect=0).stdout
-    assert out.startswith(f"destroyed arena '{arena.name}' ({arena.path})")
-    assert f"pid {h.pid}" in out  # it says who keeps a mapping
+    assert out.startswith(f"arena '{arena.name}' is closing")
+    assert f"pid {h.pid}" in out  # it names who keeps it
+    assert arena.path.exists()
+    [entry] = [a for a in shoal.json("ls")["arenas"] if a["name"] == arena.name]
+    assert entry["state"] == "closing"
+    assert "closing" in shoal.run("ls").stdout
+    shoal_py = pytest.importorskip("shoal")
+    with pytest.raises(shoal_py.ArenaNotFound, match="being destroyed"):
+        shoal_py.Arena.attach(arena.name)  # no new holders
+    with pytest.raises(shoal_py.ArenaExists):
+        shoal_py.Arena(name=arena.name, size="16MiB")  # and no second arena of the name
+    again = shoal.json("destroy", arena.name, "--force")
+    assert again["destroyed"] is False and again["closing"] is True
+    _stop(h.proc)  # the last holder leaves, and unlinks it
     assert not arena.path.exists()
     shoal.run("stat", arena.name, expect=1)
+
+
+def test_destroy_force_of_a_closing_arena_whose_last_holder_died(shoal, arena, hold):
+    h = hold(arena, blocks=1)
+    shoal.run("destroy", arena.name, "--force", expect=0)
+    h.kill9()  # it never leaves cleanly; the reaper of its slot unlinks the arena
+    shoal.json("reap", arena.name)
+    assert not arena.path.exists()
 
 
 def test_destroy_json_with_only_dead_holders(shoal, arena, hold):
     hold(arena, blocks=1).kill9()  # a dead holder does not block destroy
     doc = shoal.json("destroy", arena.name)
     assert doc == {
-        "json_version": 1, "arena": arena.name, "path": str(arena.path), "destroyed": True, "forced": False,
+        "json_version": 1, "arena": arena.name, "path": str(arena.path), "destroyed": True, "closing": False,
+        "forced": False,
         "live_holders": [], "creator": {"pid": arena.broker.pid, "alive": True}, "unread_reason": None,
     }
     assert not arena.path.exists()
@@ -1020,10 +1046,13 @@ def test_watch_count_and_arena_gone(shoal, produced):
     assert proc.wait(10) == 0
 
     # The arena disappearing ends it too.
+    shoal_py = pytest.importorskip("shoal")
+    arena = shoal_py.Arena(size="16MiB", name=_unique("py"))
     proc = subprocess.Popen([shoal.path, "watch", arena.name, "--interval", "0.1", "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    shoal.run("destroy", arena.name, "--force", expect=0)  # unlinked under the live creator
+    shoal.run("destroy", arena.name, "--force", expect=0)  # closing: its holder, this process, still uses it
+    arena.close()  # the last holder leaves: unlinked
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["gone"] is True
@@ -1036,3 +1065,28 @@ def test_new_commands_help_and_missing_arena(shoal, command):
     args = [command, "no-such-arena-here"] + (["1:1"] if command == "dump" else [])
     result = shoal.run(*args, expect=1)
     assert "no-such-arena-here" in result.stderr and "nothing of that name exists" in result.stderr
+
+
+# ------------------------------------------------------------ abandoned ----
+
+
+def test_ls_shows_an_abandoned_arena_and_reap_abandoned_removes_only_it(shoal, new_arena, hold):
+    live = new_arena()
+    hold(live, blocks=1)
+    gone = new_arena()
+    hold(gone, blocks=2).kill9()  # every process of it killed
+    gone.broker.send_signal(signal.SIGKILL)
+    gone.broker.wait()
+
+    states = {a["name"]: a["state"] for a in shoal.json("ls")["arenas"]}
+    assert states[gone.name] == "abandoned" and states[live.name] == "open"
+    assert re.search(rf"^{re.escape(gone.name)}\s.*\sabandoned$", shoal.run("ls").stdout, re.M)
+
+    # (By name: other test runs on this machine may have abandoned arenas of
+    # their own in the middle of a test.)
+    assert shoal.json("reap", "--abandoned", live.name)["removed"] == []
+    assert live.path.exists()
+    assert shoal.json("reap", "--abandoned", gone.name)["removed"] == [gone.name]
+    assert not gone.path.exists()
+    assert "removed 0 abandoned arenas" in shoal.run("reap", "--abandoned", live.name).stdout
+    shoal.run("reap", expect=2)  # neither NAME nor --abandoned

@@ -136,11 +136,12 @@ def test_an_arena_created_in_an_interpreter_is_unlinked_when_it_is_destroyed(int
     with shoal.Arena.attach(arena_name) as attached:
         assert attached.stats()["holders"] == 2
         interpreters.destroy(interp)
-        assert not (SHM / f"shoal.{arena_name}").exists()
-        # This process's own mapping outlives the name.
+        # Closing, not unlinked under our live holder: the last to leave unlinks it.
+        assert (SHM / f"shoal.{arena_name}").exists()
         attached._release(attached._allocate(1000))
         assert attached.stats()["holders"] == 1
         assert attached.check() == []
+    assert not (SHM / f"shoal.{arena_name}").exists()
 
 
 def test_interpreters_allocate_in_parallel(interpreters, arena_name):
