@@ -19,12 +19,32 @@ What a program sees (docs/architecture.md, "The end of the process"):
 
 import atexit
 import sys
+import threading
 
 from shoal import _shoal
 
 
+def quiet_process_exiting():
+    """Makes threading's excepthook as silent about ProcessExiting as it is
+    about SystemExit: it compares the type exactly, so a subclass ending a
+    thread would print "Exception in thread ..." at exit. Wraps whatever
+    hook is installed when the exit begins; idempotent."""
+    hook = threading.excepthook
+    if getattr(hook, "_shoal_quiet", False):
+        return
+
+    def excepthook(args, /):
+        if args.exc_type is not None and issubclass(args.exc_type, _shoal.ProcessExiting):
+            return
+        hook(args)
+
+    excepthook._shoal_quiet = True
+    threading.excepthook = excepthook
+
+
 def end_blocked_calls():
     """shoal's atexit hook, in the main interpreter (see the module's doc)."""
+    quiet_process_exiting()
     _shoal._begin_exit()
     try:
         interpreters = sys.modules.get("shoal.interpreters")

@@ -426,6 +426,9 @@ class _LifecycleThread:
             _wait_for_tasks_and_executors()
         except KeyboardInterrupt as exc:
             interrupted = exc
+            from shoal import _exit
+
+            _exit.quiet_process_exiting()
             _shoal._begin_exit()
             _end_at_exit()
         _close_owned_interpreters()

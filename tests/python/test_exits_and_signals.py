@@ -130,11 +130,14 @@ def interrupt_twice(kind):
         assert child.stdout.readline() == "ready\n"
         time.sleep(0.3)  # into the wait
         child.send_signal(signal.SIGINT)
-        # The first Ctrl-C behaves like the stdlib's: shutdown waits for the
-        # non-daemon thread or Task, which still waits in recv.
-        with pytest.raises(subprocess.TimeoutExpired):
+        # The first Ctrl-C behaves like the stdlib's: on 3.13 shutdown waits
+        # for the non-daemon thread or Task, which still waits in recv; 3.12
+        # itself exits at a Ctrl-C in join(), its threads still running.
+        try:
             child.wait(timeout=1.0)
-        child.send_signal(signal.SIGINT)
+            assert sys.version_info < (3, 13), "the first Ctrl-C did not wait for the thread or Task"
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=TIMEOUT)
     finally:
         if child.poll() is None:
@@ -143,7 +146,21 @@ def interrupt_twice(kind):
     return child.returncode, err
 
 
-@pytest.mark.parametrize("kind", ["task", "thread"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(
+            "task",
+            marks=pytest.mark.xfail(
+                sys.version_info < (3, 13),
+                strict=True,
+                reason="known defect on 3.12: its first Ctrl-C in join() ends the process at once, and the Task's "
+                "interpreter is still there at finalisation (Fatal Python error: remaining subinterpreters)",
+            ),
+        ),
+        "thread",
+    ],
+)
 def test_ctrl_c_twice_while_blocked_in_recv_exits(kind):
     returncode, err = interrupt_twice(kind)
     assert "Fatal Python error" not in err
@@ -264,3 +281,28 @@ def test_close_wakes_a_recv_blocked_in_another_process():
             child.kill()
             child.communicate()
     assert out == "closed\n", err
+
+
+def test_a_thread_ended_by_process_exiting_prints_nothing():
+    # threading's excepthook silences SystemExit by exact type: without
+    # shoal's wrapper, a daemon thread woken at exit printed "Exception in
+    # thread ..." whenever it ran before the process was gone.
+    source = """
+        import threading
+        import shoal
+        from shoal import _exit
+
+        _exit.quiet_process_exiting()
+        def ended():
+            raise shoal.ProcessExiting("the process is exiting")
+        def failed():
+            raise ValueError("still reported")
+        for target in (ended, failed):
+            t = threading.Thread(target=target)
+            t.start()
+            t.join()
+    """
+    done = run_child(source)
+    assert done.returncode == 0, done.stderr
+    assert "ProcessExiting" not in done.stderr
+    assert "ValueError: still reported" in done.stderr
