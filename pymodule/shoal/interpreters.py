@@ -52,6 +52,7 @@ import itertools
 import os
 import sys
 import threading
+import time
 import types
 import weakref
 
@@ -473,8 +474,6 @@ def _end_at_exit():
     thread (a fatal error): the process exits at once instead, saying why.
     Another Ctrl-C cuts the wait short, to the same end.
     """
-    import time
-
     deadline = time.monotonic() + _EXIT_GRACE
     try:
         for task in list(_live_tasks):
@@ -621,6 +620,13 @@ class Task(threading.Thread):
         self._interpreter = interpreter
         self._outcome = None  # (True, value) or (False, exception), once done
         self._task_started = False
+        # Set when run() has returned, the interpreter closed: the Task's own
+        # word on its end. CPython 3.12's Thread.join, interrupted by Ctrl-C,
+        # marks the thread it waited for as stopped although it still runs
+        # (its _wait_for_tstate_lock releases that thread's lock), and then
+        # neither join() nor shutdown would wait for it: its interpreter
+        # would still be open when the process finalises (a fatal error).
+        self._ended = threading.Event()
 
     @property
     def interpreter(self):
@@ -637,6 +643,19 @@ class Task(threading.Thread):
             self._outcome = (True, self._run_target())
         except BaseException as exc:  # noqa: BLE001 - kept for result()
             self._outcome = (False, exc)
+        finally:
+            self._ended.set()
+
+    def join(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        super().join(timeout)  # the stdlib's checks, and the wait itself
+        if super().is_alive() or self._ended.is_set():
+            return
+        # Only after 3.12's interrupted join (see __init__): wait for our own end.
+        self._ended.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def is_alive(self):
+        return super().is_alive() or (self._started.is_set() and not self._ended.is_set())
 
     def _run_target(self):
         if self._task_target is None:
