@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "owned.hpp"
+
 namespace shoal_py {
 
 namespace {
@@ -17,9 +19,18 @@ std::unique_ptr<shoal::Broker> standby_for(const std::shared_ptr<shoal::Arena>& 
 
 }  // namespace
 
+std::shared_ptr<ArenaSession> ArenaSession::make() {
+  // Tearing a session down takes the arena lock (the holder) and joins the
+  // broker's thread: the last reference hands it to an Owned, which does
+  // that without the GIL, wherever the reference goes.
+  return std::shared_ptr<ArenaSession>(new ArenaSession(), [](ArenaSession* last) {
+    Owned<std::unique_ptr<ArenaSession>> going{std::unique_ptr<ArenaSession>(last)};
+  });
+}
+
 std::shared_ptr<ArenaSession> ArenaSession::create(const std::string& name, std::uint64_t size,
                                                    std::int64_t interpreter_id) {
-  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  std::shared_ptr<ArenaSession> session = make();
   session->opened_by_ = getpid();
   session->arena_ = shoal::Arena::create(name, size);
   session->broker_ = std::make_unique<shoal::Broker>(session->arena_);
@@ -29,7 +40,7 @@ std::shared_ptr<ArenaSession> ArenaSession::create(const std::string& name, std:
 
 std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std::int64_t interpreter_id,
                                                    const shoal::ArenaOptions& options) {
-  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  std::shared_ptr<ArenaSession> session = make();
   session->opened_by_ = getpid();
   session->arena_ = shoal::Arena::attach(name, shoal::Access::read_write, options);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
@@ -39,7 +50,7 @@ std::shared_ptr<ArenaSession> ArenaSession::attach(const std::string& name, std:
 
 std::shared_ptr<ArenaSession> ArenaSession::open_or_create(const std::string& name, std::uint64_t size,
                                                            std::int64_t interpreter_id) {
-  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  std::shared_ptr<ArenaSession> session = make();
   session->opened_by_ = getpid();
   session->arena_ = shoal::Arena::open_or_create(name, size);
   // The arena's creator serves it, as in create(): the broker goes with it.
@@ -50,7 +61,7 @@ std::shared_ptr<ArenaSession> ArenaSession::open_or_create(const std::string& na
 }
 
 std::shared_ptr<ArenaSession> ArenaSession::join(std::shared_ptr<shoal::Arena> arena, std::int64_t interpreter_id) {
-  std::shared_ptr<ArenaSession> session(new ArenaSession());
+  std::shared_ptr<ArenaSession> session = make();
   session->opened_by_ = getpid();
   session->arena_ = std::move(arena);
   session->holder_ = session->arena_->attach_holder(interpreter_id);
@@ -70,23 +81,7 @@ ArenaSession::~ArenaSession() {
     if (arena_) arena_->set_unlink_on_close(false);
     (void)broker_.release();
   }
-  // Members now go in reverse order: blocks, holder, broker, arena.
-}
-
-shoal::HeldBlock ArenaSession::allocate(std::uint64_t bytes) { return holder_->allocate(bytes); }
-
-std::uint64_t ArenaSession::put_block(shoal::HeldBlock block) {
-  const std::uint64_t id = next_block_id_++;
-  blocks_.emplace(id, std::move(block));
-  return id;
-}
-
-shoal::HeldBlock ArenaSession::take_block(std::uint64_t id) {
-  const auto found = blocks_.find(id);
-  if (found == blocks_.end()) return {};
-  shoal::HeldBlock block = std::move(found->second);
-  blocks_.erase(found);
-  return block;
+  // Members now go in reverse order: holder, broker, arena.
 }
 
 }  // namespace shoal_py

@@ -3,12 +3,15 @@
 // The Python object (arena_type.cpp) keeps a shared_ptr<ArenaSession>; a
 // method copies it before releasing the GIL, so a close() from another
 // thread cannot pull the holder out from under a call in progress. The
-// session is torn down when the last of them lets go.
+// session is torn down when the last of them lets go, wherever that is:
+// the shared_ptr's deleter releases the GIL around it (owned.hpp), since
+// it takes the arena lock and joins the broker.
 //
 // Teardown order is the reverse of the member order below, and it matters:
-// blocks (they point at the holder), then the holder (its slot and ledger),
-// then the broker (its reaper thread uses the arena), then the arena mapping
-// (which unlinks the segment if this session created it).
+// the holder (its slot and ledger; blocks held through it are gone by then,
+// since each owner of one keeps the session alive), then the broker (its
+// reaper thread uses the arena), then the arena mapping (which unlinks the
+// segment if this session created it).
 #pragma once
 
 #include <sys/types.h>
@@ -63,18 +66,8 @@ class ArenaSession {
   // their blocks through it. Its methods may wait for the arena lock.
   shoal::Holder& holder() const { return *holder_; }
 
-  // Test/debug block API until shoal.Buffer exists: a block held by this
-  // session's holder, named by a small id. allocate() may wait for the
-  // arena lock; call it without the GIL. The table itself is changed only
-  // with the GIL held (take_block/put_block), so it needs no lock of its own.
-  shoal::HeldBlock allocate(std::uint64_t bytes);
-  std::uint64_t put_block(shoal::HeldBlock block);
-  // Moves the block out of the table (empty HeldBlock if `id` is unknown);
-  // the caller releases it, without the GIL.
-  shoal::HeldBlock take_block(std::uint64_t id);
-
   // Site ids already interned by this session, by (file, line)
-  // (call_site.hpp). Used with the GIL held, like the block table.
+  // (call_site.hpp). Used with the GIL held only, so it needs no lock of its own.
   std::optional<std::uint32_t> cached_site(std::string_view file, std::uint32_t line) const {
     const auto it = sites_.find(SiteKeyView{file, line});
     if (it == sites_.end()) return std::nullopt;
@@ -111,14 +104,14 @@ class ArenaSession {
   };
 
   ArenaSession() = default;
+  // A new session, deleted by its last reference through an Owned.
+  static std::shared_ptr<ArenaSession> make();
 
   std::shared_ptr<shoal::Arena> arena_;
   // The creator's serving broker, or a standby that takes reaping over if
   // the arena's broker dies or stops (broker.hpp).
   std::unique_ptr<shoal::Broker> broker_;
   std::unique_ptr<shoal::Holder> holder_;
-  std::unordered_map<std::uint64_t, shoal::HeldBlock> blocks_;
-  std::uint64_t next_block_id_ = 1;
   pid_t opened_by_ = 0;  // to recognise a copy of this session in a fork() child
   std::unordered_map<SiteKey, std::uint32_t, SiteKeyHash, SiteKeyEqual> sites_;
 };

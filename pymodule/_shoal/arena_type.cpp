@@ -61,12 +61,6 @@ std::shared_ptr<ArenaSession> open_session(ArenaObject* self) {
   return self->fields.session;
 }
 
-// Drops `session` without the GIL: if it is the last reference, tearing it
-// down takes the arena lock (to release the holder) and joins the broker.
-void release_without_gil(std::shared_ptr<ArenaSession>& session) {
-  without_gil([&] { session.reset(); });
-}
-
 void close_arena(ArenaObject* self) {
   // Leave the interpreter's list first: while the GIL is released below,
   // close_all_arenas or a dealloc may run, and must not see us again.
@@ -74,8 +68,9 @@ void close_arena(ArenaObject* self) {
     self->fields.registry->erase(self);
     self->fields.registry = nullptr;
   }
-  std::shared_ptr<ArenaSession> session = std::move(self->fields.session);
-  if (session) release_without_gil(session);
+  // The field is null before the session is let go; the last reference
+  // tears it down without the GIL (arena_session.cpp).
+  self->fields.session.reset();
 }
 
 // Wraps a freshly opened session in a new Arena object listed in the
@@ -83,10 +78,7 @@ void close_arena(ArenaObject* self) {
 PyObject* new_arena_object(PyTypeObject* type, ModuleState* state, std::shared_ptr<ArenaSession> session,
                            std::string name) {
   PyObject* object = type->tp_alloc(type, 0);
-  if (object == nullptr) {
-    release_without_gil(session);
-    return nullptr;
-  }
+  if (object == nullptr) return nullptr;
   ArenaObject* self = as_arena(object);
   new (&self->fields) ArenaFields{std::move(session), std::move(name), state->open_arenas};
   state->open_arenas->insert(self);
@@ -284,28 +276,6 @@ PyObject* arena_exit(PyObject* object, PyObject*) {
   Py_RETURN_FALSE;  // never swallow the exception
 }
 
-// Test/debug helper until shoal.Buffer lands: allocates a block of `nbytes`
-// held by this Arena's holder and returns an opaque id for _release().
-PyObject* arena_allocate(PyObject* object, PyObject* nbytes_arg) {
-  ArenaObject* self = as_arena(object);
-  std::uint64_t nbytes = 0;
-  if (uint64_from_int(nbytes_arg, "nbytes", &nbytes) < 0) return nullptr;
-  std::shared_ptr<ArenaSession> session = open_session(self);
-  if (!session) return nullptr;
-  shoal::HeldBlock block;
-  try {
-    block = without_gil([&] { return session->allocate(nbytes); });
-  } catch (...) {
-    return raise_python_error(state_of(self));
-  }
-  if (self->fields.session != session) {  // another thread closed the arena meanwhile
-    without_gil([&] { block.reset(); });
-    PyErr_SetString(PyExc_ValueError, "arena is closed");
-    return nullptr;
-  }
-  return PyLong_FromUnsignedLongLong(session->put_block(std::move(block)));
-}
-
 // arena.empty(shape, dtype="float64"): a writable Buffer in this arena.
 }  // namespace
 
@@ -323,23 +293,6 @@ PyObject* arena_empty(PyObject* object, PyObject* const* args, Py_ssize_t nargs,
   PyObject* bound[2];
   if (bind_arguments("empty", args, nargs, kwnames, kNames, 1, bound) < 0) return nullptr;
   return arena_empty_buffer(object, bound[0], bound[1]);
-}
-
-// Test/debug helper: releases the block _allocate() returned `id` for.
-PyObject* arena_release(PyObject* object, PyObject* id_arg) {
-  ArenaObject* self = as_arena(object);
-  std::uint64_t id = 0;
-  if (uint64_from_int(id_arg, "block id", &id) < 0) return nullptr;
-  std::shared_ptr<ArenaSession> session = open_session(self);
-  if (!session) return nullptr;
-  shoal::HeldBlock block = session->take_block(id);
-  if (!block) {
-    PyErr_Format(state_of(self)->invalid_handle, "arena '%s': no block with id %llu is held by this Arena object",
-                 self->fields.name.c_str(), static_cast<unsigned long long>(id));
-    return nullptr;
-  }
-  without_gil([&] { block.reset(); });
-  Py_RETURN_NONE;
 }
 
 // --------------------------------------------------------- properties ----
@@ -417,12 +370,6 @@ PyMethodDef arena_methods[] = {
      "closing (no new holders; the last to leave unlinks it). Calling it again does nothing."},
     {"__enter__", arena_enter, METH_NOARGS, nullptr},
     {"__exit__", arena_exit, METH_VARARGS, nullptr},
-    {"_allocate", arena_allocate, METH_O,
-     "_allocate(nbytes)\n--\n\nTest/debug helper (use empty() for data): allocates a raw block held by\n"
-     "this Arena and returns an opaque int id for _release()."},
-    {"_release", arena_release, METH_O,
-     "_release(id)\n--\n\nTest/debug helper: releases a block from _allocate(). Raises InvalidHandle\n"
-     "for an id this Arena does not hold."},
     {nullptr, nullptr, 0, nullptr},
 };
 

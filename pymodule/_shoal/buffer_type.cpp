@@ -193,8 +193,7 @@ void buffer_dealloc(PyObject* object) {
   BufferObject* self = as_buffer(object);
   PyTypeObject* type = Py_TYPE(object);
   PyObject_GC_UnTrack(object);
-  release_owner_without_gil(self->fields.owner);
-  self->fields.~BufferFields();
+  self->fields.~BufferFields();  // the block's owner goes as owners do (block_owner.hpp)
   type->tp_free(object);
   Py_DECREF(type);
 }
@@ -292,30 +291,13 @@ PyTypeObject* create_buffer_type(PyObject* module) {
 }
 
 bool buffer_is_readonly(const BufferFields& fields) {
-  return fields.received || fields.owner->block.frozen();
-}
-
-void release_owner_without_gil(std::shared_ptr<BlockOwner>& owner) {
-  if (owner.use_count() == 1) {
-    // The last user of the block. Back into the holder's recycling cache
-    // needs no lock, so no GIL release either, unless the session goes too.
-    if (owner->session.use_count() > 1 && owner->block.try_recycle()) {
-      owner.reset();
-      return;
-    }
-    without_gil([&] { owner.reset(); });
-  } else {
-    owner.reset();  // not the last: only a counter changes
-  }
+  return fields.received || fields.owner->block->frozen();
 }
 
 PyObject* new_buffer_object(ModuleState* state, BufferFields fields) {
   PyTypeObject* type = state->buffer_type;
   PyObject* object = type->tp_alloc(type, 0);
-  if (object == nullptr) {
-    release_owner_without_gil(fields.owner);
-    return nullptr;
-  }
+  if (object == nullptr) return nullptr;
   new (&as_buffer(object)->fields) BufferFields(std::move(fields));
   return object;
 }
@@ -340,7 +322,7 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
   std::vector<std::uint64_t> dims(fields.shape.begin(), fields.shape.end());
   const bool self_describing = shoal::heap::dtype_itemsize(fields.dtype.typestr).has_value() &&
                                dims.size() <= shoal::layout::kMaxArrayDims;
-  shoal::HeldBlock block;
+  OwnedBlock block;
   const std::uint32_t site = calling_site(state, *session);  // the Python line calling empty(), for `shoal objects`
   try {
     // A zero-size array still gets a (tiny) block: every Buffer has one.
@@ -349,21 +331,21 @@ PyObject* empty_buffer(ModuleState* state, std::shared_ptr<ArenaSession> session
                                                 : std::max<std::uint64_t>(fields.nbytes, 1);
     // A recycled block takes nanoseconds and no lock: releasing the GIL for
     // it would cost more than the allocation.
-    block = session->holder().try_allocate_cached(bytes, shoal::layout::BlockKind::blob, site);
-    if (!block) {
-      block = without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); });
+    block.emplace(session->holder().try_allocate_cached(bytes, shoal::layout::BlockKind::blob, site));
+    if (!*block) {
+      block.emplace(
+          without_gil([&] { return session->holder().allocate(bytes, shoal::layout::BlockKind::blob, site); }));
     }
     if (self_describing) {
-      shoal::heap::write_array_header(block, fields.dtype.typestr, dims);
+      shoal::heap::write_array_header(*block, fields.dtype.typestr, dims);
       fields.offset = shoal::layout::array_blob_data_offset(static_cast<std::uint32_t>(dims.size()));
     }
   } catch (...) {
-    if (block) without_gil([&] { block.reset(); });
-    return raise_python_error(state);
+    return raise_python_error(state);  // `block`, if made, goes as an Owned does
   }
-  fields.blob = block.handle();
-  fields.data = block.bytes().data() + fields.offset;
-  fields.owner = std::make_shared<BlockOwner>(std::move(session), std::move(block));
+  fields.blob = block->handle();
+  fields.data = block->bytes().data() + fields.offset;
+  fields.owner = std::make_shared<BlockOwner>(std::move(session), block.take());
   return new_buffer_object(state, std::move(fields));
 }
 

@@ -61,8 +61,4 @@ BufferFields* buffer_fields(ModuleState* state, PyObject* object);
 // The module function shoal.empty(shape, dtype="float64", arena=None).
 PyObject* empty_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
 
-// Drops a shared block reference without the GIL (the last one takes the
-// arena lock to release the block).
-void release_owner_without_gil(std::shared_ptr<BlockOwner>& owner);
-
 }  // namespace shoal_py

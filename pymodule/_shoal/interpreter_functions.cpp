@@ -62,7 +62,7 @@ std::shared_ptr<ArenaSession> default_session(ModuleState* state) {
 // from producing one (shoal could not be imported there, say). Plain C++:
 // no Python object crosses between interpreters.
 struct CallResult {
-  std::optional<shoal::HeldBlock> outcome;
+  OwnedBlock outcome;
   std::string failure_type;
   std::string failure_message;
   std::string failure_traceback;
@@ -116,9 +116,7 @@ PyObject* thaw_request(ModuleState* state, const std::shared_ptr<ArenaSession>& 
   } catch (...) {
     return raise_python_error(state);
   }
-  PyObject* value = thaw_value(state, owner);
-  release_owner_without_gil(owner);
-  return value;
+  return thaw_value(state, owner);
 }
 
 // runner.execute(request), or runner.failed_outcome(exception) when the
@@ -143,14 +141,13 @@ PyObject* run_request(PyObject* runner, PyObject* request) {
 
 // Freezes `outcome`; if it cannot be sent (an unpicklable result), freezes
 // the outcome describing that error instead.
-std::optional<shoal::HeldBlock> freeze_outcome(ModuleState* state, ArenaSession& session, PyObject* runner,
-                                               PyObject* outcome) {
-  std::optional<shoal::HeldBlock> block = freeze_value(state, session, outcome);
+OwnedBlock freeze_outcome(ModuleState* state, ArenaSession& session, PyObject* runner, PyObject* outcome) {
+  OwnedBlock block = freeze_value(state, session, outcome);
   if (block) return block;
   PyObject* exc = PyErr_GetRaisedException();
   PyObject* fallback = call_runner(runner, "failed_outcome", exc);
   Py_DECREF(exc);
-  if (fallback == nullptr) return std::nullopt;
+  if (fallback == nullptr) return block;
   block = freeze_value(state, session, fallback);
   Py_DECREF(fallback);
   return block;
@@ -173,7 +170,7 @@ void run_inside_target(shoal::Holder& caller_holder, shoal::Handle request, Call
     outcome = run_request(runner, request_value);
     Py_XDECREF(request_value);
   }
-  std::optional<shoal::HeldBlock> mine;
+  OwnedBlock mine;
   if (outcome != nullptr) mine = freeze_outcome(state, *session, runner, outcome);
   Py_XDECREF(outcome);
   if (mine) {
@@ -181,15 +178,15 @@ void run_inside_target(shoal::Holder& caller_holder, shoal::Handle request, Call
     // ours goes, so the outcome is owned by someone at every instant.
     try {
       without_gil([&] {
-        result.outcome = caller_holder.retain(mine->handle());
-        mine->reset();
+        result.outcome.emplace(caller_holder.retain(mine->handle()));
+        mine.reset();
       });
     } catch (...) {
       raise_python_error(state);
     }
   }
   if (!result.outcome) capture_failure(result);
-  if (mine) without_gil([&] { mine->reset(); });
+  mine.reset();  // if the hand-over failed: still ours, released without the GIL
   Py_DECREF(runner);
   Py_DECREF(module);
 }
@@ -296,7 +293,7 @@ PyObject* interp_call_function(PyObject* module, PyObject* const* args, Py_ssize
   ModuleState* state = state_of_module(module);
   std::shared_ptr<ArenaSession> session = default_session(state);
   if (!session) return nullptr;
-  std::optional<shoal::HeldBlock> request = freeze_value(state, *session, args[1]);
+  OwnedBlock request = freeze_value(state, *session, args[1]);
   if (!request) return nullptr;
 
   PyThreadState* kept = nullptr;
@@ -304,18 +301,17 @@ PyObject* interp_call_function(PyObject* module, PyObject* const* args, Py_ssize
   if (target == nullptr) {
     // Not an exception: a LookupError raised by a user's __reduce__ while
     // freezing must not be mistaken for this.
-    without_gil([&] { request->reset(); });
     return Py_BuildValue("(OO)", Py_None, Py_None);
   }
   CallResult result;
   call_in(id, target, kept, keep != 0, session->holder(), request->handle(), result);
   end_call(id);
-  without_gil([&] { request->reset(); });
+  request.reset();
 
   if (!result.outcome) return failure_tuple(result);
-  auto owner = std::make_shared<BlockOwner>(session, std::move(*result.outcome));
+  auto owner = std::make_shared<BlockOwner>(session, result.outcome.take());
   PyObject* outcome = thaw_value(state, owner);
-  release_owner_without_gil(owner);
+  owner.reset();
   if (outcome == nullptr) return nullptr;
   return Py_BuildValue("(ON)", Py_True, outcome);
 }

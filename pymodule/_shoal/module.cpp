@@ -24,6 +24,7 @@
 #include "arena_type.hpp"
 #include "buffer_type.hpp"
 #include "call_site.hpp"
+#include "channel_select.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "interpreter_functions.hpp"

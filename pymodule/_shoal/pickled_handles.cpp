@@ -15,6 +15,7 @@
 #include "dtype.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
+#include "session_lookup.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/in_flight.hpp"
@@ -76,24 +77,12 @@ PyObject* ref_tuple(const shoal::Arena& arena, const shoal::Ticket& ticket) {
                        static_cast<unsigned long long>(ticket.expires_boot_ns));
 }
 
-// A session used by one call: the last reference to it (one this call
-// attached) detaches its holder, which takes the arena lock: without the GIL.
-struct SessionRef {
-  std::shared_ptr<ArenaSession> ptr;
-  SessionRef() = default;
-  SessionRef(const SessionRef&) = delete;
-  SessionRef& operator=(const SessionRef&) = delete;
-  ~SessionRef() {
-    if (ptr && ptr.use_count() == 1) without_gil([&] { ptr.reset(); });
-  }
-};
-
 // What a redeemed ticket gave: a channel opened through our holder, or the
 // block of a buffer; nothing for a block of another kind (released).
 struct Redeemed {
   shoal::layout::BlockKind kind = shoal::layout::BlockKind::none;
-  std::optional<shoal::Channel> channel;
-  shoal::HeldBlock block;
+  Owned<shoal::Channel> channel;
+  OwnedBlock block;
 };
 
 // Whose a ref is, for messages.
@@ -101,29 +90,31 @@ std::string whose(const Ref& ref) {
   return "arena '" + ref.arena + "' (id " + hex(ref.arena_id) + ") on the host with boot id " + ref.boot_id;
 }
 
-// Sets `session` to that of the arena `ref` names, checked to be that very
-// arena: same host, same identity. Throws ForeignHandle or ArenaNotFound,
-// naming the arena and host the ref belongs to. (`session` is the caller's,
-// so that a session this call attached is let go without the GIL.)
-void open_session(ModuleState* state, const Ref& ref, SessionRef& session) {
+// The session of the arena `ref` names, checked to be that very arena:
+// same host, same identity. Throws ForeignHandle or ArenaNotFound, naming
+// the arena and host the ref belongs to. (A session this call attached
+// goes with its last reference, without the GIL: arena_session.cpp.)
+std::shared_ptr<ArenaSession> open_session(ModuleState* state, const Ref& ref) {
   if (ref.boot_id != shoal::Arena::host_boot_id()) {
     throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose(ref) +
                                ", and this is another host (boot id " + shoal::Arena::host_boot_id() +
                                "): arena memory is shared within one host only; send a copy (bytes(buf), np.array(buf))");
   }
+  std::shared_ptr<ArenaSession> session;
   try {
-    session.ptr = session_for(state, ref.arena);
+    session = session_for(state, ref.arena);
   } catch (const shoal::ArenaNotFound&) {
     throw shoal::ArenaNotFound("this pickled shoal value belongs to " + whose(ref) +
                                ", which no longer exists: its creator destroyed it or exited");
   }
-  const shoal::ArenaIdentity found = session.ptr->arena().identity();
+  const shoal::ArenaIdentity found = session->arena().identity();
   const std::string found_id(reinterpret_cast<const char*>(found.id.data()), found.id.size());
   if (found_id != ref.arena_id) {
     throw shoal::ForeignHandle("this pickled shoal value belongs to " + whose(ref) + ", but the arena named '" +
                                ref.arena + "' now is another one (id " + hex(found_id) +
                                "): the original was destroyed and the name reused");
   }
+  return session;
 }
 
 }  // namespace
@@ -177,18 +168,18 @@ PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
   ModuleState* state = state_of_module(module);
   Ref ref;
   if (parse_ref(ref_object, &ref) < 0) return nullptr;
-  SessionRef session;
+  std::shared_ptr<ArenaSession> session;
   Redeemed redeemed;
   try {
-    open_session(state, ref, session);
+    session = open_session(state, ref);
     // Everything that may take the arena lock, and anything it leaves to
     // destroy when it throws, stays inside: without the GIL.
     redeemed = without_gil([&] {
       Redeemed out;
-      shoal::HeldBlock held = shoal::InFlight::redeem(session.ptr->holder(), ref.ticket);
-      out.kind = held.kind();
+      OwnedBlock held{shoal::InFlight::redeem(session->holder(), ref.ticket)};
+      out.kind = held->kind();
       if (out.kind == shoal::layout::BlockKind::channel) {
-        out.channel.emplace(shoal::Channel::open(session.ptr->holder(), held.handle()));
+        out.channel.emplace(shoal::Channel::open(session->holder(), held->handle()));
       } else if (out.kind == shoal::layout::BlockKind::blob || out.kind == shoal::layout::BlockKind::raw) {
         out.block = std::move(held);
       }
@@ -198,23 +189,23 @@ PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
     return raise_python_error(state);
   }
   if (redeemed.channel) {
-    return new_channel_object(state->channel_type, session.ptr, std::move(*redeemed.channel));
+    return new_channel_object(state->channel_type, session, std::move(redeemed.channel));
   }
-  if (!redeemed.block) {
+  if (!redeemed.block || !*redeemed.block) {
     PyErr_Format(state->invalid_handle,
                  "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",
                  ref.arena.c_str());
     return nullptr;
   }
   BufferFields fields;
-  fields.blob = redeemed.block.handle();
-  fields.data = redeemed.block.bytes().data();
-  fields.nbytes = redeemed.block.bytes().size();
+  fields.blob = redeemed.block->handle();
+  fields.data = redeemed.block->bytes().data();
+  fields.nbytes = redeemed.block->bytes().size();
   fields.dtype = *parse_dtype("uint8");
   fields.shape = {static_cast<Py_ssize_t>(fields.nbytes)};
   fields.strides = {1};
   fields.received = true;
-  fields.owner = std::make_shared<BlockOwner>(session.ptr, std::move(redeemed.block));
+  fields.owner = std::make_shared<BlockOwner>(session, redeemed.block.take());
   return new_buffer_object(state, std::move(fields));
 }
 
@@ -222,10 +213,9 @@ PyObject* cancel_ticket_function(PyObject* module, PyObject* ref_object) {
   ModuleState* state = state_of_module(module);
   Ref ref;
   if (parse_ref(ref_object, &ref) < 0) return nullptr;
-  SessionRef session;
   try {
-    open_session(state, ref, session);
-    const bool ended = without_gil([&] { return shoal::InFlight::cancel(session.ptr->arena(), ref.ticket); });
+    const std::shared_ptr<ArenaSession> session = open_session(state, ref);
+    const bool ended = without_gil([&] { return shoal::InFlight::cancel(session->arena(), ref.ticket); });
     return PyBool_FromLong(ended);
   } catch (...) {
     return raise_python_error(state);
@@ -241,9 +231,8 @@ PyObject* in_flight_function(PyObject* module, PyObject* name) {
   try {
     const char* text = PyUnicode_AsUTF8(name);
     if (text == nullptr) return nullptr;
-    SessionRef session;
-    session.ptr = session_for(state, text);
-    const auto entries = without_gil([&] { return shoal::InFlight::list(session.ptr->arena()); });
+    const std::shared_ptr<ArenaSession> session = session_for(state, text);
+    const auto entries = without_gil([&] { return shoal::InFlight::list(session->arena()); });
     PyObject* list = PyList_New(0);
     if (list == nullptr) return nullptr;
     for (const shoal::InFlightInfo& e : entries) {

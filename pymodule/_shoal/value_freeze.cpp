@@ -261,10 +261,10 @@ class ValueFreezer {
       return -1;
     }
     shoal::heap::BlobSlice slice;
-    if (buffer.owner->session.get() == &session_ && buffer.owner->block.handle() == buffer.blob) {
+    if (buffer.owner->session.get() == &session_ && buffer.owner->block->handle() == buffer.blob) {
       // Borrowed, not referenced (three arena lock round trips fewer per
       // buffer sent): the Buffer's owner holds the blob, kept until publish.
-      slice = freezer_.borrow(buffer.owner->block, buffer.offset, buffer.nbytes);
+      slice = freezer_.borrow(*buffer.owner->block, buffer.offset, buffer.nbytes);
       borrowed_.push_back(buffer.owner);
     } else {
       // Received, or held through another Arena object: the Freezer needs
@@ -567,11 +567,13 @@ class ValueFreezer {
 
 }  // namespace
 
-std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value,
-                                             bool checksum) {
-  std::optional<shoal::heap::Freezer> freezer;
-  std::optional<shoal::HeldBlock> object;
+OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum) {
+  // `borrowed` is declared first, so it goes last: a borrowed blob's owner
+  // may be the last now, and goes as owners do (block_owner.hpp). An
+  // unpublished Freezer frees what it made when it goes: as an Owned.
   std::vector<std::shared_ptr<BlockOwner>> borrowed;
+  Owned<shoal::heap::Freezer> freezer;
+  OwnedBlock object;
   try {
     freezer.emplace(session.holder());
     ValueFreezer walker(state, session, *freezer, borrowed);
@@ -581,17 +583,11 @@ std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& s
       // The top-level object records the Python line that sent it (its
       // copied blobs stay unknown: the object names them).
       const std::uint32_t site = calling_site(state, session);
-      object = without_gil([&] { return freezer->publish(site, checksum); });
+      object.emplace(without_gil([&] { return freezer->publish(site, checksum); }));
     }
   } catch (...) {
     raise_python_error(state);
   }
-  // An unpublished Freezer frees what it made, which takes the arena lock.
-  without_gil([&] { freezer.reset(); });
-  // A borrowed blob's owner may be the last now: released as every owner
-  // is, deciding with the GIL held whether it needs the lock (a copy dropped
-  // without the GIL would make that decision racy for other threads).
-  for (std::shared_ptr<BlockOwner>& owner : borrowed) release_owner_without_gil(owner);
   return object;
 }
 

@@ -3,10 +3,9 @@
 
 #include <Python.h>
 
-#include <optional>
-
 #include "arena_session.hpp"
 #include "module_state.hpp"
+#include "owned.hpp"
 #include "shoal/holder.hpp"
 
 namespace shoal_py {
@@ -22,9 +21,8 @@ namespace shoal_py {
 // in blobs, zero-copy for shoal memory the same way. What cannot be pickled
 // raises TypeError naming where it sits ("value['a'][2]: cannot send
 // 'generator'"; "...: it cannot be pickled (reason)", chained) and leaves
-// nothing allocated. Returns nothing with a Python error set. With
+// nothing allocated. Returns an empty Owned with a Python error set. With
 // `checksum`, the object is sealed (shoal::Arena::seal_checksum).
-std::optional<shoal::HeldBlock> freeze_value(ModuleState* state, ArenaSession& session, PyObject* value,
-                                             bool checksum = false);
+OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum = false);
 
 }  // namespace shoal_py

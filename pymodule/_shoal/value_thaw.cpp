@@ -254,7 +254,8 @@ class ValueThawer {
 
   PyObject* open_channel(shoal::Handle handle) {
     try {
-      shoal::Channel channel = without_gil([&] { return shoal::Channel::open(object_->session->holder(), handle); });
+      Owned<shoal::Channel> channel{
+          without_gil([&] { return shoal::Channel::open(object_->session->holder(), handle); })};
       return new_channel_object(state_->channel_type, object_->session, std::move(channel));
     } catch (...) {
       return raise_python_error(state_);
@@ -272,7 +273,7 @@ PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& obje
   PyObject* numpy = imported_numpy(state);
   PyObject* result = nullptr;
   try {
-    const shoal::heap::FrozenObject frozen(object->session->arena(), object->block.handle());
+    const shoal::heap::FrozenObject frozen(object->session->arena(), object->block->handle());
     ValueThawer thawer(state, object, numpy);
     result = thawer.read(frozen.root());
   } catch (...) {
@@ -283,10 +284,10 @@ PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& obje
 }
 
 PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>& blob) {
-  const std::optional<shoal::heap::ArrayBlob> array = shoal::heap::parse_array_blob(blob->block.bytes());
+  const std::optional<shoal::heap::ArrayBlob> array = shoal::heap::parse_array_blob(blob->block->bytes());
   if (!array) {
     PyErr_Format(state->corrupt_object, "arena '%s': the array blob %s has a malformed header",
-                 blob->session->arena().name().c_str(), shoal::to_string(blob->block.handle()).c_str());
+                 blob->session->arena().name().c_str(), shoal::to_string(blob->block->handle()).c_str());
     return nullptr;
   }
   const std::optional<DType> dtype = parse_dtype(array->dtype);
@@ -301,9 +302,9 @@ PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>&
   // The same size parse_array_blob checked, unless it does not fit a Py_ssize_t.
   if (c_strides(fields.shape, dtype->itemsize, &fields.strides, &fields.nbytes) < 0) return nullptr;
   fields.owner = blob;
-  fields.blob = blob->block.handle();
+  fields.blob = blob->block->handle();
   fields.offset = array->data_offset;
-  fields.data = blob->block.bytes().data() + array->data_offset;  // exported read-only only
+  fields.data = blob->block->bytes().data() + array->data_offset;  // exported read-only only
   fields.received = true;
   PyObject* numpy = imported_numpy(state);
   PyObject* result = as_numpy_array(new_buffer_object(state, std::move(fields)), numpy);

@@ -35,7 +35,6 @@ With ``arena=None`` (``shoal.empty``, ``shoal.Channel``) they use
 ``shoal.default_arena()``: one arena per process, shared by all its
 interpreters; ``SHOAL_ARENA=NAME`` attaches that arena instead, and
 ``SHOAL_ARENA_SIZE`` sizes the one created (default 1GiB, sparse).
-``Arena._allocate`` and ``Arena._release`` are test and debug helpers.
 
 Errors derive from ``ShoalError`` and from the built-in that fits:
 ``ArenaFull`` is a ``MemoryError``, ``ArenaNotFound`` a ``FileNotFoundError``,

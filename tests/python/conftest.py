@@ -90,8 +90,8 @@ _HOLDER_CHILD = textwrap.dedent(
     import shoal
     name, blocks, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     arena = shoal.Arena.attach(name)
-    ids = [arena._allocate(nbytes) for _ in range(blocks)]
-    print("ready", len(ids), flush=True)
+    held = [arena.empty(nbytes, "uint8") for _ in range(blocks)]
+    print("ready", len(held), flush=True)
     time.sleep(600)
     """
 )

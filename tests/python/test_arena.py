@@ -31,9 +31,9 @@ def segment_path(name):
 
 
 def settled_baseline(arena):
-    """Stats once this Arena's holder has made (and dropped) one allocation,
+    """Stats once this Arena's holder has made (and dropped) one buffer,
     so that its ledger exists and later comparisons are exact."""
-    arena._release(arena._allocate(64))
+    arena.empty(64, "uint8")  # made and dropped at once
     return arena.stats()
 
 
@@ -83,9 +83,9 @@ def test_attach_shares_the_same_memory(arena_name):
             assert attached.size == creator.size
             assert creator.stats()["holders"] == 2
             settled = settled_baseline(attached)
-            block = attached._allocate(100_000)
+            block = attached.empty(100_000, "uint8")
             assert creator.used >= settled["used"] + 100_000
-            attached._release(block)
+            del block
             assert creator.used == settled["used"]
         # Closing the attached object released its holder and its ledger.
         after = creator.stats()
@@ -104,8 +104,8 @@ def test_closing_the_creator_leaves_the_name_to_the_last_attached_holder(arena_n
         shoal.Arena("16MiB", name=arena_name)
     with pytest.raises(shoal.ArenaNotFound, match="being destroyed"):
         shoal.Arena.attach(arena_name)
-    block = attached._allocate(1000)  # the attached holder keeps working
-    attached._release(block)
+    block = attached.empty(1000, "uint8")  # the attached holder keeps working
+    del block
     assert attached.check() == []
     attached.close()  # the last holder leaves: unlinked
     assert not segment_path(arena_name).exists()
@@ -121,7 +121,6 @@ def test_context_manager_closes_and_unlinks(arena_name):
 
 def test_close_is_idempotent_and_a_closed_arena_refuses_everything(arena_name):
     arena = shoal.Arena("4MiB", name=arena_name)
-    block = arena._allocate(64)
     arena.close()
     arena.close()
     assert arena.closed
@@ -133,8 +132,7 @@ def test_close_is_idempotent_and_a_closed_arena_refuses_everything(arena_name):
         "reap": arena.reap,
         "size": lambda: arena.size,
         "used": lambda: arena.used,
-        "_allocate": lambda: arena._allocate(64),
-        "_release": lambda: arena._release(block),
+        "empty": lambda: arena.empty(64, "uint8"),
         "__enter__": arena.__enter__,
     }
     for what, call in calls.items():
@@ -153,7 +151,7 @@ def test_close_while_other_threads_are_inside_calls(arena_name):
         def churn():
             try:
                 while True:
-                    arena._release(arena._allocate(1000))
+                    arena.empty(1000, "uint8")  # made and dropped at once
             except ValueError as error:
                 stopped_by.append(str(error))
 
@@ -351,25 +349,15 @@ def test_another_layout_version_is_refused_naming_the_version(arena_name):
         shoal.Arena.attach(arena_name)
 
 
-def test_releasing_an_unknown_block_id(arena_name):
-    with shoal.Arena("4MiB", name=arena_name) as arena:
-        block = arena._allocate(64)
-        arena._release(block)
-        with pytest.raises(shoal.InvalidHandle, match=f"no block with id {block}"):
-            arena._release(block)
-        with pytest.raises(ValueError, match="block id must be >= 0"):
-            arena._release(-1)
-
-
 # ------------------------------------------------------------ exhaustion --
 
 
 def fill(arena, nbytes):
-    """Allocates blocks of `nbytes` until the arena is full; returns their ids."""
+    """Makes buffers of `nbytes` until the arena is full; returns them."""
     blocks = []
     with pytest.raises(shoal.ArenaFull) as caught:
         while True:
-            blocks.append(arena._allocate(nbytes))
+            blocks.append(arena.empty(nbytes, "uint8"))
     assert isinstance(caught.value, MemoryError)
     assert f"arena '{arena.name}'" in str(caught.value)
     return blocks
@@ -381,19 +369,18 @@ def test_arena_full_is_a_memory_error_and_the_arena_recovers(arena_name):
         blocks = fill(arena, 64 * 1024)
         assert len(blocks) >= 10  # 2 MiB minus the header is room for many
         # Still usable right after: free one block, its space is allocatable.
-        arena._release(blocks.pop())
-        blocks.append(arena._allocate(64 * 1024))
-        for block in blocks:
-            arena._release(block)
+        blocks.pop()
+        blocks.append(arena.empty(64 * 1024, "uint8"))
+        count = len(blocks)
+        blocks.clear()
         after = arena.stats()
         assert after["used"] == baseline["used"]
         assert after["blocks"] == baseline["blocks"]
         assert arena.check() == []
         # And it fills to exactly the same count again.
         again = fill(arena, 64 * 1024)
-        assert len(again) == len(blocks)
-        for block in again:
-            arena._release(block)
+        assert len(again) == count
+        again.clear()
         assert arena.used == baseline["used"]
         assert arena.check() == []
 
@@ -430,7 +417,7 @@ def test_a_process_that_exits_releases_its_own_holder(arena_name):
         """
         import sys, shoal
         arena = shoal.Arena.attach(sys.argv[1])
-        kept = [arena._allocate(50_000) for _ in range(5)]
+        kept = [arena.empty(50_000, "uint8") for _ in range(5)]
         """
     )
     with shoal.Arena("16MiB", name=arena_name) as arena:
@@ -457,7 +444,7 @@ def test_an_arena_in_a_cycle_with_its_module_is_collected(arena_name):
         spec.loader.exec_module(module)
         assert module.Arena is not shoal.Arena  # its own state and types
         module.kept = module.Arena("4MiB", name=arena_name)
-        module.kept._allocate(1000)
+        module.kept_buffer = module.kept.empty(1000, "uint8")
         del module
         assert segment_path(arena_name).exists()
     finally:
@@ -475,7 +462,7 @@ def test_a_fork_child_leaves_the_parents_arena_alone(arena_name):
         import os, sys, shoal
         name = sys.argv[1]
         arena = shoal.Arena("4MiB", name=name)
-        block = arena._allocate(1000)
+        block = arena.empty(1000, "uint8")
         before = arena.stats()
         pid = os.fork()
         if pid == 0:
@@ -485,7 +472,7 @@ def test_a_fork_child_leaves_the_parents_arena_alone(arena_name):
         assert os.path.exists("/dev/shm/shoal." + name), "the child unlinked the arena"
         after = arena.stats()
         assert (after["used"], after["holders"]) == (before["used"], before["holders"]), (before, after)
-        arena._release(block)
+        del block
         assert arena.check() == []
         print("parent ok")
         """

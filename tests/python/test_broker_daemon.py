@@ -79,8 +79,8 @@ def test_serves_the_arena_until_signalled_then_unlinks_it(daemons, arena_name, s
 
     with shoal.Arena.attach(arena_name) as arena:
         assert arena.size == 64 * 1024 * 1024
-        block = arena._allocate(4096)
-        arena._release(block)
+        block = arena.empty(4096, "uint8")
+        del block
         assert arena.check() == []
 
     daemon.send_signal(signum)
@@ -153,7 +153,7 @@ _ATTACHED_CHILD = """
 import sys
 import shoal
 arena = shoal.Arena.attach(sys.argv[1])
-held = arena._allocate(int(sys.argv[2])) if int(sys.argv[2]) else None
+held = arena.empty(int(sys.argv[2]), "uint8") if int(sys.argv[2]) else None
 print("ready", flush=True)
 sys.stdin.read()
 arena.close()

@@ -107,7 +107,7 @@ def test_an_interpreter_attaches_and_destroying_it_releases_its_holder(interpret
             f"""
             import shoal
             arena = shoal.Arena.attach({arena_name!r})
-            blocks = [arena._allocate(100_000) for _ in range(3)]
+            blocks = [arena.empty(100_000, "uint8") for _ in range(3)]
             """,
         )
         held = arena.stats()
@@ -138,7 +138,7 @@ def test_an_arena_created_in_an_interpreter_is_unlinked_when_it_is_destroyed(int
         interpreters.destroy(interp)
         # Closing, not unlinked under our live holder: the last to leave unlinks it.
         assert (SHM / f"shoal.{arena_name}").exists()
-        attached._release(attached._allocate(1000))
+        attached.empty(1000, "uint8")  # made and dropped: the holder works
         assert attached.stats()["holders"] == 1
         assert attached.check() == []
     assert not (SHM / f"shoal.{arena_name}").exists()
@@ -159,7 +159,7 @@ def test_interpreters_allocate_in_parallel(interpreters, arena_name):
                     interp,
                     f"""
                     for size in range({rounds}):
-                        arena._release(arena._allocate(64 + size))
+                        arena.empty(64 + size, "uint8")  # made and dropped
                     arena.close()
                     """,
                 )
