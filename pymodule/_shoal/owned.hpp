@@ -40,8 +40,8 @@
 
 namespace shoal_py {
 
-// Gives up what of `value` needs no lock, with the GIL held. True if nothing
-// is left whose release may wait.
+// Gives up what of `value` needs no lock (with or without the GIL). True if
+// nothing is left whose release may wait.
 template <class T>
 bool release_without_lock(T& value) noexcept {
   if constexpr (std::is_same_v<T, shoal::HeldBlock>) {
@@ -98,10 +98,11 @@ class Owned {
     if (!value_) return;
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       T going = take();  // this is empty before the GIL is let go
-      if (holds_gil() && !release_without_lock(going)) destroy_without_gil(std::move(going));
+      // The cheap test first: an emptied block (sent, handed over) is the common case.
+      if (!release_without_lock(going) && holds_gil()) destroy_without_gil(std::move(going));
     } else {
       // A T that cannot move lives on a stack, never in a field.
-      if (holds_gil() && !release_without_lock(*value_)) {
+      if (!release_without_lock(*value_) && holds_gil()) {
         GilReleased released;
         value_.reset();
       }
