@@ -175,7 +175,7 @@ PyMethodDef module_functions[] = {
     {"_interp_main", interp_main_function, METH_NOARGS, "_interp_main() -> the main interpreter's id"},
     {"_interp_forget_all", interp_forget_all_function, METH_NOARGS,
      "_interp_forget_all(): in a fork() child, forgets every subinterpreter (CPython deleted them)"},
-    // The end of the process (process_exit.hpp; shoal/__init__.py and interpreters.py use them).
+    // The end of the process (process_exit.hpp; shoal/__init__.py and _interp_lifecycle.py use them).
     {"_begin_exit", begin_exit_function, METH_NOARGS,
      "_begin_exit(): from now on every shoal call that would wait raises ProcessExiting, in every thread"},
     {"_exiting", exiting_function, METH_NOARGS, "_exiting() -> True once _begin_exit() was called"},

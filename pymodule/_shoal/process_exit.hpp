@@ -10,7 +10,7 @@
 //     a wait slice. So Tasks end and their interpreters can be closed
 //     before CPython finalises them, and threads stop waiting. Turned on
 //     at interpreter shutdown (atexit), or earlier by a second Ctrl-C while
-//     shutdown waits for Tasks (interpreters.py).
+//     shutdown waits for Tasks (_interp_lifecycle.py).
 //
 //   * the GIL gate: once closed, no thread but the exiting one takes a GIL
 //     back through shoal; a thread that would is parked for good instead
