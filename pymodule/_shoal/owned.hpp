@@ -23,6 +23,8 @@
 //  * The GIL is taken back through the GIL gate (gil.hpp, process_exit.hpp):
 //    at the end of the process a thread other than the exiting one parks
 //    there for good rather than be ended inside this noexcept destructor.
+//    The exiting thread itself (module clear, the deallocs of
+//    finalisation) always gets its GIL back.
 //  * In a fork() child the core's releases do nothing (holder.hpp);
 //    releasing the GIL around them costs a little and is harmless.
 //
