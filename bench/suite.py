@@ -25,8 +25,8 @@ suite_peers.py, suite_workers.py, workloads.py.
 Peers that cannot be installed or cannot run here get a row saying why.
 Raw numbers: bench/results/suite.json (--quick: build/bench-quick/), the
 tables in suite.md, the plot transfer.png (suite_plot.py). --update-report
-also rewrites the suite's section of docs/performance.md; nothing else in
-the tree is written. Progress goes to stderr.
+also rewrites the suite's section of docs/performance.md, the only file it
+writes outside the results folder. Progress goes to stderr.
 """
 
 import argparse
