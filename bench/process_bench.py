@@ -994,10 +994,9 @@ def report(R):
                 L.append(f"Results ({DIGEST_TEXT.get(which, 'two order-fixed sums')}) "
                          f"{'identical in every row and cell' if same else 'DIFFER between rows'}: "
                          f"{cells[0][2]['digest'][0]!r}, {cells[0][2]['digest'][1]!r}."
-                         + (" First results move by about 130 ms "
-                            "with where a run starts in a cycle that is not the pool's: on this machine, when this bench was "
-                            "written, every fourth call of the kernel took about 130 ms more than the others in any "
-                            "process, over a plain NumPy array too (710 ms vs 575 ms)." if which == "sort" else ""))
+                         + (" Time to first result varies with where a run starts in a cycle that is not the "
+                            "pool's: on this machine one call of the kernel in four can take about 130 ms more than "
+                            "the others, in any process, over a plain NumPy array too." if which == "sort" else ""))
                 L.append("")
             L.append("Timed runs during which other processes (or the host, as steal) took more than 10% of the CPUs "
                      "were repeated, up to a limit, and left out of the median: "

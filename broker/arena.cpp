@@ -35,7 +35,7 @@ namespace shoal {
 using layout::ArenaHeader;
 
 struct Arena::Mapping {
-  segment::Mapping region;
+  std::shared_ptr<const segment::Mapping> region;  // this process's one mapping of the file
 };
 
 namespace {
@@ -157,8 +157,8 @@ void Arena::validate_name(const std::string& name) {
 Arena::Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options)
     : name_(std::move(name)),
       mapping_(std::move(mapping)),
-      base_(mapping_->region.address()),
-      size_(mapping_->region.bytes()),
+      base_(mapping_->region->address()),
+      size_(mapping_->region->bytes()),
       creator_(creator),
       unlink_on_close_(creator),
       fork_generation_(fork_generation()),
@@ -235,8 +235,8 @@ std::shared_ptr<Arena> Arena::attach(const std::string& name, Access access, Are
   validate_name(name);
   auto mapping = std::make_unique<Mapping>(
       Mapping{segment::map_existing(name, access == Access::read_write, options.other_user)});
-  const std::uint64_t mapped = mapping->region.bytes();
-  const auto* header = reinterpret_cast<const ArenaHeader*>(mapping->region.address());
+  const std::uint64_t mapped = mapping->region->bytes();
+  const auto* header = reinterpret_cast<const ArenaHeader*>(mapping->region->address());
   const auto is_ready = [header] {
     return std::atomic_ref<const std::uint32_t>(header->ready).load(std::memory_order_acquire) == 1;
   };

@@ -111,8 +111,8 @@ std::uint64_t Arena::active_holders_locked() const {
 void Arena::unlink_own_segment() const {
   try {
     // Opened like any attach: without blocking, our own regular file only.
-    const segment::Mapping there = segment::map_existing(name_, /*writable=*/false, options_.other_user);
-    const auto* other = reinterpret_cast<const layout::ArenaHeader*>(there.address());
+    const auto there = segment::map_existing(name_, /*writable=*/false, options_.other_user);
+    const auto* other = reinterpret_cast<const layout::ArenaHeader*>(there->address());
     if (std::memcmp(other->arena_id, header()->arena_id, sizeof other->arena_id) != 0) return;  // a successor
   } catch (const Error&) {
     return;  // gone already, or not ours to judge

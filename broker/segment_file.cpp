@@ -2,6 +2,8 @@
 // behind an arena (segment_file.hpp says why it is done by hand).
 #include "segment_file.hpp"
 
+#include "mapping_registry.hpp"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,7 +171,7 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
   return *this;
 }
 
-Mapping map_existing(const std::string& name, bool writable, bool other_user) {
+std::shared_ptr<const Mapping> map_existing(const std::string& name, bool writable, bool other_user) {
   const std::string path = path_of(name);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) throw_open_error(errno, name, path, writable);
@@ -189,11 +191,14 @@ Mapping map_existing(const std::string& name, bool writable, bool other_user) {
     throw NotAnArena(path + " is not a shoal arena: it is " + std::to_string(bytes) +
                      " bytes, smaller than an arena header (" + std::to_string(layout::kHeaderBytes) + ")");
   }
-  void* address = ::mmap(nullptr, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd.get(), 0);
-  if (address == MAP_FAILED) {
-    throw SystemError("mapping " + describe(name, path) + " failed: " + std::strerror(errno));
-  }
-  return Mapping(address, bytes);  // the mapping outlives the descriptor
+  const MappingKey key{st.st_dev, st.st_ino, writable, bytes};
+  return shared_mapping(key, [&] {
+    void* address = ::mmap(nullptr, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd.get(), 0);
+    if (address == MAP_FAILED) {
+      throw SystemError("mapping " + describe(name, path) + " failed: " + std::strerror(errno));
+    }
+    return Mapping(address, bytes);  // the mapping outlives the descriptor
+  });
 }
 
 // ----------------------------------------------------- PendingSegment ----
@@ -219,9 +224,13 @@ PendingSegment::PendingSegment(std::string name, std::uint64_t bytes) : name_(st
   try {
     // fchmod: a restrictive umask must not leave the file unreadable to
     // our own attachers, and a permissive one must not widen it.
-    if (::fchmod(fd.get(), 0600) != 0 || ::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0) {
+    struct stat st {};
+    if (::fchmod(fd.get(), 0600) != 0 || ::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0 ||
+        ::fstat(fd.get(), &st) != 0) {
       throw SystemError("arena '" + name_ + "': sizing the new segment failed: " + std::strerror(errno));
     }
+    device_ = st.st_dev;  // link(2) keeps the inode: the published file is this one
+    inode_ = st.st_ino;
     void* address = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (address == MAP_FAILED) {
       throw SystemError("arena '" + name_ + "': mapping the new segment failed: " + std::strerror(errno));
@@ -237,7 +246,7 @@ PendingSegment::~PendingSegment() {
   if (!temporary_path_.empty()) ::unlink(temporary_path_.c_str());
 }
 
-Mapping PendingSegment::publish() {
+std::shared_ptr<const Mapping> PendingSegment::publish() {
   const std::string path = path_of(name_);
   // link(2), not rename(2): rename would silently replace an arena already
   // under that name; link fails with EEXIST instead.
@@ -249,7 +258,8 @@ Mapping PendingSegment::publish() {
   }
   ::unlink(temporary_path_.c_str());
   temporary_path_.clear();
-  return std::move(mapping_);
+  const MappingKey key{device_, inode_, /*writable=*/true, mapping_.bytes()};
+  return shared_mapping(key, [this] { return std::move(mapping_); });
 }
 
 // ------------------------------------------------------- temporaries ----

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace shoal::segment {
@@ -51,10 +52,11 @@ class Mapping {
 
 // Maps the existing segment of arena `name` (read-only, or read-write), after
 // checking, on the open descriptor, that it is a regular file owned by this
-// user (or, with `other_user`, by anyone). Throws ArenaNotFound,
-// NotAnArena (a link, FIFO, directory, ... or a file too small for a
-// header), PermissionDenied (naming the owner).
-Mapping map_existing(const std::string& name, bool writable, bool other_user);
+// user (or, with `other_user`, by anyone): this process's one mapping of
+// that file, shared with every other attach of it (mapping_registry.hpp).
+// Throws ArenaNotFound, NotAnArena (a link, FIFO, directory, ... or a file
+// too small for a header), PermissionDenied (naming the owner).
+std::shared_ptr<const Mapping> map_existing(const std::string& name, bool writable, bool other_user);
 
 // A new segment under construction: a private file in /dev/shm, sized and
 // mapped read-write, that no attacher can find. Unlinked by the destructor
@@ -71,13 +73,16 @@ class PendingSegment {
 
   // Gives the file its real name, atomically: ArenaExists if that is taken
   // (then nothing of ours stays in /dev/shm). Returns the mapping, which
-  // the arena keeps; the temporary name is gone either way.
-  Mapping publish();
+  // the arena keeps (registered: later attaches in this process share it);
+  // the temporary name is gone either way.
+  std::shared_ptr<const Mapping> publish();
 
  private:
   std::string name_;
   std::string temporary_path_;
   Mapping mapping_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
 };
 
 // Removes the temporaries of creators that died while building (ours only:

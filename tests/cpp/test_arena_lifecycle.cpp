@@ -12,6 +12,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
+#include "mapping_registry.hpp"
 #include "test_support.hpp"
 
 namespace shoal {
@@ -20,6 +21,46 @@ namespace {
 using testing::ScopedName;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(ArenaLifecycle, OneMappingPerFilePerProcess) {
+  const std::size_t before = segment::live_mappings();
+  ScopedName n("onemap");
+  {
+    auto created = Arena::create(n.name, 8ull << 20);
+    auto first = Arena::attach(n.name);
+    auto second = Arena::attach(n.name);
+    EXPECT_EQ(first->base(), created->base());
+    EXPECT_EQ(second->base(), created->base());
+    // A read-only attach never shares a writable mapping: its own, read-only.
+    auto reader = Arena::attach(n.name, Access::read_only);
+    EXPECT_NE(reader->base(), created->base());
+    EXPECT_EQ(segment::live_mappings(), before + 2);
+
+    // The mapping lives while any attach does, whoever goes first.
+    created->set_unlink_on_close(false);
+    created.reset();
+    first.reset();
+    auto holder = second->attach_holder();
+    std::memcpy(holder->allocate(64).bytes().data(), "still", 5);
+    EXPECT_EQ(segment::live_mappings(), before + 2);
+  }
+  EXPECT_EQ(segment::live_mappings(), before);
+}
+
+TEST(ArenaLifecycle, ANewArenaUnderAnOldNameIsMappedAfresh) {
+  // The old arena's mapping is still alive in this process when another
+  // arena takes its name: attaching the name must map the new file.
+  ScopedName n("remade");
+  auto old_arena = Arena::create(n.name, 8ull << 20);
+  old_arena->set_unlink_on_close(false);
+  ASSERT_TRUE(Arena::destroy(n.name));
+  auto new_arena = Arena::create(n.name, 16ull << 20);
+  auto attached = Arena::attach(n.name);
+  EXPECT_EQ(attached->base(), new_arena->base());
+  EXPECT_NE(attached->base(), old_arena->base());
+  EXPECT_EQ(attached->size(), 16ull << 20);
+  EXPECT_EQ(attached->identity(), new_arena->identity());
+}
 
 TEST(ArenaLifecycle, CreateAttachDestroy) {
   ScopedName n("life");
@@ -30,12 +71,12 @@ TEST(ArenaLifecycle, CreateAttachDestroy) {
   EXPECT_EQ(attached->size(), created->size());
   EXPECT_FALSE(attached->is_creator());
 
-  // Both mappings see the same memory, at different addresses.
+  // Both see the same memory, through this process's one mapping of it.
   auto holder = created->attach_holder();
   HeldBlock block = holder->allocate(100);
   std::memcpy(block.bytes().data(), "hello", 5);
   EXPECT_EQ(std::memcmp(attached->payload(block.handle()).data(), "hello", 5), 0);
-  EXPECT_NE(created->base(), attached->base());
+  EXPECT_EQ(created->base(), attached->base());
 
   block.reset();
   holder.reset();
