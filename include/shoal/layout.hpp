@@ -261,11 +261,12 @@ inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_b
 // one shared reference on the block it names. Items [head, tail) are
 // pending, in slot index % capacity. Written under the arena lock, except
 // the waiters' counters (sleepers, blocked_*), which are atomic and need
-// no lock. head, tail and state are read lock-free (a receiver polling an
-// empty channel, select, the CLI and the check's read-only pass), so the
-// lock holder stores each with release and those readers load with
-// acquire; the slots, capacity and options are read only under the lock
-// or by an image reader (which bounds what it finds).
+// no lock. head, tail and state are read lock-free, so the lock holder
+// stores each with release: a receiver polling an empty channel and select
+// load them with acquire; image readers (the CLI, the check's read-only
+// pass) copy them with relaxed loads, as everything else they read, and
+// retry around mutation_seq. The slots, capacity and options are read only
+// under the lock or by an image reader (which bounds what it finds).
 //
 // A poisoned channel owns nothing: storing `state = poisoned` is the commit
 // that gives up every pending slot's reference at once (the poisoner then
