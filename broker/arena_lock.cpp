@@ -98,7 +98,8 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
   if (rc == ETIMEDOUT) {
     throw LockTimeout("arena '" + arena.name() + "': its lock has been held for more than " +
                       std::to_string(arena.options_.lock_timeout.count()) + " ms by live process " +
-                      std::to_string(header->lock_owner_pid) + " (stopped or stuck?)");
+                      std::to_string(std::atomic_ref(header->lock_owner_pid).load(std::memory_order_relaxed)) +
+                      " (stopped or stuck?)");
   }
   if (rc == ENOTRECOVERABLE) {
     throw CorruptArena("arena '" + arena.name() +
@@ -117,7 +118,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
   // Odd from here on; an acquire read-modify-write keeps every write of the
   // locked section after it, for lock-free readers on weakly ordered CPUs.
   if (before % 2 == 0) seq.fetch_add(1, std::memory_order_acquire);
-  header->lock_owner_pid = cached_pid();
+  std::atomic_ref(header->lock_owner_pid).store(cached_pid(), std::memory_order_relaxed);  // read lock-free
 
   if (rc == EOWNERDEAD) {
     try {
@@ -134,7 +135,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 
 ArenaLock::~ArenaLock() {
   layout::ArenaHeader* header = arena_.header();
-  header->lock_owner_pid = 0;
+  std::atomic_ref(header->lock_owner_pid).store(0, std::memory_order_relaxed);
   std::atomic_ref<std::uint64_t>(header->mutation_seq).fetch_add(1, std::memory_order_release);
   pthread_mutex_unlock(&header->lock);
 }

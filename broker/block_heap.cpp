@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "clock.hpp"
+#include "debug_assert.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
 #include "shoal/test_hooks.hpp"
@@ -242,6 +244,9 @@ std::uint64_t BlockHeap::allocate(std::uint64_t bytes, BlockKind kind, std::uint
   block->flags = 0;
   block->site = 0;
   block->state = static_cast<std::uint32_t>(BlockState::used);  // commit
+  // What was just written holds by the reader's rules, whatever the free
+  // block's old header said (a split leaves exactly `need`; no split, more).
+  SHOAL_DEBUG_ASSERT(block_is_valid(*block) && block->size >= need);
   header_->used_bytes += block->size;
   ++header_->used_blocks;
   test_hooks::reach(test_hooks::Point::alloc_after_mark_used);
@@ -344,12 +349,10 @@ bool BlockHeap::rebuild() {
   const std::uint64_t begin = header_->heap_begin;
   const std::uint64_t end = header_->heap_end;
   // The geometry was checked at attach, but this may be a damaged copy:
-  // check again before clearing the bitmap it describes.
-  const bool geometry = begin % kAlign == 0 && begin < end && end <= mapped_bytes_ &&
-                        header_->bitmap_offset == layout::kHeaderBytes && header_->bitmap_offset <= begin &&
-                        header_->bitmap_bytes <= begin - header_->bitmap_offset &&
-                        (end - begin) / kAlign <= header_->bitmap_bytes * 8;
-  if (!geometry) return false;
+  // check again, by the reader's rule (arena_image.hpp), before clearing
+  // the bitmap it describes.
+  const ArenaGeometry geometry{header_->arena_size, header_->bitmap_offset, header_->bitmap_bytes, begin, end};
+  if (!geometry.is_valid(mapped_bytes_)) return false;
 
   std::memset(base_ + header_->bitmap_offset, 0, header_->bitmap_bytes);
   std::memset(header_->free_heads, 0, sizeof header_->free_heads);
@@ -361,10 +364,9 @@ bool BlockHeap::rebuild() {
   std::uint64_t prev = 0;  // offset of the previous block, 0 = none
   for (std::uint64_t at = begin; at < end;) {
     BlockHeader* block = header_at(at);
-    const bool sane = block->tag == layout::kBlockTag && block->size >= layout::kMinBlockBytes &&
-                      block->size % kAlign == 0 && block->size <= end - at &&
-                      (block->state == static_cast<std::uint32_t>(BlockState::free) ||
-                       block->state == static_cast<std::uint32_t>(BlockState::used));
+    // Stepped over as the check's walk steps (ArenaGeometry::holds), of a known state.
+    const bool sane = geometry.holds(*block, at) && (block->state == static_cast<std::uint32_t>(BlockState::free) ||
+                                                     block->state == static_cast<std::uint32_t>(BlockState::used));
     if (!sane) return false;
     const bool is_free = block->state == static_cast<std::uint32_t>(BlockState::free);
     if (is_free && prev != 0 && header_at(prev)->state == static_cast<std::uint32_t>(BlockState::free)) {

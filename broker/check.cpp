@@ -23,14 +23,15 @@
 //     other blocks own in a ring (a channel holding itself) is reported, as
 //     nothing could ever free it.
 //
-// It trusts nothing: every offset is bounded before it is followed and
-// every loop is bounded by the heap size, so a corrupt or changing image
-// yields problems, never a crash or a hang. Structures are copied out
-// before use, so a value cannot change between its check and its use.
+// It trusts nothing: it reads through ArenaImage (shoal/arena_image.hpp),
+// which bounds every offset before it is followed and copies every
+// structure out before use, and every loop is bounded by the heap size, so
+// a corrupt or changing image yields problems, never a crash or a hang.
+// Each structure's own rules are the image's; this file cross-checks them.
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <atomic>
-#include <bit>
-#include <memory>
 #include <cstring>
 #include <map>
 #include <string>
@@ -40,6 +41,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/array_blob.hpp"
 #include "shoal/sites.hpp"
 
@@ -58,15 +60,9 @@ namespace {
 
 constexpr std::size_t kMaxProblems = 100;
 
-template <typename T>
-T copy_at(const std::byte* base, std::uint64_t offset) {
-  T value;
-  std::memcpy(&value, base + offset, sizeof value);
-  return value;
-}
-
 struct BlockRecord {
-  BlockHeader header;
+  ArenaImage::Block block;  // its header as the chain walk copied it
+  const BlockHeader& header() const { return block.header; }
   std::uint32_t owners = 0;  // ledger entries naming it
   bool listed = false;       // seen in a free list
   bool ledger_owned = false; // a ledger block linked from an active holder
@@ -75,7 +71,7 @@ struct BlockRecord {
 
 class Checker {
  public:
-  Checker(const std::byte* base, std::uint64_t bytes) : base_(base), bytes_(bytes) {}
+  Checker(const std::byte* base, std::uint64_t bytes) : image_(base, bytes), base_(base) {}
 
   std::vector<std::string> run() {
     if (!check_header()) return problems_;
@@ -94,35 +90,9 @@ class Checker {
     if (problems_.size() < kMaxProblems) problems_.push_back(std::move(text));
   }
 
-  bool in_heap(std::uint64_t offset) const {
-    return offset >= header_.heap_begin && offset < header_.heap_end && offset % layout::kAlign == 0 &&
-           header_.heap_end - offset >= layout::kMinBlockBytes;
-  }
-
   bool check_header() {
-    if (bytes_ < sizeof(ArenaHeader)) {
-      problem("image of " + std::to_string(bytes_) + " bytes is smaller than an arena header");
-      return false;
-    }
-    header_ = copy_at<ArenaHeader>(base_, 0);
-    if (std::memcmp(header_.magic, layout::kMagic, sizeof layout::kMagic) != 0) {
-      problem("header: wrong magic (not a shoal arena)");
-      return false;
-    }
-    if (header_.layout_version != layout::kLayoutVersion) {
-      problem("header: layout version " + std::to_string(header_.layout_version) + ", expected " +
-              std::to_string(layout::kLayoutVersion));
-      return false;
-    }
-    const bool geometry = header_.arena_size == bytes_ && header_.bitmap_offset == layout::kHeaderBytes &&
-                          header_.bitmap_bytes <= bytes_ - header_.bitmap_offset &&
-                          header_.heap_begin == header_.bitmap_offset + header_.bitmap_bytes &&
-                          header_.heap_begin % layout::kAlign == 0 && header_.heap_begin < header_.heap_end &&
-                          header_.heap_end <= bytes_ &&
-                          (header_.heap_end - header_.heap_begin) / layout::kAlign <= header_.bitmap_bytes * 8;
-    if (!geometry) {
-      problem("header: inconsistent geometry (size " + std::to_string(header_.arena_size) + ", heap " +
-              std::to_string(header_.heap_begin) + ".." + std::to_string(header_.heap_end) + ")");
+    if (!image_.is_valid()) {
+      problem(image_.error());
       return false;
     }
     return true;
@@ -130,52 +100,30 @@ class Checker {
 
   // The site table decodes cleanly (a record past `used` is not part of it).
   void check_sites() {
-    const SiteTable table = decode_site_table(site_table_region(base_, bytes_));
+    const SiteTable table = image_.sites();
     if (!table.error.empty()) problem("sites: " + table.error);
     site_count_ = table.sites.size();
-  }
-
-  bool bitmap_bit(std::uint64_t offset) const {
-    const std::uint64_t unit = (offset - header_.heap_begin) / layout::kAlign;
-    const auto byte = std::to_integer<unsigned>(base_[header_.bitmap_offset + unit / 8]);
-    return (byte >> (unit % 8)) & 1u;
   }
 
   void walk_chain() {
     std::uint64_t prev_offset = 0;
     bool prev_free = false;
-    for (std::uint64_t at = header_.heap_begin; at < header_.heap_end;) {
-      if (!in_heap(at)) {
-        problem("chain: block at " + std::to_string(at) + " leaves too little room for a block");
-        return;
-      }
-      const auto block = copy_at<BlockHeader>(base_, at);
+    const auto broken = image_.walk([&](const ArenaImage::Block& b) {
+      const BlockHeader& block = b.header;
+      const std::uint64_t at = b.offset;
       const std::string where = "block " + std::to_string(at);
-      if (block.tag != layout::kBlockTag) {
-        problem("chain: " + where + " has no block tag; the chain is broken here");
-        return;
-      }
-      if (block.size < layout::kMinBlockBytes || block.size % layout::kAlign != 0 ||
-          block.size > header_.heap_end - at) {
-        problem("chain: " + where + " has impossible size " + std::to_string(block.size));
-        return;
-      }
-      const bool is_free = block.state == static_cast<std::uint32_t>(BlockState::free);
-      if (!is_free && block.state != static_cast<std::uint32_t>(BlockState::used)) {
-        problem("chain: " + where + " has unknown state " + std::to_string(block.state));
-      }
+      const bool is_free = b.free();
+      if (!is_free && !b.used()) problem("chain: " + where + " has unknown state " + std::to_string(block.state));
       if (block.prev_size != (prev_offset == 0 ? 0 : at - prev_offset)) {
         problem("chain: " + where + " records prev_size " + std::to_string(block.prev_size));
       }
-      if (!bitmap_bit(at)) problem("bitmap: no bit for " + where);
+      if (!image_.bitmap_bit(at)) problem("bitmap: no bit for " + where);
       if (is_free && prev_free) problem("chain: " + where + " and the block before it are both free (unmerged)");
-      if (!is_free) {
+      if (!is_free) {  // used, or of unknown state: counted as used, as the core's statistics would
         if (block.kind == 0 || block.kind >= layout::kBlockKindCount) {
           problem("chain: used " + where + " has unknown kind " + std::to_string(block.kind));
         }
-        if (block.requested > block.size - layout::kBlockHeaderBytes) {
-          problem("chain: " + where + " asks for more than it holds");
-        }
+        if (block.requested > b.payload_bytes()) problem("chain: " + where + " asks for more than it holds");
         if (block.site > site_count_) {
           problem("sites: " + where + " names site " + std::to_string(block.site) + ", the table has " +
                   std::to_string(site_count_));
@@ -185,19 +133,15 @@ class Checker {
       } else {
         ++free_blocks_;
       }
-      blocks_.emplace(at, BlockRecord{block});
+      blocks_.emplace(at, BlockRecord{b});
       prev_offset = at;
       prev_free = is_free;
-      at += block.size;
-    }
+    });
+    if (broken) problem("chain: block " + std::to_string(broken->offset) + " " + broken->what);
   }
 
   void check_bitmap() {
-    const std::uint64_t units = (header_.heap_end - header_.heap_begin) / layout::kAlign;
-    std::uint64_t bits = 0;
-    for (std::uint64_t byte = 0; byte < (units + 7) / 8; ++byte) {
-      bits += static_cast<std::uint64_t>(std::popcount(std::to_integer<unsigned>(base_[header_.bitmap_offset + byte])));
-    }
+    const std::uint64_t bits = image_.bitmap_bits_set();
     if (bits != blocks_.size()) {
       problem("bitmap: " + std::to_string(bits) + " block-start bits for " + std::to_string(blocks_.size()) +
               " blocks");
@@ -206,11 +150,13 @@ class Checker {
 
   void check_free_lists() {
     std::uint64_t listed = 0;
+    const auto mask = image_.copy<std::array<std::uint64_t, layout::kClassMaskWords>>(offsetof(ArenaHeader, class_mask));
+    const auto heads = image_.copy<std::array<std::uint64_t, layout::kSizeClasses>>(offsetof(ArenaHeader, free_heads));
     for (std::uint32_t c = 0; c < layout::kSizeClasses; ++c) {
-      const bool mask_bit = (header_.class_mask[c / 64] >> (c % 64)) & 1u;
-      if (mask_bit != (header_.free_heads[c] != 0)) problem("free lists: class mask wrong for class " + std::to_string(c));
+      const bool mask_bit = (mask[c / 64] >> (c % 64)) & 1u;
+      if (mask_bit != (heads[c] != 0)) problem("free lists: class mask wrong for class " + std::to_string(c));
       std::uint64_t prev = 0;
-      for (std::uint64_t at = header_.free_heads[c]; at != 0;) {
+      for (std::uint64_t at = heads[c]; at != 0;) {
         const auto found = blocks_.find(at);
         if (found == blocks_.end()) {
           problem("free lists: class " + std::to_string(c) + " links to " + std::to_string(at) +
@@ -218,7 +164,7 @@ class Checker {
           break;
         }
         BlockRecord& record = found->second;
-        if (record.header.state != static_cast<std::uint32_t>(BlockState::free)) {
+        if (!record.block.free()) {
           problem("free lists: used block " + std::to_string(at) + " is listed as free");
         }
         if (record.listed) {
@@ -227,11 +173,11 @@ class Checker {
         }
         record.listed = true;
         ++listed;
-        if (BlockHeap::size_class(record.header.size) != c) {
+        if (BlockHeap::size_class(record.header().size) != c) {
           problem("free lists: block " + std::to_string(at) + " is in class " + std::to_string(c) +
-                  " but belongs in " + std::to_string(BlockHeap::size_class(record.header.size)));
+                  " but belongs in " + std::to_string(BlockHeap::size_class(record.header().size)));
         }
-        const auto links = copy_at<FreeLinks>(base_, at + layout::kBlockHeaderBytes);
+        const FreeLinks links = image_.free_links(record.block);
         if (links.prev != prev) problem("free lists: block " + std::to_string(at) + " has a wrong back link");
         prev = at;
         at = links.next;
@@ -244,21 +190,23 @@ class Checker {
   }
 
   void check_statistics() {
-    if (header_.used_bytes != used_bytes_) {
-      problem("statistics: used_bytes is " + std::to_string(header_.used_bytes) + ", the chain holds " +
+    const std::uint64_t used_bytes = SHOAL_HEADER_FIELD(image_, used_bytes);
+    const std::uint64_t used_blocks = SHOAL_HEADER_FIELD(image_, used_blocks);
+    const std::uint64_t free_blocks = SHOAL_HEADER_FIELD(image_, free_blocks);
+    if (used_bytes != used_bytes_) {
+      problem("statistics: used_bytes is " + std::to_string(used_bytes) + ", the chain holds " +
               std::to_string(used_bytes_));
     }
-    if (header_.used_blocks != used_blocks_ || header_.free_blocks != free_blocks_) {
-      problem("statistics: block counts " + std::to_string(header_.used_blocks) + " used / " +
-              std::to_string(header_.free_blocks) + " free, the chain has " + std::to_string(used_blocks_) + " / " +
-              std::to_string(free_blocks_));
+    if (used_blocks != used_blocks_ || free_blocks != free_blocks_) {
+      problem("statistics: block counts " + std::to_string(used_blocks) + " used / " + std::to_string(free_blocks) +
+              " free, the chain has " + std::to_string(used_blocks_) + " / " + std::to_string(free_blocks_));
     }
   }
 
   BlockRecord* used_block(std::uint64_t offset) {
     const auto found = blocks_.find(offset);
     if (found == blocks_.end()) return nullptr;
-    if (found->second.header.state != static_cast<std::uint32_t>(BlockState::used)) return nullptr;
+    if (!found->second.block.used()) return nullptr;
     return &found->second;
   }
 
@@ -269,7 +217,7 @@ class Checker {
     std::uint64_t at = slot.ledger_head;
     for (std::uint64_t hops = 0; at != 0; ++hops) {
       BlockRecord* record = used_block(at);
-      if (record == nullptr || record->header.kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+      if (record == nullptr || !record->block.is(BlockKind::ledger)) {
         problem(who + ": ledger link " + std::to_string(at) + " is not a ledger block");
         break;
       }
@@ -278,26 +226,22 @@ class Checker {
         break;
       }
       record->ledger_owned = true;
-      const auto chunk = copy_at<LedgerChunk>(base_, at + layout::kBlockHeaderBytes);
-      const std::uint64_t room = (record->header.size - layout::kBlockHeaderBytes - sizeof(LedgerChunk)) /
-                                 sizeof(LedgerEntry);
-      if (chunk.capacity > room) {
+      const auto ledger = image_.ledger(record->block);  // a used ledger block: never empty
+      if (!ledger->valid) {
         problem(who + ": ledger block " + std::to_string(at) + " claims more entries than it holds");
       }
-      const std::uint64_t capacity = std::min<std::uint64_t>(chunk.capacity, room);
-      const std::uint64_t first = at + layout::kBlockHeaderBytes + sizeof(LedgerChunk);
-      for (std::uint64_t i = 0; i < capacity; ++i) {
-        const auto entry = copy_at<LedgerEntry>(base_, first + i * sizeof(LedgerEntry));
+      for (std::uint64_t i = 0; i < ledger->capacity; ++i) {
+        const LedgerEntry entry = image_.ledger_entry(*ledger, i);
         if (entry.offset == 0) continue;
         BlockRecord* target = used_block(entry.offset);
         // A recyclable entry (generation 0) names a block this holder made,
         // whatever its generation, cached or not; any other entry names one
         // generation of a block that is not cached.
         const bool names_it =
-            target != nullptr && target->header.kind != static_cast<std::uint32_t>(BlockKind::ledger) &&
-            (entry.generation == 0 ? target->header.creator_slot == index
-                                   : target->header.generation == entry.generation &&
-                                         target->header.kind != static_cast<std::uint32_t>(BlockKind::cached));
+            target != nullptr && !target->block.is(BlockKind::ledger) &&
+            (entry.generation == 0 ? target->header().creator_slot == index
+                                   : target->header().generation == entry.generation &&
+                                         !target->block.is(BlockKind::cached));
         if (!names_it) {
           problem(who + ": ledger entry names no live block (" + std::to_string(entry.offset) + ":" +
                   std::to_string(entry.generation) + ")");
@@ -306,9 +250,9 @@ class Checker {
         ++target->owners;
         target->rooted = true;
         ++refs;
-        bytes += target->header.size;
+        bytes += target->header().size;
       }
-      at = chunk.next;
+      at = ledger->chunk.next;
     }
     if (refs != slot.refs_held || bytes != slot.bytes_held) {
       problem(who + ": records " + std::to_string(slot.refs_held) + " references / " +
@@ -329,9 +273,8 @@ class Checker {
     bool operator==(const LiveFields&) const = default;
   };
   LiveFields live_fields(std::uint64_t at) const {
-    const auto* h = reinterpret_cast<const BlockHeader*>(base_ + at);
-    return {__atomic_load_n(&h->generation, __ATOMIC_ACQUIRE), __atomic_load_n(&h->requested, __ATOMIC_ACQUIRE),
-            __atomic_load_n(&h->kind, __ATOMIC_ACQUIRE), __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE)};
+    const BlockHeader h = image_.copy<BlockHeader>(at);  // `at` began a block when walked
+    return {h.generation, h.requested, h.kind, h.flags};
   }
 
   // A malformed array header would be refused by every receiver (and
@@ -339,7 +282,7 @@ class Checker {
   // receives it. The flag on any other kind of block is damage too.
   void check_array_headers() {
     for (const auto& [at, record] : blocks_) {
-      const BlockHeader& block = record.header;
+      const BlockHeader& block = record.header();
       // A cached block keeps the flags of its last life until it is
       // handed out again (Holder clears them then): its payload means nothing.
       if (block.state != static_cast<std::uint32_t>(BlockState::used) || (block.flags & layout::kArrayBlob) == 0 ||
@@ -373,36 +316,32 @@ class Checker {
   // Counts the owners an object's child table or a channel's pending
   // slots add; reports a malformed table or an entry naming no live block.
   void count_owned_entries(std::uint64_t at, const BlockRecord& record) {
-    const bool is_object = record.header.kind == static_cast<std::uint32_t>(BlockKind::object);
+    const bool is_object = record.block.is(BlockKind::object);
     const std::string where = (is_object ? "object " : "channel ") + std::to_string(at);
-    const std::uint64_t payload = at + layout::kBlockHeaderBytes;
-    const std::uint64_t payload_bytes = record.header.size - layout::kBlockHeaderBytes;
-    std::uint64_t entries_at = 0;
-    std::uint64_t first = 0;
+    // The entries the block owns: a table's children, or a channel's
+    // pending items (none once poisoned: layout::channel_pending).
     std::uint64_t count = 0;
-    std::uint64_t ring = 1;
+    std::function<layout::ChildEntry(std::uint64_t)> entry_at;
     if (is_object) {
-      const auto table = copy_at<layout::ChildTable>(base_, payload);
-      if (!layout::child_table_is_sane(table, payload_bytes) || table.body_offset > record.header.requested) {
+      const auto table = image_.child_table(record.block);
+      // Beyond the table's own rule: its body lies within what was asked for.
+      if (!table || !table->valid || table->table.body_offset > record.header().requested) {
         problem("ownership: " + where + " has a malformed child table");
         return;
       }
-      entries_at = payload + sizeof(layout::ChildTable);
-      count = table.count;
-      ring = std::max<std::uint64_t>(count, 1);
+      count = table->count;
+      entry_at = [this, table = *table](std::uint64_t i) { return image_.child(table, i); };
     } else {
-      const auto channel = copy_at<layout::ChannelHeader>(base_, payload);
-      if (!layout::channel_is_sane(channel, payload_bytes)) {
+      const auto channel = image_.channel(record.block);
+      if (!channel || !channel->valid) {
         problem("ownership: " + where + " has inconsistent counters");
         return;
       }
-      entries_at = payload + sizeof(layout::ChannelHeader);
-      first = channel.head;
-      count = layout::channel_pending(channel);  // a poisoned channel owns none
-      ring = channel.capacity;
+      count = channel->pending;
+      entry_at = [this, channel = *channel](std::uint64_t i) { return image_.channel_item(channel, i); };
     }
     for (std::uint64_t i = 0; i < count; ++i) {
-      const auto entry = copy_at<layout::ChildEntry>(base_, entries_at + ((first + i) % ring) * sizeof(layout::ChildEntry));
+      const layout::ChildEntry entry = entry_at(i);
       if (!is_object && layout::is_inline_item(entry)) {  // a value in the slot itself: owns nothing
         if (!layout::is_valid_inline_tag(entry.offset)) {
           problem("ownership: " + where + " entry " + std::to_string(i) + " is an inline item of unknown tag " +
@@ -411,9 +350,8 @@ class Checker {
         continue;
       }
       BlockRecord* child = used_block(entry.offset);
-      if (child == nullptr || child->header.generation != entry.generation || entry.offset == at ||
-          child->header.kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
-          child->header.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
+      if (child == nullptr || child->header().generation != entry.generation || entry.offset == at ||
+          child->block.is(BlockKind::ledger) || child->block.is(BlockKind::cached)) {
         problem("ownership: " + where + " entry " + std::to_string(i) + " names no live block (" +
                 std::to_string(entry.offset) + ":" + std::to_string(entry.generation) + ")");
         continue;
@@ -446,11 +384,11 @@ class Checker {
       }
     }
     for (const auto& [at, record] : blocks_) {
-      if (record.header.state != static_cast<std::uint32_t>(BlockState::used) || record.owners == 0 ||
+      if (record.header().state != static_cast<std::uint32_t>(BlockState::used) || record.owners == 0 ||
           reached.contains(at)) {
         continue;
       }
-      problem("ownership: block " + std::to_string(at) + " (" + kind_name(record.header.kind) +
+      problem("ownership: block " + std::to_string(at) + " (" + kind_name(record.header().kind) +
               ") is owned only through a reference cycle (a channel holding itself): it can never be freed");
     }
   }
@@ -467,19 +405,18 @@ class Checker {
   // Every in-flight entry in use (a pickle's reference) names a live block
   // and owns one reference on it; `live` and `extent` agree with them.
   void check_in_flight() {
-    const auto table = copy_at<layout::InFlightTableHeader>(base_, layout::kInFlightOffset);
-    const std::uint64_t first = layout::kInFlightOffset + sizeof(layout::InFlightTableHeader);
+    const auto table = image_.in_flight_table();
     std::uint64_t live = 0;
     std::uint64_t extent = 0;
     for (std::uint64_t i = 0; i < layout::kInFlightEntries; ++i) {
-      const auto entry = copy_at<layout::InFlightEntry>(base_, first + i * sizeof(layout::InFlightEntry));
+      const layout::InFlightEntry entry = image_.in_flight_entry(i);
       if (entry.offset == 0) continue;
       ++live;
       extent = i + 1;
       BlockRecord* target = used_block(entry.offset);
-      if (target == nullptr || target->header.generation != entry.generation ||
-          target->header.kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
-          target->header.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
+      if (target == nullptr || target->header().generation != entry.generation ||
+          target->header().kind == static_cast<std::uint32_t>(BlockKind::ledger) ||
+          target->header().kind == static_cast<std::uint32_t>(BlockKind::cached)) {
         problem("in-flight entry " + std::to_string(i) + " names no live block (" + std::to_string(entry.offset) +
                 ":" + std::to_string(entry.generation) + ")");
         continue;
@@ -500,7 +437,7 @@ class Checker {
   void check_ownership() {
     check_in_flight();
     for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
-      const HolderSlot& slot = header_.holders[i];
+      const HolderSlot slot = image_.holder(i);
       if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) {
         check_holder_ledger(i, slot);
       } else if (slot.state != static_cast<std::uint32_t>(layout::SlotState::free)) {
@@ -508,32 +445,31 @@ class Checker {
       }
     }
     for (const auto& [at, record] : blocks_) {
-      if (record.header.state == static_cast<std::uint32_t>(BlockState::used) &&
-          (record.header.kind == static_cast<std::uint32_t>(BlockKind::object) ||
-           record.header.kind == static_cast<std::uint32_t>(BlockKind::channel))) {
+      if (record.header().state == static_cast<std::uint32_t>(BlockState::used) &&
+          (record.header().kind == static_cast<std::uint32_t>(BlockKind::object) ||
+           record.header().kind == static_cast<std::uint32_t>(BlockKind::channel))) {
         count_owned_entries(at, record);
       }
     }
     check_reachability();
     for (const auto& [at, record] : blocks_) {
-      if (record.header.state != static_cast<std::uint32_t>(BlockState::used)) continue;
-      const std::string where = "block " + std::to_string(at) + " (" + std::to_string(record.header.size) + " bytes)";
-      if (record.header.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+      if (record.header().state != static_cast<std::uint32_t>(BlockState::used)) continue;
+      const std::string where = "block " + std::to_string(at) + " (" + std::to_string(record.header().size) + " bytes)";
+      if (record.header().kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
         if (!record.ledger_owned) problem("ownership: ledger " + where + " belongs to no active holder (leaked)");
         continue;
       }
       if (record.owners == 0) {
-        problem("ownership: " + where + " has no owner (leaked), refcount " + std::to_string(record.header.refcount));
-      } else if (record.owners != record.header.refcount) {
-        problem("ownership: " + where + " has refcount " + std::to_string(record.header.refcount) + " but " +
+        problem("ownership: " + where + " has no owner (leaked), refcount " + std::to_string(record.header().refcount));
+      } else if (record.owners != record.header().refcount) {
+        problem("ownership: " + where + " has refcount " + std::to_string(record.header().refcount) + " but " +
                 std::to_string(record.owners) + " owners");
       }
     }
   }
 
-  const std::byte* base_;
-  std::uint64_t bytes_;
-  ArenaHeader header_{};
+  ArenaImage image_;
+  const std::byte* base_;  // only for the array headers' payloads (parse_array_blob reads them in place)
   std::map<std::uint64_t, BlockRecord> blocks_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> owned_by_blocks_;  // (owner, owned) from tables and slots
   std::uint64_t used_bytes_ = 0;
@@ -546,8 +482,7 @@ class Checker {
 }  // namespace
 
 std::vector<std::string> check_image(const std::byte* base, std::uint64_t bytes) {
-  // On the heap: the copied header alone is over 128 KiB.
-  return std::make_unique<Checker>(base, bytes)->run();
+  return Checker(base, bytes).run();
 }
 
 }  // namespace shoal

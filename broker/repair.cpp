@@ -22,7 +22,9 @@
 // Live holders keep recycling their own blocks meanwhile, without the lock
 // (holder.hpp): they read a refcount, never write one. So counts are made
 // off to the side and each stored once: a holder reads either the old
-// count or the new, never a half-made one.
+// count or the new, never a half-made one. And the fields they write
+// (layout.hpp: kind, generation, ...) are read here through the same
+// bounded reader as the consistency check (ArenaImage), or atomically.
 #include <atomic>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,6 +32,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/errors.hpp"
 
 namespace shoal {
@@ -41,6 +44,17 @@ using layout::HolderSlot;
 using layout::LedgerChunk;
 using layout::LedgerEntry;
 
+namespace {
+
+// A block's kind, which its holder's recycler may be storing meanwhile.
+std::uint32_t kind_of(const BlockHeader* block) {
+  return std::atomic_ref(const_cast<BlockHeader*>(block)->kind).load(std::memory_order_relaxed);
+}
+
+constexpr auto kLedger = static_cast<std::uint32_t>(BlockKind::ledger);
+
+}  // namespace
+
 void Arena::repair_locked() {
   layout::ArenaHeader* h = header();
   ++h->repairs;
@@ -48,6 +62,10 @@ void Arena::repair_locked() {
     throw CorruptArena("arena '" + name_ +
                        "': a process died holding the lock and the block chain is damaged; it cannot be repaired");
   }
+
+  // The ledgers are read as the check reads them: each chunk and entry
+  // copied out and bounded by the image's validators.
+  const ArenaImage image(base_, size_);
 
   // Recount from zero, off to the side.
   std::unordered_map<std::uint64_t, std::uint32_t> counts;
@@ -59,24 +77,27 @@ void Arena::repair_locked() {
     std::uint64_t* link = &slot.ledger_head;
     while (*link != 0) {
       const std::uint64_t at = *link;
-      LedgerChunk* chunk = ledger_chunk_locked(at);  // (the bitmap it checks was just rebuilt)
-      if (chunk == nullptr || owned_ledgers.contains(at)) {
+      // (The bitmap is_block_start checks was just rebuilt.)
+      const auto block = heap_->is_block_start(at) ? image.block(at) : std::nullopt;
+      const auto ledger = block ? image.ledger(*block) : std::nullopt;
+      if (!ledger || !ledger->valid || owned_ledgers.contains(at)) {
         *link = 0;  // cut a damaged chain; what it listed is recounted as unowned
         break;
       }
       owned_ledgers.insert(at);
+      auto* chunk = reinterpret_cast<LedgerChunk*>(base_ + block->payload_offset());
       auto* entries = reinterpret_cast<LedgerEntry*>(chunk + 1);
       const auto slot_index = static_cast<std::uint32_t>(&slot - h->holders);
-      for (std::uint32_t i = 0; i < chunk->capacity; ++i) {
-        if (entries[i].offset == 0) continue;
-        BlockHeader* target = entries[i].generation == 0
-                                  ? heap_->resolve_recyclable(entries[i].offset, slot_index)
-                                  : heap_->resolve(Handle{entries[i].offset, entries[i].generation});
-        if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+      for (std::uint64_t i = 0; i < ledger->capacity; ++i) {
+        const LedgerEntry entry = image.ledger_entry(*ledger, i);
+        if (entry.offset == 0) continue;
+        BlockHeader* target = entry.generation == 0 ? heap_->resolve_recyclable(entry.offset, slot_index)
+                                                    : heap_->resolve(Handle{entry.offset, entry.generation});
+        if (target == nullptr || kind_of(target) == kLedger) {
           entries[i].offset = 0;
           continue;
         }
-        ++counts[entries[i].offset];
+        ++counts[entry.offset];
         ++slot.refs_held;
         slot.bytes_held += target->size;
       }
@@ -95,7 +116,7 @@ void Arena::repair_locked() {
     for (std::uint64_t i = 0; i < layout::kInFlightEntries; ++i) {
       if (entries[i].offset == 0) continue;
       const BlockHeader* target = heap_->resolve(Handle{entries[i].offset, entries[i].generation});
-      if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+      if (target == nullptr || kind_of(target) == kLedger) {
         entries[i].offset = 0;
         continue;
       }
@@ -117,6 +138,12 @@ void Arena::repair_locked() {
   // setting kFrozen (send_locked, allocate_object) left the flag unset.
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
+    // Only objects and channels own children; their kind never changes
+    // without the lock, but a recycler may be storing a raw block's now.
+    const std::uint32_t kind = kind_of(heap_->header_at(at));
+    if (kind != static_cast<std::uint32_t>(BlockKind::object) && kind != static_cast<std::uint32_t>(BlockKind::channel)) {
+      continue;
+    }
     for (std::uint64_t child : owned_children_locked(at)) {
       ++counts[child];
       std::atomic_ref<std::uint16_t>(heap_->header_at(child)->flags).fetch_or(layout::kFrozen, std::memory_order_release);
@@ -134,7 +161,7 @@ void Arena::repair_locked() {
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     const BlockHeader* block = heap_->header_at(at);
     if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
-    const bool is_ledger = block->kind == static_cast<std::uint32_t>(BlockKind::ledger);
+    const bool is_ledger = kind_of(block) == kLedger;
     if (is_ledger ? !owned_ledgers.contains(at) : block->refcount == 0) orphans.push_back(at);
   }
   // Dropping the (zero) reference frees each orphan and releases its
@@ -142,7 +169,7 @@ void Arena::repair_locked() {
   for (std::uint64_t at : orphans) {
     BlockHeader* block = heap_->header_at(at);
     if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
-    if (block->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
+    if (kind_of(block) == kLedger) {
       heap_->free(at);
     } else {
       set_refcount_locked(block, 1);

@@ -8,6 +8,7 @@
 
 #include "arena_lock.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/heap_format.hpp"
 
 namespace shoal {
@@ -175,10 +176,9 @@ std::uint32_t Arena::intern_site(std::string_view file, std::uint32_t line) {
 }
 
 SiteTable Arena::sites() const {
-  // The log only grows and `used` is committed last: an acquire load of it
-  // makes every record before it visible. (decode copies the header again;
-  // a larger value there only means a newer record, also complete.)
-  return decode_site_table(site_table_region(base_, size_));
+  // Lock-free: the log only grows and `used` is committed last, so the
+  // image copies `used` (acquire) and only the records before it.
+  return ArenaImage(base_, size_).sites();
 }
 
 }  // namespace shoal

@@ -1,6 +1,8 @@
 // fuzz_arena_check.cpp — libFuzzer target for the arena walker: the
-// consistency check (check_image) that `shoal check` and the tests run, and
-// the rebuild that repair runs, must survive any damage to an arena.
+// consistency check (check_image) that `shoal check` and the tests run, the
+// reader under it and under the CLI (ArenaImage: every structure it offers,
+// as the census reads them), and the rebuild that repair runs, must survive
+// any damage to an arena.
 //
 // A realistic arena image is made once (blocks of every kind: raw, blobs,
 // an object owning children, a channel holding items, ledgers of two
@@ -11,6 +13,7 @@
 // report problems, never crash, hang, or read out of bounds (ASan).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +23,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/in_flight.hpp"
@@ -58,6 +62,33 @@ const std::vector<std::byte>& pristine_image() {
   return image;
 }
 
+// Every structure the reader offers, read as the CLI's census reads them.
+void read_everything(const std::vector<std::byte>& image) {
+  const shoal::ArenaImage reader(image.data(), image.size());
+  for (std::uint32_t i = 0; i < shoal::layout::kMaxHolders; ++i) (void)reader.holder(i);
+  const auto table = reader.in_flight_table();
+  for (std::uint64_t i = 0; i < std::min(table.extent, shoal::layout::kInFlightEntries); ++i) {
+    (void)reader.in_flight_entry(i);
+  }
+  (void)reader.sites();
+  if (!reader.is_valid()) return;
+  (void)reader.walk([&](const shoal::ArenaImage::Block& b) {
+    (void)shoal::block_is_valid(b.header);
+    (void)reader.bitmap_bit(b.offset);
+    if (b.free()) (void)reader.free_links(b);
+    if (const auto ledger = reader.ledger(b)) {
+      for (std::uint64_t i = 0; i < ledger->capacity; ++i) (void)reader.ledger_entry(*ledger, i);
+      (void)reader.block(ledger->chunk.next);  // a link, bounded like any offset
+    }
+    if (const auto channel = reader.channel(b)) {
+      for (std::uint64_t i = 0; i < channel->pending; ++i) (void)reader.block(reader.channel_item(*channel, i).offset);
+    }
+    if (const auto children = reader.child_table(b)) {
+      for (std::uint64_t i = 0; i < children->count; ++i) (void)reader.block(reader.child(*children, i).offset);
+    }
+  });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -75,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += take;
   }
   (void)shoal::check_image(image.data(), image.size());
+  read_everything(image);
   // The site table's decoder (check_image runs it too; this also looks up
   // every id it returns, as `shoal objects` does).
   const shoal::SiteTable sites = shoal::decode_site_table(shoal::site_table_region(image.data(), image.size()));

@@ -2,49 +2,36 @@
 #include "census.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <memory>
 #include <unordered_map>
+
+#include "shoal/arena_image.hpp"
 
 namespace shoal::cli {
 namespace {
 
-using layout::ArenaHeader;
 using layout::BlockHeader;
 using layout::BlockKind;
 using layout::BlockState;
 
-template <typename T>
-T copy_at(const std::byte* base, std::uint64_t offset) {
-  T value;
-  std::memcpy(static_cast<void*>(&value), base + offset, sizeof value);
-  return value;
-}
-
-bool kind_is(const BlockEntry& b, BlockKind kind) { return b.kind == static_cast<std::uint32_t>(kind); }
-
 class Walker {
  public:
   Walker(const std::byte* base, std::uint64_t mapped, const Clocks& clocks)
-      : base_(base), mapped_(mapped), clocks_(clocks) {}
+      : image_(base, mapped), clocks_(clocks) {}
 
   Census run() {
     Census census;
-    auto header = std::make_unique<ArenaHeader>();  // > 128 KiB: not on the stack
-    std::memcpy(static_cast<void*>(header.get()), base_, sizeof(ArenaHeader));
-    const ArenaHeader& h = *header;
     // Not in the heap: readable even when the heap's bounds are not.
-    census.in_flight = read_in_flight(base_, mapped_, clocks_);
-    if (!(h.heap_begin % layout::kAlign == 0 && h.heap_begin >= layout::kHeaderBytes && h.heap_begin < h.heap_end &&
-          h.heap_end <= mapped_)) {
+    census.in_flight = read_in_flight(image_, clocks_);
+    if (!image_.is_valid()) {
       census.walk_error = "the header's heap bounds are inconsistent";
       return census;
     }
-    walk(census, h.heap_begin, h.heap_end);
+    walk(census);
     for (std::size_t i = 0; i < census.blocks.size(); ++i) index_[census.blocks[i].handle.offset] = i;
     for (std::uint32_t slot = 0; slot < layout::kMaxHolders; ++slot) {
-      if (h.holders[slot].state == static_cast<std::uint32_t>(layout::SlotState::active)) {
-        read_ledger(census, slot, h.holders[slot].ledger_head);
+      const layout::HolderSlot holder = image_.holder(slot);
+      if (holder.state == static_cast<std::uint32_t>(layout::SlotState::active)) {
+        read_ledger(census, slot, holder.ledger_head);
       }
     }
     for (const InFlightView& entry : census.in_flight) {
@@ -54,53 +41,39 @@ class Walker {
         b->owners.push_back({Owner::Kind::in_flight, 0, {}, entry.index});
       }
     }
-    for (std::size_t i = 0; i < census.blocks.size(); ++i) {
-      const BlockEntry& b = census.blocks[i];
-      if (kind_is(b, BlockKind::object)) read_children(census, b);
-      if (kind_is(b, BlockKind::channel)) read_channel(census, b);
+    for (const auto& [at, block] : structured_) {
+      if (const auto table = image_.child_table(block)) read_children(census, *table);
+      if (const auto channel = image_.channel(block)) read_channel(census, *channel);
     }
-    // The site table, copied out first (the decoder reads it more than once).
-    const auto region = site_table_region(base_, mapped_);
-    std::vector<std::byte> sites(region.begin(), region.end());
-    census.sites = decode_site_table(sites);
+    census.sites = image_.sites();
     return census;
   }
 
  private:
-  void walk(Census& census, std::uint64_t begin, std::uint64_t end) {
-    for (std::uint64_t at = begin; at < end;) {
-      if (end - at < layout::kMinBlockBytes) {
-        census.walk_error = "block at offset " + std::to_string(at) + " leaves too little room for a block";
-        return;
+  void walk(Census& census) {
+    const auto broken = image_.walk([&](const ArenaImage::Block& b) {
+      const BlockHeader& block = b.header;
+      if (b.is(BlockKind::ledger)) {
+        ledgers_[b.offset] = b;
+      } else if (b.is(BlockKind::cached)) {
+        // Free space a holder keeps for reuse, not a value: `shoal stat`
+        // counts it; the object listing leaves it out.
+      } else if (b.used()) {
+        BlockEntry e;
+        e.handle = {b.offset, block.generation};
+        e.kind = block.kind;
+        e.size = block.size;
+        e.requested = std::min(block.requested, b.payload_bytes());
+        e.refcount = block.refcount;
+        e.created_ns = block.created_ns;
+        e.creator_slot = block.creator_slot;
+        e.flags = block.flags;
+        e.site = block.site;
+        census.blocks.push_back(std::move(e));
+        if (b.is(BlockKind::object) || b.is(BlockKind::channel)) structured_.emplace_back(b.offset, b);
       }
-      const auto block = copy_at<BlockHeader>(base_, at);
-      if (block.tag != layout::kBlockTag || block.size < layout::kMinBlockBytes || block.size % layout::kAlign != 0 ||
-          block.size > end - at) {
-        census.walk_error = "block at offset " + std::to_string(at) + " is not a sound block header";
-        return;
-      }
-      if (block.state == static_cast<std::uint32_t>(BlockState::used)) {
-        if (block.kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
-          ledgers_[at] = block;
-        } else if (block.kind == static_cast<std::uint32_t>(BlockKind::cached)) {
-          // Free space a holder keeps for reuse, not a value: `shoal stat`
-          // counts it; the object listing leaves it out.
-        } else {
-          BlockEntry e;
-          e.handle = {at, block.generation};
-          e.kind = block.kind;
-          e.size = block.size;
-          e.requested = std::min(block.requested, block.size - layout::kBlockHeaderBytes);
-          e.refcount = block.refcount;
-          e.created_ns = block.created_ns;
-          e.creator_slot = block.creator_slot;
-          e.flags = block.flags;
-          e.site = block.site;
-          census.blocks.push_back(std::move(e));
-        }
-      }
-      at += block.size;
-    }
+    });
+    if (broken) census.walk_error = "block at offset " + std::to_string(broken->offset) + " " + broken->what;
   }
 
   // The live block `entry` names, if any (offset and generation match).
@@ -124,13 +97,9 @@ class Walker {
     for (std::size_t steps = 0; at != 0 && steps <= ledgers_.size(); ++steps) {
       const auto it = ledgers_.find(at);
       if (it == ledgers_.end()) return;
-      const std::uint64_t payload = it->second.size - layout::kBlockHeaderBytes;
-      const auto chunk = copy_at<layout::LedgerChunk>(base_, at + layout::kBlockHeaderBytes);
-      const std::uint64_t room = (payload - sizeof(layout::LedgerChunk)) / sizeof(layout::LedgerEntry);
-      const std::uint64_t count = std::min<std::uint64_t>(chunk.capacity, room);
-      const std::uint64_t first = at + layout::kBlockHeaderBytes + sizeof(layout::LedgerChunk);
-      for (std::uint64_t i = 0; i < count; ++i) {
-        const auto entry = copy_at<layout::LedgerEntry>(base_, first + i * sizeof(layout::LedgerEntry));
+      const auto ledger = image_.ledger(it->second);  // a used ledger block: never empty
+      for (std::uint64_t i = 0; i < ledger->capacity; ++i) {
+        const layout::LedgerEntry entry = image_.ledger_entry(*ledger, i);
         if (entry.offset == 0) continue;
         // A recyclable entry (generation 0) names its block by offset alone.
         BlockEntry* b = entry.generation == 0 ? live_made_by(census, entry.offset, slot)
@@ -138,17 +107,14 @@ class Walker {
         if (b != nullptr) b->owners.push_back({Owner::Kind::holder, slot, {}});
       }
       ledgers_.erase(it);  // visited
-      at = chunk.next;
+      at = ledger->chunk.next;
     }
   }
 
-  void read_children(Census& census, const BlockEntry& parent) {
-    const std::uint64_t payload = parent.handle.offset + layout::kBlockHeaderBytes;
-    const auto table = copy_at<layout::ChildTable>(base_, payload);
-    if (!layout::child_table_is_sane(table, parent.requested)) return;
-    const Handle owner = parent.handle;
-    for (std::uint64_t i = 0; i < table.count; ++i) {
-      const auto child = copy_at<layout::ChildEntry>(base_, payload + sizeof table + i * sizeof(layout::ChildEntry));
+  void read_children(Census& census, const ArenaImage::ChildTable& table) {
+    const Handle owner{table.block.offset, table.block.header.generation};
+    for (std::uint64_t i = 0; i < table.count; ++i) {  // 0 unless the table is valid
+      const layout::ChildEntry child = image_.child(table, i);
       if (child.offset == owner.offset) continue;
       if (BlockEntry* b = live(census, child.offset, child.generation)) {
         b->owners.push_back({Owner::Kind::object, 0, owner});
@@ -156,51 +122,41 @@ class Walker {
     }
   }
 
-  void read_channel(Census& census, const BlockEntry& block) {
-    const std::uint64_t payload = block.handle.offset + layout::kBlockHeaderBytes;
-    const auto header = copy_at<layout::ChannelHeader>(base_, payload);
+  void read_channel(Census& census, const ArenaImage::Channel& channel) {
+    const layout::ChannelHeader& header = channel.header;
     ChannelEntry c;
-    c.handle = block.handle;
-    c.refcount = block.refcount;
+    c.handle = {channel.block.offset, channel.block.header.generation};
+    c.refcount = channel.block.header.refcount;
     c.capacity = header.capacity;
-    c.state = header.state;
+    c.state = header.state;  // shown even when this build does not know it (then not valid)
     c.head = header.head;
     c.tail = header.tail;
     c.sleepers = header.sleepers;
     c.blocked_senders = header.blocked_senders;
     c.blocked_receivers = header.blocked_receivers;
-    // Sanity as the core defines it, but any state value: a state this
-    // build does not know is shown, not rejected.
-    layout::ChannelHeader probe = header;
-    probe.state = 0;
-    c.sane = layout::channel_is_sane(probe, block.requested);
-    if (c.sane) {
-      // A poisoned channel's slots own nothing, whatever head and tail say.
-      const std::uint64_t pending = layout::channel_pending(header);
-      for (std::uint64_t i = header.head; i < header.head + pending; ++i) {
-        const std::uint64_t slot = payload + sizeof header + (i % header.capacity) * sizeof(layout::ChildEntry);
-        const auto item = copy_at<layout::ChildEntry>(base_, slot);
-        c.pending.push_back({item.offset, item.generation});
-        if (layout::is_inline_item(item)) {
-          ++c.pending_inline;
-          continue;
-        }
-        if (BlockEntry* b = live(census, item.offset, item.generation)) {
-          b->owners.push_back({Owner::Kind::channel, 0, block.handle});
-          c.pending_bytes += b->size;
-        }
+    c.sane = channel.valid;
+    // The items it owns (channel_pending: none once poisoned), oldest first.
+    for (std::uint64_t i = 0; i < channel.pending; ++i) {
+      const layout::ChildEntry item = image_.channel_item(channel, i);
+      c.pending.push_back({item.offset, item.generation});
+      if (layout::is_inline_item(item)) {
+        ++c.pending_inline;
+        continue;
+      }
+      if (BlockEntry* b = live(census, item.offset, item.generation)) {
+        b->owners.push_back({Owner::Kind::channel, 0, c.handle});
+        c.pending_bytes += b->size;
       }
     }
     census.channels.push_back(std::move(c));
   }
 
-  const std::byte* base_;
-  std::uint64_t mapped_;
+  ArenaImage image_;
   Clocks clocks_;
-  std::unordered_map<std::uint64_t, BlockHeader> ledgers_;  // unvisited ledger blocks
-  std::unordered_map<std::uint64_t, std::size_t> index_;    // offset -> Census::blocks index
+  std::unordered_map<std::uint64_t, ArenaImage::Block> ledgers_;  // unvisited ledger blocks
+  std::vector<std::pair<std::uint64_t, ArenaImage::Block>> structured_;  // objects and channels, by offset
+  std::unordered_map<std::uint64_t, std::size_t> index_;  // offset -> Census::blocks index
 };
-
 }  // namespace
 
 const BlockEntry* Census::find(std::uint64_t offset) const {

@@ -6,8 +6,9 @@
 // for pickles) that name it, the objects whose child tables name it, the
 // channels whose pending slots name it. It also reads every channel's
 // header, the in-flight table and the site table. Like take_snapshot() it
-// never locks the arena or writes to it, copies every structure out
-// (memcpy) before using it, bounds every offset and loop, and runs under
+// never locks the arena or writes to it, reads every structure through the
+// core's ArenaImage (copied out, bounded, judged by the core's own rules
+// such as layout::channel_pending), bounds every loop, and runs under
 // the seqlock: a changing or corrupt arena gives an approximate census or
 // an error text, never a crash or a hang.
 #pragma once

@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 
 #include "shoal/in_flight.hpp"
@@ -15,13 +14,6 @@ namespace {
 
 using layout::InFlightEntry;
 using layout::InFlightTableHeader;
-
-template <typename T>
-T copy_at(const std::byte* base, std::uint64_t offset) {
-  T value;
-  std::memcpy(static_cast<void*>(&value), base + offset, sizeof value);
-  return value;
-}
 
 // now + delta, kept inside [0, UINT64_MAX]: a garbage deadline gives a
 // garbage time, never a wrapped one.
@@ -52,18 +44,17 @@ Clocks Clocks::now() {
   return {realtime, InFlight::boot_ns()};
 }
 
-std::vector<InFlightView> read_in_flight(const std::byte* base, std::uint64_t mapped, const Clocks& clocks) {
+std::vector<InFlightView> read_in_flight(const ArenaImage& image, const Clocks& clocks) {
   std::vector<InFlightView> entries;
-  if (mapped < layout::kInFlightOffset + layout::kInFlightBytes) return entries;
-  const auto table = copy_at<InFlightTableHeader>(base, layout::kInFlightOffset);
+  if (!image.has_header()) return entries;
+  const InFlightTableHeader table = image.in_flight_table();
   // `extent` is derived (repair recomputes it) and may be anything after a
   // stray write: bounded once, here, and only this value is used. Entries
   // past it are unused by the table's own rule; `shoal check` scans them all
   // and reports an extent that hides one.
   const std::uint64_t extent = std::min(table.extent, layout::kInFlightEntries);
-  const std::uint64_t first = layout::kInFlightOffset + sizeof(InFlightTableHeader);
   for (std::uint64_t i = 0; i < extent; ++i) {
-    const auto entry = copy_at<InFlightEntry>(base, first + i * sizeof(InFlightEntry));
+    const InFlightEntry entry = image.in_flight_entry(i);
     if (entry.offset == 0) continue;
     InFlightView view;
     view.index = i;

@@ -8,8 +8,8 @@
 // CLI counts it wherever it counts owners.
 //
 // read_in_flight() copies the table header and then each entry out of the
-// mapping (memcpy) before looking at them, bounds `extent` by the table's
-// capacity, and never follows an entry's offset: the census matches it
+// mapping (through the core's reader, ArenaImage) before looking at them,
+// bounds `extent` by the table's capacity, and never follows an entry's offset: the census matches it
 // against the blocks its own walk found. Writers change the table only
 // under the arena lock, so run it inside read_consistently (seqlock.hpp).
 #pragma once
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "shoal/arena_image.hpp"
 #include "shoal/handle.hpp"
 
 namespace shoal::cli {
@@ -47,8 +48,8 @@ struct InFlightView {
   std::int32_t creator_pid = 0;  // who pickled it, as that process saw itself
 };
 
-// Every entry in use, by index, from the table of the arena mapped at
-// `base` (`mapped` bytes; an empty list if that cannot hold the table).
-std::vector<InFlightView> read_in_flight(const std::byte* base, std::uint64_t mapped, const Clocks& clocks);
+// Every entry in use, by index, from the table of `image` (an empty list if
+// it cannot hold the table).
+std::vector<InFlightView> read_in_flight(const ArenaImage& image, const Clocks& clocks);
 
 }  // namespace shoal::cli

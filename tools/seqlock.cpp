@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <cstring>
 #include <thread>
 
 #include "liveness.hpp"
@@ -26,10 +25,10 @@ std::uint64_t load_mutation_seq(const std::byte* base) {
   return std::atomic_ref<std::uint64_t>(*const_cast<std::uint64_t*>(field)).load(std::memory_order_acquire);
 }
 
+// Stored by each locker without ordering (layout.hpp): a relaxed load.
 std::int32_t load_lock_owner(const std::byte* base) {
-  std::int32_t pid = 0;
-  std::memcpy(&pid, base + offsetof(ArenaHeader, lock_owner_pid), sizeof pid);
-  return pid;
+  auto* field = reinterpret_cast<const std::int32_t*>(base + offsetof(ArenaHeader, lock_owner_pid));
+  return std::atomic_ref<std::int32_t>(*const_cast<std::int32_t*>(field)).load(std::memory_order_relaxed);
 }
 
 // Gives a writer time to finish: 1 ms, 2 ms, ... (45 ms over all attempts).

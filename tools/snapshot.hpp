@@ -4,8 +4,8 @@
 // slots) out of a read-only mapping, counts the in-flight table's entries
 // in use and, when asked, walks the chain of blocks to tally them by kind.
 // It never locks the arena and never writes to it: the copy is made under
-// the seqlock of seqlock.hpp, and every offset taken from shared memory is
-// bounded before it is followed, so a corrupted or changing arena yields an
+// the seqlock of seqlock.hpp through the core's ArenaImage, which bounds
+// every offset taken from shared memory before it is followed, so a corrupted or changing arena yields an
 // error text or an approximate picture, never a crash or a hang.
 //
 // The snapshot is plain data: the commands format it as tables or JSON.

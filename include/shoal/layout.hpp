@@ -20,8 +20,21 @@
 //     multi-step change take effect: a process killed before it leaves the
 //     old state, after it the new one, and both are consistent.
 //
+//   * Fields marked "recycler" are written without the lock too, by the one
+//     thread that owns a holder's recycling cache, on a block only that
+//     holder's recyclable ledger entry owns (refcount 1; see LedgerEntry).
+//   * Fields marked "lock-free" are read (or written) by someone who does
+//     not hold the lock, with the memory order stated there.
+// Every access to a "recycler" or "lock-free" field goes through
+// std::atomic_ref (or an equivalent builtin) on both sides, except the
+// writes that set up a block, channel or entry before anyone else can see
+// it (allocation, creation under the lock).
+//
 // Readers that do not take the lock (the CLI, which maps the arena
-// read-only) treat every byte as untrusted and bound every offset they read.
+// read-only; the consistency check's read-only pass) go through the core's
+// one reader, ArenaImage (arena_image.hpp): every byte untrusted, every
+// offset bounded, every structure copied out with relaxed atomic loads,
+// and the whole picture retried around ArenaHeader::mutation_seq.
 //
 // This header is shared by the core and the CLI; it is not a user API.
 #pragma once
@@ -115,30 +128,44 @@ inline constexpr std::uint32_t kBlockKindCount = 7;
 
 struct BlockHeader {
   // Whole block in bytes, header included; a multiple of 64, >= 128.
-  // Under lock; commit point of split and merge.
+  // Under lock; commit point of split and merge. Lock-free reads (relaxed)
+  // only of a block the reader holds a reference on, which no split or
+  // merge touches, or by an image reader, which bounds what it finds.
   std::uint64_t size;
   // Size of the physically previous block, 0 for the first. Under lock; derived.
   std::uint64_t prev_size;
   // Unique per allocation (taken from ArenaHeader::next_generation), so a
-  // handle to a freed and reused block never matches. Under lock.
+  // handle to a freed and reused block never matches. Under lock at
+  // allocation; recycler: a fresh one (from the holder's reserved batch)
+  // stored with release when the block is cached, so every old handle
+  // stops resolving. Lock-free: resolve() loads it with acquire.
   std::uint64_t generation;
   std::uint32_t tag;       // kBlockTag
   std::uint32_t state;     // BlockState, under lock
-  std::uint32_t kind;      // BlockKind, under lock
+  // BlockKind. Under lock at allocation and free; recycler: `cached` when
+  // cached (release, after the new generation), raw or blob when handed out
+  // again (release: the last of its stores, so whoever sees the kind sees
+  // requested, site, created_ns and flags too). Lock-free: relaxed or
+  // acquire loads (resolve refuses `cached`).
+  std::uint32_t kind;
   // Shared references: one per owner (a holder's ledger entry; later a
-  // channel slot or a parent object). Under lock; derived (recounted by
-  // repair from the owners themselves).
+  // channel slot or a parent object). Under lock, stored with release;
+  // derived (recounted by repair from the owners themselves). Lock-free:
+  // the recycler loads it with acquire (1: its entry's is the last).
   std::uint32_t refcount;
-  std::uint64_t requested;     // payload bytes asked for (<= size - 64)
-  std::uint64_t created_ns;    // CLOCK_REALTIME at allocation
+  // Payload bytes asked for (<= size - 64). Under lock at allocation;
+  // recycler: relaxed store when handed out again. Lock-free: relaxed.
+  std::uint64_t requested;
+  // CLOCK_REALTIME at allocation. As `requested`.
+  std::uint64_t created_ns;
   std::uint16_t creator_slot;  // holder slot that allocated it, or kNoHolder
-  // BlockFlags. Read without the lock (atomic_ref). Set under the lock,
-  // except by a block's creator before anyone else can see it (kArrayBlob;
-  // the recycling cache's reset to 0).
+  // BlockFlags. Set under the lock (fetch_or, release), except by a block's
+  // creator before anyone else can see it (kArrayBlob); recycler: reset to
+  // 0 (relaxed) when handed out again. Lock-free: loaded with acquire.
   std::uint16_t flags;
   // Creation site: an id in the site table (SiteTableHeader below), the
-  // Python file and line that made the block; 0 = unknown. Under lock,
-  // written once at allocation.
+  // Python file and line that made the block; 0 = unknown. Under lock at
+  // allocation; recycler: relaxed store when handed out again.
   std::uint32_t site;
 };
 
@@ -232,8 +259,14 @@ inline bool child_table_is_sane(const ChildTable& table, std::uint64_t payload_b
 
 // A `channel` block's payload: a bounded queue of handles, each slot owning
 // one shared reference on the block it names. Items [head, tail) are
-// pending, in slot index % capacity. Everything is under the arena lock
-// except wake_seq, the futex word waiters sleep on.
+// pending, in slot index % capacity. Written under the arena lock, except
+// the waiters' counters (sleepers, blocked_*), which are atomic and need
+// no lock. head, tail and state are read lock-free, so the lock holder
+// stores each with release: a receiver polling an empty channel and select
+// load them with acquire; image readers (the CLI, the check's read-only
+// pass) copy them with relaxed loads, as everything else they read, and
+// retry around mutation_seq. The slots, capacity and options are read only
+// under the lock or by an image reader (which bounds what it finds).
 //
 // A poisoned channel owns nothing: storing `state = poisoned` is the commit
 // that gives up every pending slot's reference at once (the poisoner then
@@ -251,10 +284,12 @@ enum ChannelOptions : std::uint32_t {
 
 struct ChannelHeader {
   std::uint32_t capacity;  // slots that follow; fixed at creation
-  std::uint32_t state;     // ChannelState, under lock; commit of close and of poison
-  std::uint64_t head;      // next item to receive; commit of a receive
-  std::uint64_t tail;      // one past the last item sent; commit of a send
-  std::uint32_t wake_seq;  // bumped (under lock) on every send, receive and close; futex word
+  std::uint32_t state;     // ChannelState, under lock (release); commit of close and of poison; lock-free (acquire)
+  std::uint64_t head;      // next item to receive; under lock (release); commit of a receive; lock-free (acquire)
+  std::uint64_t tail;      // one past the last item sent; under lock (release); commit of a send; lock-free (acquire)
+  // Bumped (under lock, seq_cst fetch_add) on every send, receive and
+  // close; the futex word, loaded by waiters without the lock.
+  std::uint32_t wake_seq;
   std::uint32_t sleepers;  // threads asleep on wake_seq: a hint, so an idle channel skips FUTEX_WAKE
   // Threads waiting in send() (channel full) and in recv() (channel empty),
   // spinning or asleep: atomic, not under the lock. A hint for `shoal
@@ -309,7 +344,9 @@ enum class SlotState : std::uint32_t {
 };
 
 // One attached (process, interpreter) pair. Padded to two cache lines so
-// that processes updating their own slots do not share lines.
+// that processes updating their own slots do not share lines. Under lock
+// but for the cached counts; read lock-free only by image readers (the
+// CLI), which retry around mutation_seq.
 struct alignas(64) HolderSlot {
   std::uint32_t state;  // SlotState, under lock
   std::int32_t pid;
@@ -410,12 +447,15 @@ struct ArenaHeader {
   // after it share its cache line, as every locker writes them: taking the
   // lock then moves one line between cores, not two.
   alignas(64) pthread_mutex_t lock;
-  std::int32_t lock_owner_pid;  // who holds it now (for error messages)
+  // Who holds it now (for error messages): stored by each locker, read
+  // lock-free by a waiter that gave up and by the CLI (relaxed, both).
+  std::int32_t lock_owner_pid;
   // select()'s futex word: bumped under the lock by every send, close and
   // poison on any channel of the arena.
   std::uint32_t activity_seq;
-  // Odd while a locked section runs, bumped to even when it ends: lock-free
-  // readers (the CLI) retry a snapshot that straddled a change.
+  // Odd while a locked section runs, bumped to even when it ends (release):
+  // lock-free readers (the CLI) load it with acquire before and after a
+  // copy and retry a snapshot that straddled a change.
   std::uint64_t mutation_seq;
 
   alignas(64) std::uint64_t next_generation;  // under lock
@@ -453,6 +493,7 @@ struct ArenaHeader {
   // whoever releases the last holder slot (a detaching holder, a reaper)
   // sets `unlinked` and unlinks the segment, so the name is never given up
   // while a live holder still uses the arena.
+  // Stored with relaxed atomics; read lock-free (Arena::lifecycle, the CLI).
   std::uint32_t lifecycle;
   std::uint32_t reserved2;
   std::uint64_t closing_since_ns;  // CLOCK_REALTIME when it began closing, for people
@@ -563,7 +604,10 @@ static_assert(kIdleMapOffset + kBackingMapBytes <= kSiteTableOffset);
 // refcounts from the entries like from ledgers, and clears an entry that
 // names no live block. `live` and `extent` are derived (repair recomputes
 // them): entries at index >= extent are all unused, so readers scan only
-// [0, extent).
+// [0, extent). Lock-free: the expiry scan (InFlight::expire) reads
+// `extent` (acquire), each entry's `offset` (acquire, its commit is a
+// release store), `expires_boot_ns`, `creator_pid`, `creator_start_time`
+// and `flags` (relaxed; stored so by the lock holder).
 inline constexpr std::uint64_t kInFlightOffset = kSiteTableOffset + kSiteTableBytes;  // 256 KiB
 inline constexpr std::uint64_t kInFlightBytes = 256 * 1024;
 
