@@ -37,6 +37,7 @@
 #include "shoal/errors.hpp"
 #include "shoal/test_hooks.hpp"
 #include "spin.hpp"
+#include "wait_policy.hpp"
 
 namespace shoal {
 
@@ -48,18 +49,9 @@ using layout::ChildEntry;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = wait_policy::Clock;
 
 constexpr std::uint32_t kMaxCapacity = 1u << 20;
-// Before sleeping, watch the channel this long when another CPU could
-// answer: a futex wake between cores costs several microseconds on a
-// virtual machine, more than a round trip of a spinning peer.
-constexpr auto kSpinFor = std::chrono::microseconds(50);
-// While spinning, read the clock once per this many polls of the word.
-constexpr std::uint32_t kPollsPerClockRead = 16;
-// Sleep at most this long at a time: a wake-up lost to a dying process
-// costs one slice.
-constexpr auto kSleepSlice = std::chrono::milliseconds(10);
 
 // A call's deadline, read from the clock only once it is needed: the fast
 // path (the first attempt succeeds) then takes no clock reading at all.
@@ -282,25 +274,14 @@ bool Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
   if (spin_first && spin::worthwhile()) {
     test_hooks::reach(test_hooks::Point::wait_spins);
-    // Look at the word after every pause: a pause costs about 25 ns on this
-    // project's virtual machines, so checking only every few dozen would add
-    // a microsecond to every hand-off. The clock is read less often.
-    const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
-    for (std::uint32_t polls = 1; seq.load(std::memory_order_acquire) == seen; ++polls) {
-      spin::relax();
-      if (polls % spin::kPollsPerYield == 0) spin::yield_cpu();
-      if (polls % kPollsPerClockRead == 0 && Clock::now() >= spin_until) break;
-    }
-    if (seq.load(std::memory_order_acquire) != seen) return true;
+    if (wait_policy::spin([&] { return seq.load(std::memory_order_acquire) != seen; }, deadline)) return true;
   }
   // Announce the sleep, then re-check: either the waker sees us counted or
   // we see its bump (both sides use sequentially consistent operations).
   std::atomic_ref<std::uint32_t> sleepers(header()->sleepers);
   sleepers.fetch_add(1, std::memory_order_seq_cst);
   if (seq.load(std::memory_order_seq_cst) == seen) {
-    const auto left = deadline - Clock::now();
-    futex::wait(&header()->wake_seq, seen,
-                std::chrono::duration_cast<std::chrono::nanoseconds>(std::min<Clock::duration>(kSleepSlice, left)));
+    futex::wait(&header()->wake_seq, seen, wait_policy::next_sleep(deadline));
   }
   sleepers.fetch_sub(1, std::memory_order_seq_cst);
   return seq.load(std::memory_order_acquire) != seen;
@@ -545,13 +526,11 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
     }
     const auto now = Clock::now();
     if (now >= deadline.get()) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
-    // Announce, then re-check (see wake_selectors); sleep in slices, as a
-    // wake-up lost to a dying process must cost one slice only.
+    // Announce, then re-check (see wake_selectors); sleep one slice at a
+    // time (wait_policy.hpp).
     selectors.fetch_add(1, std::memory_order_seq_cst);
     if (activity.load(std::memory_order_seq_cst) == seen) {
-      futex::wait(&h->activity_seq, seen,
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::min<Clock::duration>(kSleepSlice, deadline.get() - now)));
+      futex::wait(&h->activity_seq, seen, wait_policy::next_sleep(deadline.get()));
     }
     selectors.fetch_sub(1, std::memory_order_seq_cst);
   }
