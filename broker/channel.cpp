@@ -338,7 +338,7 @@ void Channel::check_movable(const HeldBlock& item, const Arena& arena) {
   }
 }
 
-void Channel::send(HeldBlock& item, Timeout timeout) {
+void Channel::send(HeldBlock&& item, Timeout timeout) {
   check_movable(item, *holder_->arena_);
   wait_until_done(timeout, Waiter::sender, "send", [&] { return send_locked(item.handle(), &item); });
 }
@@ -370,7 +370,7 @@ bool Channel::try_send_inline(InlineValue value) {
   return true;
 }
 
-bool Channel::try_send(HeldBlock& item) {
+bool Channel::try_send(HeldBlock&& item) {
   check_movable(item, *holder_->arena_);
   {
     ArenaLock lock(*holder_->arena_);

@@ -326,8 +326,8 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
   if (!object) return nullptr;
   // Our reference to the new object moves into the channel slot: one lock
   // round trip, no refcount change. If the send fails it is still ours.
-  const int sent =
-      wait_in_slices(state_of(self), timeout, "Channel.send", [&](nanoseconds slice) { core(self).send(*object, slice); });
+  const int sent = wait_in_slices(state_of(self), timeout, "Channel.send",
+                                  [&](nanoseconds slice) { core(self).send(std::move(*object), slice); });
   if (*object) release(*object);
   if (sent < 0) return nullptr;
   Py_RETURN_NONE;
@@ -356,7 +356,7 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
         freeze_value(state_of(self), *as_channel(self)->fields.session, value, core(self).checksummed());
     if (!object) return nullptr;
     try {
-      sent = without_gil([&] { return core(self).try_send(*object); });
+      sent = without_gil([&] { return core(self).try_send(std::move(*object)); });
     } catch (...) {
       release(*object);
       return raise_python_error(state_of(self));
