@@ -9,6 +9,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/test_hooks.hpp"
@@ -34,7 +35,7 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
   ensure_free_entry_locked();
   std::uint64_t offset = 0;
   try {
-    offset = arena_->heap_->allocate(bytes, kind, slot_);
+    offset = blocks_->allocate(bytes, kind, slot_);
   } catch (const ArenaFull&) {
     if (!on_owner_thread() || cached_bytes_ == 0) {  // the cache is the owner thread's alone: ask first
       shrink_ledger_locked();  // a ledger block grown for this call goes back too
@@ -42,13 +43,13 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
     }
     flush_cache_locked();  // our cache first: then the heap has all we can give
     try {
-      offset = arena_->heap_->allocate(bytes, kind, slot_);
+      offset = blocks_->allocate(bytes, kind, slot_);
     } catch (const ArenaFull&) {
       shrink_ledger_locked();
       throw;
     }
   }
-  arena_->heap_->header_at(offset)->site = site;
+  blocks_->header_at(offset)->site = site;
   const bool recycle = recyclable(bytes, kind);
   if (recycle && on_owner_thread()) reserve_generations_locked();
   return record_locked(offset, /*take_over=*/false, recycle);
@@ -63,7 +64,7 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   ArenaLock lock(*arena_);
   bool holds_channel = false;
   for (std::size_t i = 0; i < children.size(); ++i) {
-    const BlockHeader* child = arena_->heap_->resolve(children[i]);
+    const BlockHeader* child = blocks_->resolve(children[i]);
     if (child == nullptr || child->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
       throw InvalidHandle("arena '" + arena_->name() + "': child " + std::to_string(i) + " (" +
                           to_string(children[i]) + ") names no live block");
@@ -75,17 +76,17 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   ensure_free_entry_locked();
   std::uint64_t offset = 0;
   try {
-    offset = arena_->heap_->allocate(table_bytes + body_bytes, BlockKind::object, slot_);
+    offset = blocks_->allocate(table_bytes + body_bytes, BlockKind::object, slot_);
   } catch (const ArenaFull&) {
     shrink_ledger_locked();
     throw;
   }
-  arena_->heap_->header_at(offset)->site = site;
+  blocks_->header_at(offset)->site = site;
   if (holds_channel) {
-    std::atomic_ref<std::uint16_t>(arena_->heap_->header_at(offset)->flags)
+    std::atomic_ref<std::uint16_t>(blocks_->header_at(offset)->flags)
         .store(layout::kHoldsChannel, std::memory_order_relaxed);  // no one else sees the block yet
   }
-  std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
+  std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
   auto* entries = reinterpret_cast<ChildEntry*>(payload + sizeof(ChildTable));
   for (std::size_t i = 0; i < children.size(); ++i) entries[i] = ChildEntry{children[i].offset, children[i].generation};
   auto* table = reinterpret_cast<ChildTable*>(payload);
@@ -94,8 +95,8 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   table->count = static_cast<std::uint32_t>(children.size());  // commit: the table is complete
   test_hooks::reach(test_hooks::Point::object_after_table);
   for (const Handle& child : children) {
-    BlockHeader* block = arena_->heap_->header_at(child.offset);
-    Arena::add_reference_locked(block);
+    BlockHeader* block = blocks_->header_at(child.offset);
+    ArenaInternals::add_reference_locked(block);
     // Published as part of an object: its bytes are final now.
     std::atomic_ref<std::uint16_t>(block->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   }

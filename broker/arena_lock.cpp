@@ -11,9 +11,10 @@
 #include <cstring>
 #include <string>
 
-#include "shoal/process_identity.hpp"
+#include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
+#include "shoal/process_identity.hpp"
 #include "wait_policy.hpp"
 
 namespace shoal {
@@ -61,22 +62,18 @@ void ArenaLock::initialize(pthread_mutex_t* mutex) {
 }
 
 ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
-  layout::ArenaHeader* header = arena.header();
+  layout::ArenaHeader* header = ArenaInternals::header(arena);
   // The uncontended path takes no clock readings: one trylock and done.
   int rc = pthread_mutex_trylock(&header->lock);
   if (rc == EBUSY) {
     const auto started = std::chrono::steady_clock::now();
-    rc = acquire(&header->lock, arena.options_.lock_timeout);
-    const std::int64_t waited = (std::chrono::steady_clock::now() - started).count();
-    std::int64_t seen = arena.max_lock_wait_ns_.load(std::memory_order_relaxed);
-    while (waited > seen &&
-           !arena.max_lock_wait_ns_.compare_exchange_weak(seen, waited, std::memory_order_relaxed)) {
-    }
+    rc = acquire(&header->lock, ArenaInternals::lock_timeout(arena));
+    ArenaInternals::note_lock_wait(arena, std::chrono::steady_clock::now() - started);
   }
 
   if (rc == ETIMEDOUT) {
     throw LockTimeout("arena '" + arena.name() + "': its lock has been held for more than " +
-                      std::to_string(arena.options_.lock_timeout.count()) + " ms by live process " +
+                      std::to_string(ArenaInternals::lock_timeout(arena).count()) + " ms by live process " +
                       std::to_string(header->lock_owner_pid) + " (stopped or stuck?)");
   }
   if (rc == ENOTRECOVERABLE) {
@@ -100,7 +97,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 
   if (rc == EOWNERDEAD) {
     try {
-      arena.repair_locked();
+      ArenaInternals::repair_locked(arena);
     } catch (...) {
       // Leave the mutex inconsistent: unlocking it now makes it
       // unrecoverable, so nobody trusts what we could not repair.
@@ -112,7 +109,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 }
 
 ArenaLock::~ArenaLock() {
-  layout::ArenaHeader* header = arena_.header();
+  layout::ArenaHeader* header = ArenaInternals::header(arena_);
   header->lock_owner_pid = 0;
   std::atomic_ref<std::uint64_t>(header->mutation_seq).fetch_add(1, std::memory_order_release);
   pthread_mutex_unlock(&header->lock);

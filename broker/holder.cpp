@@ -20,6 +20,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "clock.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/process_identity.hpp"
@@ -63,12 +64,12 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
         slot.cached_blocks = 0;
         slot.cached_bytes = 0;
         slot.state = kActive;  // commit
-        std::unique_ptr<Holder> holder(new Holder(shared_from_this(), i, epoch));
+        std::unique_ptr<Holder> holder = HolderInternals::make(shared_from_this(), i, epoch);
         try {
-          holder->ensure_free_entry_locked();  // its first ledger block, now
+          HolderInternals::reserve_entry_locked(*holder);  // its first ledger block, now
         } catch (const ArenaFull&) {
           slot.state = static_cast<std::uint32_t>(SlotState::free);
-          holder->attached_ = false;
+          HolderInternals::mark_detached(*holder);
           throw;
         }
         return holder;
@@ -85,16 +86,17 @@ Holder::Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t e
       slot_(slot),
       epoch_(epoch),
       fork_generation_(fork_generation()),
-      base_(arena_->base_),
-      slot_header_(&arena_->header()->holders[slot]) {}
+      blocks_(&ArenaInternals::blocks(*arena_)),
+      base_(arena_->base()),
+      slot_header_(&ArenaInternals::header(*arena_)->holders[slot]) {}
 
 Holder::~Holder() {
   if (!attached_ || !usable_here()) return;
   try {
     ArenaLock lock(*arena_);
-    const HolderSlot& slot = arena_->header()->holders[slot_];
-    if (slot.state == kActive && slot.epoch == epoch_) arena_->release_all_locked(slot_);
-    arena_->unlink_if_unheld_locked();  // the last holder of a closing arena
+    const HolderSlot& slot = *slot_header_;
+    if (slot.state == kActive && slot.epoch == epoch_) ArenaInternals::release_all_locked(*arena_, slot_);
+    ArenaInternals::unlink_if_unheld_locked(*arena_);  // the last holder of a closing arena
   } catch (const Error&) {
     // The lock timed out or the arena is corrupt: our references stay in
     // the ledger, and are reaped once this process exits.
@@ -107,7 +109,7 @@ bool Holder::usable_here() const { return fork_generation_now() == fork_generati
 HeldBlock Holder::retain(Handle h) {
   if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
   ArenaLock lock(*arena_);
-  if (arena_->heap_->resolve(h) == nullptr) {
+  if (blocks_->resolve(h) == nullptr) {
     throw InvalidHandle("arena '" + arena_->name() + "': handle " + to_string(h) + " names no live block");
   }
   ensure_free_entry_locked();
@@ -116,13 +118,13 @@ HeldBlock Holder::retain(Handle h) {
 
 std::uint64_t Holder::refs_held() {
   ArenaLock lock(*arena_);
-  const HolderSlot& slot = arena_->header()->holders[slot_];
+  const HolderSlot& slot = *slot_header_;
   // The cache's entries hold blocks, not values: not counted.
   return slot.refs_held - std::min(slot.refs_held, std::atomic_ref(slot.cached_blocks).load(std::memory_order_relaxed));
 }
 
 HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyclable) {
-  BlockHeader* block = arena_->heap_->header_at(offset);
+  BlockHeader* block = blocks_->header_at(offset);
   auto& unused = unused_[lowest_with_room_];
   const auto index = static_cast<std::uint32_t>(lowest_with_room_ * layout::kLedgerChunkEntries + unused.back());
   unused.pop_back();
@@ -131,15 +133,15 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
   entry->generation = recyclable ? 0 : block->generation;
   std::atomic_ref(entry->offset).store(offset, std::memory_order_release);  // commit: this holder owns a reference
   test_hooks::reach(test_hooks::Point::ledger_after_add);
-  if (!take_over) Arena::add_reference_locked(block);
-  HolderSlot& slot = arena_->header()->holders[slot_];
+  if (!take_over) ArenaInternals::add_reference_locked(block);
+  HolderSlot& slot = *slot_header_;
   ++slot.refs_held;
   slot.bytes_held += block->size;
   const Handle handle{offset, block->generation};
-  std::byte* payload = arena_->base_ + offset + layout::kBlockHeaderBytes;
+  std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
   // Each length read once and bounded: a stray write since the block was
   // resolved must not make the span reach past it.
-  std::span<std::byte> bytes{payload, static_cast<std::size_t>(arena_->heap_->payload_bytes(offset))};
+  std::span<std::byte> bytes{payload, static_cast<std::size_t>(blocks_->payload_bytes(offset))};
   if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
     auto* table = reinterpret_cast<ChildTable*>(payload);
     const std::uint64_t body = bytes.size() >= sizeof(ChildTable)
@@ -158,9 +160,9 @@ void Holder::release(std::uint32_t index, LedgerEntry* ledger, Handle h) noexcep
     LedgerEntry* entry = entry_at(index);
     // Still the reference we hold? (Not if repair or a reaping took it.)
     const std::uint64_t generation =
-        entry->generation != 0 ? entry->generation : arena_->heap_->header_at(h.offset)->generation;
+        entry->generation != 0 ? entry->generation : blocks_->header_at(h.offset)->generation;
     if (entry->offset != h.offset || generation != h.generation) return;
-    arena_->release_ledger_entry_locked(slot_, entry);
+    ArenaInternals::release_ledger_entry_locked(*arena_, slot_, entry);
     entry_unused_locked(index);
   } catch (const Error&) {
     // The lock timed out or the arena is corrupt: the reference stays in the
@@ -170,9 +172,9 @@ void Holder::release(std::uint32_t index, LedgerEntry* ledger, Handle h) noexcep
 
 void Holder::forget_locked(HeldBlock& block) {
   LedgerEntry* entry = entry_at(block.entry_);
-  BlockHeader* header = arena_->heap_->header_at(block.handle_.offset);
+  BlockHeader* header = blocks_->header_at(block.handle_.offset);
   entry->offset = 0;  // commit: this holder no longer owns the reference
-  HolderSlot& slot = arena_->header()->holders[slot_];
+  HolderSlot& slot = *slot_header_;
   --slot.refs_held;
   slot.bytes_held -= header->size;
   entry_unused_locked(block.entry_);

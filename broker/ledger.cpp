@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "ledger.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
@@ -41,11 +42,11 @@ LedgerChunk* Arena::ledger_chunk_locked(std::uint64_t offset) const {
 
 LedgerEntry* Holder::entry_at(std::uint32_t index) const {
   const std::uint64_t chunk = chunks_[index / layout::kLedgerChunkEntries];
-  return ledger::entries_of(ledger::chunk_at(arena_->base_, chunk)) + index % layout::kLedgerChunkEntries;
+  return ledger::entries_of(ledger::chunk_at(base_, chunk)) + index % layout::kLedgerChunkEntries;
 }
 
 void Holder::ensure_free_entry_locked() {
-  HolderSlot& slot = arena_->header()->holders[slot_];
+  HolderSlot& slot = *slot_header_;
   if (slot.state != kActive || slot.epoch != epoch_) {
     throw InvalidArgument("arena '" + arena_->name() + "': holder slot " + std::to_string(slot_) +
                           " was reaped (was this process thought dead?)");
@@ -53,8 +54,8 @@ void Holder::ensure_free_entry_locked() {
   while (lowest_with_room_ < chunks_.size() && unused_[lowest_with_room_].empty()) ++lowest_with_room_;
   if (lowest_with_room_ < chunks_.size()) return;
 
-  const std::uint64_t offset = arena_->heap_->allocate(ledger::kPayloadBytes, BlockKind::ledger, slot_);
-  LedgerChunk* chunk = ledger::chunk_at(arena_->base_, offset);
+  const std::uint64_t offset = blocks_->allocate(ledger::kPayloadBytes, BlockKind::ledger, slot_);
+  LedgerChunk* chunk = ledger::chunk_at(base_, offset);
   std::memset(static_cast<void*>(chunk), 0, ledger::kPayloadBytes);
   chunk->capacity = layout::kLedgerChunkEntries;
   chunk->owner_slot = slot_;
@@ -64,7 +65,7 @@ void Holder::ensure_free_entry_locked() {
     slot.ledger_head = offset;
     first_entries_ = ledger::entries_of(chunk);  // never given back while the holder lives
   } else {
-    ledger::chunk_at(arena_->base_, chunks_[chain_.back()])->next = offset;
+    ledger::chunk_at(base_, chunks_[chain_.back()])->next = offset;
   }
   // Its number: the lowest hole, else a new one.
   const auto hole = std::find(chunks_.begin() + (chunks_.empty() ? 0 : 1), chunks_.end(), std::uint64_t{0});
@@ -87,11 +88,11 @@ void Holder::give_back_chunk_locked(std::size_t number) {
   const auto at = std::find(chain_.begin(), chain_.end(), static_cast<std::uint32_t>(number));
   if (number == 0 || at == chain_.end()) return;  // the first block stays; (never unlinked twice)
   const std::uint64_t offset = chunks_[number];
-  LedgerChunk* before = ledger::chunk_at(arena_->base_, chunks_[*(at - 1)]);
-  before->next = ledger::chunk_at(arena_->base_, offset)->next;  // commit: unlinked, owned by no one
+  LedgerChunk* before = ledger::chunk_at(base_, chunks_[*(at - 1)]);
+  before->next = ledger::chunk_at(base_, offset)->next;  // commit: unlinked, owned by no one
   // A death here leaves a used ledger block no holder links: repair frees it.
   test_hooks::reach(test_hooks::Point::ledger_after_unlink);
-  arena_->heap_->free(offset);
+  blocks_->free(offset);
   chain_.erase(at);
   chunks_[number] = 0;
   unused_total_ -= unused_[number].size();

@@ -13,6 +13,7 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "clock.hpp"
 #include "shoal/holder.hpp"
 
@@ -100,7 +101,7 @@ bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h
 
 void Holder::reserve_generations_locked() {
   if (generation_next_ != generation_end_) return;
-  ArenaHeader* header = arena_->header();
+  ArenaHeader* header = ArenaInternals::header(*arena_);
   generation_next_ = header->next_generation + 1;
   header->next_generation += kGenerationBatch;
   generation_end_ = header->next_generation + 1;
@@ -112,11 +113,11 @@ void Holder::flush_cache_locked() {
     const std::uint64_t block_bytes = (c + 1) * layout::kAlign + layout::kBlockHeaderBytes;  // the class's size
     for (const CachedBlock cached : std::span(stack.blocks).first(stack.count)) {
       LedgerEntry* ledger = first_entries_ + entry_of(cached);
-      if (arena_->heap_->resolve_recyclable(offset_of(cached), slot_) != nullptr) {
+      if (blocks_->resolve_recyclable(offset_of(cached), slot_) != nullptr) {
         count_cached(-1, -static_cast<std::int64_t>(block_bytes));
       }
       // Still ours, unless reaped meanwhile (then it reads 0).
-      if (ledger->offset == offset_of(cached)) arena_->release_ledger_entry_locked(slot_, ledger);
+      if (ledger->offset == offset_of(cached)) ArenaInternals::release_ledger_entry_locked(*arena_, slot_, ledger);
       entry_unused_locked(entry_of(cached));
     }
     stack.count = 0;

@@ -142,6 +142,7 @@ class Channel {
 
  private:
   Channel(Holder& holder, HeldBlock block);
+  Arena& arena() const { return holder_->arena(); }
   layout::ChannelHeader* header() const;
   layout::ChildEntry* slots() const;
   const layout::ChannelHeader& checked_header() const;  // under the lock; throws CorruptArena
