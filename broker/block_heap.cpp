@@ -9,7 +9,7 @@
 #include "clock.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

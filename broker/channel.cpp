@@ -36,8 +36,8 @@
 #include "core_internals.hpp"
 #include "futex.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/test_hooks.hpp"
 #include "spin.hpp"
+#include "test_hooks.hpp"
 #include "wait_policy.hpp"
 
 namespace shoal {

@@ -20,11 +20,11 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
-#include "core_internals.hpp"
 #include "clock.hpp"
+#include "core_internals.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/process_identity.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

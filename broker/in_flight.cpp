@@ -9,13 +9,13 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
-#include "core_internals.hpp"
 #include "clock.hpp"
+#include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/process_identity.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

@@ -13,7 +13,7 @@
 #include "ledger.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

@@ -16,7 +16,7 @@
 #include "ledger.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/process_identity.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

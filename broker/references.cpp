@@ -15,7 +15,7 @@
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 
