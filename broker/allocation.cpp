@@ -10,6 +10,7 @@
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
 #include "core_internals.hpp"
+#include "recycling.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "test_hooks.hpp"

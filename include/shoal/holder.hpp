@@ -151,7 +151,7 @@ class Holder {
   bool release_to_cache(std::uint32_t entry, layout::LedgerEntry* ledger, Handle h);
   void reserve_generations_locked();  // from the attaching thread
   void flush_cache_locked();
-  inline void count_cached(std::int64_t blocks, std::int64_t bytes);  // defined (and used) in recycling.cpp only
+  inline void count_cached(std::int64_t blocks, std::int64_t bytes);  // defined in recycling.hpp
 
   std::shared_ptr<Arena> arena_;
   std::uint32_t slot_;
