@@ -24,11 +24,11 @@
 #include "block_heap.hpp"
 #include "clock.hpp"
 #include "segment_file.hpp"
-#include "shoal/process_identity.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
+#include "shoal/process_identity.hpp"
 #include "shoal/size.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 

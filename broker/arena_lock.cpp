@@ -11,61 +11,41 @@
 #include <cstring>
 #include <string>
 
-#include "shoal/process_identity.hpp"
-#include "spin.hpp"
+#include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
+#include "shoal/process_identity.hpp"
+#include "wait_policy.hpp"
 
 namespace shoal {
 namespace {
-
-// Spin this long before sleeping (never past the caller's timeout), but
-// only when another CPU could be running the owner: on one CPU spinning
-// only delays it. A futex wake between cores on a virtual machine costs
-// tens of microseconds, more than a short critical section, even one
-// running on cold caches.
-constexpr auto kSpinFor = std::chrono::microseconds(50);
-
-// Robust futexes can lose a wake-up when a process is killed at the wrong
-// instant: the lock word reads 0 (free) while waiters sleep on. Reproduced
-// on Debian 12 (glibc 2.36, Linux 6.x) with plain pthread code and no shoal
-// at all. So nobody sleeps on the lock for long: each wait is a short slice,
-// after which the waiter simply tries again. A lost wake-up then costs one
-// slice, not the whole timeout.
-constexpr auto kWaitSlice = std::chrono::milliseconds(10);
 
 // A deadline one slice from now. pthread_mutex_timedlock takes
 // CLOCK_REALTIME; a clock jump can only stretch or shrink one short slice,
 // while the overall timeout is measured on the steady clock. (We do not use
 // pthread_mutex_clocklock: ThreadSanitizer does not see locks taken by it.)
-timespec slice_deadline(std::chrono::steady_clock::duration slice) {
+timespec slice_deadline(std::chrono::nanoseconds slice) {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count() + ts.tv_nsec;
+  const auto ns = slice.count() + ts.tv_nsec;
   ts.tv_sec += static_cast<time_t>(ns / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
   return ts;
 }
 
+// Takes the lock the way every wait in the core waits (wait_policy.hpp):
+// a short spin of trylocks, then timed locks of one slice each.
 int acquire(pthread_mutex_t* mutex, std::chrono::milliseconds timeout) {
   if (spin::worthwhile()) {
-    const auto spin_until = std::chrono::steady_clock::now() +
-                            std::min<std::chrono::steady_clock::duration>(kSpinFor, timeout);
-    for (int i = 1;; ++i) {
-      const int rc = pthread_mutex_trylock(mutex);
-      if (rc != EBUSY) return rc;
-      spin::relax();
-      if (i % spin::kPollsPerYield == 0) spin::yield_cpu();  // the owner may be queued on this CPU
-      if (i % 16 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
-    }
+    int rc = EBUSY;
+    const auto try_lock = [&] { return (rc = pthread_mutex_trylock(mutex)) != EBUSY; };
+    if (wait_policy::spin(try_lock, wait_policy::Clock::now() + timeout)) return rc;
   }
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  const auto give_up = wait_policy::Clock::now() + timeout;
   for (;;) {
-    const auto now = std::chrono::steady_clock::now();
-    const auto slice = std::min<std::chrono::steady_clock::duration>(kWaitSlice, give_up - now);
-    const timespec deadline = slice_deadline(slice);
+    const timespec deadline = slice_deadline(wait_policy::next_sleep(give_up));
     const int rc = pthread_mutex_timedlock(mutex, &deadline);
-    if (rc != ETIMEDOUT || std::chrono::steady_clock::now() >= give_up) return rc;
+    if (rc != ETIMEDOUT || wait_policy::Clock::now() >= give_up) return rc;
   }
 }
 
@@ -82,22 +62,18 @@ void ArenaLock::initialize(pthread_mutex_t* mutex) {
 }
 
 ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
-  layout::ArenaHeader* header = arena.header();
+  layout::ArenaHeader* header = ArenaInternals::header(arena);
   // The uncontended path takes no clock readings: one trylock and done.
   int rc = pthread_mutex_trylock(&header->lock);
   if (rc == EBUSY) {
     const auto started = std::chrono::steady_clock::now();
-    rc = acquire(&header->lock, arena.options_.lock_timeout);
-    const std::int64_t waited = (std::chrono::steady_clock::now() - started).count();
-    std::int64_t seen = arena.max_lock_wait_ns_.load(std::memory_order_relaxed);
-    while (waited > seen &&
-           !arena.max_lock_wait_ns_.compare_exchange_weak(seen, waited, std::memory_order_relaxed)) {
-    }
+    rc = acquire(&header->lock, ArenaInternals::lock_timeout(arena));
+    ArenaInternals::note_lock_wait(arena, std::chrono::steady_clock::now() - started);
   }
 
   if (rc == ETIMEDOUT) {
     throw LockTimeout("arena '" + arena.name() + "': its lock has been held for more than " +
-                      std::to_string(arena.options_.lock_timeout.count()) + " ms by live process " +
+                      std::to_string(ArenaInternals::lock_timeout(arena).count()) + " ms by live process " +
                       std::to_string(std::atomic_ref(header->lock_owner_pid).load(std::memory_order_relaxed)) +
                       " (stopped or stuck?)");
   }
@@ -122,7 +98,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 
   if (rc == EOWNERDEAD) {
     try {
-      arena.repair_locked();
+      ArenaInternals::repair_locked(arena);
     } catch (...) {
       // Leave the mutex inconsistent: unlocking it now makes it
       // unrecoverable, so nobody trusts what we could not repair.
@@ -134,7 +110,7 @@ ArenaLock::ArenaLock(Arena& arena) : arena_(arena) {
 }
 
 ArenaLock::~ArenaLock() {
-  layout::ArenaHeader* header = arena_.header();
+  layout::ArenaHeader* header = ArenaInternals::header(arena_);
   std::atomic_ref(header->lock_owner_pid).store(0, std::memory_order_relaxed);
   std::atomic_ref<std::uint64_t>(header->mutation_seq).fetch_add(1, std::memory_order_release);
   pthread_mutex_unlock(&header->lock);

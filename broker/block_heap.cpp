@@ -11,7 +11,7 @@
 #include "shoal/arena_image.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/size.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 
@@ -297,7 +297,7 @@ BlockHeader* BlockHeap::used_block_at(std::uint64_t offset) const {
   if (block->size < layout::kMinBlockBytes || block->size % kAlign != 0 || block->size > end - offset) {
     return nullptr;
   }
-  // The fields a holder's recycling writes without the lock (holder.cpp)
+  // The fields a holder's recycling writes without the lock (recycling.cpp)
   // are read atomically.
   const std::uint64_t requested = std::atomic_ref(block->requested).load(std::memory_order_relaxed);
   if (requested > block->size - layout::kBlockHeaderBytes) return nullptr;

@@ -33,10 +33,12 @@
 
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "futex.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/test_hooks.hpp"
 #include "spin.hpp"
+#include "test_hooks.hpp"
+#include "wait_policy.hpp"
 
 namespace shoal {
 
@@ -48,18 +50,9 @@ using layout::ChildEntry;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = wait_policy::Clock;
 
 constexpr std::uint32_t kMaxCapacity = 1u << 20;
-// Before sleeping, watch the channel this long when another CPU could
-// answer: a futex wake between cores costs several microseconds on a
-// virtual machine, more than a round trip of a spinning peer.
-constexpr auto kSpinFor = std::chrono::microseconds(50);
-// While spinning, read the clock once per this many polls of the word.
-constexpr std::uint32_t kPollsPerClockRead = 16;
-// Sleep at most this long at a time: a wake-up lost to a dying process
-// costs one slice.
-constexpr auto kSleepSlice = std::chrono::milliseconds(10);
 
 // A call's deadline, read from the clock only once it is needed: the fast
 // path (the first attempt succeeds) then takes no clock reading at all.
@@ -91,7 +84,7 @@ Channel::Channel(Holder& holder, HeldBlock block)
     : holder_(&holder), block_(std::move(block)), capacity_(header()->capacity), options_(header()->options) {}
 
 ChannelHeader* Channel::header() const {
-  return reinterpret_cast<ChannelHeader*>(holder_->arena_->base_ + block_.handle().offset +
+  return reinterpret_cast<ChannelHeader*>(arena().base() + block_.handle().offset +
                                           layout::kBlockHeaderBytes);
 }
 
@@ -102,31 +95,31 @@ Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t op
     throw InvalidArgument("channel capacity " + std::to_string(capacity) + " is outside 1 .. " +
                           std::to_string(kMaxCapacity));
   }
-  Arena& arena = *holder.arena_;
+  Arena& arena = holder.arena();
   const std::uint64_t bytes = sizeof(ChannelHeader) + std::uint64_t{capacity} * sizeof(ChildEntry);
   ArenaLock lock(arena);
   // Allocated and initialised in one critical section: repair must never
   // see a channel block with a garbage header.
-  holder.ensure_free_entry_locked();
+  HolderInternals::reserve_entry_locked(holder);
   std::uint64_t offset = 0;
   try {
-    offset = arena.heap_->allocate(bytes, BlockKind::channel, holder.slot_);
+    offset = ArenaInternals::blocks(arena).allocate(bytes, BlockKind::channel, holder.slot());
   } catch (const ArenaFull&) {
-    holder.shrink_ledger_locked();
+    HolderInternals::unreserve_locked(holder);
     throw;
   }
-  auto* h = reinterpret_cast<ChannelHeader*>(arena.base_ + offset + layout::kBlockHeaderBytes);
+  auto* h = reinterpret_cast<ChannelHeader*>(arena.base() + offset + layout::kBlockHeaderBytes);
   std::memset(static_cast<void*>(h), 0, sizeof *h);
   h->capacity = capacity;
   h->options = options & layout::kChannelChecksum;  // no bits this version does not know
-  return Channel(holder, holder.record_locked(offset));
+  return Channel(holder, HolderInternals::record_locked(holder, offset));
 }
 
 Channel Channel::open(Holder& holder, Handle channel) {
   HeldBlock block = holder.retain(channel);
-  Arena& arena = *holder.arena_;
+  Arena& arena = holder.arena();
   ArenaLock lock(arena);
-  const BlockHeader* b = arena.heap_->resolve(channel);
+  const BlockHeader* b = ArenaInternals::blocks(arena).resolve(channel);
   if (b == nullptr || b->kind != static_cast<std::uint32_t>(BlockKind::channel)) {
     throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(channel) + " names no channel");
   }
@@ -135,9 +128,9 @@ Channel Channel::open(Holder& holder, Handle channel) {
 
 const ChannelHeader& Channel::checked_header() const {
   const ChannelHeader* h = header();
-  const BlockHeader* block = holder_->arena_->heap_->header_at(block_.handle().offset);
+  const BlockHeader* block = ArenaInternals::blocks(arena()).header_at(block_.handle().offset);
   if (!layout::channel_is_sane(*h, block->size - layout::kBlockHeaderBytes) || h->capacity != capacity_) {
-    throw CorruptArena("arena '" + holder_->arena_->name() + "': channel " + to_string(block_.handle()) +
+    throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
                        " has inconsistent counters");
   }
   return *h;
@@ -166,13 +159,14 @@ void Channel::wake_locked() {
 }
 
 void Channel::note_activity_locked() {
-  std::atomic_ref<std::uint32_t>(holder_->arena_->header()->activity_seq).fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_ref<std::uint32_t>(ArenaInternals::header(arena())->activity_seq)
+      .fetch_add(1, std::memory_order_seq_cst);
 }
 
 void Channel::wake_selectors() {
-  layout::ArenaHeader* arena = holder_->arena_->header();
-  if (std::atomic_ref<std::uint32_t>(arena->selectors).load(std::memory_order_seq_cst) != 0) {
-    wake_and_let_run(&arena->activity_seq);
+  layout::ArenaHeader* h = ArenaInternals::header(arena());
+  if (std::atomic_ref<std::uint32_t>(h->selectors).load(std::memory_order_seq_cst) != 0) {
+    wake_and_let_run(&h->activity_seq);
   }
 }
 
@@ -207,13 +201,13 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   const ChannelHeader& h = checked_header();
   if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
-  BlockHeader* target = holder_->arena_->heap_->resolve(item);
+  BlockHeader* target = ArenaInternals::blocks(arena()).resolve(item);
   if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
-    throw InvalidHandle("arena '" + holder_->arena_->name() + "': cannot send " + to_string(item) +
+    throw InvalidHandle("arena '" + arena().name() + "': cannot send " + to_string(item) +
                         ": it names no live block");
   }
   if (closes_cycle_locked(item.offset)) {
-    throw ReferenceCycle("arena '" + holder_->arena_->name() + "': cannot send " + to_string(item) +
+    throw ReferenceCycle("arena '" + arena().name() + "': cannot send " + to_string(item) +
                          " into channel " + to_string(block_.handle()) +
                          ": it holds that channel (itself, or through values pending in channels), and a "
                          "channel that holds itself could never be freed");
@@ -222,9 +216,9 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   // (repair recounts if we die in between).
   if (append_locked(ChildEntry{item.offset, item.generation}) == Attempt::would_block) return Attempt::would_block;
   if (moving != nullptr) {
-    moving->holder_->forget_locked(*moving);  // the reference moved: no refcount change
+    HolderInternals::forget_locked(*moving);  // the reference moved: no refcount change
   } else {
-    Arena::add_reference_locked(target);
+    ArenaInternals::add_reference_locked(target);
   }
   // Sent: its bytes are final now.
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
@@ -247,7 +241,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   const ChildEntry slot = slots()[h.head % h.capacity];
   if (layout::is_inline_item(slot)) {
     if (!layout::is_valid_inline_tag(slot.offset)) {
-      throw CorruptArena("arena '" + holder_->arena_->name() + "': channel " + to_string(block_.handle()) +
+      throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
                          " holds an inline item of unknown tag " + std::to_string(slot.offset));
     }
     if (blocks_only) {
@@ -259,12 +253,12 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
     wake_locked();
     return Attempt::done;
   }
-  if (holder_->arena_->heap_->resolve(Handle{slot.offset, slot.generation}) == nullptr) {
-    throw CorruptArena("arena '" + holder_->arena_->name() + "': channel " + to_string(block_.handle()) +
+  if (ArenaInternals::blocks(arena()).resolve(Handle{slot.offset, slot.generation}) == nullptr) {
+    throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
                        " holds an item that names no live block");
   }
-  holder_->ensure_free_entry_locked();
-  out.block = holder_->record_locked(slot.offset, /*take_over=*/true);  // commit: the receiver owns it
+  HolderInternals::reserve_entry_locked(*holder_);
+  out.block = HolderInternals::record_locked(*holder_, slot.offset, /*take_over=*/true);  // commit: the receiver owns it
   std::atomic_ref(header()->head).store(h.head + 1, std::memory_order_release);  // commit: the slot does not
   wake_locked();
   return Attempt::done;
@@ -282,25 +276,14 @@ bool Channel::wait_for_change(std::uint32_t seen, Clock::time_point deadline, Wa
   std::atomic_ref<std::uint32_t> seq(header()->wake_seq);
   if (spin_first && spin::worthwhile()) {
     test_hooks::reach(test_hooks::Point::wait_spins);
-    // Look at the word after every pause: a pause costs about 25 ns on this
-    // project's virtual machines, so checking only every few dozen would add
-    // a microsecond to every hand-off. The clock is read less often.
-    const auto spin_until = std::min(deadline, Clock::now() + kSpinFor);
-    for (std::uint32_t polls = 1; seq.load(std::memory_order_acquire) == seen; ++polls) {
-      spin::relax();
-      if (polls % spin::kPollsPerYield == 0) spin::yield_cpu();
-      if (polls % kPollsPerClockRead == 0 && Clock::now() >= spin_until) break;
-    }
-    if (seq.load(std::memory_order_acquire) != seen) return true;
+    if (wait_policy::spin([&] { return seq.load(std::memory_order_acquire) != seen; }, deadline)) return true;
   }
   // Announce the sleep, then re-check: either the waker sees us counted or
   // we see its bump (both sides use sequentially consistent operations).
   std::atomic_ref<std::uint32_t> sleepers(header()->sleepers);
   sleepers.fetch_add(1, std::memory_order_seq_cst);
   if (seq.load(std::memory_order_seq_cst) == seen) {
-    const auto left = deadline - Clock::now();
-    futex::wait(&header()->wake_seq, seen,
-                std::chrono::duration_cast<std::chrono::nanoseconds>(std::min<Clock::duration>(kSleepSlice, left)));
+    futex::wait(&header()->wake_seq, seen, wait_policy::next_sleep(deadline));
   }
   sleepers.fetch_sub(1, std::memory_order_seq_cst);
   return seq.load(std::memory_order_acquire) != seen;
@@ -328,7 +311,7 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
   for (;;) {
     std::uint32_t seen = 0;
     {
-      ArenaLock lock(*holder_->arena_);
+      ArenaLock lock(arena());
       if (attempt() == Attempt::done) break;
       seen = std::atomic_ref<std::uint32_t>(header()->wake_seq).load(std::memory_order_relaxed);
     }
@@ -352,13 +335,13 @@ void Channel::send(Handle item, Timeout timeout) {
 // the process that holds it.
 void Channel::check_movable(const HeldBlock& item, const Arena& arena) {
   if (!item) throw InvalidArgument("cannot send an empty HeldBlock");
-  if (&item.holder_->arena() != &arena || !item.holder_->usable_here()) {
+  if (&item.holder()->arena() != &arena || !HolderInternals::usable_here(*item.holder())) {
     throw InvalidArgument("a HeldBlock can move only into a channel of its own arena, in its own process");
   }
 }
 
-void Channel::send(HeldBlock& item, Timeout timeout) {
-  check_movable(item, *holder_->arena_);
+void Channel::send(HeldBlock&& item, Timeout timeout) {
+  check_movable(item, arena());
   wait_until_done(timeout, Waiter::sender, "send", [&] { return send_locked(item.handle(), &item); });
 }
 
@@ -381,7 +364,7 @@ void Channel::send_inline(InlineValue value, Timeout timeout) {
 bool Channel::try_send_inline(InlineValue value) {
   check_inline(value);
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (send_inline_locked(value) == Attempt::would_block) return false;
   }
   wake_sleepers();
@@ -389,10 +372,10 @@ bool Channel::try_send_inline(InlineValue value) {
   return true;
 }
 
-bool Channel::try_send(HeldBlock& item) {
-  check_movable(item, *holder_->arena_);
+bool Channel::try_send(HeldBlock&& item) {
+  check_movable(item, arena());
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (send_locked(item.handle(), &item) == Attempt::would_block) return false;
   }
   wake_sleepers();
@@ -402,7 +385,7 @@ bool Channel::try_send(HeldBlock& item) {
 
 bool Channel::try_send(Handle item) {
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (send_locked(item) == Attempt::would_block) return false;
   }
   wake_sleepers();
@@ -433,7 +416,7 @@ std::optional<Channel::Item> Channel::try_receive() {
   if (seen_open_and_empty()) return std::nullopt;
   Item out;
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (recv_locked(out, /*blocks_only=*/false) == Attempt::would_block) return std::nullopt;
   }
   wake_sleepers();
@@ -450,7 +433,7 @@ std::optional<HeldBlock> Channel::try_recv() {
   if (seen_open_and_empty()) return std::nullopt;
   Item out;
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (recv_locked(out, /*blocks_only=*/true) == Attempt::would_block) return std::nullopt;
   }
   wake_sleepers();
@@ -459,7 +442,7 @@ std::optional<HeldBlock> Channel::try_recv() {
 
 void Channel::close() {
   {
-    ArenaLock lock(*holder_->arena_);
+    ArenaLock lock(arena());
     if (checked_header().state == static_cast<std::uint32_t>(ChannelState::open)) {
       std::atomic_ref(header()->state).store(static_cast<std::uint32_t>(ChannelState::closed), std::memory_order_release);
     }
@@ -472,17 +455,17 @@ void Channel::close() {
 
 void Channel::poison() {
   {
-    Arena& arena = *holder_->arena_;
+    Arena& arena = this->arena();
     ArenaLock lock(arena);
     const ChannelHeader& h = checked_header();
     if (h.state != static_cast<std::uint32_t>(ChannelState::poisoned)) {
       // What the slots own, by the same definition repair and release use.
-      const std::vector<std::uint64_t> pending = arena.owned_children_locked(block_.handle().offset);
+      const std::vector<std::uint64_t> pending = ArenaInternals::owned_children_locked(arena, block_.handle().offset);
       const std::uint64_t tail = h.tail;
       // commit: the slots own nothing
       std::atomic_ref(header()->state).store(static_cast<std::uint32_t>(ChannelState::poisoned), std::memory_order_release);
       for (std::size_t i = 0; i < pending.size(); ++i) {
-        arena.drop_reference_locked(pending[i]);
+        ArenaInternals::drop_reference_locked(arena, pending[i]);
         if (i == 0) test_hooks::reach(test_hooks::Point::poison_mid_drop);
       }
       // cosmetic: nothing is pending (channel_pending says so already)
@@ -496,28 +479,28 @@ void Channel::poison() {
 }
 
 bool Channel::closed() {
-  ArenaLock lock(*holder_->arena_);
+  ArenaLock lock(arena());
   return checked_header().state != static_cast<std::uint32_t>(ChannelState::open);
 }
 
 bool Channel::poisoned() {
-  ArenaLock lock(*holder_->arena_);
+  ArenaLock lock(arena());
   return checked_header().state == static_cast<std::uint32_t>(ChannelState::poisoned);
 }
 
 std::uint64_t Channel::size() {
-  ArenaLock lock(*holder_->arena_);
+  ArenaLock lock(arena());
   return layout::channel_pending(checked_header());
 }
 
 Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout timeout,
                                   std::optional<std::size_t> start, std::size_t* ended) {
   if (channels.empty()) throw InvalidArgument("select() needs at least one channel");
-  Arena& arena = *channels[0]->holder_->arena_;
+  Arena& arena = channels[0]->arena();
   for (const Channel* c : channels) {
-    if (c->holder_->arena_.get() != &arena && c->holder_->arena_->name() != arena.name()) {
+    if (&c->arena() != &arena && c->arena().name() != arena.name()) {
       throw InvalidArgument("select() needs channels of one arena; got '" + arena.name() + "' and '" +
-                            c->holder_->arena_->name() + "'");
+                            c->arena().name() + "'");
     }
   }
   if (!start) {
@@ -527,7 +510,7 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
   const std::size_t n = channels.size();
   const std::size_t first = *start % n;
   Deadline deadline(timeout);
-  layout::ArenaHeader* h = arena.header();
+  layout::ArenaHeader* h = ArenaInternals::header(arena);
   std::atomic_ref<std::uint32_t> activity(h->activity_seq);
   std::atomic_ref<std::uint32_t> selectors(h->selectors);
   for (;;) {
@@ -545,13 +528,11 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
     }
     const auto now = Clock::now();
     if (now >= deadline.get()) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
-    // Announce, then re-check (see wake_selectors); sleep in slices, as a
-    // wake-up lost to a dying process must cost one slice only.
+    // Announce, then re-check (see wake_selectors); sleep one slice at a
+    // time (wait_policy.hpp).
     selectors.fetch_add(1, std::memory_order_seq_cst);
     if (activity.load(std::memory_order_seq_cst) == seen) {
-      futex::wait(&h->activity_seq, seen,
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::min<Clock::duration>(kSleepSlice, deadline.get() - now)));
+      futex::wait(&h->activity_seq, seen, wait_policy::next_sleep(deadline.get()));
     }
     selectors.fetch_sub(1, std::memory_order_seq_cst);
   }

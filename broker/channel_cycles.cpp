@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "block_heap.hpp"
+#include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/channel.hpp"
 
@@ -33,7 +34,7 @@ bool may_hold_channel(const layout::BlockHeader& block) {
 }  // namespace
 
 bool Channel::closes_cycle_locked(std::uint64_t item) const {
-  const Arena& arena = *holder_->arena_;
+  const Arena& arena = holder_->arena();
   const std::uint64_t self = block_.handle().offset;
   // A worklist, not recursion: a long chain of channels must not overflow
   // the stack. Every block is expanded once, so the walk ends.
@@ -43,9 +44,9 @@ bool Channel::closes_cycle_locked(std::uint64_t item) const {
     const std::uint64_t at = work.back();
     work.pop_back();
     if (at == self) return true;
-    if (!may_hold_channel(*arena.heap_->header_at(at))) continue;
+    if (!may_hold_channel(*ArenaInternals::blocks(arena).header_at(at))) continue;
     // The same entries that refcounts and repair count (bounded there).
-    for (const std::uint64_t child : arena.owned_children_locked(at)) {
+    for (const std::uint64_t child : ArenaInternals::owned_children_locked(arena, at)) {
       if (seen.insert(child).second) work.push_back(child);
     }
   }

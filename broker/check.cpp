@@ -262,7 +262,7 @@ class Checker {
   }
 
   // The header fields a holder's recycling cache changes without the lock
-  // (holder.cpp: kind, requested, flags; generation is new each time a
+  // (recycling.cpp: kind, requested, flags; generation is new each time a
   // block is cached), read atomically now. Neither the lock of
   // Arena::check nor the seqlock of `shoal check` sees those changes.
   struct LiveFields {

@@ -10,11 +10,12 @@
 #include "arena_lock.hpp"
 #include "block_heap.hpp"
 #include "clock.hpp"
+#include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/process_identity.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal {
 
@@ -85,11 +86,11 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
     throw InvalidArgument("arena '" + arena.name() + "': an in-flight lifetime must be above 0 and at most 24 h");
   }
   ArenaLock lock(arena);
-  BlockHeader* target = arena.heap_->resolve(block);
+  BlockHeader* target = ArenaInternals::blocks(arena).resolve(block);
   if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
     throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(block) + " names no live block");
   }
-  InFlightTable table(arena.base_);
+  InFlightTable table(arena.base());
   const std::uint64_t now = boot_ns();
   const std::uint64_t deadline = now + static_cast<std::uint64_t>(lifetime.count());
   // One pass over the entries in use: end the expired ones (so a full
@@ -100,7 +101,7 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
   const std::uint64_t end = table.extent();
   for (std::uint64_t i = 0; i < end; ++i) {
     InFlightEntry& entry = table.entries[i];
-    if (entry.offset != 0 && due(entry, now)) arena.end_in_flight_locked(i);
+    if (entry.offset != 0 && due(entry, now)) ArenaInternals::end_in_flight_locked(arena, i);
     if (entry.offset == 0) {
       free_index = std::min(free_index, i);
       continue;
@@ -121,12 +122,12 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
                     " s (pickle with a shorter lifetime, or unpickle sooner)");
   }
   // The reference may have just been freed with an expired entry.
-  target = arena.heap_->resolve(block);
+  target = ArenaInternals::blocks(arena).resolve(block);
   if (target == nullptr) {
     throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(block) + " names no live block");
   }
   InFlightEntry& entry = table.entries[free_index];
-  const std::uint64_t number = arena.header()->next_generation++;
+  const std::uint64_t number = ArenaInternals::header(arena)->next_generation++;
   const ProcessIdentity creator = current_process();
   // Stores the lock-free scan of expire() may read: atomic.
   entry.generation = block.generation;
@@ -139,7 +140,7 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
   std::atomic_ref(entry.flags).store(shared ? std::uint32_t{layout::kInFlightShared} : 0u, std::memory_order_relaxed);
   std::atomic_ref(entry.offset).store(block.offset, std::memory_order_release);  // commit: the entry owns a reference
   test_hooks::reach(test_hooks::Point::in_flight_after_commit);
-  Arena::add_reference_locked(target);
+  ArenaInternals::add_reference_locked(target);
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   ++table.header->live;
   if (free_index >= table.extent()) std::atomic_ref(table.header->extent).store(free_index + 1, std::memory_order_release);
@@ -152,16 +153,16 @@ HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
     throw InvalidHandle("arena '" + arena.name() + "': in-flight entry " + std::to_string(ticket.entry) +
                         " is out of range");
   }
-  if (!holder.usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
+  if (!HolderInternals::usable_here(holder)) throw InvalidArgument("a holder cannot be used in a child process after fork()");
   ArenaLock lock(arena);
-  InFlightTable table(arena.base_);
+  InFlightTable table(arena.base());
   InFlightEntry& entry = table.entries[ticket.entry];
   const std::uint64_t now = boot_ns();
   const bool same = entry.offset != 0 && entry.ticket == ticket.number && entry.offset == ticket.block.offset &&
                     entry.generation == ticket.block.generation;
   const bool past = same && due(entry, now);
-  if (past) arena.end_in_flight_locked(ticket.entry);
-  if (!same || past || arena.heap_->resolve(ticket.block) == nullptr) {
+  if (past) ArenaInternals::end_in_flight_locked(arena, ticket.entry);
+  if (!same || past || ArenaInternals::blocks(arena).resolve(ticket.block) == nullptr) {
     const bool ran_out = ticket.expires_boot_ns <= now;
     throw TicketExpired("arena '" + arena.name() + "': the in-flight reference of this pickle (block " +
                         to_string(ticket.block) + ") has ended: " +
@@ -169,25 +170,25 @@ HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
                                     " ms ago"
                               : std::string("it was released early (by its sender, or the block was freed)")));
   }
-  holder.ensure_free_entry_locked();
-  return holder.record_locked(ticket.block.offset);
+  HolderInternals::reserve_entry_locked(holder);
+  return HolderInternals::record_locked(holder, ticket.block.offset);
 }
 
 bool InFlight::cancel(Arena& arena, const Ticket& ticket) {
   if (ticket.entry >= layout::kInFlightEntries) return false;
   ArenaLock lock(arena);
-  InFlightTable table(arena.base_);
+  InFlightTable table(arena.base());
   const InFlightEntry& entry = table.entries[ticket.entry];
   if (entry.offset == 0 || entry.ticket != ticket.number || entry.offset != ticket.block.offset ||
       entry.generation != ticket.block.generation) {
     return false;
   }
-  arena.end_in_flight_locked(ticket.entry);
+  ArenaInternals::end_in_flight_locked(arena, ticket.entry);
   return true;
 }
 
 std::size_t InFlight::expire(Arena& arena) {
-  InFlightTable table(arena.base_);
+  InFlightTable table(arena.base());
   const std::uint64_t now = boot_ns();
   // Lock-free first: most rounds find nothing, and must not contend.
   // A racing writer makes this scan see a torn entry at worst: a spare
@@ -209,7 +210,7 @@ std::size_t InFlight::expire(Arena& arena) {
   std::size_t ended = 0;
   for (std::uint64_t i = 0, end = table.extent(); i < end; ++i) {
     if (table.entries[i].offset != 0 && due(table.entries[i], now)) {
-      arena.end_in_flight_locked(i);
+      ArenaInternals::end_in_flight_locked(arena, i);
       ++ended;
     }
   }
@@ -218,7 +219,7 @@ std::size_t InFlight::expire(Arena& arena) {
 
 std::vector<InFlightInfo> InFlight::list(Arena& arena) {
   ArenaLock lock(arena);
-  InFlightTable table(arena.base_);
+  InFlightTable table(arena.base());
   const std::uint64_t now_boot = boot_ns();
   const std::uint64_t now_real = clock::realtime_ns();
   std::vector<InFlightInfo> out;

@@ -1,5 +1,5 @@
-// test_hooks.cpp — see shoal/test_hooks.hpp.
-#include "shoal/test_hooks.hpp"
+// test_hooks.cpp — see test_hooks.hpp.
+#include "test_hooks.hpp"
 
 #include <atomic>
 

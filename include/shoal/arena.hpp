@@ -219,10 +219,9 @@ class Arena : public std::enable_shared_from_this<Arena> {
   std::byte* base() const { return base_; }
 
  private:
-  friend class Holder;
-  friend class ArenaLock;
-  friend class Channel;
-  friend class InFlight;
+  // The rest of the core reaches what follows through ArenaInternals
+  // (broker/core_internals.hpp), which says what each part may use.
+  friend class ArenaInternals;
   struct Mapping;
 
   Arena(std::string name, std::unique_ptr<Mapping> mapping, bool creator, ArenaOptions options);

@@ -77,11 +77,13 @@ class Channel {
   bool try_send(Handle item);
 
   // As above, but moves the caller's reference into the channel instead of
-  // adding one: on success `item` is left empty (one lock round trip and no
-  // refcount change, where send(handle) plus a release takes two). On
-  // failure `item` still holds its reference.
-  void send(HeldBlock& item, Timeout timeout = std::nullopt);
-  bool try_send(HeldBlock& item);
+  // adding one (one lock round trip and no refcount change, where
+  // send(handle) plus a release takes two): call it with std::move(block).
+  // Only a send that succeeds takes the reference and empties `item`; one
+  // that fails (throws, or try_send returns false) hands it back: `item`
+  // still holds it.
+  void send(HeldBlock&& item, Timeout timeout = std::nullopt);
+  bool try_send(HeldBlock&& item);
 
   // Puts an inline value in the channel (no block, no reference). Throws
   // InvalidArgument for a tag outside layout::InlineTag, and as send().
@@ -140,6 +142,7 @@ class Channel {
 
  private:
   Channel(Holder& holder, HeldBlock block);
+  Arena& arena() const { return holder_->arena(); }
   layout::ChannelHeader* header() const;
   layout::ChildEntry* slots() const;
   const layout::ChannelHeader& checked_header() const;  // under the lock; throws CorruptArena

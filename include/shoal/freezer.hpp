@@ -215,7 +215,7 @@ class Freezer {
   void check_usable() const;
 
   // This thread's scratch space for the message's first segment, while this
-  // Freezer uses it (see heap_freeze.cpp); empty if another Freezer of the
+  // Freezer uses it (see frozen_write.cpp); empty if another Freezer of the
   // thread has it.
   class ScratchLease {
    public:

@@ -87,10 +87,10 @@ class Holder {
   static constexpr std::uint64_t kCacheBudgetBytes = std::uint64_t{1} << 20;
 
  private:
-  friend class Arena;
   friend class HeldBlock;
-  friend class Channel;
-  friend class InFlight;
+  // Channels, the in-flight table and the arena move references in and out
+  // of the ledger through HolderInternals (broker/core_internals.hpp).
+  friend class HolderInternals;
   Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t epoch);
 
   void ensure_free_entry_locked();  // grows the ledger if it is full
@@ -151,13 +151,14 @@ class Holder {
   bool release_to_cache(std::uint32_t entry, layout::LedgerEntry* ledger, Handle h);
   void reserve_generations_locked();  // from the attaching thread
   void flush_cache_locked();
-  inline void count_cached(std::int64_t blocks, std::int64_t bytes);  // defined (and used) in holder.cpp only
+  inline void count_cached(std::int64_t blocks, std::int64_t bytes);  // defined in recycling.hpp
 
   std::shared_ptr<Arena> arena_;
   std::uint32_t slot_;
   std::uint64_t epoch_;
   std::uint64_t fork_generation_;
   bool attached_ = true;  // false once the slot was given back
+  BlockHeap* blocks_;     // the arena's block allocator
   // Process-local view of this holder's ledger, changed only under the
   // arena lock. Chunk numbers are stable (an entry's index is its chunk
   // number times kLedgerChunkEntries plus its place there, and HeldBlocks
@@ -232,7 +233,6 @@ class HeldBlock {
 
  private:
   friend class Holder;
-  friend class Channel;
   HeldBlock(Holder* holder, std::uint32_t entry, layout::LedgerEntry* ledger, Handle handle,
             std::span<std::byte> bytes)
       : holder_(holder), entry_(entry), ledger_(ledger), handle_(handle), bytes_(bytes) {}

@@ -139,8 +139,8 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
   // Our reference to the new object moves into the channel slot: one lock
   // round trip, no refcount change. If the send fails it is still ours,
   // released as `object` goes.
-  const int sent =
-      wait_in_slices(state_of(self), timeout, "Channel.send", [&](nanoseconds slice) { core(self).send(*object, slice); });
+  const int sent = wait_in_slices(state_of(self), timeout, "Channel.send",
+                                  [&](nanoseconds slice) { core(self).send(std::move(*object), slice); });
   if (sent < 0) return nullptr;
   Py_RETURN_NONE;
 }
@@ -167,7 +167,7 @@ PyObject* channel_try_send(PyObject* self, PyObject* value) {
     OwnedBlock object = freeze_value(state_of(self), *as_channel(self)->fields.session, value, core(self).checksummed());
     if (!object) return nullptr;
     try {
-      sent = without_gil([&] { return core(self).try_send(*object); });
+      sent = without_gil([&] { return core(self).try_send(std::move(*object)); });
     } catch (...) {
       return raise_python_error(state_of(self));
     }

@@ -11,8 +11,8 @@
 
 #include "shoal/array_blob.hpp"
 #include "shoal/channel.hpp"
-#include "shoal/test_hooks.hpp"
 #include "test_heap_support.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal::testing {

@@ -16,7 +16,7 @@
 #include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal {
@@ -68,7 +68,7 @@ TEST_F(Channels, SendingAHeldBlockMovesItsReference) {
   HeldBlock a = item(5);
   const Handle h = a.handle();
   const std::uint64_t refs = holder->refs_held();
-  ch.send(a);
+  ch.send(std::move(a));
   EXPECT_FALSE(a);                                 // moved, not copied
   EXPECT_EQ(holder->refs_held(), refs - 1);        // the ledger entry went with it
   EXPECT_EQ(arena->block_info(h).refcount, 1u);    // the slot's, and only it
@@ -76,13 +76,46 @@ TEST_F(Channels, SendingAHeldBlockMovesItsReference) {
   expect_sound();
   HeldBlock b = item(6);
   HeldBlock c = item(7);
-  EXPECT_TRUE(ch.try_send(b));
-  EXPECT_FALSE(ch.try_send(c));                    // full: c keeps its reference
+  EXPECT_TRUE(ch.try_send(std::move(b)));
+  EXPECT_FALSE(ch.try_send(std::move(c)));  // full: c keeps its reference
   EXPECT_TRUE(c);
-  EXPECT_THROW(ch.send(c, 10ms), WaitTimeout);
+  EXPECT_THROW(ch.send(std::move(c), 10ms), WaitTimeout);
   EXPECT_TRUE(c);
   EXPECT_EQ(value_of(ch.recv()), 5u);
   EXPECT_EQ(value_of(ch.recv()), 6u);
+  expect_sound();
+}
+
+// A send takes the caller's block only when it succeeds: a failed one
+// hands it back whole (still the caller's ledger entry, refcount, bytes
+// writable), whether the channel was full or had ended.
+TEST_F(Channels, AFailedSendHandsTheBlockBack) {
+  Channel ch = Channel::create(*holder, 1);
+  ch.send(item(1).handle());  // now full
+  HeldBlock mine = item(7);
+  const Handle h = mine.handle();
+  const std::uint64_t refs = holder->refs_held();
+  const auto still_mine = [&] {
+    EXPECT_TRUE(mine);
+    EXPECT_EQ(mine.handle(), h);
+    EXPECT_EQ(holder->refs_held(), refs);
+    EXPECT_EQ(arena->block_info(h).refcount, 1u);
+    EXPECT_FALSE(arena->block_info(h).frozen);
+  };
+  EXPECT_THROW(ch.send(std::move(mine), 0ns), WaitTimeout);  // full, timeout 0
+  still_mine();
+  EXPECT_FALSE(ch.try_send(std::move(mine)));  // full
+  still_mine();
+  ch.close();
+  EXPECT_THROW(ch.send(std::move(mine), 0ns), ChannelClosed);
+  still_mine();
+  EXPECT_THROW(ch.send(std::move(mine)), ChannelClosed);
+  still_mine();
+  EXPECT_THROW(ch.try_send(std::move(mine)), ChannelClosed);
+  still_mine();
+  EXPECT_EQ(value_of(mine), 7u);  // and its bytes are intact
+  mine.reset();
+  EXPECT_THROW(arena->block_info(h), InvalidHandle);  // our reference was the only one
   expect_sound();
 }
 
@@ -324,7 +357,7 @@ TEST_F(Channels, InlineValuesTravelInTheSlotAndAllocateNothing) {
   ASSERT_TRUE(ch.try_send_inline({layout::InlineTag::float64, 0x3FF8000000000000u}));  // 1.5
   HeldBlock b = item(7);
   const Handle block = b.handle();
-  ch.send(b);  // a block between inline items keeps its place
+  ch.send(std::move(b));  // a block between inline items keeps its place
   ch.send_inline({layout::InlineTag::none, 0});
   EXPECT_EQ(ch.size(), 4u);
   EXPECT_EQ(arena->stats().used_bytes, used + arena->block_info(block).size);  // only the block

@@ -15,7 +15,7 @@
 #include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal {
@@ -301,7 +301,7 @@ TEST_F(Csp, ManySelectorsAndProducersOnThreadsDeliverEveryItemOnce) {
         HeldBlock b = h->allocate(8);
         const std::uint64_t value = p * kPerProducer + i + 1;
         std::memcpy(b.bytes().data(), &value, 8);
-        mine.send(b, 10s);
+        mine.send(std::move(b), 10s);
       }
     });
   }
@@ -347,7 +347,7 @@ TEST_F(Csp, SelectWakesOnASendFromAnotherProcess) {
     HeldBlock x = h->allocate(8);
     const std::uint64_t v = 31;
     std::memcpy(x.bytes().data(), &v, 8);
-    mine.send(x);
+    mine.send(std::move(x));
     return 0;
   });
   Channel* set[] = {&a, &b};

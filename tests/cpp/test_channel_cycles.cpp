@@ -49,7 +49,7 @@ TEST_F(ChannelCycles, AChannelSentIntoItselfIsRefused) {
   HeldBlock holding_a = object_of({a.handle()});
   EXPECT_TRUE(flagged(holding_a));
   EXPECT_THROW(a.send(holding_a.handle()), ReferenceCycle);
-  EXPECT_THROW(a.send(holding_a), ReferenceCycle);
+  EXPECT_THROW(a.send(std::move(holding_a)), ReferenceCycle);
   EXPECT_TRUE(holding_a);  // a refused move keeps the reference with the caller
   EXPECT_EQ(a.size(), 0u);
   expect_sound();

@@ -15,7 +15,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal {

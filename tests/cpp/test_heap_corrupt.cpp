@@ -13,9 +13,9 @@
 #include <random>
 #include <string>
 
-#include "shoal/test_hooks.hpp"
 #include "test_heap_samples.hpp"
 #include "test_heap_support.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal::testing {
 namespace {

@@ -15,7 +15,7 @@
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/in_flight.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal {

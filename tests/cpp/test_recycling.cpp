@@ -20,7 +20,7 @@
 #include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 #include "test_support.hpp"
 
 namespace shoal {
@@ -126,7 +126,7 @@ TEST_F(Recycling, ABlockSomeoneElseHoldsIsNotRecycled) {
   // Sent through a channel: the receiver's reference is an ordinary one.
   Channel ch = Channel::create(*holder, 4);
   HeldBlock sent = holder->allocate(64);
-  ch.send(sent);
+  ch.send(std::move(sent));
   Channel theirs_too = Channel::open(*other, ch.handle());
   HeldBlock got = theirs_too.recv(1s);
   const Handle received = got.handle();

@@ -18,7 +18,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace shoal::testing {
 

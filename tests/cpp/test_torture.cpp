@@ -69,7 +69,7 @@ int worker(const std::string& name, const std::vector<Handle>& shared, Handle ch
           queue.try_send(held[rng() % held.size()].handle());  // adds a reference
         } else {
           HeldBlock moving = holder->allocate(rng() % 256);
-          queue.try_send(moving);  // moves this one (kept if the channel is full)
+          queue.try_send(std::move(moving));  // moves this one (kept if the channel is full)
         }
       } else if (op < 9 && held.size() < 300) {
         if (auto got = queue.try_recv()) held.push_back(std::move(*got));

@@ -43,7 +43,7 @@
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "shoal/in_flight.hpp"
-#include "shoal/test_hooks.hpp"
+#include "test_hooks.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// heap_ndarray.cpp — NumPy arrays in frozen objects: which dtypes shoal
+// frozen_ndarray.cpp — NumPy arrays in frozen objects: which dtypes shoal
 // accepts (dtype_itemsize) and which bytes an array touches (array_extent).
 // The freezer uses both to refuse an array that does not fit its blob; the
 // reader uses them again, on what it reads, before handing out a pointer.

@@ -1,4 +1,4 @@
-// heap_freeze.cpp — building a frozen object: Freezer and the writers.
+// frozen_write.cpp — building a frozen object: Freezer and the writers.
 //
 // Main entry point: Freezer::publish(), which allocates the object block
 // with its child table (Holder::allocate_object: the object takes one
@@ -6,7 +6,7 @@
 // Cap'n Proto's standard stream framing.
 //
 // Every setter checks its input before writing anything to the message, and
-// everything it checks is what the reader (heap_read.cpp) checks again on
+// everything it checks is what the reader (frozen_read.cpp) checks again on
 // the way out: a published object is always readable.
 #include <bit>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-// heap_utf8.cpp — is_valid_utf8: the check every frozen text passes, on
+// frozen_utf8.cpp — is_valid_utf8: the check every frozen text passes, on
 // freezing (so nothing unreadable is published) and on reading (so a
 // corrupted message never hands a caller invalid text). Cap'n Proto itself
 // only checks that a Text ends with a NUL.

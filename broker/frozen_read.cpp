@@ -1,4 +1,4 @@
-// heap_read.cpp — reading a frozen object in place: FrozenObject and the
+// frozen_read.cpp — reading a frozen object in place: FrozenObject and the
 // readers.
 //
 // Main entry point: the FrozenObject constructor, which checks the body's

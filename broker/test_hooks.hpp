@@ -5,6 +5,9 @@
 // With no hook installed, a hook point costs one relaxed atomic load. The
 // hook runs with the arena lock held; a test typically signals its parent
 // and waits there to be killed with SIGKILL.
+//
+// Internal: not part of the public headers. Tests and the test fixture of
+// the CLI include it through the core's include directories (broker/).
 #pragma once
 
 namespace shoal::test_hooks {

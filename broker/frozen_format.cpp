@@ -1,4 +1,4 @@
-// heap_format.cpp — names of value kinds, for error messages.
+// frozen_format.cpp — names of value kinds, for error messages.
 #include "shoal/heap_format.hpp"
 
 namespace shoal::heap {
