@@ -26,7 +26,7 @@
 #include "segment_file.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 #include "shoal/size.hpp"
 #include "test_hooks.hpp"
 

@@ -28,7 +28,7 @@
 #include "segment_file.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 namespace shoal {
 

@@ -14,7 +14,7 @@
 #include "core_internals.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 #include "wait_policy.hpp"
 
 namespace shoal {

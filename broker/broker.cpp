@@ -6,7 +6,7 @@
 
 #include "shoal/errors.hpp"
 #include "shoal/in_flight.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 namespace shoal {
 

@@ -23,7 +23,7 @@
 #include "clock.hpp"
 #include "core_internals.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {

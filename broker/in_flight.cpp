@@ -14,7 +14,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {

@@ -1,5 +1,5 @@
 // process_identity.cpp — see process_identity.hpp.
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 #include <pthread.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 #include "block_heap.hpp"
 #include "ledger.hpp"
 #include "shoal/arena.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {

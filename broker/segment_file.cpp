@@ -24,7 +24,7 @@
 
 #include "shoal/errors.hpp"
 #include "shoal/layout.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 namespace shoal::segment {
 namespace {

@@ -4,7 +4,7 @@
 // 22, zombies dead); the CLI reuses it rather than parse /proc twice.
 #include "liveness.hpp"
 
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 namespace shoal::cli {
 

@@ -29,7 +29,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/broker.hpp"
 #include "shoal/holder.hpp"
-#include "shoal/process_identity.hpp"
+#include "process_identity.hpp"
 
 namespace shoal_py {
 
