@@ -67,7 +67,7 @@ class HolderInternals {
   static void mark_detached(Holder& holder) { holder.attached_ = false; }
 
   // False in a child created by fork(): the holder is its parent's.
-  static bool usable_here(const Holder& holder) { return holder.usable_here(); }
+  static bool usable_here(const Holder& holder);  // holder.cpp (Holder::usable_here is inline in recycling.hpp)
 
   // Makes room for one more ledger entry (grows the ledger if it is full).
   // Throws ArenaFull, or InvalidArgument if the holder was reaped.

@@ -24,6 +24,7 @@
 #include "core_internals.hpp"
 #include "shoal/errors.hpp"
 #include "process_identity.hpp"
+#include "recycling.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {
@@ -86,9 +87,9 @@ Holder::Holder(std::shared_ptr<Arena> arena, std::uint32_t slot, std::uint64_t e
       slot_(slot),
       epoch_(epoch),
       fork_generation_(fork_generation()),
-      blocks_(&ArenaInternals::blocks(*arena_)),
       base_(arena_->base()),
-      slot_header_(&ArenaInternals::header(*arena_)->holders[slot]) {}
+      slot_header_(&ArenaInternals::header(*arena_)->holders[slot]),
+      blocks_(&ArenaInternals::blocks(*arena_)) {}
 
 Holder::~Holder() {
   if (!attached_ || !usable_here()) return;
@@ -104,7 +105,6 @@ Holder::~Holder() {
 }
 
 // The constructor called fork_generation(), which started the counting.
-bool Holder::usable_here() const { return fork_generation_now() == fork_generation_; }
 
 HeldBlock Holder::retain(Handle h) {
   if (!usable_here()) throw InvalidArgument("a holder cannot be used in a child process after fork()");
@@ -152,6 +152,8 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
   return HeldBlock(this, index, entry, handle, bytes);
 }
 
+bool HolderInternals::usable_here(const Holder& holder) { return holder.usable_here(); }
+
 void Holder::release(std::uint32_t index, LedgerEntry* ledger, Handle h) noexcept {
   if (!usable_here()) return;  // a forked child must not drop its parent's references
   if (ledger->generation == 0 && release_to_cache(index, ledger, h)) return;
@@ -181,18 +183,6 @@ void Holder::forget_locked(HeldBlock& block) {
   block.holder_ = nullptr;
   block.handle_ = Handle{};
   block.bytes_ = {};
-}
-
-HeldBlock& HeldBlock::operator=(HeldBlock&& other) noexcept {
-  if (this != &other) {
-    reset();
-    holder_ = std::exchange(other.holder_, nullptr);
-    entry_ = other.entry_;
-    ledger_ = other.ledger_;
-    handle_ = std::exchange(other.handle_, Handle{});
-    bytes_ = std::exchange(other.bytes_, {});
-  }
-  return *this;
 }
 
 bool HeldBlock::frozen() const {

@@ -24,39 +24,6 @@ using layout::BlockHeader;
 using layout::BlockKind;
 using layout::LedgerEntry;
 
-bool Holder::release_to_cache(std::uint32_t entry, LedgerEntry* ledger, Handle h) {
-  if (!on_owner_thread() || generation_next_ == generation_end_) return false;
-  // Only entries of the first ledger block, which a holder always has: a
-  // cached entry further on would keep a ledger block alive that would
-  // otherwise be given back, and the cache would cost more than its blocks.
-  if (entry >= layout::kLedgerChunkEntries) return false;
-  if (std::atomic_ref(ledger->offset).load(std::memory_order_relaxed) != h.offset) return false;  // reaped
-  BlockHeader* block = reinterpret_cast<BlockHeader*>(base_ + h.offset);  // live: our entry owns it
-  std::atomic_ref<std::uint64_t> generation(block->generation);
-  const auto kind = std::atomic_ref(block->kind).load(std::memory_order_relaxed);
-  if (generation.load(std::memory_order_relaxed) != h.generation ||
-      (kind != static_cast<std::uint32_t>(BlockKind::raw) && kind != static_cast<std::uint32_t>(BlockKind::blob))) {
-    return false;
-  }
-  // The size is read from the arena: a class index only from a sane one.
-  const std::uint64_t size = block->size;
-  if (size < layout::kMinBlockBytes || size % layout::kAlign != 0) return false;
-  const std::uint64_t capacity = size - layout::kBlockHeaderBytes;
-  if (capacity > kMaxCachedPayload) return false;
-  CachedStack& stack = cache_[capacity / layout::kAlign - 1];
-  if (stack.count >= kCachedPerClass || cached_bytes_ + size > kCacheBudgetBytes) return false;
-  // Ours alone? Anyone else's reference (another holder, a channel slot, a
-  // parent object) is counted, and only the lock holder raises a count from
-  // a reference it already has: 1 means ours is the last. (Acquire: their
-  // reads of the payload happened before they dropped theirs.)
-  if (std::atomic_ref(block->refcount).load(std::memory_order_acquire) != 1) return false;
-  generation.store(generation_next_++, std::memory_order_release);  // every old handle stops resolving
-  std::atomic_ref(block->kind).store(static_cast<std::uint32_t>(BlockKind::cached), std::memory_order_release);
-  stack.blocks[stack.count++] = cached_block(entry, h.offset);
-  count_cached(1, static_cast<std::int64_t>(size));
-  return true;
-}
-
 void Holder::reserve_generations_locked() {
   if (generation_next_ != generation_end_) return;
   ArenaHeader* header = ArenaInternals::header(*arena_);

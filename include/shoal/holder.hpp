@@ -158,7 +158,6 @@ class Holder {
   std::uint64_t epoch_;
   std::uint64_t fork_generation_;
   bool attached_ = true;  // false once the slot was given back
-  BlockHeap* blocks_;     // the arena's block allocator
   // Process-local view of this holder's ledger, changed only under the
   // arena lock. Chunk numbers are stable (an entry's index is its chunk
   // number times kLedgerChunkEntries plus its place there, and HeldBlocks
@@ -195,13 +194,33 @@ class Holder {
   // Generations reserved for recycled blocks: [next, end).
   std::uint64_t generation_next_ = 0;
   std::uint64_t generation_end_ = 0;
+  // Last, so the fields above keep the places the recycling paths were
+  // tuned for (store forwarding, one cache line for the hot ones).
+  BlockHeap* blocks_;  // the arena's block allocator
 };
 
 class HeldBlock {
  public:
   HeldBlock() = default;
-  HeldBlock(HeldBlock&& other) noexcept { *this = std::move(other); }
-  HeldBlock& operator=(HeldBlock&& other) noexcept;
+  // Moves are inline: a recycled allocation returns its block by a move,
+  // and a call here cost a quarter of its time (alloc_bench).
+  HeldBlock(HeldBlock&& other) noexcept
+      : holder_(std::exchange(other.holder_, nullptr)),
+        entry_(other.entry_),
+        ledger_(other.ledger_),
+        handle_(std::exchange(other.handle_, Handle{})),
+        bytes_(std::exchange(other.bytes_, {})) {}
+  HeldBlock& operator=(HeldBlock&& other) noexcept {
+    if (this != &other) {
+      reset();
+      holder_ = std::exchange(other.holder_, nullptr);
+      entry_ = other.entry_;
+      ledger_ = other.ledger_;
+      handle_ = std::exchange(other.handle_, Handle{});
+      bytes_ = std::exchange(other.bytes_, {});
+    }
+    return *this;
+  }
   HeldBlock(const HeldBlock&) = delete;
   HeldBlock& operator=(const HeldBlock&) = delete;
   ~HeldBlock() { reset(); }
