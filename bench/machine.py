@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _floors = []  # the built floors executable, once built
@@ -31,6 +32,40 @@ def tree_pids(root=None):
                 tree.add(p)
                 grew = True
     return tree
+
+
+def cpu_busy_fraction(window_s):
+    """The share of all CPUs' time spent busy over `window_s` (/proc/stat:
+    idle and iowait count as idle), or None where there is no /proc/stat."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+    try:
+        t0, i0 = sample()
+        time.sleep(window_s)
+        t1, i1 = sample()
+    except OSError:
+        return None
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def tree_pss(root=None):
+    """(PSS bytes, process count) of `root` (default: this process) and all
+    its descendants: each shared page counted once in total, whatever the
+    number of processes mapping it."""
+    pids = tree_pids(root or os.getpid())
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass  # gone meanwhile
+    return total, len(pids)
 
 
 def build_floors():

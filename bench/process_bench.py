@@ -85,7 +85,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from machine import build_floors, tree_pids  # noqa: E402
+from machine import build_floors, cpu_busy_fraction, tree_pids, tree_pss  # noqa: E402
 
 MiB, GiB = 1 << 20, 1 << 30
 T0 = time.monotonic()
@@ -167,20 +167,6 @@ def start_until_all_answer(k, pids_of):
 
 # ================================================================ machine helpers
 
-def cpu_busy_fraction(window_s):
-    def sample():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
-    try:
-        t0, i0 = sample()
-        time.sleep(window_s)
-        t1, i1 = sample()
-    except OSError:
-        return None
-    return 1.0 - (i1 - i0) / max(1, t1 - t0)
-
-
 SETTLE_LIMIT = [60.0]
 LAST_BUSY = [None]  # the machine's busy share over settle()'s last 0.25 s sample
 
@@ -197,23 +183,6 @@ def settle(what, limit_s=None, busy_below=0.05):
             return time.monotonic() - start
     log(f"  the machine stayed busy ({busy:.0%}) for {limit_s:.0f} s before {what}: measuring anyway")
     return time.monotonic() - start
-
-
-def tree_pss(root=None):
-    """(PSS bytes, process count) of `root` (default: this process) and all
-    its descendants: each shared page counted once in total."""
-    pids = tree_pids(root or os.getpid())
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            pass
-    return total, len(pids)
 
 
 class PeakPss:

@@ -5,6 +5,8 @@ machine to go idle before a measurement."""
 import sys
 import time
 
+from machine import cpu_busy_fraction
+
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 T0 = time.monotonic()
 
@@ -12,23 +14,6 @@ T0 = time.monotonic()
 def log(msg):
     el = time.monotonic() - T0
     print(f"[{int(el) // 60:2d}:{int(el) % 60:02d}] {msg}", file=sys.stderr, flush=True)
-
-
-def cpu_busy_fraction(window_s):
-    """The share of all CPUs' time spent busy over `window_s` (/proc/stat),
-    or None where there is no /proc/stat."""
-    def sample():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        idle = v[3] + (v[4] if len(v) > 4 else 0)          # idle + iowait
-        return sum(v), idle
-    try:
-        t0, i0 = sample()
-        time.sleep(window_s)
-        t1, i1 = sample()
-    except OSError:
-        return None
-    return 1.0 - (i1 - i0) / max(1, t1 - t0)
 
 
 def settle(what, limit_s=20.0, busy_below=0.05):

@@ -8,7 +8,7 @@ import time
 
 import shoal
 
-from machine import tree_pids
+from machine import tree_pss
 from suite_common import GiB, MiB, fmt_size, fmt_t, log
 from suite_peers import Unavailable
 from suite_workers import collect, start, wait_res
@@ -21,22 +21,6 @@ def meminfo():
             k, rest = line.split(":", 1)
             v[k] = int(rest.split()[0]) * 1024
     return v["Shmem"] + v["AnonPages"]
-
-
-def tree_pss():
-    """Proportional set size of this process and all its descendants: each
-    shared page counted once in total, whatever the number of mappers."""
-    total = 0
-    for p in tree_pids():
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            pass
-    return total
 
 
 class PeakSampler:
@@ -127,12 +111,12 @@ def fanout_one(env, where, kind, size, nc, row):
         time.sleep(0.2)
         for c in ctls:
             c.send(("recv",))
-        base, base_pss = meminfo(), tree_pss()
+        base, base_pss = meminfo(), tree_pss()[0]
         sampler = PeakSampler()
         pctl.send(("send", size))         # shm: one segment, its name sent to each consumer by hand
         ms = collect(res, w, nc + 1, 900)
         time.sleep(0.05)
-        pss = tree_pss()                  # every consumer still holds what it got
+        pss = tree_pss()[0]                  # every consumer still holds what it got
         peak = sampler.done()
         t0 = [m for m in ms if m[0] == "p"][0][1]
         t_end = max(m[4] for m in ms if m[0] == "c")
@@ -186,14 +170,14 @@ def fanout_ray(env, size, nc, row):
     try:
         ray.get([a.ready.remote() for a in actors], timeout=300)
         time.sleep(0.5)
-        base, base_pss = meminfo(), tree_pss()
+        base, base_pss = meminfo(), tree_pss()[0]
         sampler = PeakSampler()
         arr = np.full(size // 8, 1.0)
         t0 = time.perf_counter()
         ref = ray.put(arr)
         got = ray.get([a.take.remote([ref]) for a in actors], timeout=600)
         time.sleep(0.05)
-        pss = tree_pss()
+        pss = tree_pss()[0]
         peak = sampler.done()
         if any(n != size for _, n in got):
             raise RuntimeError("a consumer got the wrong size")
