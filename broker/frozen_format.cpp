@@ -21,6 +21,7 @@ const char* to_string(ValueKind kind) {
     case ValueKind::blob: return "blob";
     case ValueKind::pickled: return "pickled";
     case ValueKind::channel: return "channel";
+    case ValueKind::view: return "frozen view";
   }
   return "unknown";
 }

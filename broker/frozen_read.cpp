@@ -10,10 +10,13 @@
 #include <kj/exception.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 
+#include "frozen_key_hash.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/frozen.hpp"
 
@@ -87,17 +90,20 @@ ValueKind kind_of(Which which) {
     case Which::LIST: return ValueKind::list;
     case Which::TUPLE: return ValueKind::tuple;
     case Which::DICT: return ValueKind::dict;
-    case Which::SET: return ValueKind::set;
-    case Which::FROZENSET: return ValueKind::frozenset;
+    case Which::SET:
+    case Which::INDEXED_SET: return ValueKind::set;
+    case Which::FROZENSET:
+    case Which::INDEXED_FROZENSET: return ValueKind::frozenset;
     case Which::NDARRAY: return ValueKind::ndarray;
     case Which::BLOB: return ValueKind::blob;
     case Which::PICKLED: return ValueKind::pickled;
     case Which::CHANNEL: return ValueKind::channel;
+    case Which::VIEW: return ValueKind::view;
   }
   throw std::logic_error("unreachable: kind_of on an unknown member");
 }
 
-bool is_known(Which which) { return static_cast<std::uint16_t>(which) <= static_cast<std::uint16_t>(Which::BYTES_BLOB); }
+bool is_known(Which which) { return static_cast<std::uint16_t>(which) <= static_cast<std::uint16_t>(Which::VIEW); }
 
 BlobView blob_ref(const FrozenObject& object, schema::BlobRef::Reader ref) {
   return object.child_range(ref.getChild(), ref.getOffset(), ref.getLength());
@@ -107,12 +113,12 @@ BlobView blob_ref(const FrozenObject& object, schema::BlobRef::Reader ref) {
 
 // ------------------------------------------------------- FrozenObject -----
 
-FrozenObject::FrozenObject(Arena& arena, Handle h) : arena_(&arena), handle_(h) {
+FrozenObject::FrozenObject(Arena& arena, Handle h, Traversal traversal) : arena_(&arena), handle_(h) {
   ObjectView view = arena.object(h);  // InvalidHandle, or CorruptObject for a bad child table
   body_ = view.body;
   children_ = std::move(view.children);
   resolved_.resize(children_.size());
-  open_message();
+  open_message(traversal);
 }
 
 CorruptObject FrozenObject::corrupt(const std::string& what) const {
@@ -122,7 +128,7 @@ CorruptObject FrozenObject::corrupt(const std::string& what) const {
 // Checks the segment table against the body before Cap'n Proto reads it:
 // Cap'n Proto checks the same bounds, but these messages say what was
 // found, and the segment count gets a bound of its own.
-void FrozenObject::open_message() {
+void FrozenObject::open_message(Traversal traversal) {
   if (reinterpret_cast<std::uintptr_t>(body_.data()) % sizeof(capnp::word) != 0) {
     throw corrupt("body is not word-aligned");
   }
@@ -149,7 +155,8 @@ void FrozenObject::open_message() {
   }
 
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = words * kTraversalFactor;
+  options.traversalLimitInWords =
+      traversal == Traversal::unlimited ? std::numeric_limits<std::uint64_t>::max() : words * kTraversalFactor;
   options.nestingLimit = kNestingLimit;
   const kj::ArrayPtr<const capnp::word> array(reinterpret_cast<const capnp::word*>(body_.data()), words);
   guarded(*this, [&] { message_.emplace(array, options); });
@@ -157,6 +164,25 @@ void FrozenObject::open_message() {
 
 ValueReader FrozenObject::root() const {
   return guarded(*this, [&] { return ValueReader(*this, message_->getRoot<schema::Frozen>().getValue(), 0); });
+}
+
+ValueReader FrozenObject::at(std::span<const std::uint32_t> path) const {
+  ValueReader value = root();
+  for (const std::uint32_t step : path) {
+    const ValueKind kind = value.kind();
+    if (kind == ValueKind::dict) {
+      const DictReader dict = value.as_dict();
+      if (step >= dict.size()) throw corrupt("a view's path names entry " + std::to_string(step) + " of a dict of " + std::to_string(dict.size()));
+      value = dict.value(step);
+    } else if (kind == ValueKind::list || kind == ValueKind::tuple) {
+      const SequenceReader items = value.as_sequence();
+      if (step >= items.size()) throw corrupt("a view's path names element " + std::to_string(step) + " of a sequence of " + std::to_string(items.size()));
+      value = items[step];
+    } else {
+      throw corrupt(std::string("a view's path steps into a ") + to_string(kind));
+    }
+  }
+  return value;
 }
 
 BlobView FrozenObject::child(std::uint32_t index, BlockKind kind) const {
@@ -263,6 +289,7 @@ std::span<const std::byte> ValueReader::as_bytes() const {
 
 SequenceReader ValueReader::as_sequence() const {
   const Which w = which();
+  if (w == Which::INDEXED_SET || w == Which::INDEXED_FROZENSET) return as_indexed_set(w);
   if (w != Which::LIST && w != Which::TUPLE && w != Which::SET && w != Which::FROZENSET) {
     throw InvalidArgument(std::string("the value is a ") + to_string(kind_of(w)) + ", not a sequence");
   }
@@ -280,6 +307,18 @@ SequenceReader ValueReader::as_sequence() const {
   return SequenceReader(*object_, list, depth_ + 1);
 }
 
+SequenceReader ValueReader::as_indexed_set(Which w) const {
+  if (depth_ >= kMaxDepth) {
+    throw object_->corrupt("containers nested deeper than " + std::to_string(kMaxDepth));
+  }
+  return guarded(*object_, [&] {
+    const auto set = w == Which::INDEXED_SET ? reader_.getIndexedSet() : reader_.getIndexedFrozenset();
+    const auto items = set.getItems();
+    return SequenceReader(*object_, items, depth_ + 1,
+                          HashIndexReader(*object_, set.getIndex(), set.getUnhashed(), items.size()));
+  });
+}
+
 DictReader ValueReader::as_dict() const {
   expect(ValueKind::dict, kind());
   if (depth_ >= kMaxDepth) {
@@ -293,7 +332,8 @@ DictReader ValueReader::as_dict() const {
       throw object_->corrupt("dict has " + std::to_string(keys.size()) + " keys but " +
                              std::to_string(values.size()) + " values");
     }
-    return DictReader(*object_, keys, values, depth_ + 1);
+    return DictReader(*object_, keys, values, depth_ + 1,
+                      HashIndexReader(*object_, dict.getIndex(), dict.getUnhashed(), keys.size()));
   });
 }
 
@@ -361,6 +401,58 @@ Handle ValueReader::as_channel() const {
   expect(ValueKind::channel, kind());
   const std::uint32_t index = guarded(*object_, [&] { return reader_.getChannel().getChild(); });
   return object_->child(index, BlockKind::channel).block;
+}
+
+ViewRef ValueReader::as_view() const {
+  expect(ValueKind::view, kind());
+  ViewRef view;
+  std::uint32_t child = 0;
+  guarded(*object_, [&] {
+    const auto ref = reader_.getView();
+    child = ref.getChild();
+    const auto path = ref.getPath();
+    if (path.size() > kMaxDepth) {
+      throw object_->corrupt("a view's path of " + std::to_string(path.size()) + " steps is deeper than " +
+                             std::to_string(kMaxDepth));
+    }
+    view.path.reserve(path.size());
+    for (const std::uint32_t step : path) view.path.push_back(step);
+  });
+  view.object = object_->child(child, BlockKind::object).block;
+  return view;
+}
+
+std::optional<std::uint64_t> ValueReader::stable_hash() const {
+  kind();  // refuses a member newer than this build
+  auto blob_bytes = [&](schema::BlobRef::Reader ref) { return blob_ref(*object_, ref).bytes; };
+  return guarded(*object_, [&] { return stable_hash_of(reader_, blob_bytes, kMaxDepth - depth_); });
+}
+
+// ------------------------------------------------------- hash index -----
+
+HashIndexReader::HashIndexReader(const FrozenObject& object, capnp::List<std::uint64_t>::Reader slots,
+                                 capnp::List<std::uint32_t>::Reader unhashed, std::uint64_t entries)
+    : object_(&object), slots_(slots), unhashed_(unhashed), entries_(entries) {
+  if (!std::has_single_bit(std::uint64_t{slots.size()}) && slots.size() != 0) {
+    throw object.corrupt("hash index of " + std::to_string(slots.size()) + " slots (not a power of two)");
+  }
+  if (unhashed.size() > entries) {
+    throw object.corrupt("hash index lists " + std::to_string(unhashed.size()) + " unhashed entries of " +
+                         std::to_string(entries));
+  }
+}
+
+void HashIndexReader::throw_bad_entry(std::uint64_t entry) const {
+  throw object_->corrupt("hash index names entry " + std::to_string(entry) + " of " + std::to_string(entries_));
+}
+
+std::uint32_t HashIndexReader::unhashed(std::size_t i) const {
+  if (i >= unhashed_.size()) {
+    throw InvalidArgument("unhashed entry " + std::to_string(i) + " out of range of " + std::to_string(unhashed_.size()));
+  }
+  const std::uint32_t entry = unhashed_[static_cast<unsigned>(i)];
+  if (entry >= entries_) throw_bad_entry(entry);
+  return entry;
 }
 
 // ----------------------------------------------- sequence and dict -----

@@ -8,7 +8,9 @@
 // Every setter checks its input before writing anything to the message, and
 // everything it checks is what the reader (frozen_read.cpp) checks again on
 // the way out: a published object is always readable.
+#include <algorithm>
 #include <bit>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include <capnp/serialize.h>
 
+#include "frozen_key_hash.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/freezer.hpp"
 
@@ -100,7 +103,7 @@ Freezer::ScratchLease::~ScratchLease() {
 
 // ------------------------------------------------------------ Freezer -----
 
-Freezer::Freezer(Holder& holder) : holder_(holder) {
+Freezer::Freezer(Holder& holder, Indexing indexing) : holder_(holder), indexing_(indexing) {
   if (scratch_.words().size() != 0) {
     message_.emplace(scratch_.words());
   } else {
@@ -236,10 +239,60 @@ std::uint64_t Freezer::message_bytes() {
   return capnp::computeSerializedSizeInWords(*message_) * sizeof(capnp::word);
 }
 
+// Builds the hash index of every dict and set written (Indexing::hashed).
+// Keys are complete by now, so each key's stable hash is read back from
+// the message itself, by the walk the reader uses too (frozen_key_hash.hpp).
+void Freezer::build_indexes() {
+  auto blob_bytes = [&](schema::BlobRef::Reader ref) -> std::span<const std::byte> {
+    const Child& c = child(ref.getChild());
+    return c.block.bytes().subspan(ref.getOffset(), ref.getLength());  // checked when written
+  };
+  std::vector<std::optional<std::uint64_t>> hashes;
+  auto index_of = [&](capnp::List<schema::Value>::Reader keys, std::uint32_t depth) {
+    hashes.clear();
+    hashes.reserve(keys.size());
+    for (const auto key : keys) hashes.push_back(stable_hash_of(key, blob_bytes, kMaxDepth - depth));
+    return build_hash_table(hashes);
+  };
+  auto write = [](const HashTable& table, auto index, auto unhashed) {
+    for (std::size_t i = 0; i < table.slots.size(); ++i) index.set(static_cast<unsigned>(i), table.slots[i]);
+    for (std::size_t i = 0; i < table.unhashed.size(); ++i) unhashed.set(static_cast<unsigned>(i), table.unhashed[i]);
+  };
+  for (auto& [dict, depth] : dicts_to_index_) {
+    const HashTable table = index_of(dict.asReader().getKeys(), depth);
+    write(table, dict.initIndex(static_cast<unsigned>(table.slots.size())),
+          dict.initUnhashed(static_cast<unsigned>(table.unhashed.size())));
+  }
+  for (auto& [set, depth] : sets_to_index_) {
+    const HashTable table = index_of(set.asReader().getItems(), depth);
+    write(table, set.initIndex(static_cast<unsigned>(table.slots.size())),
+          set.initUnhashed(static_cast<unsigned>(table.unhashed.size())));
+  }
+  dicts_to_index_.clear();
+  sets_to_index_.clear();
+}
+
+// Cap'n Proto's reader takes a mutex to follow a pointer into any segment
+// but the first, which a long-lived view pays on every lookup: an indexed
+// object is copied into one segment (its freezing costs about twice as
+// much; it is read far more often than it is made).
+void Freezer::merge_segments() {
+  if (message_->getSegmentsForOutput().size() <= 1) return;
+  const std::uint64_t words = capnp::computeSerializedSizeInWords(*message_);
+  auto single = std::make_unique<capnp::MallocMessageBuilder>(static_cast<unsigned>(std::min<std::uint64_t>(words + 8, 0xFFFFFFF0u)));
+  single->setRoot(message_->getRoot<schema::Frozen>().asReader());
+  merged_ = std::move(single);
+}
+
 HeldBlock Freezer::publish(std::uint32_t site, bool checksum) {
   check_usable();
   if (!root_taken_) throw InvalidArgument("Freezer::publish() before root() was set");
-  const auto segments = message_->getSegmentsForOutput();
+  if (indexing_ == Indexing::hashed) {
+    build_indexes();
+    merge_segments();
+  }
+  capnp::MessageBuilder& message = merged_ ? static_cast<capnp::MessageBuilder&>(*merged_) : *message_;
+  const auto segments = message.getSegmentsForOutput();
   const std::uint64_t bytes = capnp::computeSerializedSizeInWords(segments) * sizeof(capnp::word);
 
   std::vector<Handle> handles;
@@ -333,11 +386,15 @@ SequenceWriter ValueWriter::set_list(std::size_t size) {
 SequenceWriter ValueWriter::set_tuple(std::size_t size) {
   return SequenceWriter(*freezer_, init_sequence(ValueKind::tuple, size), depth_ + 1);
 }
-SequenceWriter ValueWriter::set_set(std::size_t size) {
-  return SequenceWriter(*freezer_, init_sequence(ValueKind::set, size), depth_ + 1);
-}
-SequenceWriter ValueWriter::set_frozenset(std::size_t size) {
-  return SequenceWriter(*freezer_, init_sequence(ValueKind::frozenset, size), depth_ + 1);
+SequenceWriter ValueWriter::set_set(std::size_t size) { return init_set(ValueKind::set, size); }
+SequenceWriter ValueWriter::set_frozenset(std::size_t size) { return init_set(ValueKind::frozenset, size); }
+
+SequenceWriter ValueWriter::init_set(ValueKind kind, std::size_t size) {
+  check_container_allowed(size);
+  auto set = kind == ValueKind::set ? builder_.initIndexedSet() : builder_.initIndexedFrozenset();
+  auto items = set.initItems(static_cast<unsigned>(size));
+  if (freezer_->indexing_ == Freezer::Indexing::hashed) freezer_->sets_to_index_.push_back({set, depth_ + 1});
+  return SequenceWriter(*freezer_, items, depth_ + 1);
 }
 
 DictWriter ValueWriter::set_dict(std::size_t size) {
@@ -345,6 +402,7 @@ DictWriter ValueWriter::set_dict(std::size_t size) {
   auto dict = builder_.initDict();
   dict.initKeys(static_cast<unsigned>(size));
   dict.initValues(static_cast<unsigned>(size));
+  if (freezer_->indexing_ == Freezer::Indexing::hashed) freezer_->dicts_to_index_.push_back({dict, depth_ + 1});
   return DictWriter(*freezer_, dict, depth_ + 1);
 }
 
@@ -400,6 +458,18 @@ void ValueWriter::set_pickled(std::span<const std::byte> payload, std::span<cons
       refs.set(static_cast<unsigned>(i), freezer_->add_child(channels[i], BlockKind::channel));
     }
   }
+}
+
+void ValueWriter::set_view(Handle object, std::span<const std::uint32_t> path) {
+  if (path.size() > kMaxDepth) {
+    throw InvalidArgument("a view's path of " + std::to_string(path.size()) + " steps is deeper than " +
+                          std::to_string(kMaxDepth));
+  }
+  const std::uint32_t index = freezer_->add_child(object, BlockKind::object);
+  auto view = builder_.initView();
+  view.setChild(index);
+  auto steps = view.initPath(static_cast<unsigned>(path.size()));
+  for (std::size_t i = 0; i < path.size(); ++i) steps.set(static_cast<unsigned>(i), path[i]);
 }
 
 void ValueWriter::set_channel(Handle channel) {

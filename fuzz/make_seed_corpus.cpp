@@ -20,9 +20,9 @@ int main(int argc, char** argv) {
   }
   try {
     shoal::fuzzing::Fixture fixture;
-    const auto samples = shoal::testing::samples();
-    for (const auto& [name, value] : samples) {
-      shoal::HeldBlock object = shoal::testing::freeze_tree(fixture.holder(), value);
+    const auto samples = shoal::testing::all_samples();
+    for (const auto& [name, value, indexing] : samples) {
+      shoal::HeldBlock object = shoal::testing::freeze_tree(fixture.holder(), value, indexing);
       shoal::heap::FrozenObject frozen(fixture.arena(), object.handle());
       const std::string path = std::string(argv[1]) + "/" + name;
       std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -38,7 +38,7 @@ struct Frozen {
   value @0 :Value;
 }
 
-# One Python-like value. Next ordinal: @18.
+# One Python-like value. Next ordinal: @21.
 struct Value {
   union {
     none @0 :Void;
@@ -59,6 +59,12 @@ struct Value {
     channel @15 :ChannelRef;
     textBlob @16 :BlobRef;    # UTF-8 text longer than kInlineMax, in a child blob
     bytesBlob @17 :BlobRef;   # bytes longer than kInlineMax, in a child blob
+    # Sets as shoal writes them now (set @10 and frozenset @11, written by
+    # earlier versions, are still read): the elements and, in objects made
+    # by shoal.freeze(), a hash index for membership tests.
+    indexedSet @18 :Set;
+    indexedFrozenset @19 :Set;
+    view @20 :FrozenView;     # a value of another frozen object (a shoal.freeze() view)
   }
 }
 
@@ -75,11 +81,66 @@ struct BigInt {
 # list, where a list of entry structs would add two pointers per entry (15%
 # more bytes for a dict of small items, and one more pointer to follow per
 # key and per value). Readers reject lists of different lengths.
-# Next ordinal: @2.
+#
+# `index` and `unhashed` (written by shoal.freeze(), empty otherwise) let a
+# reader find a key without a scan; see "The hash index" below.
+# Next ordinal: @4.
 struct Dict {
   keys @0 :List(Value);
   values @1 :List(Value);
+  index @2 :List(UInt64);
+  unhashed @3 :List(UInt32);
 }
+
+# The elements of a set or frozenset, with the same optional index as a
+# Dict's (over `items`). Next ordinal: @3.
+struct Set {
+  items @0 :List(Value);
+  index @1 :List(UInt64);
+  unhashed @2 :List(UInt32);
+}
+
+# The hash index of a Dict (over its keys) or a Set (over its items).
+#
+# The stable hash. Python's hash() of str and bytes is randomized per
+# process, so the index uses its own 64-bit hash of a value's canonical
+# form, the same in every process and every version of shoal that writes
+# this layout:
+#   h(bytes of the form) = fmix64(FNV-1a-64(bytes))
+# where FNV-1a-64 starts at 0xcbf29ce484222325 and multiplies by
+# 0x100000001b3, and fmix64 is MurmurHash3's 64-bit finalizer. The forms
+# (one tag byte, then the payload):
+#   'i' + 8 bytes little-endian  an integer in the Int64 range: int64, bool
+#                                (False 0, True 1), and a float64 holding an
+#                                integer in that range (-0.0 is 0), as Python
+#                                counts 1 == 1.0 == True equal;
+#   'n' + sign byte (1 negative) + magnitude (little-endian, no trailing
+#                                zero byte)  any other integer: bigInt, or a
+#                                float64 holding one;
+#   'f' + 8 bytes little-endian  any other float64 (its IEEE bits);
+#   's' + UTF-8 bytes            text and textBlob;
+#   'b' + bytes                  bytes and bytesBlob;
+#   'z'                          none;
+#   't' + the 8-byte hash of each element, in order        a tuple;
+#   'S' + 8 bytes: the wrapping sum of fmix64(h) of every element
+#                                (order-free)              a frozenset.
+# Any other value (a pickled object, an array, a blob, a channel) has no
+# stable hash: its entry is listed in `unhashed` instead of the index.
+#
+# The table. `index` has a power-of-two number of slots (at least 8 and at
+# least 4/3 of the entries); a slot is 0 when empty, else
+# (h >> 32) << 32 | (entry + 1), entry being the position of the key in
+# `keys` (the item in `items`). An entry is in the slot h mod slots or in
+# the first empty-or-matching slot after it, wrapping (linear probing). A
+# reader compares the upper 32 bits of h, then the key itself; it rejects
+# a table whose size is not a power of two or which names an entry that
+# does not exist, and stops after visiting every slot once, so a hostile
+# table costs one pass at most. An empty `index` means "no index": a
+# reader scans.
+#
+# `unhashed` lists, in order, the entries whose key has no stable hash; a
+# key looked up and not found in the index may still equal one of them
+# (a pickled key's __eq__ decides), so a reader compares those too.
 
 # A byte range of a child blob: bytes [offset, offset + length) of the
 # payload of the block at `child` in the object's child table.
@@ -124,4 +185,15 @@ struct Pickled {
 # `channel`); the object holds a reference on it. Next ordinal: @1.
 struct ChannelRef {
   child @0 :UInt32;
+}
+
+# A value inside another frozen object, named by the child-table index of
+# that object's block (of kind `object`; this object holds a reference on
+# it) and the path from its root: one step per container, an element's
+# position in a list or tuple, or an entry's position in a dict (the step
+# goes to that entry's value). A reader receives it as a view of the same
+# block, in place. Next ordinal: @2.
+struct FrozenView {
+  child @0 :UInt32;
+  path @1 :List(UInt32);
 }

@@ -187,6 +187,7 @@ class Renderer {
                " out-of-band buffers, first bytes: " + first_bytes_note(p.payload) + ")";
       }
       case ValueKind::channel: return "channel(" + to_string(v.as_channel()) + ")";
+      case ValueKind::view: return "frozen view(object " + to_string(v.as_view().object) + ", path " + path_text(v.as_view().path) + ")";
     }
     return "?";
   }
@@ -219,7 +220,7 @@ class Renderer {
         Json items = Json::array();
         for (std::size_t i = 0; i < s.size() && i < max_items_; ++i) items.push_back(json(s[i]));
         return {{"type", heap::to_string(v.kind())}, {"length", s.size()}, {"items", items},
-                {"truncated", s.size() > max_items_}};
+                {"truncated", s.size() > max_items_}, {"indexed", !s.index().empty()}};
       }
       case ValueKind::dict: {
         const auto d = v.as_dict();
@@ -227,7 +228,8 @@ class Renderer {
         for (std::size_t i = 0; i < d.size() && i < max_items_; ++i) {
           items.push_back({{"key", json(d.key(i))}, {"value", json(d.value(i))}});
         }
-        return {{"type", "dict"}, {"length", d.size()}, {"items", items}, {"truncated", d.size() > max_items_}};
+        return {{"type", "dict"}, {"length", d.size()}, {"items", items}, {"truncated", d.size() > max_items_},
+                {"indexed", !d.index().empty()}};
       }
       case ValueKind::ndarray: {
         const auto a = v.as_ndarray();
@@ -248,11 +250,21 @@ class Renderer {
                 {"buffers", buffers}};
       }
       case ValueKind::channel: return {{"type", "channel"}, {"handle", to_string(v.as_channel())}};
+      case ValueKind::view: {
+        const auto view = v.as_view();
+        return {{"type", "frozen view"}, {"object", to_string(view.object)}, {"path", view.path}};
+      }
     }
     return nullptr;
   }
 
  private:
+  static std::string path_text(const std::vector<std::uint32_t>& path) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < path.size(); ++i) out += (i ? ", " : "") + std::to_string(path[i]);
+    return out + "]";
+  }
+
   static std::string_view cut_utf8(std::string_view t, std::size_t limit) {
     std::size_t end = limit;
     while (end > 0 && (static_cast<unsigned char>(t[end]) & 0xC0) == 0x80) --end;  // not inside a character

@@ -34,7 +34,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <utility>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -103,6 +105,10 @@ class ValueWriter {
   // A channel (Channel::handle() of a channel the caller holds); the object
   // will hold a reference on it.
   void set_channel(Handle channel);
+  // A value of another frozen object (whose handle the caller holds): the
+  // one at `path` from its root (see FrozenView in value.capnp). The
+  // object will hold a reference on it; the path is checked by readers.
+  void set_view(Handle object, std::span<const std::uint32_t> path);
 
   std::uint32_t depth() const { return depth_; }
 
@@ -113,6 +119,7 @@ class ValueWriter {
   ValueWriter(Freezer& freezer, schema::Value::Builder builder, std::uint32_t depth)
       : freezer_(&freezer), builder_(builder), depth_(depth) {}
   capnp::List<schema::Value>::Builder init_sequence(ValueKind kind, std::size_t size);
+  SequenceWriter init_set(ValueKind kind, std::size_t size);
   void check_container_allowed(std::size_t size) const;
   void check_slice(const BlobSlice& slice) const;
   void write_blob_ref(schema::BlobRef::Builder ref, const BlobSlice& slice) const;
@@ -156,7 +163,12 @@ class DictWriter {
 
 class Freezer {
  public:
-  explicit Freezer(Holder& holder);
+  // Whether dicts and sets get a hash index (value.capnp, "The hash
+  // index"): for objects read in place many times (shoal.freeze()), not
+  // for values thawed once on receipt.
+  enum class Indexing { none, hashed };
+
+  explicit Freezer(Holder& holder, Indexing indexing = Indexing::none);
   ~Freezer();  // releases the children it holds (a never-published object's blobs are freed)
   Freezer(const Freezer&) = delete;
   Freezer& operator=(const Freezer&) = delete;
@@ -207,6 +219,8 @@ class Freezer {
     std::uint64_t bytes;  // payload size
   };
 
+  void build_indexes();
+  void merge_segments();
   std::uint32_t add_child(Handle block, layout::BlockKind expected);
   std::optional<std::uint32_t> check_held_child(const HeldBlock& blob, layout::BlockKind expected) const;
   std::uint32_t add_new_child(HeldBlock block, layout::BlockKind kind);
@@ -230,8 +244,13 @@ class Freezer {
   };
 
   Holder& holder_;
+  Indexing indexing_;
   ScratchLease scratch_;                                // before message_: outlives it
   std::optional<capnp::MallocMessageBuilder> message_;  // built on scratch_ when it has some
+  std::unique_ptr<capnp::MallocMessageBuilder> merged_;  // the message in one segment (merge_segments)
+  // Containers to index at publish(), with the depth of their elements.
+  std::vector<std::pair<schema::Dict::Builder, std::uint32_t>> dicts_to_index_;
+  std::vector<std::pair<schema::Set::Builder, std::uint32_t>> sets_to_index_;
   std::vector<Child> children_;
   std::unordered_map<std::uint64_t, std::uint32_t> child_by_offset_;  // block offset -> index
   bool root_taken_ = false;

@@ -90,6 +90,7 @@ enum class ValueKind : std::uint8_t {
   blob,
   pickled,
   channel,
+  view,  // a value of another frozen object, read in place (shoal.freeze())
 };
 
 const char* to_string(ValueKind kind);

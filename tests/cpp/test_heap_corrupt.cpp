@@ -89,9 +89,9 @@ TEST_F(Corrupt, EveryMutationOfEverySampleIsReadSafely) {
   std::mt19937_64 random(20260527);
   std::size_t reads = 0;
   std::size_t corrupt = 0;
-  for (const auto& [name, value] : samples()) {
+  for (const auto& [name, value, indexing] : all_samples()) {
     SCOPED_TRACE(name);
-    HeldBlock original = freeze_tree(*holder_, value);
+    HeldBlock original = freeze_tree(*holder_, value, indexing);
     FrozenObject frozen(*arena_, original.handle());
     const std::vector<std::byte> body(frozen.body().begin(), frozen.body().end());
     std::vector<std::size_t> positions(body.size());

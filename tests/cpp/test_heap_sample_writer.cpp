@@ -33,9 +33,9 @@ int write_samples(const std::string& dir) {
   shoal::Arena::destroy(name);
   auto arena = shoal::Arena::create(name, 256ull << 20);
   auto holder = arena->attach_holder();
-  const auto samples = shoal::testing::samples();
-  for (const auto& [sample, value] : samples) {
-    shoal::HeldBlock object = shoal::testing::freeze_tree(*holder, value);
+  const auto samples = shoal::testing::all_samples();
+  for (const auto& [sample, value, indexing] : samples) {
+    shoal::HeldBlock object = shoal::testing::freeze_tree(*holder, value, indexing);
     shoal::heap::FrozenObject frozen(*arena, object.handle());
     write_file(dir + "/" + sample + ".body", frozen.body());
     for (std::size_t i = 0; i < frozen.children().size(); ++i) {

@@ -86,4 +86,41 @@ inline std::vector<std::pair<std::string, Tree>> samples() {
   return s;
 }
 
+// Samples frozen with a hash index (what shoal.freeze() writes), named
+// "indexed_*": every sample with a dict or set, and keys of every kind the
+// stable hash knows (equal numbers of different types, big ints, floats,
+// text and bytes inline and in blobs, tuples, frozensets) beside keys it
+// does not (a pickled object: an unhashed entry).
+inline std::vector<std::pair<std::string, Tree>> indexed_samples() {
+  std::vector<std::pair<std::string, Tree>> s;
+  for (auto& [name, value] : samples()) {
+    if (name == "containers" || name == "big_dict") s.emplace_back("indexed_" + name, std::move(value));
+  }
+  std::string long_key(heap::kInlineMax + 10, 'k');
+  std::vector<Tree> keys = {
+      none(), boolean(true), int64(-7), float64(2.5), float64(1e300), float64(-0.5),
+      big_int(false, {0, 0, 0, 0, 0, 0, 0, 0, 1}), text("text"), text(long_key), bytes(byte_vector("text")),
+      bytes(pattern(heap::kInlineMax + 1)), sequence(ValueKind::tuple, {int64(1), text("a")}),
+      sequence(ValueKind::frozenset, {int64(3), int64(4)}), pickled(byte_vector("PICKLED-KEY"), {})};
+  std::vector<Tree> values;
+  for (std::size_t i = 0; i < keys.size(); ++i) values.push_back(int64(static_cast<std::int64_t>(i)));
+  s.emplace_back("indexed_key_kinds", dict(keys, std::move(values)));
+  s.emplace_back("indexed_sets", list({sequence(ValueKind::set, keys), sequence(ValueKind::frozenset, {text("x")}),
+                                       sequence(ValueKind::set, {})}));
+  return s;
+}
+
+// Every sample, with the indexing it is frozen with.
+struct Sample {
+  std::string name;
+  Tree value;
+  heap::Freezer::Indexing indexing;
+};
+inline std::vector<Sample> all_samples() {
+  std::vector<Sample> all;
+  for (auto& [name, value] : samples()) all.push_back({name, std::move(value), heap::Freezer::Indexing::none});
+  for (auto& [name, value] : indexed_samples()) all.push_back({name, std::move(value), heap::Freezer::Indexing::hashed});
+  return all;
+}
+
 }  // namespace shoal::testing

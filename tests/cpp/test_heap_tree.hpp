@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -137,12 +138,14 @@ inline void freeze_into(heap::Freezer& freezer, heap::ValueWriter w, const Tree&
       return;
     }
     case ValueKind::channel: break;  // channels are tested with real blocks, not trees
+    case ValueKind::view: break;     // views too (test_frozen_index.cpp)
   }
   throw InvalidArgument("freeze_into: kind not supported by the test tree");
 }
 
-inline HeldBlock freeze_tree(Holder& holder, const Tree& t) {
-  heap::Freezer freezer(holder);
+inline HeldBlock freeze_tree(Holder& holder, const Tree& t,
+                             heap::Freezer::Indexing indexing = heap::Freezer::Indexing::none) {
+  heap::Freezer freezer(holder, indexing);
   freeze_into(freezer, freezer.root(), t);
   return freezer.publish();
 }
@@ -153,6 +156,29 @@ inline std::vector<std::byte> copy_bytes(std::span<const std::byte> b) { return 
 
 // Reads every part of a value (recursing no deeper than kMaxDepth: the
 // reader refuses deeper containers before we get there).
+// True if a container's hash index finds each of its keys (or items) at
+// its own position: keys with a stable hash through the index, the others
+// among the unhashed entries. True for a container without an index.
+// Called by thaw() too, result unused, so that the fuzzer reads every
+// index it meets.
+template <typename KeyAt>
+bool index_finds_each(const heap::HashIndexReader& index, std::size_t count, KeyAt&& key_at) {
+  if (index.empty()) return true;
+  bool all = true;
+  std::size_t unhashed = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::optional<std::uint64_t> h = key_at(i).stable_hash();
+    if (!h) {
+      all = all && unhashed < index.unhashed_count() && index.unhashed(unhashed) == i;
+      ++unhashed;
+      continue;
+    }
+    const auto found = index.find(*h, [&](std::uint32_t entry) { return entry == i; });
+    all = all && found == i;
+  }
+  return all && unhashed == index.unhashed_count();
+}
+
 inline Tree thaw(const heap::ValueReader& r) {
   Tree t;
   t.kind = r.kind();
@@ -175,6 +201,7 @@ inline Tree thaw(const heap::ValueReader& r) {
     case ValueKind::frozenset: {
       const heap::SequenceReader s = r.as_sequence();
       for (std::size_t i = 0; i < s.size(); ++i) t.items.push_back(thaw(s[i]));
+      index_finds_each(s.index(), s.size(), [&](std::size_t i) { return s[i]; });
       break;
     }
     case ValueKind::dict: {
@@ -183,6 +210,7 @@ inline Tree thaw(const heap::ValueReader& r) {
         t.items.push_back(thaw(d.key(i)));
         t.values.push_back(thaw(d.value(i)));
       }
+      index_finds_each(d.index(), d.size(), [&](std::size_t i) { return d.key(i); });
       break;
     }
     case ValueKind::ndarray: {
@@ -202,6 +230,7 @@ inline Tree thaw(const heap::ValueReader& r) {
       break;
     }
     case ValueKind::channel: t.int64 = static_cast<std::int64_t>(r.as_channel().offset); break;
+    case ValueKind::view: t.int64 = static_cast<std::int64_t>(r.as_view().object.offset); break;
   }
   return t;
 }
@@ -233,7 +262,8 @@ inline bool operator==(const Tree& a, const Tree& b) {
     case ValueKind::none: return true;
     case ValueKind::boolean: return a.boolean == b.boolean;
     case ValueKind::int64:
-    case ValueKind::channel: return a.int64 == b.int64;
+    case ValueKind::channel:
+    case ValueKind::view: return a.int64 == b.int64;
     case ValueKind::big_int: return a.negative == b.negative && a.magnitude == b.magnitude;
     case ValueKind::float64: return std::bit_cast<std::uint64_t>(a.float64) == std::bit_cast<std::uint64_t>(b.float64);
     case ValueKind::text: return a.text == b.text;

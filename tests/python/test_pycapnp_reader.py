@@ -15,6 +15,7 @@ rather than read from the C++ side, so the two must agree independently.
 import math
 import os
 import pathlib
+import struct
 import subprocess
 
 import pytest
@@ -31,7 +32,7 @@ def _pattern(n):
 
 
 # The samples, as Python values. Arrays are NumPy arrays; a raw blob and a
-# pickle come back as ("blob", bytes) and ("pickled", payload, [buffers]).
+# pickle come back as ("blob", bytes) and ("pickled", payload, (buffers...)).
 EXPECTED = {
     "none": None,
     "scalars": [True, False, 0, 1, -1, 2**63 - 1, -(2**63), 1.5],
@@ -56,7 +57,7 @@ EXPECTED = {
     "ndarray_empty": np.zeros((0, 3), dtype="<f8"),
     "ndarray_scalar": np.array(42, dtype="<i8"),
     "blob": ("blob", _pattern(10000)),
-    "pickled": ("pickled", b"PICKLE-PAYLOAD", [b"first buffer", _pattern(5000)]),
+    "pickled": ("pickled", b"PICKLE-PAYLOAD", (b"first buffer", _pattern(5000))),
     "deep": [7],
     "big_dict": {f"key{i}": i for i in range(1000)},
 }
@@ -64,6 +65,12 @@ _deep = 7
 for _ in range(100):
     _deep = [_deep]
 EXPECTED["deep"] = _deep
+EXPECTED["indexed_containers"] = EXPECTED["containers"]
+EXPECTED["indexed_big_dict"] = EXPECTED["big_dict"]
+_KEY_KINDS = [None, True, -7, 2.5, 1e300, -0.5, 2**64, "text", "k" * 4106, b"text", _pattern(4097), (1, "a"),
+              frozenset({3, 4}), ("pickled", b"PICKLED-KEY", ())]
+EXPECTED["indexed_key_kinds"] = {k: i for i, k in enumerate(_KEY_KINDS)}
+EXPECTED["indexed_sets"] = [set(_KEY_KINDS), frozenset({"x"}), set()]
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +131,10 @@ class Decoder:
             return {self.value(x) for x in v.set}
         if kind == "frozenset":
             return frozenset(self.value(x) for x in v.frozenset)
+        if kind == "indexedSet":
+            return {self.value(x) for x in v.indexedSet.items}
+        if kind == "indexedFrozenset":
+            return frozenset(self.value(x) for x in v.indexedFrozenset.items)
         if kind == "dict":
             keys, values = v.dict.keys, v.dict.values
             assert len(keys) == len(values)
@@ -142,8 +153,77 @@ class Decoder:
         if kind == "pickled":
             p = v.pickled
             payload = p.payload.inline if p.payload.which() == "inline" else self.blob(p.payload.blob)
-            return ("pickled", payload, [self.blob(b) for b in p.buffers])
+            return ("pickled", payload, tuple(self.blob(b) for b in p.buffers))
         raise AssertionError(f"unexpected kind {kind}")
+
+    # The stable hash, written from schemas/value.capnp's description alone.
+    def stable_hash(self, v):
+        """The documented stable hash of frozen value `v`, or None."""
+        kind = v.which()
+        if kind == "none":
+            return _hash(b"z")
+        if kind in ("boolean", "int64"):
+            return _int_hash(int(getattr(v, kind)))
+        if kind == "bigInt":
+            return _int_hash(self.value(v))
+        if kind == "float64":
+            f = v.float64
+            if math.isfinite(f) and f == int(f):
+                return _int_hash(int(f))
+            return _hash(b"f" + struct.pack("<d", f))
+        if kind in ("text", "textBlob"):
+            return _hash(b"s" + self.value(v).encode("utf-8"))
+        if kind in ("bytes", "bytesBlob"):
+            return _hash(b"b" + self.value(v))
+        if kind == "tuple":
+            hashes = [self.stable_hash(x) for x in v.tuple]
+            return None if None in hashes else _hash(b"t" + b"".join(struct.pack("<Q", h) for h in hashes))
+        if kind in ("frozenset", "indexedFrozenset"):
+            items = v.frozenset if kind == "frozenset" else v.indexedFrozenset.items
+            hashes = [self.stable_hash(x) for x in items]
+            if None in hashes:
+                return None
+            return _hash(b"S" + struct.pack("<Q", sum(_fmix64(h) for h in hashes) & _M64))
+        return None
+
+
+_M64 = 2**64 - 1
+
+
+def _fmix64(h):
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _M64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _M64
+    return h ^ (h >> 33)
+
+
+def _hash(form):
+    h = 0xCBF29CE484222325
+    for byte in form:
+        h = ((h ^ byte) * 0x100000001B3) & _M64
+    return _fmix64(h)
+
+
+def _int_hash(n):
+    if -(2**63) <= n < 2**63:
+        return _hash(b"i" + n.to_bytes(8, "little", signed=True))
+    magnitude = abs(n).to_bytes((abs(n).bit_length() + 7) // 8, "little")
+    return _hash(b"n" + (b"\x01" if n < 0 else b"\x00") + magnitude)
+
+
+def _probe(slots, h, is_entry):
+    """The entry the documented linear probe finds for hash `h`, or None."""
+    mask = len(slots) - 1
+    at = h & mask
+    for _ in range(len(slots)):
+        slot = slots[at]
+        if slot == 0:
+            return None
+        if slot >> 32 == h >> 32 and is_entry((slot & 0xFFFFFFFF) - 1):
+            return (slot & 0xFFFFFFFF) - 1
+        at = (at + 1) & mask
+    return None
 
 
 def _same(got, want):
@@ -174,6 +254,41 @@ def test_pycapnp_decodes_the_same_value(samples, schema, name):
     with schema.Frozen.from_bytes(body, traversal_limit_in_words=len(body) // 8 * 4, nesting_limit=3016) as message:
         got = Decoder(samples, name).value(message.value)
     assert _same(got, EXPECTED[name]), f"{name}: pycapnp read {got!r:.200}"
+
+
+def _indexed_containers(decoder, v):
+    """(keys, index, unhashed) of every indexed dict and set inside `v`."""
+    kind = v.which()
+    if kind == "dict":
+        yield list(v.dict.keys), list(v.dict.index), list(v.dict.unhashed)
+        for x in v.dict.values:
+            yield from _indexed_containers(decoder, x)
+    elif kind in ("indexedSet", "indexedFrozenset"):
+        s = getattr(v, kind)
+        yield list(s.items), list(s.index), list(s.unhashed)
+    elif kind in ("list", "tuple"):
+        for x in getattr(v, kind):
+            yield from _indexed_containers(decoder, x)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.startswith("indexed_")))
+def test_the_documented_hash_finds_every_key_through_the_index(samples, schema, name):
+    body = (samples / f"{name}.body").read_bytes()
+    with schema.Frozen.from_bytes(body, traversal_limit_in_words=2**63, nesting_limit=3016) as message:
+        decoder = Decoder(samples, name)
+        containers = list(_indexed_containers(decoder, message.value))
+        assert containers, "an indexed sample has at least one dict or set"
+        for keys, slots, unhashed in containers:
+            assert slots and len(slots) & (len(slots) - 1) == 0, "a power-of-two table"
+            assert len(slots) * 3 >= len(keys) * 4, "at most 3/4 full"
+            no_hash = []
+            for i, key in enumerate(keys):
+                h = decoder.stable_hash(key)
+                if h is None:
+                    no_hash.append(i)
+                else:
+                    assert _probe(slots, h, lambda e: e == i) == i, f"key {i} ({decoder.value(key)!r:.40}) not found"
+            assert unhashed == no_hash
 
 
 def test_every_sample_was_checked(samples):
