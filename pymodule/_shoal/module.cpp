@@ -23,6 +23,7 @@
 
 #include "arena_type.hpp"
 #include "buffer_type.hpp"
+#include "frozen_view_type.hpp"
 #include "call_site.hpp"
 #include "channel_select.hpp"
 #include "channel_type.hpp"
@@ -75,6 +76,7 @@ int module_exec(PyObject* module) {
   state->channel_type = create_channel_type(module);
   if (state->channel_type == nullptr) return -1;
   if (PyModule_AddType(module, state->channel_type) < 0) return -1;
+  if (add_frozen_view_types(module, state) < 0) return -1;
   if (PyInterpreterState_Get() == PyInterpreterState_Main() && note_main_thread_from_threading() < 0) return -1;
   return 0;
 }
@@ -96,6 +98,9 @@ int module_traverse(PyObject* module, visitproc visit, void* arg) {
   Py_VISIT(state->arena_type);
   Py_VISIT(state->buffer_type);
   Py_VISIT(state->channel_type);
+  for (PyTypeObject* type : state->frozen_types) Py_VISIT(type);
+  for (PyObject* cls : state->frozen_classes) Py_VISIT(cls);
+  Py_VISIT(state->frozen_iterator_type);
   Py_VISIT(state->default_arena);
   Py_VISIT(state->numpy_name);
   Py_VISIT(state->numpy_module);
@@ -113,6 +118,9 @@ int module_clear(PyObject* module) {
   Py_CLEAR(state->arena_type);
   Py_CLEAR(state->buffer_type);
   Py_CLEAR(state->channel_type);
+  for (PyTypeObject*& type : state->frozen_types) Py_CLEAR(type);
+  for (PyObject*& cls : state->frozen_classes) Py_CLEAR(cls);
+  Py_CLEAR(state->frozen_iterator_type);
   Py_CLEAR(state->default_arena);
   Py_CLEAR(state->numpy_name);
   Py_CLEAR(state->numpy_module);
@@ -141,6 +149,15 @@ PyMethodDef module_functions[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "empty(shape, dtype='float64', arena=None)\n--\n\nA new writable shoal.Buffer: arena.empty(shape, dtype),\n"
      "in default_arena() when arena is None."},
+    {"freeze", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(freeze_function)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "freeze(value, *, arena=None)\n--\n\nFreezes a dict, list, tuple, set or frozenset once into the arena\n"
+     "(default_arena() when None) and returns a read-only view of it, read in place:\n"
+     "FrozenDict, FrozenList, FrozenTuple or FrozenSet. Sent or pickled on this host,\n"
+     "a view arrives as a view of the same memory, whatever its size."},
+    {"_set_frozen_classes",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(set_frozen_classes_function)), METH_FASTCALL,
+     "_set_frozen_classes(dict_cls, list_cls, tuple_cls, set_cls): the classes views are made as"},
     {"default_arena", default_arena_function, METH_NOARGS,
      "default_arena()\n--\n\nThe process-wide default arena, as an Arena of this interpreter. Made on\n"
      "first use and shared by every interpreter of the process (same mapping, same\n"
@@ -155,6 +172,8 @@ PyMethodDef module_functions[] = {
     {"_issue_ticket", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(issue_ticket_function)),
      METH_FASTCALL, "_issue_ticket(buffer_or_channel, lifetime, shared=True) -> (ref, data offset)"},
     {"_redeem", redeem_function, METH_O, "_redeem(ref) -> read-only flat Buffer over the block, or Channel"},
+    {"_redeem_frozen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(redeem_frozen_function)),
+     METH_FASTCALL, "_redeem_frozen(ref, path) -> the frozen view a pickle names"},
     {"_cancel_ticket", cancel_ticket_function, METH_O, "_cancel_ticket(ref) -> True if it was still held"},
     {"_in_flight", in_flight_function, METH_O, "_in_flight(arena_name) -> [dict]: the arena's in-flight references"},
     {"_boot_id", boot_id_function, METH_NOARGS, "_boot_id() -> this host's boot id"},
@@ -191,6 +210,8 @@ PyModuleDef_Slot module_slots[] = {
     {0, nullptr},
 };
 
+}  // namespace
+
 PyModuleDef module_def = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "shoal._shoal",
@@ -203,7 +224,6 @@ PyModuleDef module_def = {
     .m_free = module_free,
 };
 
-}  // namespace
 }  // namespace shoal_py
 
 PyMODINIT_FUNC PyInit__shoal() { return PyModuleDef_Init(&shoal_py::module_def); }

@@ -29,6 +29,12 @@ struct ModuleState {
   PyTypeObject* arena_type;
   PyTypeObject* buffer_type;
   PyTypeObject* channel_type;
+  // The view types of shoal.freeze() (frozen_view_type.hpp), in the order
+  // dict, list, tuple, set; the subclasses shoal/_frozen.py registers for
+  // them (null until it does); the views' iterator type.
+  PyTypeObject* frozen_types[4];
+  PyObject* frozen_classes[4];
+  PyTypeObject* frozen_iterator_type;
   // This interpreter's Arena object on the process-wide default arena
   // (shoal.default_arena()); null until first used.
   PyObject* default_arena;
@@ -82,6 +88,9 @@ struct ModuleState {
   LineCache* line_cache;
 };
 
+// shoal._shoal's definition (module.cpp).
+extern PyModuleDef module_def;
+
 // The state of a module object of ours.
 inline ModuleState* state_of_module(PyObject* module) {
   return static_cast<ModuleState*>(PyModule_GetState(module));
@@ -90,6 +99,12 @@ inline ModuleState* state_of_module(PyObject* module) {
 // The state of the module that defined `type` (one of our heap types).
 inline ModuleState* state_of_type(PyTypeObject* type) {
   return static_cast<ModuleState*>(PyType_GetModuleState(type));
+}
+
+// The same for an instance of a Python subclass of one of our types (which
+// has no module of its own): the first of its bases that is ours.
+inline ModuleState* state_of_subclass(PyTypeObject* type) {
+  return static_cast<ModuleState*>(PyModule_GetState(PyType_GetModuleByDef(type, &module_def)));
 }
 
 }  // namespace shoal_py

@@ -14,6 +14,7 @@
 #include "channel_type.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
+#include "frozen_view_type.hpp"
 #include "gil.hpp"
 #include "session_lookup.hpp"
 #include "shoal/channel.hpp"
@@ -145,8 +146,11 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
     const ChannelFields& fields = reinterpret_cast<ChannelObject*>(args[0])->fields;
     session = fields.session;
     block = fields.channel->handle();
+  } else if (FrozenViewFields* view = frozen_view_fields(state, args[0])) {
+    session = view->root->owner->session;
+    block = view->root->owner->block->handle();
   } else {
-    PyErr_Format(PyExc_TypeError, "_issue_ticket takes a shoal.Buffer or shoal.Channel, not %.100s",
+    PyErr_Format(PyExc_TypeError, "_issue_ticket takes a shoal.Buffer, Channel or frozen view, not %.100s",
                  Py_TYPE(args[0])->tp_name);
     return nullptr;
   }
@@ -164,37 +168,48 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
   }
 }
 
-PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
-  ModuleState* state = state_of_module(module);
+namespace {
+
+// Redeems `ref_object` through `session`'s holder (set here). Returns false
+// with a Python error set.
+bool redeem(ModuleState* state, PyObject* ref_object, std::shared_ptr<ArenaSession>* session, Redeemed* redeemed) {
   Ref ref;
-  if (parse_ref(ref_object, &ref) < 0) return nullptr;
-  std::shared_ptr<ArenaSession> session;
-  Redeemed redeemed;
+  if (parse_ref(ref_object, &ref) < 0) return false;
   try {
-    session = open_session(state, ref);
+    *session = open_session(state, ref);
     // Everything that may take the arena lock, and anything it leaves to
     // destroy when it throws, stays inside: without the GIL.
-    redeemed = without_gil([&] {
+    *redeemed = without_gil([&] {
       Redeemed out;
-      OwnedBlock held{shoal::InFlight::redeem(session->holder(), ref.ticket)};
+      OwnedBlock held{shoal::InFlight::redeem((*session)->holder(), ref.ticket)};
       out.kind = held->kind();
       if (out.kind == shoal::layout::BlockKind::channel) {
-        out.channel.emplace(shoal::Channel::open(session->holder(), held->handle()));
-      } else if (out.kind == shoal::layout::BlockKind::blob || out.kind == shoal::layout::BlockKind::raw) {
+        out.channel.emplace(shoal::Channel::open((*session)->holder(), held->handle()));
+      } else {
         out.block = std::move(held);
       }
       return out;
     });
+    return true;
   } catch (...) {
-    return raise_python_error(state);
+    raise_python_error(state);
+    return false;
   }
+}
+
+}  // namespace
+
+PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
+  ModuleState* state = state_of_module(module);
+  std::shared_ptr<ArenaSession> session;
+  Redeemed redeemed;
+  if (!redeem(state, ref_object, &session, &redeemed)) return nullptr;
   if (redeemed.channel) {
     return new_channel_object(state->channel_type, session, std::move(redeemed.channel));
   }
-  if (!redeemed.block || !*redeemed.block) {
-    PyErr_Format(state->invalid_handle,
-                 "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",
-                 ref.arena.c_str());
+  if (redeemed.kind != shoal::layout::BlockKind::blob && redeemed.kind != shoal::layout::BlockKind::raw) {
+    PyErr_Format(state->invalid_handle, "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",
+                 session->arena().name().c_str());
     return nullptr;
   }
   BufferFields fields;
@@ -207,6 +222,33 @@ PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
   fields.received = true;
   fields.owner = std::make_shared<BlockOwner>(session, redeemed.block.take());
   return new_buffer_object(state, std::move(fields));
+}
+
+PyObject* redeem_frozen_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
+  ModuleState* state = state_of_module(module);
+  if (nargs != 2 || !PyTuple_Check(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "_redeem_frozen(ref, path): path is a tuple of ints");
+    return nullptr;
+  }
+  std::vector<std::uint32_t> path;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[1]); ++i) {
+    const unsigned long step = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(args[1], i));
+    if (step == static_cast<unsigned long>(-1) && PyErr_Occurred()) return nullptr;
+    if (step > 0xFFFFFFFFul) {
+      PyErr_SetString(PyExc_ValueError, "_redeem_frozen: a path step out of range");
+      return nullptr;
+    }
+    path.push_back(static_cast<std::uint32_t>(step));
+  }
+  std::shared_ptr<ArenaSession> session;
+  Redeemed redeemed;
+  if (!redeem(state, args[0], &session, &redeemed)) return nullptr;
+  if (redeemed.kind != shoal::layout::BlockKind::object) {
+    PyErr_Format(state->invalid_handle, "arena '%s': a pickled frozen view names a block that is not a frozen object",
+                 session->arena().name().c_str());
+    return nullptr;
+  }
+  return frozen_view_of_block(state, session, redeemed.block.take(), path);
 }
 
 PyObject* cancel_ticket_function(PyObject* module, PyObject* ref_object) {

@@ -24,6 +24,8 @@ namespace shoal_py {
 
 PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs);
 PyObject* redeem_function(PyObject* module, PyObject* ref);
+// _redeem_frozen(ref, path): a pickled frozen view (shoal/_pickling.py).
+PyObject* redeem_frozen_function(PyObject* module, PyObject* const* args, Py_ssize_t nargs);
 PyObject* cancel_ticket_function(PyObject* module, PyObject* ref);
 PyObject* in_flight_function(PyObject* module, PyObject* name);
 PyObject* boot_id_function(PyObject* module, PyObject* unused);

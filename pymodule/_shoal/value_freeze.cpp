@@ -32,6 +32,7 @@
 #include "buffer_type.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
+#include "frozen_view_type.hpp"
 #include "gil.hpp"
 #include "shoal/freezer.hpp"
 
@@ -120,6 +121,7 @@ class ValueFreezer {
     if (PySet_CheckExact(value)) return write_set(value, out.set_set(PySet_GET_SIZE(value)), path);
     if (BufferFields* buffer = buffer_fields(state_, value)) return write_buffer(*buffer, out, path);
     if (PyObject_TypeCheck(value, state_->channel_type)) return write_channel(value, out, path);
+    if (FrozenViewFields* view = frozen_view_fields(state_, value)) return write_view(*view, value, out, path);
     if (is_numpy_array(value) || is_formatted_memoryview(value)) {
       const int written = write_array(value, out);
       if (written != kNotAnArray) return written;
@@ -292,6 +294,18 @@ class ValueFreezer {
     if (channel_handle(value, path, &handle) < 0) return -1;
     out.set_channel(handle);
     return 0;
+  }
+
+  // A view of a frozen value: of this arena, a FrozenView naming its object
+  // (the object being written takes a reference on it); of another, pickled
+  // by reference (its __reduce_ex__: an in-flight reference on its block),
+  // so that it still arrives as a view of the same memory.
+  int write_view(const FrozenViewFields& view, PyObject* value, ValueWriter out, const PathStep& path) {
+    if (view.root->owner->session->arena().name() == session_.arena().name()) {
+      out.set_view(view.root->owner->block->handle(), view.path);
+      return 0;
+    }
+    return write_pickled(value, out, path);
   }
 
   // The handle of Channel `value`, which must be open and of this arena.
@@ -567,7 +581,8 @@ class ValueFreezer {
 
 }  // namespace
 
-OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum) {
+OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum,
+                        shoal::heap::Freezer::Indexing indexing) {
   // `borrowed` is declared first, so it goes last: a borrowed blob's owner
   // may be the last now, and goes as owners do (block_owner.hpp). An
   // unpublished Freezer frees what it made when it goes: as an Owned.
@@ -575,7 +590,7 @@ OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* val
   Owned<shoal::heap::Freezer> freezer;
   OwnedBlock object;
   try {
-    freezer.emplace(session.holder());
+    freezer.emplace(session.holder(), indexing);
     ValueFreezer walker(state, session, *freezer, borrowed);
     PathStep root;
     root.value = value;

@@ -6,6 +6,7 @@
 #include "arena_session.hpp"
 #include "module_state.hpp"
 #include "owned.hpp"
+#include "shoal/freezer.hpp"
 #include "shoal/holder.hpp"
 
 namespace shoal_py {
@@ -22,7 +23,14 @@ namespace shoal_py {
 // raises TypeError naming where it sits ("value['a'][2]: cannot send
 // 'generator'"; "...: it cannot be pickled (reason)", chained) and leaves
 // nothing allocated. Returns an empty Owned with a Python error set. With
-// `checksum`, the object is sealed (shoal::Arena::seal_checksum).
-OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum = false);
+// `checksum`, the object is sealed (shoal::Arena::seal_checksum). With
+// Indexing::hashed, every dict and set gets a hash index (shoal.freeze()).
+//
+// A view of a frozen value (shoal.FrozenDict, ...) of this arena is written
+// as a FrozenView naming its object (no copy: the receiver gets a view of
+// the same block); a view of another arena is pickled by reference (an
+// in-flight reference: shoal/_pickling.py), arriving as a view too.
+OwnedBlock freeze_value(ModuleState* state, ArenaSession& session, PyObject* value, bool checksum = false,
+                        shoal::heap::Freezer::Indexing indexing = shoal::heap::Freezer::Indexing::none);
 
 }  // namespace shoal_py

@@ -15,6 +15,8 @@
 #include "buffer_type.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
+#include "frozen_root.hpp"
+#include "frozen_view_type.hpp"
 #include "gil.hpp"
 #include "numpy_arrays.hpp"
 #include "shoal/array_blob.hpp"
@@ -37,10 +39,24 @@ PyObject* as_numpy_array(PyObject* buffer, PyObject* numpy) {
   return array;
 }
 
+// What a value of another object (a FrozenView) becomes.
+enum class Views {
+  opened,  // a view of that object, in place (what a receiver gets)
+  thawed,  // its plain value (view.thaw(): nothing of the arena left but buffers)
+};
+
 class ValueThawer {
  public:
-  ValueThawer(ModuleState* state, const std::shared_ptr<BlockOwner>& object, PyObject* numpy)
-      : state_(state), object_(object), numpy_(numpy) {}
+  // `object` holds the block `frozen` reads. `budget`: values this thawer
+  // may build before it calls the object corrupt (see read_value).
+  ValueThawer(ModuleState* state, const std::shared_ptr<BlockOwner>& object, const shoal::heap::FrozenObject& frozen,
+              Views views)
+      : state_(state),
+        object_(object),
+        views_(views),
+        budget_(frozen.message_words() * shoal::heap::kTraversalFactor + 16),
+        handle_(frozen.handle()) {}
+  ~ValueThawer() { Py_XDECREF(numpy_); }
 
   // The Python value of `value`, or null with a Python error set. The
   // core's errors (CorruptObject) are converted here, at each level, so
@@ -55,6 +71,17 @@ class ValueThawer {
 
  private:
   PyObject* read_value(const ValueReader& value) {
+    // A message of n words holds fewer than n values unless its pointers
+    // alias one another; Cap'n Proto's traversal limit refuses that, but a
+    // view's reader has none (frozen_root.hpp), so the count is kept here:
+    // thawing stays linear in the object's size.
+    if (budget_ == 0) {
+      PyErr_Format(state_->corrupt_object,
+                   "frozen object %s: more values than its message can hold (aliased pointers?)",
+                   shoal::to_string(handle_).c_str());
+      return nullptr;
+    }
+    --budget_;
     switch (value.kind()) {
       case ValueKind::none: Py_RETURN_NONE;
       case ValueKind::boolean: return PyBool_FromLong(value.as_bool());
@@ -78,6 +105,7 @@ class ValueThawer {
       case ValueKind::ndarray: return read_ndarray(value);
       case ValueKind::pickled: return read_pickled(value);
       case ValueKind::channel: return read_channel(value);
+      case ValueKind::view: return read_view(value);
       default: break;
     }
     PyErr_Format(PyExc_TypeError, "cannot receive a value of kind '%s' yet (a later shoal increment)",
@@ -182,8 +210,12 @@ class ValueThawer {
   }
 
   // A read-only Buffer over `blob`, `offset` bytes in; a NumPy array over
-  // it if NumPy is here.
+  // it if NumPy is here (looked up once per thaw, when first needed).
   PyObject* make_buffer(BufferFields fields, const shoal::heap::BlobView& blob, std::uint64_t offset) {
+    if (!numpy_looked_up_) {
+      numpy_ = imported_numpy(state_);
+      numpy_looked_up_ = true;
+    }
     return as_numpy_array(make_plain_buffer(std::move(fields), blob, offset), numpy_);
   }
 
@@ -252,6 +284,22 @@ class ValueThawer {
   // holds a reference on it meanwhile, so it is still there to open.
   PyObject* read_channel(const ValueReader& value) { return open_channel(value.as_channel()); }
 
+  // A value of another frozen object: a view of it, opened through this
+  // interpreter's holder (our own reference: the object being read holds
+  // one meanwhile, so it is still there to take), or its plain value.
+  PyObject* read_view(const ValueReader& value) {
+    const shoal::heap::ViewRef ref = value.as_view();
+    std::shared_ptr<FrozenRoot> root = open_frozen_root(state_, object_->session, ref.object);
+    if (!root) return nullptr;
+    try {
+      const ValueReader target = root->object.at(ref.path);
+      if (views_ == Views::thawed) return thaw_plain(state_, root, target);
+      return thaw_element(state_, root, target, ref.path);
+    } catch (...) {
+      return raise_python_error(state_);
+    }
+  }
+
   PyObject* open_channel(shoal::Handle handle) {
     try {
       Owned<shoal::Channel> channel{
@@ -264,23 +312,68 @@ class ValueThawer {
 
   ModuleState* state_;
   const std::shared_ptr<BlockOwner>& object_;
-  PyObject* numpy_;  // borrowed, may be null
+  Views views_;
+  std::uint64_t budget_;
+  shoal::Handle handle_;  // of the object read, for messages
+  PyObject* numpy_ = nullptr;  // a reference, once looked up; may stay null
+  bool numpy_looked_up_ = false;
 };
+
+bool is_container(ValueKind kind) {
+  return kind == ValueKind::dict || kind == ValueKind::list || kind == ValueKind::tuple || kind == ValueKind::set ||
+         kind == ValueKind::frozenset;
+}
 
 }  // namespace
 
 PyObject* thaw_value(ModuleState* state, const std::shared_ptr<BlockOwner>& object) {
-  PyObject* numpy = imported_numpy(state);
-  PyObject* result = nullptr;
   try {
     const shoal::heap::FrozenObject frozen(object->session->arena(), object->block->handle());
-    ValueThawer thawer(state, object, numpy);
-    result = thawer.read(frozen.root());
+    ValueThawer thawer(state, object, frozen, Views::opened);
+    return thawer.read(frozen.root());
+  } catch (...) {
+    return raise_python_error(state);
+  }
+}
+
+std::shared_ptr<FrozenRoot> open_frozen_root(ModuleState* state, const std::shared_ptr<ArenaSession>& session,
+                                             shoal::Handle object) {
+  try {
+    auto owner = std::make_shared<BlockOwner>(
+        session, without_gil([&] { return session->holder().retain(object); }));
+    return std::make_shared<FrozenRoot>(std::move(owner));
   } catch (...) {
     raise_python_error(state);
+    return nullptr;
   }
-  Py_XDECREF(numpy);
-  return result;
+}
+
+PyObject* thaw_plain(ModuleState* state, const std::shared_ptr<FrozenRoot>& root, const ValueReader& value) {
+  ValueThawer thawer(state, root->owner, root->object, Views::thawed);
+  return thawer.read(value);
+}
+
+PyObject* thaw_element(ModuleState* state, const std::shared_ptr<FrozenRoot>& root, const ValueReader& value,
+                       std::vector<std::uint32_t> path) {
+  try {
+    // The leaves lookups return most, without a thawer.
+    switch (value.kind()) {
+      case ValueKind::int64: return PyLong_FromLongLong(value.as_int64());
+      case ValueKind::float64: return PyFloat_FromDouble(value.as_float64());
+      case ValueKind::text: {
+        const std::string_view text = value.as_text();
+        return PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
+      }
+      case ValueKind::none: Py_RETURN_NONE;
+      case ValueKind::boolean: return PyBool_FromLong(value.as_bool());
+      default: break;
+    }
+    if (is_container(value.kind())) return new_frozen_view(state, root, std::move(path), value);
+  } catch (...) {
+    return raise_python_error(state);
+  }
+  ValueThawer thawer(state, root->owner, root->object, Views::opened);
+  return thawer.read(value);
 }
 
 PyObject* thaw_array_blob(ModuleState* state, const std::shared_ptr<BlockOwner>& blob) {

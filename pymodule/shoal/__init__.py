@@ -72,9 +72,12 @@ from shoal._shoal import (
     default_arena,
     empty,
     format_size,
+    freeze,
     parse_size,
     select,
 )
+
+from shoal._frozen import FrozenDict, FrozenList, FrozenSet, FrozenTuple
 
 if _shoal._interp_current() == _shoal._interp_main():  # NumPy loads in no other interpreter
     from shoal._pickling import install_numpy_reducer as _install_numpy_reducer
@@ -112,6 +115,11 @@ __all__ = [
     "default_arena",
     "empty",
     "format_size",
+    "freeze",
+    "FrozenDict",
+    "FrozenList",
+    "FrozenSet",
+    "FrozenTuple",
     "interpreters",
     "parse_size",
     "PickleExpired",

@@ -192,6 +192,14 @@ def reduce_channel(channel, protocol):  # shoal.Channel.__reduce_ex__
     return _shoal._redeem, (ref,)
 
 
+# ------------------------------------------- by reference: frozen views ----
+
+
+def reduce_frozen(view, protocol):  # the views' __reduce_ex__ (shoal.freeze)
+    ref, _ = _issue(view)
+    return _shoal._redeem_frozen, (ref, view._path)
+
+
 # ------------------------------------------ by reference: NumPy arrays ----
 
 

@@ -157,3 +157,9 @@ def spin():
     """Runs Python for ever without waiting in shoal."""
     while True:
         pass
+
+
+def frozen_lookup(view, key):
+    """A frozen view received in another interpreter: its type, the value at
+    `key`, and the path it views (the same block, if sent by reference)."""
+    return type(view).__name__, view[key], view._path

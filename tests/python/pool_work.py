@@ -106,3 +106,9 @@ def sum_from_queue(queue, results):
     """Takes one array from a multiprocessing.Queue and puts back its sum and
     this process's anonymous memory after reading it all."""
     results.put(sum_and_anonymous(queue.get(timeout=60)))
+
+
+def frozen_lookup(view, key):
+    """A frozen view received in a worker process: its type, the value at
+    `key`, the worker's pid."""
+    return type(view).__name__, view[key], os.getpid()
