@@ -1012,6 +1012,26 @@ def test_dump_text_and_json(shoal, produced, py_arena):
     assert err["error"]["code"] == "invalid_handle"
 
 
+def test_objects_and_dump_show_a_frozen_value_and_where_it_was_frozen(shoal, py_arena):
+    shoal_py, arena = py_arena
+    view = shoal_py.freeze({f"k{i}": i for i in range(50)}, arena=arena); frozen_at = this_line()  # noqa: E702
+    ch = shoal_py.Channel(capacity=1, arena=arena)
+    ch.send({"table": view}); sent_at = this_line()  # noqa: E702
+    objects = shoal.json("objects", arena.name)["objects"]
+    by_site = {site_of(o): o for o in objects if o["site"] is not None}
+    frozen = by_site[(__file__, frozen_at)]
+    carrier = by_site[(__file__, sent_at)]
+    assert frozen["kind"] == "object" and carrier["kind"] == "object"
+    # Held by this process (the view) and by the carrier that names it.
+    assert {"type": "object", "handle": carrier["handle"]} in frozen["held_by"]
+    value = shoal.json("dump", arena.name, frozen["handle"])["value"]
+    assert value["type"] == "dict" and value["length"] == 50 and value["indexed"]
+    text = shoal.run("dump", arena.name, carrier["handle"], expect=0).stdout
+    assert f"'table': frozen view(object {frozen['handle']}, path [])" in text
+    sent = shoal.json("dump", arena.name, carrier["handle"])["value"]["items"][0]["value"]
+    assert sent == {"type": "frozen view", "object": frozen["handle"], "path": []}
+
+
 def test_dump_truncates_large_containers(shoal, py_arena):
     shoal_py, arena = py_arena
     ch = shoal_py.Channel(capacity=2, arena=arena)
