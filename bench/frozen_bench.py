@@ -43,7 +43,9 @@ receivers; per run, in order:
     process added to that same measure. Read twice once every receiver can
     look up: with the sender's original dict still held, and after the
     sender dropped it and its pickle (gc.collect()); a freezing sender keeps
-    its view.
+    its view. The arena gives freed pages back to tmpfs a pass or two
+    behind (docs/architecture.md), so the thaw and pickle rows may still
+    count the messages their receivers consumed.
 (c) lookups: in receiver 0 alone (the others idle), --lookups keys drawn
     from the dict's keys (random.Random(--seed), built and hashed before
     timing), ``s += m[k]`` over all of them in a Python loop: over what it
@@ -256,11 +258,12 @@ class Receivers:
 # ================================================================ one run of one row (child process)
 
 class Sender:
-    """What the sender does for one way: prepare(d) -> (the payload every
-    receiver is sent, the one-time cost's parts)."""
+    """What the sender does for one way: prepare(d) -> the payload every
+    receiver is sent (the sender's one-time cost)."""
 
     def __init__(self, shoal, way, manager=None):
         self.shoal, self.way, self.manager = shoal, way, manager
+        self.proxies = []  # a Manager's dict lives while its proxy here does
 
     def prepare(self, d):
         if self.way == "freeze":
@@ -273,8 +276,66 @@ class Sender:
         items = list(d.items())
         for lo in range(0, len(items), MANAGER_CHUNK):
             proxy.update(items[lo:lo + MANAGER_CHUNK])
-        self.proxies = getattr(self, "proxies", []) + [proxy]  # the Manager's dict lives while its proxy does
+        self.proxies.append(proxy)
         return pickle.dumps(proxy)
+
+    def keeps(self, payload):
+        """What the sender holds on to once every receiver has its value: a
+        freezing sender its view (it goes on reading it); the others
+        nothing (their original dict and pickle dropped)."""
+        return payload if self.way == "freeze" else None
+
+
+def share(out, sender, receivers, n, settle_s):
+    """(a) and (b): the dict built, handed to every receiver, timed and its
+    memory read; what the sender keeps."""
+    out["pss_baseline_bytes"] = p0 = tree_pss()[0]
+    t = now()
+    d = build_dict(n)
+    out["build_s"] = now() - t
+    gc.collect()
+    out["pss_one_copy_bytes"] = one = tree_pss()[0] - p0
+    arena = sender.shoal.default_arena()
+    arena_used = arena.stats()["used"]
+
+    out["settle_s"], out["busy_before"] = settle(settle_s)
+    meter = OthersShare()
+    t0 = now()
+    payload = sender.prepare(d)
+    t1 = now()
+    for ch in receivers.data:
+        ch.send(payload)
+    t_sent = now()
+    ready = receivers.expect("ready")
+    out["others_share"] = meter.share()
+    arrived = [ready[i][2] - t1 for i in range(receivers.count)]
+    usable = [ready[i][3] - t1 for i in range(receivers.count)]
+    out.update(prepare_s=t1 - t0, sends_s=t_sent - t1, handover_s=max(usable), total_s=max(usable) + (t1 - t0),
+               first_ready_s=min(usable), arrived_s=arrived, ready_s=usable,
+               receivers_ok=all(msg[4] for msg in ready.values()),
+               arena_used_bytes=arena.stats()["used"] - arena_used)
+    if sender.way == "pickle":
+        out["pickle_bytes"] = len(payload)
+
+    gc.collect()
+    out["pss_with_original_bytes"] = p2 = tree_pss()[0]
+    kept = sender.keeps(payload)
+    del d, payload
+    gc.collect()
+    out["pss_held_bytes"] = p3 = tree_pss()[0]
+    out["copies_with_original"] = (p2 - p0) / one
+    out["copies"] = (p3 - p0) / one
+    return kept
+
+
+def lookups(receivers, args, way):
+    """(c), in receiver 0."""
+    count = args.manager_lookups if way == "manager" else args.lookups
+    meter = quiet_meter(args.settle_row)
+    lk = receivers.command(0, "lookup", count, args.seed, args.reps)
+    lk["others_share"] = meter.share()
+    lk["scale"] = args.lookups / count
+    return lk
 
 
 def opening_payload(sender, label, n, view, opens):
@@ -291,88 +352,49 @@ def opening_payload(sender, label, n, view, opens):
     return sender.prepare(build_dict(n)), 2
 
 
+def opens(receivers, sender, args, kept):
+    """(d), in receiver 0: values queued, then received one by one."""
+    out = {}
+    for label in ("small", "big"):
+        payload, k = opening_payload(sender, label, args.entries, kept, args.opens)
+        for _ in range(k):
+            receivers.data[0].send(payload)
+        del payload
+        meter = quiet_meter(args.settle_row)
+        out[label] = receivers.command(0, "open", k)
+        out[label]["others_share"] = meter.share()
+    return out
+
+
 def row_child(args):
     """One run of one row (way, kind), in a process of its own; its numbers."""
     way, kind = args._row.split(":")
     import shoal
     if way == "freeze" and not hasattr(shoal, "freeze"):
         return {"na": FREEZE_MISSING}
-    n = args.entries
     count = args.subinterpreters if kind == "subinterpreters" else args.processes
-    out = {"way": way, "kind": kind, "receivers": count, "entries": n, "pid": os.getpid()}
+    out = {"way": way, "kind": kind, "receivers": count, "entries": args.entries, "pid": os.getpid()}
     manager = authkey = None
-    if way == "manager":
+    if way == "manager":  # started before the receivers (they need its key) and before the baseline
         import multiprocessing
         t = now()
         manager = multiprocessing.get_context("spawn").Manager()
         out["manager_start_s"] = now() - t
         authkey = bytes(multiprocessing.current_process().authkey)
-    receivers = Receivers(shoal, kind, way, count, n, authkey, args.timeout)
+    receivers = Receivers(shoal, kind, way, count, args.entries, authkey, args.timeout)
     try:
         sender = Sender(shoal, way, manager)
-        out["pss_baseline_bytes"] = p0 = tree_pss()[0]
-        t = now()
-        d = build_dict(n)
-        out["build_s"] = now() - t
-        gc.collect()
-        out["pss_one_copy_bytes"] = one = tree_pss()[0] - p0
-        arena_used = shoal.default_arena().stats()["used"]
-
-        out["settle_s"], out["busy_before"] = settle(args.settle_row)
-        meter = OthersShare()
-        t0 = now()
-        payload = sender.prepare(d)
-        t1 = now()
-        for ch in receivers.data:
-            ch.send(payload)
-        t_sent = now()
-        ready = receivers.expect("ready")
-        out["others_share"] = meter.share()
-        got = [ready[i][2] for i in range(count)]
-        usable = [ready[i][3] for i in range(count)]
-        out.update(prepare_s=t1 - t0, sends_s=t_sent - t1, handover_s=max(usable) - t1, total_s=max(usable) - t0,
-                   first_ready_s=min(usable) - t1, arrived_s=[g - t1 for g in got], ready_s=[u - t1 for u in usable],
-                   receivers_ok=all(ready[i][4] for i in range(count)))
-        if way == "freeze":
-            out["arena_used_by_freeze_bytes"] = shoal.default_arena().stats()["used"] - arena_used
-        if way == "pickle":
-            out["pickle_bytes"] = len(payload)
-
-        gc.collect()
-        out["pss_with_original_bytes"] = p2 = tree_pss()[0]
-        del d
-        if way != "freeze":  # a freezing sender keeps its view; the others drop their payload
-            del payload
-        gc.collect()
-        out["pss_held_bytes"] = p3 = tree_pss()[0]
-        out["copies_with_original"] = (p2 - p0) / one
-        out["copies"] = (p3 - p0) / one
-
-        count_lookups = args.manager_lookups if way == "manager" else args.lookups
-        meter = quiet_meter(args.settle_row)
-        lk = receivers.command(0, "lookup", count_lookups, args.seed, args.reps)
-        lk["others_share"] = meter.share()
-        lk["scale"] = args.lookups / count_lookups
-        out["lookups"] = lk
-
-        out["opens"] = {}
-        for label in ("small", "big"):
-            p, k = opening_payload(sender, label, n, payload if way == "freeze" else None, args.opens)
-            for _ in range(k):
-                receivers.data[0].send(p)
-            del p
-            meter = quiet_meter(args.settle_row)
-            o = receivers.command(0, "open", k)
-            o["others_share"] = meter.share()
-            out["opens"][label] = o
-        payload = None
+        kept = share(out, sender, receivers, args.entries, args.settle_row)
+        out["lookups"] = lk = lookups(receivers, args, way)
+        out["opens"] = opens(receivers, sender, args, kept)
+        del kept
     finally:
         receivers.stop()
         if manager is not None:
             manager.shutdown()
-    log(f"  {way}:{kind} N={n:,}: one-time {out['prepare_s']:.3f} s, handover {out['handover_s']:.3f} s, "
+    log(f"  {way}:{kind} N={args.entries:,}: one-time {out['prepare_s']:.3f} s, handover {out['handover_s']:.3f} s, "
         f"memory {out['copies']:.2f} copies ({out['copies_with_original']:.2f} with the original), lookups "
-        f"{lk['shared_median_s'] * lk['scale']:.3f} s vs plain {lk['plain_median_s']:.3f} s, open big "
+        f"{lk['shared_median_s'] * lk['scale']:.3f} s vs plain {lk['plain_median_s'] * lk['scale']:.3f} s, open big "
         f"{statistics.median(out['opens']['big']['recv_s']) * 1e6:.1f} us, small "
         f"{statistics.median(out['opens']['small']['recv_s']) * 1e6:.1f} us")
     return out
@@ -418,7 +440,7 @@ def summarize(runs):
         "copies_with_original": median_of(ok, lambda r: r["copies_with_original"]),
         "one_copy_bytes": median_of(ok, lambda r: r["pss_one_copy_bytes"]),
         "shared_lookups_s": median_of(ok, lambda r: lk(r)["shared_median_s"] * lk(r)["scale"]),
-        "plain_lookups_s": median_of(ok, lambda r: lk(r)["plain_median_s"]),
+        "plain_lookups_s": median_of(ok, lambda r: lk(r)["plain_median_s"] * lk(r)["scale"]),
         "loop_alone_s": median_of(ok, lambda r: statistics.median(lk(r)["loop_alone_s"]) * lk(r)["scale"]),
         "lookup_count": ok[0]["lookups"]["count"], "lookup_scale": ok[0]["lookups"]["scale"],
         "sums_agree": all(lk(r)["sums_agree"] for r in ok),
@@ -429,6 +451,7 @@ def summarize(runs):
         "disturbed_runs": sum((r["others_share"] or 0.0) > DISTURBED for r in ok),
     }
     s["lookup_ratio"] = s["shared_lookups_s"] / s["plain_lookups_s"]
+    s["lookup_ratio_best"] = min(min(lk(r)["shared_s"]) / min(lk(r)["plain_s"]) for r in ok)
     net_plain = s["plain_lookups_s"] - s["loop_alone_s"]
     s["lookup_ratio_net"] = (s["shared_lookups_s"] - s["loop_alone_s"]) / net_plain if net_plain > 0 else None
     for label in ("small", "big"):
@@ -437,7 +460,7 @@ def summarize(runs):
         s[f"open_{label}"] = {"recv_median_s": statistics.median(all_recv), "recv_max_s": max(all_recv),
                               "recv_min_s": min(all_recv), "usable_median_s": statistics.median(all_use),
                               "count": len(all_recv)}
-    for k in ("arena_used_by_freeze_bytes", "pickle_bytes", "manager_start_s"):
+    for k in ("arena_used_bytes", "pickle_bytes", "manager_start_s"):
         if k in ok[0]:
             s[k] = median_of(ok, lambda r, k=k: r.get(k))
     if "manager_start_s" in s:
@@ -478,10 +501,12 @@ def main():
     ap.add_argument("--runs", type=int, default=None, help="runs per row, each a fresh process (default 3; --quick 1)")
     ap.add_argument("--subinterpreters", type=int, default=8)
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--lookups", type=int, default=None, help="random lookups timed (default 1,000,000; --quick 20,000)")
+    ap.add_argument("--lookups", type=int, default=None,
+                    help="random lookups timed (default 1,000,000; --quick 20,000)")
     ap.add_argument("--manager-lookups", type=int, default=None, help="lookups timed through the Manager's proxy, "
                     "scaled to --lookups (default 20,000; --quick 2,000)")
-    ap.add_argument("--reps", type=int, default=None, help="lookup loops per mapping, interleaved (default 5; --quick 2)")
+    ap.add_argument("--reps", type=int, default=None,
+                    help="lookup loops per mapping, interleaved (default 5; --quick 2)")
     ap.add_argument("--opens", type=int, default=None, help="queued values received one by one (default 20; --quick 5)")
     ap.add_argument("--seed", type=int, default=23)
     ap.add_argument("--settle", type=float, default=None, help="seconds to wait at most for an idle machine before "
@@ -510,7 +535,9 @@ def main():
 
     if args.from_json:
         with open(args.from_json) as f:
-            write_report(json.load(f), args.from_json)
+            R = json.load(f)
+        R["rows"] = {row: summarize(runs) for row, runs in R["raw"].items()}  # the runs are the record
+        write_report(R, args.from_json)
         return
     if args._row:
         out = row_child(args)
@@ -525,7 +552,8 @@ def main():
         ap.error(f"unknown way or kind: {', '.join(bad)}")
     # Sparse: room for every receiver's message of today's path in flight at once.
     os.environ.setdefault("SHOAL_ARENA_SIZE", "4GiB" if args.entries > 100_000 else "1GiB")
-    R = {"machine": machine(), "quick": q, "command": " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
+    command = " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:])
+    R = {"machine": machine(), "quick": q, "command": command,
          "shoal": fingerprint(), "entries": args.entries, "runs": args.runs, "lookups": args.lookups,
          "manager_lookups": args.manager_lookups, "reps": args.reps, "opens": args.opens, "seed": args.seed,
          "receivers": {"subinterpreters": args.subinterpreters, "processes": args.processes},
@@ -560,8 +588,8 @@ def main():
         json.dump(R, f, indent=1)
         f.write("\n")
     write_report(R, path)
-    log(f"raw numbers: {os.path.relpath(path, ROOT)}; report: {os.path.relpath(os.path.splitext(path)[0] + '.md', ROOT)}"
-        f" ({R['wall_s']:.0f} s)")
+    md = os.path.splitext(path)[0] + ".md"
+    log(f"raw numbers: {os.path.relpath(path, ROOT)}; report: {os.path.relpath(md, ROOT)} ({R['wall_s']:.0f} s)")
 
 
 # ================================================================ report
@@ -598,7 +626,8 @@ def report(R):
          "nothing for thaw); *handover* = from the end of that until the slowest receiver's first lookup returned "
          "(the sends, each receive, unpickling, a first lookup); *memory* = PSS of the row's process and its "
          "descendants over a baseline with the receivers idle, in copies of one plain dict measured the same way, "
-         "the sender's original dropped (in parentheses: still held); *lookups* = "
+         "the sender's original dropped (in parentheses: still held; the arena returns freed pages a pass or two "
+         "behind, so thaw and pickle may still count the messages consumed); *lookups* = "
          f"{R['lookups']:,} random lookups `s += m[k]` in a Python loop in one receiver, over what it received / over "
          "a plain dict of the same entries in the same receiver (ratio; in parentheses the ratio net of the loop "
          "alone); *open* = a value already queued for a receiver, from its receive until a first lookup returned "
@@ -608,7 +637,8 @@ def report(R):
         if not rows:
             continue
         L += [f"**{R['receivers'][kind]} {label}**", "",
-              "| way | one-time | handover | total | memory in copies | lookups: shared / plain (ratio) | open: N / 10 |",
+              "| way | one-time | handover | total | memory in copies | lookups: shared / plain (ratio) "
+              "| open: N / 10 |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         notes = []
         for way, text in WAYS.items():
@@ -626,8 +656,9 @@ def report(R):
                      f"{ft(s['plain_lookups_s'])} ({s['lookup_ratio']:.2f}x{net}) | "
                      f"{ft(s['open_big']['usable_median_s'])} / {ft(s['open_small']['usable_median_s'])} |")
             if s["lookup_scale"] != 1:
-                notes.append(f"‡ {way}: {s['lookup_count']:,} lookups timed through the proxy (each a round trip to "
-                             f"the Manager's server), scaled by {s['lookup_scale']:g}.")
+                notes.append(f"‡ {way}: the loops timed over {s['lookup_count']:,} keys (through the proxy each "
+                             f"lookup is a round trip to the Manager's server), all three scaled by "
+                             f"{s['lookup_scale']:g}.")
             if way == "manager":
                 notes.append(f"{way}: the one-time cost is loading the Manager's dict (update() in chunks of "
                              f"{MANAGER_CHUNK:,}); starting the Manager took {ft(s.get('manager_start_s'))}, "
@@ -641,8 +672,9 @@ def report(R):
         L += [""] + ([" ".join(notes), ""] if notes else [])
         f = rows.get("freeze", {})
         extra = []
-        if "arena_used_by_freeze_bytes" in f:
-            extra.append(f"the frozen dict took {f['arena_used_by_freeze_bytes'] / 2**20:.1f} MiB of the arena")
+        if "arena_used_bytes" in f:
+            extra.append(f"freezing (and the views in flight) took {f['arena_used_bytes'] / 2**20:.1f} MiB of the "
+                         "arena")
         one = next((s["one_copy_bytes"] for s in rows.values() if "one_copy_bytes" in s), None)
         if one:
             extra.append(f"one plain copy measured {one / 2**20:.1f} MiB of PSS")
@@ -655,12 +687,16 @@ def report(R):
     return L
 
 
-def verdict(met, share):
+def verdict(met, best_met, share):
+    """met; bounded by the machine when only the fastest measures met the
+    target while other processes took over 10% of the CPUs; else not met."""
+    busy = share is not None and share > DISTURBED
     if met:
         return "met"
-    if share is not None and share > DISTURBED:
-        return f"not met, bounded by the machine (others took up to {share:.0%} of the CPUs meanwhile)"
-    return "not met"
+    if best_met and busy:
+        return (f"bounded by the machine (the fastest measures met it; others took up to {share:.0%} of the CPUs "
+                "meanwhile)")
+    return "not met" + (f" (others took up to {share:.0%} of the CPUs meanwhile)" if busy else "")
 
 
 def targets(R):
@@ -678,7 +714,9 @@ def targets(R):
             continue
         big, small = s["open_big"], s["open_small"]
         worst = max(big["recv_median_s"], small["recv_median_s"])
-        L.append(f"| opening ≤ 20 µs whatever the size | {who} | {verdict(worst <= TARGET_OPEN_S, s['open_others_share_max'])} | "
+        best = max(big["recv_min_s"], small["recv_min_s"])
+        v = verdict(worst <= TARGET_OPEN_S, best <= TARGET_OPEN_S, s["open_others_share_max"])
+        L.append(f"| opening ≤ 20 µs whatever the size | {who} | {v} | "
                  f"receive of a queued view, median (fastest–slowest) of {big['count']}: {R['entries']:,} entries "
                  f"{ft(big['recv_median_s'])} ({ft(big['recv_min_s'])}–{ft(big['recv_max_s'])}), {SMALL} entries "
                  f"{ft(small['recv_median_s'])} ({ft(small['recv_min_s'])}–{ft(small['recv_max_s'])}); up to a first "
@@ -686,10 +724,12 @@ def targets(R):
         L.append(f"| memory within 5% of one copy | {who} | {'met' if s['copies'] <= TARGET_COPIES else 'not met'} | "
                  f"{s['copies']:.3f} copies, the sender's original dropped ({s['copies_with_original']:.3f} with it) |")
         net = f"; net of the loop alone {s['lookup_ratio_net']:.2f}x" if s.get("lookup_ratio_net") else ""
-        L.append(f"| a lookup within 4x a plain dict's | {who} | "
-                 f"{verdict(s['lookup_ratio'] <= TARGET_LOOKUP_RATIO, s['lookup_others_share_max'])} | "
+        v = verdict(s["lookup_ratio"] <= TARGET_LOOKUP_RATIO, s["lookup_ratio_best"] <= TARGET_LOOKUP_RATIO,
+                    s["lookup_others_share_max"])
+        L.append(f"| a lookup within 4x a plain dict's | {who} | {v} | "
                  f"loop over the view / over `view.thaw()` = {s['lookup_ratio']:.2f}x ({ft(s['shared_lookups_s'])} / "
-                 f"{ft(s['plain_lookups_s'])}; the loop alone {ft(s['loop_alone_s'])}){net} |")
+                 f"{ft(s['plain_lookups_s'])}; the loop alone {ft(s['loop_alone_s'])}){net}; fastest loop / "
+                 f"fastest loop {s['lookup_ratio_best']:.2f}x |")
     return L
 
 
