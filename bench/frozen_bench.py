@@ -219,29 +219,52 @@ class Receivers:
 
     def expect(self, tag, count=None):
         """The next `count` (default: all receivers) messages, which must be
-        `tag`s; index -> message."""
-        got = {}
-        for _ in range(count or self.count):
+        `tag`s; index -> message. A receiver that failed meanwhile, or
+        silence for the timeout, raises."""
+        got, deadline = {}, time.monotonic() + self.timeout
+        while len(got) < (count or self.count):
             try:
-                msg = self.out.recv(timeout=self.timeout)
+                msg = self.out.recv(timeout=1.0)
             except TimeoutError:
-                dead = [p.returncode for p in self.procs if p.poll() is not None]
-                raise RuntimeError(f"receivers: no {tag!r} within {self.timeout:.0f} s (got {sorted(got)}"
-                                   + (f"; receiver processes exited: {dead}" if dead else "") + ")") from None
+                why = self.failed() or (time.monotonic() > deadline and f"nothing for {self.timeout:.0f} s")
+                if why:
+                    raise RuntimeError(f"receivers: waiting for {tag!r} (got {sorted(got)}): {why}") from None
+                continue
             if msg[0] != tag:
                 raise RuntimeError(f"receivers: expected {tag!r}, got {msg!r}")
             got[msg[1]] = msg
         return got
 
+    def failed(self):
+        """Why a receiver ended before being told to stop, or None."""
+        for i, t in enumerate(self.tasks):
+            if t.done() and t.exception() is not None:
+                return f"the receiver in subinterpreter {i} raised {t.exception()!r}"
+        for i, p in enumerate(self.procs):
+            if p.poll():
+                return f"receiver process {i} exited with status {p.returncode}"
+        return None
+
     def command(self, index, *cmd):
         self.ctl[index].send(cmd)
         return self.expect(cmd[0], 1)[index][2]
 
-    def stop(self):
-        for c in self.ctl:
-            c.send(("stop",))
+    def stop(self, after_failure=False):
+        """Every receiver told to stop and waited for (one still waiting for
+        its value, when the sender failed, is woken by its data channel's
+        poisoning), its interpreter closed, its process reaped. After a
+        failure a receiver that does not stop is only logged: the first
+        failure is the one to report."""
         try:
+            for d in self.data:
+                d.poison()
+            for c in self.ctl:
+                c.send(("stop",))
             self.expect("stopped")
+        except Exception as e:
+            if not after_failure:
+                raise
+            log(f"  while stopping the receivers after a failure: {e}")
         finally:
             for t in self.tasks:
                 t.join(self.timeout)
@@ -382,14 +405,16 @@ def row_child(args):
         out["manager_start_s"] = now() - t
         authkey = bytes(multiprocessing.current_process().authkey)
     receivers = Receivers(shoal, kind, way, count, args.entries, authkey, args.timeout)
+    failed = True
     try:
         sender = Sender(shoal, way, manager)
         kept = share(out, sender, receivers, args.entries, args.settle_row)
         out["lookups"] = lk = lookups(receivers, args, way)
         out["opens"] = opens(receivers, sender, args, kept)
         del kept
+        failed = False
     finally:
-        receivers.stop()
+        receivers.stop(after_failure=failed)
         if manager is not None:
             manager.shutdown()
     log(f"  {way}:{kind} N={args.entries:,}: one-time {out['prepare_s']:.3f} s, handover {out['handover_s']:.3f} s, "
@@ -540,7 +565,12 @@ def main():
         write_report(R, args.from_json)
         return
     if args._row:
-        out = row_child(args)
+        try:
+            out = row_child(args)
+        except Exception as e:  # the traceback to stderr, the reason into the report
+            import traceback
+            traceback.print_exc()
+            out = {"error": f"failed: {type(e).__name__}: {e}"[:400]}
         sys.stdout.flush()
         print(json.dumps(out), flush=True)
         return
@@ -627,7 +657,9 @@ def report(R):
          "(the sends, each receive, unpickling, a first lookup); *memory* = PSS of the row's process and its "
          "descendants over a baseline with the receivers idle, in copies of one plain dict measured the same way, "
          "the sender's original dropped (in parentheses: still held; the arena returns freed pages a pass or two "
-         "behind, so thaw and pickle may still count the messages consumed); *lookups* = "
+         "behind, so thaw and pickle may still count the messages consumed"
+         + ("; at this run's size each receiver's fixed costs weigh on it too" if R["entries"] < 200_000 else "")
+         + "); *lookups* = "
          f"{R['lookups']:,} random lookups `s += m[k]` in a Python loop in one receiver, over what it received / over "
          "a plain dict of the same entries in the same receiver (ratio; in parentheses the ratio net of the loop "
          "alone); *open* = a value already queued for a receiver, from its receive until a first lookup returned "

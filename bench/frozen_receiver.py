@@ -57,8 +57,14 @@ def serve(way, index, n, ctl, data, out, authkey=None):
         import multiprocessing.managers  # imported before the baseline: what unpickling a proxy needs
 
         multiprocessing.current_process().authkey = authkey
+    import shoal
+
     out.send(("idle", index))
-    got = data.recv()
+    try:
+        got = data.recv()
+    except shoal.ChannelClosed:  # the sender stopped before sending anything (it failed)
+        out.send(("stopped", index))
+        return
     t_got = now()
     value = open_value(way, got)
     first = value[PROBE_KEY]
