@@ -62,8 +62,9 @@ receivers; per run, in order:
 Before each run's timed part the row waits (up to --settle s) for the
 machine to be idle, and the share of the CPUs other processes (or the host,
 as steal) took during it is recorded (/proc/stat minus the row's tree); a
-verdict missed in runs where others took over 10% is reported as bounded by
-the machine. Medians over --runs runs. Results: bench/results/frozen_share.json
+timing target missed by the medians but met by the fastest measures while
+others took over 10% of the CPUs is reported as bounded by the machine.
+Medians over --runs runs. Results: bench/results/frozen_share.json
 and .md (--quick: frozen_share_quick.*); progress on stderr.
 
 Targets (issue 23), judged on the freeze rows, reported, not asserted:
@@ -646,7 +647,7 @@ def report(R):
     L = [f"# A {n:,}-entry dict shared with subinterpreters and processes{' (quick run)' if R['quick'] else ''}", "",
          f"Machine: {m['cpu']}, {m['cores']} vCPUs, {m['platform']}; CPython {m['python']}; load average "
          f"{m['load_start'][0]:.2f} at start, {m.get('load_end', [float('nan')])[0]:.2f} at end; {m['date']}; "
-         f"{R.get('wall_s', 0):.0f} s. shoal: the tree at {sh.get('git_head', '?')}, installed in the venv; "
+         f"{R.get('wall_s', 0):.0f} s. shoal: imported from {sh.get('path')} (this tree at {sh.get('git_head', '?')}); "
          f"shoal.freeze {'present' if sh.get('has_freeze') else 'MISSING (the freeze rows are unavailable)'}. "
          f"Command: `{R['command']}`.", "",
          f"The value: `{{f\"word{{i}}\": i for i in range({n:,})}}`. Each receiver is up and waiting on a "
