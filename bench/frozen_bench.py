@@ -489,8 +489,9 @@ def summarize(runs):
     for k in ("arena_used_bytes", "pickle_bytes", "manager_start_s"):
         if k in ok[0]:
             s[k] = median_of(ok, lambda r, k=k: r.get(k))
-    if "manager_start_s" in s:
-        s["manager_load_s"] = s["prepare_s"]
+    failures = [r.get("error") or r.get("na") for r in runs if r not in ok]
+    if failures:
+        s["failure"] = failures[0]
     return s
 
 
@@ -696,6 +697,9 @@ def report(R):
                 notes.append(f"{way}: the one-time cost is loading the Manager's dict (update() in chunks of "
                              f"{MANAGER_CHUNK:,}); starting the Manager took {ft(s.get('manager_start_s'))}, "
                              "before the baseline, not in the columns.")
+            if s["failed_runs"]:
+                notes.append(f"**{way}: {s['failed_runs']} run(s) failed ({s['failure']}); the columns are the "
+                             f"{s['runs']} that did not.**")
             if not s["receivers_ok"] or not s["sums_agree"]:
                 notes.append(f"**{way}: a receiver saw a wrong length or value, or the two lookup loops' sums "
                              "differed.**")
