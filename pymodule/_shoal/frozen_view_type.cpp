@@ -41,12 +41,6 @@ ViewType view_type_of(ValueKind kind) {
   }
 }
 
-std::vector<std::uint32_t> child_path(const FrozenViewFields& f, std::size_t step) {
-  std::vector<std::uint32_t> path = f.path;
-  path.push_back(static_cast<std::uint32_t>(step));
-  return path;
-}
-
 std::size_t size_of(const FrozenViewFields& f) { return f.dict ? f.dict->size() : f.items->size(); }
 
 // ------------------------------------------------------------ life cycle ----
@@ -79,7 +73,7 @@ PyObject* dict_lookup(PyObject* self, PyObject* key, PyObject* missing) {
     return nullptr;
   }
   try {
-    return thaw_element(state, f.root, f.dict->value(static_cast<std::size_t>(entry)), child_path(f, entry));
+    return thaw_element(state, f.root, f.dict->value(static_cast<std::size_t>(entry)), f.path, static_cast<std::uint32_t>(entry));
   } catch (...) {
     return raise_python_error(state);
   }
@@ -108,7 +102,7 @@ PyObject* sequence_element(PyObject* self, Py_ssize_t index) {
   ModuleState* state = state_of(self);
   try {
     const auto i = static_cast<std::size_t>(index);
-    return thaw_element(state, f.root, (*f.items)[i], child_path(f, i));
+    return thaw_element(state, f.root, (*f.items)[i], f.path, static_cast<std::uint32_t>(i));
   } catch (...) {
     return raise_python_error(state);
   }
@@ -196,13 +190,13 @@ PyObject* iterator_next(PyObject* object) {
   ModuleState* state = state_of(it->view);
   try {
     switch (it->yield) {
-      case Yield::element: return thaw_element(state, f.root, (*f.items)[i], child_path(f, i));
+      case Yield::element: return thaw_element(state, f.root, (*f.items)[i], f.path, static_cast<std::uint32_t>(i));
       case Yield::plain: return thaw_plain(state, f.root, f.dict ? f.dict->key(i) : (*f.items)[i]);
-      case Yield::value: return thaw_element(state, f.root, f.dict->value(i), child_path(f, i));
+      case Yield::value: return thaw_element(state, f.root, f.dict->value(i), f.path, static_cast<std::uint32_t>(i));
       case Yield::item: {
         PyObject* key = thaw_plain(state, f.root, f.dict->key(i));
         if (key == nullptr) return nullptr;
-        PyObject* value = thaw_element(state, f.root, f.dict->value(i), child_path(f, i));
+        PyObject* value = thaw_element(state, f.root, f.dict->value(i), f.path, static_cast<std::uint32_t>(i));
         if (value == nullptr) return Py_DECREF(key), nullptr;
         PyObject* pair = PyTuple_Pack(2, key, value);
         Py_DECREF(key);

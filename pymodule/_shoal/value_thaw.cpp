@@ -294,7 +294,9 @@ class ValueThawer {
     try {
       const ValueReader target = root->object.at(ref.path);
       if (views_ == Views::thawed) return thaw_plain(state_, root, target);
-      return thaw_element(state_, root, target, ref.path);
+      if (ref.path.empty()) return new_frozen_view(state_, root, {}, target);  // a view is of a container
+      const std::vector<std::uint32_t> parent(ref.path.begin(), ref.path.end() - 1);
+      return thaw_element(state_, root, target, parent, ref.path.back());
     } catch (...) {
       return raise_python_error(state_);
     }
@@ -354,7 +356,7 @@ PyObject* thaw_plain(ModuleState* state, const std::shared_ptr<FrozenRoot>& root
 }
 
 PyObject* thaw_element(ModuleState* state, const std::shared_ptr<FrozenRoot>& root, const ValueReader& value,
-                       std::vector<std::uint32_t> path) {
+                       const std::vector<std::uint32_t>& parent, std::uint32_t step) {
   try {
     // The leaves lookups return most, without a thawer.
     switch (value.kind()) {
@@ -368,7 +370,11 @@ PyObject* thaw_element(ModuleState* state, const std::shared_ptr<FrozenRoot>& ro
       case ValueKind::boolean: return PyBool_FromLong(value.as_bool());
       default: break;
     }
-    if (is_container(value.kind())) return new_frozen_view(state, root, std::move(path), value);
+    if (is_container(value.kind())) {
+      std::vector<std::uint32_t> path = parent;
+      path.push_back(step);
+      return new_frozen_view(state, root, std::move(path), value);
+    }
   } catch (...) {
     return raise_python_error(state);
   }

@@ -39,11 +39,13 @@ std::shared_ptr<FrozenRoot> open_frozen_root(ModuleState* state, const std::shar
 PyObject* thaw_plain(ModuleState* state, const std::shared_ptr<FrozenRoot>& root,
                      const shoal::heap::ValueReader& value);
 
-// `value`, the part of `root`'s object at `path`, as a view hands it out:
-// a container as a view of it (sharing `root`), anything else as
-// thaw_value gives it.
+// `value`, the part of `root`'s object at path `parent` + `step`, as a view
+// hands it out: a container as a view of it (sharing `root`), anything else
+// as thaw_value gives it. (The path is built only for a container: a
+// lookup returning an int allocates nothing but the int.)
 PyObject* thaw_element(ModuleState* state, const std::shared_ptr<FrozenRoot>& root,
-                       const shoal::heap::ValueReader& value, std::vector<std::uint32_t> path);
+                       const shoal::heap::ValueReader& value, const std::vector<std::uint32_t>& parent,
+                       std::uint32_t step);
 
 // The array a blob that describes itself holds (shoal/array_blob.hpp: an
 // array made with empty() and sent whole), as thaw_value gives an array:
