@@ -91,7 +91,9 @@ say "Python tests (pytest)"
 # so received arrays must come through its C-API; a test fails if they do not.
 SHOAL_EXPECT_NUMPY_CAPI=1 python -m pytest tests/python -q
 
-# Benchmark smoke runs (~2 min; a missing peer is a row, not a failure): the suite
-# (bench/suite.py --quick) and the process path on NumPy work (bench/process_bench.py --quick).
+# Benchmark smoke runs (~3 min; a missing peer is a row, not a failure): the suite
+# (bench/suite.py --quick), the process path on NumPy work (bench/process_bench.py --quick)
+# and frozen data shared in place (bench/frozen_bench.py --quick).
 SHOAL_BENCH_NO_SETUP=1 timeout 900 bash scripts/bench.sh --quick
 timeout 600 python bench/process_bench.py --quick --output build/bench-quick/process_bench.json
+timeout 300 python bench/frozen_bench.py --quick --output build/bench-quick/frozen_share.json
