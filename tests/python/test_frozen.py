@@ -249,3 +249,50 @@ def test_a_view_crosses_to_a_process_in_place(arena):
     with shoal.ProcessPoolExecutor(max_workers=1) as pool:
         name, value, pid = pool.submit(pool_work.frozen_lookup, view["nested"], "x").result()
     assert (name, value) == ("FrozenDict", 7)
+
+
+# A child that unpickles a view (by reference), takes nested views, freezes
+# a value of its own holding the view, reports, and waits to be killed.
+_VIEW_HOLDER = """
+import pickle, sys, time
+import shoal
+view = pickle.loads(sys.stdin.buffer.read())
+arena = shoal.Arena.attach(view.arena)
+inner = view["inner"]
+mine = shoal.freeze({"theirs": view, "list": list(range(10_000))}, arena=arena)
+print("ready", inner[2], mine["theirs"]["inner"][0], flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_process_killed_holding_views_leaks_nothing(arena):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import read_line
+    from shoal import _pickling
+
+    baseline = used(arena)
+    view = shoal.freeze({"inner": [7, 8, 9], "big": list(range(50_000))}, arena=arena)
+    with _pickling.collecting_tickets() as tickets:
+        pickled = pickle.dumps(view)
+    child = subprocess.Popen([sys.executable, "-c", _VIEW_HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        child.stdin.write(pickled)
+        child.stdin.close()
+        line = read_line(child.stdout, timeout=60).decode()
+        assert line.split() == ["ready", "9", "7"], child.stderr.read().decode()
+        assert arena.stats()["holders"] >= 2
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+    arena.reap()  # (or the embedded broker got there first)
+    _pickling.release(tickets)  # the pickle's in-flight reference, ended by its maker
+    assert view["inner"] == [7, 8, 9]  # ours still reads
+    del view
+    assert used(arena) == baseline, "the child's views, its own frozen value and ours: all freed"
+    assert arena.check() == []
