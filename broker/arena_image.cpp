@@ -2,11 +2,14 @@
 #include "shoal/arena_image.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "debug_assert.hpp"
+#include "shoal/array_blob.hpp"
 
 namespace shoal {
 
@@ -192,6 +195,22 @@ layout::ChildEntry ArenaImage::child(const ChildTable& table, std::uint64_t i) c
   if (i >= table.count) return {};
   return copy<layout::ChildEntry>(table.block.payload_offset() + sizeof(layout::ChildTable) +
                                   i * sizeof(layout::ChildEntry));
+}
+
+// ---------------------------------------------------------- array blobs --
+
+std::optional<heap::ArrayBlob> ArenaImage::array_blob(const Block& block) const {
+  if (!block.is(BlockKind::blob) || (block.header.flags & layout::kArrayBlob) == 0) return std::nullopt;
+  // The payload a receiver is handed: what was asked for, within what the
+  // block holds. The head is copied from the block's own bytes (a whole
+  // number of words: payloads are multiples of 64), then cut to that.
+  const std::uint64_t payload = std::min(block.header.requested, block.payload_bytes());
+  constexpr std::uint64_t kHeadWords = (heap::kArrayBlobHeadBytes + 7) / 8;
+  std::array<std::uint64_t, kHeadWords> head{};
+  const std::uint64_t copied = std::min<std::uint64_t>(sizeof head, block.payload_bytes()) / 8 * 8;
+  copy_words(head.data(), block.payload_offset(), copied);
+  const auto bytes = std::as_bytes(std::span(head)).first(std::min(copied, payload));
+  return heap::parse_array_blob(bytes, payload);
 }
 
 // ------------------------------------------------- in-flight and sites --

@@ -8,13 +8,12 @@
 // pending items) are dropped in turn. owned_children_locked is the one
 // definition of what a block owns: dropping, poisoning, cycle checks and
 // repair's recount all use it, so they always agree.
-#include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <vector>
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {
@@ -22,44 +21,30 @@ namespace shoal {
 using layout::BlockHeader;
 using layout::BlockKind;
 using layout::ChildEntry;
-using layout::ChildTable;
 
 std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) const {
-  const BlockHeader* block = heap_->header_at(offset);
-  const std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
-  const std::uint64_t payload_bytes = block->size - layout::kBlockHeaderBytes;
-  // The entries this block owns, as (first, count, ring capacity).
-  const ChildEntry* entries = nullptr;
-  std::uint64_t first = 0;
-  std::uint64_t count = 0;
-  std::uint64_t ring = 1;
-  if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
-    ChildTable table;
-    std::memcpy(&table, payload, sizeof table);
-    if (!layout::child_table_is_sane(table, payload_bytes)) return {};
-    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(ChildTable));
-    count = table.count;
-    ring = std::max<std::uint64_t>(count, 1);
-  } else if (block->kind == static_cast<std::uint32_t>(BlockKind::channel)) {
-    layout::ChannelHeader channel;
-    std::memcpy(&channel, payload, sizeof channel);
-    if (!layout::channel_is_sane(channel, payload_bytes)) return {};
-    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(layout::ChannelHeader));
-    first = channel.head;
-    count = layout::channel_pending(channel);  // the pending items; none once poisoned
-    ring = channel.capacity;
-  } else {
-    return {};
-  }
+  // Read through the bounded reader, as check and repair read the arena:
+  // the block's table or ring copied out and bounded by its payload (a
+  // malformed one owns nothing here; repair recounts, check reports it).
+  const ArenaImage image(base_, size_);
+  const auto block = image.block(offset);
+  if (!block) return {};
   std::vector<std::uint64_t> owned;
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const ChildEntry& entry = entries[(first + i) % ring];
+  const auto own = [&](const ChildEntry& entry) {
     const BlockHeader* child = heap_->resolve(Handle{entry.offset, entry.generation});
-    // The same test as repair's recount, so the two always agree.
+    // The same test as repair's recount, so the two always agree. An
+    // inline item (a value in a channel slot) resolves to nothing.
     if (child != nullptr && entry.offset != offset &&
-        child->kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+        std::atomic_ref(const_cast<BlockHeader*>(child)->kind).load(std::memory_order_relaxed) !=
+            static_cast<std::uint32_t>(BlockKind::ledger)) {
       owned.push_back(entry.offset);
     }
+  };
+  if (const auto table = image.child_table(*block)) {
+    for (std::uint64_t i = 0; i < table->count; ++i) own(image.child(*table, i));
+  } else if (const auto channel = image.channel(*block)) {
+    // The pending items; none once poisoned (layout::channel_pending).
+    for (std::uint64_t i = 0; i < channel->pending; ++i) own(image.channel_item(*channel, i));
   }
   return owned;
 }

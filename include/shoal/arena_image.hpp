@@ -14,9 +14,10 @@
 //     between its check and its use;
 //   * each shared structure has its is_valid() (or a view whose `valid`
 //     says it): a block header the chain can step over, a used block of a
-//     known kind, a ledger chunk, a channel header, a child table. The rules
-//     are the core's (layout.hpp: child_table_is_sane, channel_is_sane,
-//     channel_pending); nothing outside this reader restates them.
+//     known kind, a ledger chunk, a channel header, a child table, an array
+//     blob's header. The rules are the core's (layout.hpp:
+//     child_table_is_sane, channel_is_sane, channel_pending; array_blob.hpp:
+//     parse_array_blob); nothing outside this reader restates them.
 //
 // It never writes and never locks: a caller that needs a consistent picture
 // holds the arena lock (Arena::check, repair) or retries around the seqlock
@@ -41,6 +42,10 @@
 #include "shoal/sites.hpp"
 
 namespace shoal {
+
+namespace heap {
+struct ArrayBlob;  // array_blob.hpp
+}
 
 // Where the heap and its bitmap lie, as a header records them. Checked
 // against the bytes mapped before anything relies on it (is_valid).
@@ -138,6 +143,11 @@ class ArenaImage {
   layout::ChildEntry channel_item(const Channel& channel, std::uint64_t i) const;
   std::optional<ChildTable> child_table(const Block& block) const;  // a used object block
   layout::ChildEntry child(const ChildTable& table, std::uint64_t i) const;  // i < count
+  // The array a used blob flagged kArrayBlob describes, checked as a
+  // receiver checks it (heap::parse_array_blob) against the payload the
+  // blob asked for; nothing if it does not check out, or for any other
+  // block. Copies the header and shape out, never the data.
+  std::optional<heap::ArrayBlob> array_blob(const Block& block) const;
 
   layout::InFlightTableHeader in_flight_table() const;         // has_header()
   layout::InFlightEntry in_flight_entry(std::uint64_t i) const;  // i < kInFlightEntries, has_header()
