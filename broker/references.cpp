@@ -9,6 +9,7 @@
 // definition of what a block owns: dropping, poisoning, cycle checks and
 // repair's recount all use it, so they always agree.
 #include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "block_heap.hpp"
@@ -23,14 +24,31 @@ using layout::BlockKind;
 using layout::ChildEntry;
 
 std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) const {
-  // Read through the bounded reader, as check and repair read the arena:
-  // the block's table or ring copied out and bounded by its payload (a
-  // malformed one owns nothing here; repair recounts, check reports it).
-  const ArenaImage image(base_, size_);
-  const auto block = image.block(offset);
-  if (!block) return {};
+  // Under the lock, on a block the caller knows to be one: the table or
+  // channel header is copied once and judged by the reader's own rule
+  // (owned_entries, arena_image.hpp), which bounds every entry by the
+  // payload. Not through a whole ArenaImage: this runs on every free of
+  // an object or channel, and building one costs more than the free.
+  const BlockHeader* block = heap_->header_at(offset);
+  const std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
+  const std::uint64_t payload_bytes = block->size - layout::kBlockHeaderBytes;
+  const std::uint32_t kind = std::atomic_ref(const_cast<BlockHeader*>(block)->kind).load(std::memory_order_relaxed);
+  OwnedEntries entries;
+  if (kind == static_cast<std::uint32_t>(BlockKind::object)) {
+    layout::ChildTable table;
+    std::memcpy(&table, payload, sizeof table);
+    entries = owned_entries(table, payload_bytes);
+  } else if (kind == static_cast<std::uint32_t>(BlockKind::channel)) {
+    layout::ChannelHeader channel;
+    std::memcpy(&channel, payload, sizeof channel);
+    entries = owned_entries(channel, payload_bytes);
+  } else {
+    return {};
+  }
   std::vector<std::uint64_t> owned;
-  const auto own = [&](const ChildEntry& entry) {
+  for (std::uint64_t i = 0; i < entries.count; ++i) {
+    ChildEntry entry;
+    std::memcpy(&entry, payload + entries.entry_at(i), sizeof entry);
     const BlockHeader* child = heap_->resolve(Handle{entry.offset, entry.generation});
     // The same test as repair's recount, so the two always agree. An
     // inline item (a value in a channel slot) resolves to nothing.
@@ -39,12 +57,6 @@ std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) co
             static_cast<std::uint32_t>(BlockKind::ledger)) {
       owned.push_back(entry.offset);
     }
-  };
-  if (const auto table = image.child_table(*block)) {
-    for (std::uint64_t i = 0; i < table->count; ++i) own(image.child(*table, i));
-  } else if (const auto channel = image.channel(*block)) {
-    // The pending items; none once poisoned (layout::channel_pending).
-    for (std::uint64_t i = 0; i < channel->pending; ++i) own(image.channel_item(*channel, i));
   }
   return owned;
 }

@@ -71,6 +71,50 @@ struct ArenaGeometry {
 // if used, a known kind and no more bytes asked for than it holds.
 bool block_is_valid(const layout::BlockHeader& block);
 
+// The entries a used object or channel owns references on, and where they
+// lie in its payload: an object's child table, [0, count); a channel's
+// pending items, from head around its ring (none once poisoned). Judged
+// from a copy of the table or channel header, by layout.hpp's rules
+// (child_table_is_sane, channel_is_sane, channel_pending), against the
+// payload's length. The one definition both readers use: this image
+// (child_table, channel) and the core's ownership graph, which reads the
+// live mapping under the lock on every free of an object or channel
+// (Arena::owned_children_locked), where building an image would cost
+// more than the free itself.
+struct OwnedEntries {
+  bool valid = false;            // the table or channel header is sane for the payload
+  std::uint64_t count = 0;       // entries owned; 0 unless valid
+  std::uint64_t first = 0;       // the first one's index (a channel's head)
+  std::uint64_t ring = 1;        // indices wrap around this many slots
+  std::uint64_t entries_at = 0;  // slot 0, in bytes from the payload start
+
+  // Where the i-th owned entry (i < count) lies, from the payload start;
+  // inside the payload when valid.
+  std::uint64_t entry_at(std::uint64_t i) const {
+    return entries_at + (first + i) % ring * sizeof(layout::ChildEntry);
+  }
+};
+
+inline OwnedEntries owned_entries(const layout::ChildTable& table, std::uint64_t payload_bytes) {
+  OwnedEntries owned;
+  owned.valid = layout::child_table_is_sane(table, payload_bytes);
+  owned.count = owned.valid ? table.count : 0;
+  owned.ring = owned.count == 0 ? 1 : owned.count;
+  owned.entries_at = sizeof(layout::ChildTable);
+  return owned;
+}
+
+inline OwnedEntries owned_entries(const layout::ChannelHeader& channel, std::uint64_t payload_bytes) {
+  OwnedEntries owned;
+  owned.valid = layout::channel_is_sane(channel, payload_bytes);
+  if (!owned.valid) return owned;  // capacity may be 0: no ring to index
+  owned.count = layout::channel_pending(channel);
+  owned.first = channel.head;
+  owned.ring = channel.capacity;
+  owned.entries_at = sizeof(layout::ChannelHeader);
+  return owned;
+}
+
 class ArenaImage {
  public:
   // A block header as copied out, and where it lies.
@@ -102,6 +146,7 @@ class ArenaImage {
     layout::ChannelHeader header{};
     bool valid = false;         // layout::channel_is_sane: the counters below may be used
     std::uint64_t pending = 0;  // layout::channel_pending when valid (0 once poisoned), else 0
+    OwnedEntries owned;         // where the pending items lie (owned.count == pending)
   };
 
   struct ChildTable {
@@ -109,6 +154,7 @@ class ArenaImage {
     layout::ChildTable table{};
     bool valid = false;  // layout::child_table_is_sane against the payload
     std::uint64_t count = 0;  // entries to read when valid, else 0
+    OwnedEntries owned;       // where they lie (owned.count == count)
   };
 
   ArenaImage(const std::byte* base, std::uint64_t bytes);
