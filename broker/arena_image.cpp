@@ -2,11 +2,14 @@
 #include "shoal/arena_image.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "debug_assert.hpp"
+#include "shoal/array_blob.hpp"
 
 namespace shoal {
 
@@ -163,17 +166,16 @@ layout::LedgerEntry ArenaImage::ledger_entry(const Ledger& ledger, std::uint64_t
 std::optional<ArenaImage::Channel> ArenaImage::channel(const Block& block) const {
   if (!block.is(BlockKind::channel) || block.payload_bytes() < sizeof(layout::ChannelHeader)) return std::nullopt;
   Channel channel{block, copy<layout::ChannelHeader>(block.payload_offset())};
-  channel.valid = layout::channel_is_sane(channel.header, block.payload_bytes());
-  channel.pending = channel.valid ? layout::channel_pending(channel.header) : 0;
+  channel.owned = owned_entries(channel.header, block.payload_bytes());
+  channel.valid = channel.owned.valid;
+  channel.pending = channel.owned.count;
   return channel;
 }
 
 layout::ChildEntry ArenaImage::channel_item(const Channel& channel, std::uint64_t i) const {
   SHOAL_DEBUG_ASSERT(i < channel.pending);
   if (i >= channel.pending) return {};
-  const std::uint64_t slot = (channel.header.head + i) % channel.header.capacity;  // capacity != 0 when valid
-  return copy<layout::ChildEntry>(channel.block.payload_offset() + sizeof(layout::ChannelHeader) +
-                                  slot * sizeof(layout::ChildEntry));
+  return copy<layout::ChildEntry>(channel.block.payload_offset() + channel.owned.entry_at(i));
 }
 
 // --------------------------------------------------------- child tables --
@@ -182,16 +184,32 @@ std::optional<ArenaImage::ChildTable> ArenaImage::child_table(const Block& block
   if (!block.is(BlockKind::object) || block.payload_bytes() < sizeof(layout::ChildTable)) return std::nullopt;
   ChildTable table{block, copy<layout::ChildTable>(block.payload_offset())};
   // The rule drop_reference_locked and repair's recount use (owned_children_locked).
-  table.valid = layout::child_table_is_sane(table.table, block.payload_bytes());
-  table.count = table.valid ? table.table.count : 0;
+  table.owned = owned_entries(table.table, block.payload_bytes());
+  table.valid = table.owned.valid;
+  table.count = table.owned.count;
   return table;
 }
 
 layout::ChildEntry ArenaImage::child(const ChildTable& table, std::uint64_t i) const {
   SHOAL_DEBUG_ASSERT(i < table.count);
   if (i >= table.count) return {};
-  return copy<layout::ChildEntry>(table.block.payload_offset() + sizeof(layout::ChildTable) +
-                                  i * sizeof(layout::ChildEntry));
+  return copy<layout::ChildEntry>(table.block.payload_offset() + table.owned.entry_at(i));
+}
+
+// ---------------------------------------------------------- array blobs --
+
+std::optional<heap::ArrayBlob> ArenaImage::array_blob(const Block& block) const {
+  if (!block.is(BlockKind::blob) || (block.header.flags & layout::kArrayBlob) == 0) return std::nullopt;
+  // The payload a receiver is handed: what was asked for, within what the
+  // block holds. The head is copied from the block's own bytes (a whole
+  // number of words: payloads are multiples of 64), then cut to that.
+  const std::uint64_t payload = std::min(block.header.requested, block.payload_bytes());
+  constexpr std::uint64_t kHeadWords = (heap::kArrayBlobHeadBytes + 7) / 8;
+  std::array<std::uint64_t, kHeadWords> head{};
+  const std::uint64_t copied = std::min<std::uint64_t>(sizeof head, block.payload_bytes()) / 8 * 8;
+  copy_words(head.data(), block.payload_offset(), copied);
+  const auto bytes = std::as_bytes(std::span(head)).first(std::min(copied, payload));
+  return heap::parse_array_blob(bytes, payload);
 }
 
 // ------------------------------------------------- in-flight and sites --

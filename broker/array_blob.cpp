@@ -2,6 +2,7 @@
 // its own array (array_blob.hpp).
 #include "shoal/array_blob.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -71,14 +72,19 @@ void write_array_header(HeldBlock& blob, std::string_view dtype, std::span<const
 }
 
 std::optional<ArrayBlob> parse_array_blob(std::span<const std::byte> payload) {
+  return parse_array_blob(payload.first(std::min<std::uint64_t>(payload.size(), kArrayBlobHeadBytes)), payload.size());
+}
+
+std::optional<ArrayBlob> parse_array_blob(std::span<const std::byte> head, std::uint64_t payload_bytes) {
   // One copy of the header: another process may be writing the arena.
   ArrayBlobHeader header;
-  if (payload.size() < sizeof header) return std::nullopt;
-  std::memcpy(&header, payload.data(), sizeof header);
+  if (head.size() < sizeof header || payload_bytes < sizeof header) return std::nullopt;
+  std::memcpy(&header, head.data(), sizeof header);
   if (header.magic != layout::kArrayBlobMagic || header.ndim > layout::kMaxArrayDims) return std::nullopt;
   const std::uint64_t shape_end = sizeof header + std::uint64_t{header.ndim} * sizeof(std::uint64_t);
   if (header.data_offset % layout::kAlign != 0 || header.data_offset < shape_end ||
-      header.data_offset > payload.size() || header.nbytes > payload.size() - header.data_offset) {
+      header.data_offset > payload_bytes || header.nbytes > payload_bytes - header.data_offset ||
+      shape_end > head.size()) {
     return std::nullopt;
   }
   // The dtype: NUL-terminated inside its field, a type string shoal knows.
@@ -89,7 +95,7 @@ std::optional<ArrayBlob> parse_array_blob(std::span<const std::byte> payload) {
   if (!itemsize) return std::nullopt;
   ArrayBlob array;
   array.shape.resize(header.ndim);
-  if (header.ndim != 0) std::memcpy(array.shape.data(), payload.data() + sizeof header, shape_end - sizeof header);
+  if (header.ndim != 0) std::memcpy(array.shape.data(), head.data() + sizeof header, shape_end - sizeof header);
   for (std::uint64_t dim : array.shape) {
     if (dim > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;  // a zero elsewhere would hide it
   }

@@ -10,8 +10,8 @@
 //   * the statistics: used bytes and block counts;
 //   * array blobs: only blobs carry the kArrayBlob flag (or cached blocks,
 //     which keep their last life's flags), and each one's array header
-//     checks out against its payload (parse_array_blob, as a receiver
-//     would check it);
+//     checks out against its payload (ArenaImage::array_blob, by
+//     parse_array_blob's rules, as a receiver would check it);
 //   * ownership: every refcount equals its owners (ledger entries, in-flight entries, parent
 //     objects' child tables and channels' pending slots naming that block;
 //     a poisoned channel's slots own nothing, whatever head and tail say),
@@ -71,7 +71,7 @@ struct BlockRecord {
 
 class Checker {
  public:
-  Checker(const std::byte* base, std::uint64_t bytes) : image_(base, bytes), base_(base) {}
+  Checker(const std::byte* base, std::uint64_t bytes) : image_(base, bytes) {}
 
   std::vector<std::string> run() {
     if (!check_header()) return problems_;
@@ -293,14 +293,8 @@ class Checker {
       // block changing hands, not damage, and it is not judged.
       const LiveFields seen{block.generation, block.requested, block.kind, block.flags};
       if (live_fields(at) != seen) continue;
-      bool sound = block.kind == static_cast<std::uint32_t>(BlockKind::blob);
-      if (sound) {
-        // The chain walk bounded size by the heap; requested may still lie.
-        const std::uint64_t held = block.size - layout::kBlockHeaderBytes;
-        const std::span<const std::byte> payload(base_ + at + layout::kBlockHeaderBytes,
-                                                 std::min<std::uint64_t>(block.requested, held));
-        sound = heap::parse_array_blob(payload).has_value();
-      }
+      // The image bounds the payload by what the block holds (requested may lie).
+      const bool sound = image_.array_blob(record.block).has_value();
       std::atomic_thread_fence(std::memory_order_acquire);
       if (live_fields(at) != seen || sound) continue;
       const std::string where = "block " + std::to_string(at);
@@ -469,7 +463,6 @@ class Checker {
   }
 
   ArenaImage image_;
-  const std::byte* base_;  // only for the array headers' payloads (parse_array_blob reads them in place)
   std::map<std::uint64_t, BlockRecord> blocks_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> owned_by_blocks_;  // (owner, owned) from tables and slots
   std::uint64_t used_bytes_ = 0;

@@ -8,13 +8,13 @@
 // pending items) are dropped in turn. owned_children_locked is the one
 // definition of what a block owns: dropping, poisoning, cycle checks and
 // repair's recount all use it, so they always agree.
-#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <vector>
 
 #include "block_heap.hpp"
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "test_hooks.hpp"
 
 namespace shoal {
@@ -22,42 +22,39 @@ namespace shoal {
 using layout::BlockHeader;
 using layout::BlockKind;
 using layout::ChildEntry;
-using layout::ChildTable;
 
 std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) const {
+  // Under the lock, on a block the caller knows to be one: the table or
+  // channel header is copied once and judged by the reader's own rule
+  // (owned_entries, arena_image.hpp), which bounds every entry by the
+  // payload. Not through a whole ArenaImage: this runs on every free of
+  // an object or channel, and building one costs more than the free.
   const BlockHeader* block = heap_->header_at(offset);
   const std::byte* payload = base_ + offset + layout::kBlockHeaderBytes;
   const std::uint64_t payload_bytes = block->size - layout::kBlockHeaderBytes;
-  // The entries this block owns, as (first, count, ring capacity).
-  const ChildEntry* entries = nullptr;
-  std::uint64_t first = 0;
-  std::uint64_t count = 0;
-  std::uint64_t ring = 1;
-  if (block->kind == static_cast<std::uint32_t>(BlockKind::object)) {
-    ChildTable table;
+  const std::uint32_t kind = std::atomic_ref(const_cast<BlockHeader*>(block)->kind).load(std::memory_order_relaxed);
+  OwnedEntries entries;
+  if (kind == static_cast<std::uint32_t>(BlockKind::object)) {
+    layout::ChildTable table;
     std::memcpy(&table, payload, sizeof table);
-    if (!layout::child_table_is_sane(table, payload_bytes)) return {};
-    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(ChildTable));
-    count = table.count;
-    ring = std::max<std::uint64_t>(count, 1);
-  } else if (block->kind == static_cast<std::uint32_t>(BlockKind::channel)) {
+    entries = owned_entries(table, payload_bytes);
+  } else if (kind == static_cast<std::uint32_t>(BlockKind::channel)) {
     layout::ChannelHeader channel;
     std::memcpy(&channel, payload, sizeof channel);
-    if (!layout::channel_is_sane(channel, payload_bytes)) return {};
-    entries = reinterpret_cast<const ChildEntry*>(payload + sizeof(layout::ChannelHeader));
-    first = channel.head;
-    count = layout::channel_pending(channel);  // the pending items; none once poisoned
-    ring = channel.capacity;
+    entries = owned_entries(channel, payload_bytes);
   } else {
     return {};
   }
   std::vector<std::uint64_t> owned;
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const ChildEntry& entry = entries[(first + i) % ring];
+  for (std::uint64_t i = 0; i < entries.count; ++i) {
+    ChildEntry entry;
+    std::memcpy(&entry, payload + entries.entry_at(i), sizeof entry);
     const BlockHeader* child = heap_->resolve(Handle{entry.offset, entry.generation});
-    // The same test as repair's recount, so the two always agree.
+    // The same test as repair's recount, so the two always agree. An
+    // inline item (a value in a channel slot) resolves to nothing.
     if (child != nullptr && entry.offset != offset &&
-        child->kind != static_cast<std::uint32_t>(BlockKind::ledger)) {
+        std::atomic_ref(const_cast<BlockHeader*>(child)->kind).load(std::memory_order_relaxed) !=
+            static_cast<std::uint32_t>(BlockKind::ledger)) {
       owned.push_back(entry.offset);
     }
   }

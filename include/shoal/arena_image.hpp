@@ -14,9 +14,10 @@
 //     between its check and its use;
 //   * each shared structure has its is_valid() (or a view whose `valid`
 //     says it): a block header the chain can step over, a used block of a
-//     known kind, a ledger chunk, a channel header, a child table. The rules
-//     are the core's (layout.hpp: child_table_is_sane, channel_is_sane,
-//     channel_pending); nothing outside this reader restates them.
+//     known kind, a ledger chunk, a channel header, a child table, an array
+//     blob's header. The rules are the core's (layout.hpp:
+//     child_table_is_sane, channel_is_sane, channel_pending; array_blob.hpp:
+//     parse_array_blob); nothing outside this reader restates them.
 //
 // It never writes and never locks: a caller that needs a consistent picture
 // holds the arena lock (Arena::check, repair) or retries around the seqlock
@@ -42,6 +43,10 @@
 
 namespace shoal {
 
+namespace heap {
+struct ArrayBlob;  // array_blob.hpp
+}
+
 // Where the heap and its bitmap lie, as a header records them. Checked
 // against the bytes mapped before anything relies on it (is_valid).
 struct ArenaGeometry {
@@ -65,6 +70,50 @@ struct ArenaGeometry {
 // A block header's own rules, beyond its place in the chain: a known state;
 // if used, a known kind and no more bytes asked for than it holds.
 bool block_is_valid(const layout::BlockHeader& block);
+
+// The entries a used object or channel owns references on, and where they
+// lie in its payload: an object's child table, [0, count); a channel's
+// pending items, from head around its ring (none once poisoned). Judged
+// from a copy of the table or channel header, by layout.hpp's rules
+// (child_table_is_sane, channel_is_sane, channel_pending), against the
+// payload's length. The one definition both readers use: this image
+// (child_table, channel) and the core's ownership graph, which reads the
+// live mapping under the lock on every free of an object or channel
+// (Arena::owned_children_locked), where building an image would cost
+// more than the free itself.
+struct OwnedEntries {
+  bool valid = false;            // the table or channel header is sane for the payload
+  std::uint64_t count = 0;       // entries owned; 0 unless valid
+  std::uint64_t first = 0;       // the first one's index (a channel's head)
+  std::uint64_t ring = 1;        // indices wrap around this many slots
+  std::uint64_t entries_at = 0;  // slot 0, in bytes from the payload start
+
+  // Where the i-th owned entry (i < count) lies, from the payload start;
+  // inside the payload when valid.
+  std::uint64_t entry_at(std::uint64_t i) const {
+    return entries_at + (first + i) % ring * sizeof(layout::ChildEntry);
+  }
+};
+
+inline OwnedEntries owned_entries(const layout::ChildTable& table, std::uint64_t payload_bytes) {
+  OwnedEntries owned;
+  owned.valid = layout::child_table_is_sane(table, payload_bytes);
+  owned.count = owned.valid ? table.count : 0;
+  owned.ring = owned.count == 0 ? 1 : owned.count;
+  owned.entries_at = sizeof(layout::ChildTable);
+  return owned;
+}
+
+inline OwnedEntries owned_entries(const layout::ChannelHeader& channel, std::uint64_t payload_bytes) {
+  OwnedEntries owned;
+  owned.valid = layout::channel_is_sane(channel, payload_bytes);
+  if (!owned.valid) return owned;  // capacity may be 0: no ring to index
+  owned.count = layout::channel_pending(channel);
+  owned.first = channel.head;
+  owned.ring = channel.capacity;
+  owned.entries_at = sizeof(layout::ChannelHeader);
+  return owned;
+}
 
 class ArenaImage {
  public:
@@ -97,6 +146,7 @@ class ArenaImage {
     layout::ChannelHeader header{};
     bool valid = false;         // layout::channel_is_sane: the counters below may be used
     std::uint64_t pending = 0;  // layout::channel_pending when valid (0 once poisoned), else 0
+    OwnedEntries owned;         // where the pending items lie (owned.count == pending)
   };
 
   struct ChildTable {
@@ -104,6 +154,7 @@ class ArenaImage {
     layout::ChildTable table{};
     bool valid = false;  // layout::child_table_is_sane against the payload
     std::uint64_t count = 0;  // entries to read when valid, else 0
+    OwnedEntries owned;       // where they lie (owned.count == count)
   };
 
   ArenaImage(const std::byte* base, std::uint64_t bytes);
@@ -138,6 +189,11 @@ class ArenaImage {
   layout::ChildEntry channel_item(const Channel& channel, std::uint64_t i) const;
   std::optional<ChildTable> child_table(const Block& block) const;  // a used object block
   layout::ChildEntry child(const ChildTable& table, std::uint64_t i) const;  // i < count
+  // The array a used blob flagged kArrayBlob describes, checked as a
+  // receiver checks it (heap::parse_array_blob) against the payload the
+  // blob asked for; nothing if it does not check out, or for any other
+  // block. Copies the header and shape out, never the data.
+  std::optional<heap::ArrayBlob> array_blob(const Block& block) const;
 
   layout::InFlightTableHeader in_flight_table() const;         // has_header()
   layout::InFlightEntry in_flight_entry(std::uint64_t i) const;  // i < kInFlightEntries, has_header()

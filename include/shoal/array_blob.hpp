@@ -56,6 +56,18 @@ struct ArrayBlob {
 // Nothing if any check fails. Reads each field of the header once.
 std::optional<ArrayBlob> parse_array_blob(std::span<const std::byte> payload);
 
+// The most bytes of a payload parse_array_blob reads: the header and the
+// longest shape. The data after them it only bounds, never reads.
+inline constexpr std::uint64_t kArrayBlobHeadBytes =
+    sizeof(layout::ArrayBlobHeader) + std::uint64_t{layout::kMaxArrayDims} * sizeof(std::uint64_t);
+
+// The same checks, on `head`, a copy of the first bytes of a payload of
+// `payload_bytes` (at least kArrayBlobHeadBytes of them, or the whole
+// payload when it is shorter): how a reader that copies the arena out
+// before looking at it (ArenaImage::array_blob) checks a blob without
+// copying its data.
+std::optional<ArrayBlob> parse_array_blob(std::span<const std::byte> head, std::uint64_t payload_bytes);
+
 // True when `block` (one we hold) is a blob flagged kArrayBlob. Read from the
 // arena: a corrupt arena may say anything, so parse_array_blob still checks.
 bool is_array_blob(const HeldBlock& block);

@@ -115,6 +115,22 @@ TEST_F(ArrayBlobs, EveryDamagedFieldIsRefused) {
   EXPECT_FALSE(parse_array_blob({}));
 }
 
+// The form a reader that copies the arena out uses (ArenaImage::array_blob):
+// the header and shape from a copy, the data only bounded by the length.
+TEST_F(ArrayBlobs, AHeadAndALengthAreCheckedLikeTheWholePayload) {
+  HeldBlock blob = make({3, 5});
+  const std::vector<std::byte> good = bytes_of(blob);
+  const auto whole = parse_array_blob(good);
+  ASSERT_TRUE(whole);
+  const std::span<const std::byte> head = std::span(good).first(sizeof(ArrayBlobHeader) + 2 * sizeof(std::uint64_t));
+  const auto from_head = parse_array_blob(head, good.size());
+  ASSERT_TRUE(from_head);
+  EXPECT_EQ(from_head->shape, whole->shape);
+  EXPECT_EQ(from_head->nbytes, whole->nbytes);
+  EXPECT_FALSE(parse_array_blob(head, whole->data_offset + whole->nbytes - 1)) << "the data would pass the payload";
+  EXPECT_FALSE(parse_array_blob(head.first(head.size() - 1), good.size())) << "the copy ends inside the shape";
+}
+
 TEST_F(ArrayBlobs, WritingRefusesWhatCouldNotBeRead) {
   HeldBlock small = holder_->allocate(100, BlockKind::blob);
   const std::uint64_t shape[] = {10};

@@ -1,0 +1,75 @@
+// layout_holder.hpp — a holder slot and its ledger of references (part of
+// layout.hpp).
+//
+// "Under lock", "derived", "commit", "recycler" and "lock-free" mean what
+// layout.hpp's opening comment says.
+#pragma once
+
+#include <cstdint>
+
+namespace shoal::layout {
+
+// --------------------------------------------------------------- holders --
+
+enum class SlotState : std::uint32_t {
+  free = 0,
+  active = 0x45564C41u,  // "ALVE": registered; its process may since have died
+};
+
+// One attached (process, interpreter) pair. Padded to two cache lines so
+// that processes updating their own slots do not share lines. Under lock
+// but for the cached counts; read lock-free only by image readers (the
+// CLI), which retry around mutation_seq.
+struct alignas(64) HolderSlot {
+  std::uint32_t state;  // SlotState, under lock
+  std::int32_t pid;
+  // Field 22 of /proc/PID/stat: process start time in clock ticks since
+  // boot. With pid, identifies the process even after its pid is reused.
+  std::uint64_t start_time;
+  std::int64_t interpreter_id;  // -1 for a holder outside Python
+  std::uint64_t epoch;          // bumped at each registration of this slot
+  std::uint64_t ledger_head;    // offset of the first ledger block, 0 = none
+  std::uint64_t refs_held;      // ledger entries in use; derived
+  std::uint64_t bytes_held;     // sum of their block sizes; derived
+  std::uint64_t attached_ns;    // CLOCK_REALTIME at registration
+  // Blocks of kind `cached` this holder keeps for reuse, and their bytes:
+  // written without the lock by the holder's owning thread only (atomic),
+  // a figure for statistics (Arena::stats subtracts them from used bytes).
+  // Zeroed when the slot is released.
+  std::uint64_t cached_blocks;
+  std::uint64_t cached_bytes;
+  std::uint8_t reserved[48];
+};
+static_assert(sizeof(HolderSlot) == 128);
+
+// A ledger block's payload: a link to the next ledger block of the same
+// holder, then entries. An entry with offset 0 is unused. An entry is
+// written generation first, then offset (the commit), and cleared by
+// zeroing the offset (the commit), so a torn entry is either unused or
+// complete.
+//
+// Generation 0 marks a recyclable entry: it owns one reference on the used
+// block at `offset`, whatever that block's generation, provided the block
+// was made by this holder (creator_slot). Its holder recycles the block
+// without the lock: when the last reference is this entry's, a free marks
+// the block `cached` under a fresh generation (so every old handle stops
+// resolving) instead of returning it to the heap, and a later allocation of
+// the same size takes it back. Neither changes the entry or the refcount
+// (always 1 while cached), so at every instant the entry owns the block;
+// reaping the holder frees its cached blocks like any other reference.
+struct LedgerEntry {
+  std::uint64_t offset;
+  std::uint64_t generation;
+};
+
+struct LedgerChunk {
+  std::uint64_t next;      // offset of the next ledger block, 0 = none; under lock
+  std::uint32_t capacity;  // entries that follow
+  std::uint32_t owner_slot;
+  std::uint8_t reserved[48];
+  // LedgerEntry entries[capacity] follow.
+};
+static_assert(sizeof(LedgerChunk) == 64);
+inline constexpr std::uint32_t kLedgerChunkEntries = 1020;  // 16 KiB blocks
+
+}  // namespace shoal::layout
