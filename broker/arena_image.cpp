@@ -10,6 +10,7 @@
 
 #include "debug_assert.hpp"
 #include "shoal/array_blob.hpp"
+#include "shoal/heap_format.hpp"
 
 namespace shoal {
 
@@ -165,7 +166,7 @@ layout::LedgerEntry ArenaImage::ledger_entry(const Ledger& ledger, std::uint64_t
 
 std::optional<ArenaImage::Channel> ArenaImage::channel(const Block& block) const {
   if (!block.is(BlockKind::channel) || block.payload_bytes() < sizeof(layout::ChannelHeader)) return std::nullopt;
-  Channel channel{block, copy<layout::ChannelHeader>(block.payload_offset())};
+  Channel channel{block, copy<layout::ChannelHeader>(block.payload_offset()), false, 0, {}};
   channel.owned = owned_entries(channel.header, block.payload_bytes());
   channel.valid = channel.owned.valid;
   channel.pending = channel.owned.count;
@@ -178,11 +179,26 @@ layout::ChildEntry ArenaImage::channel_item(const Channel& channel, std::uint64_
   return copy<layout::ChildEntry>(channel.block.payload_offset() + channel.owned.entry_at(i));
 }
 
+std::string ArenaImage::channel_name(const Channel& channel) const {
+  const std::uint32_t bytes = channel.header.name_bytes;
+  const std::uint64_t payload = channel.block.payload_bytes();
+  if (!channel.valid || bytes == 0 || !layout::channel_name_fits(channel.header.capacity, bytes, payload)) return {};
+  // Whole words (the name starts on one: slots are 16 bytes), inside the
+  // block: payloads are multiples of 64.
+  const std::uint64_t at = layout::channel_name_offset(channel.header.capacity);
+  const std::uint64_t words = (std::uint64_t{bytes} + 7) / 8 * 8;
+  if (at + words > payload) return {};
+  std::string name(words, '\0');
+  copy_words(name.data(), channel.block.payload_offset() + at, words);
+  name.resize(bytes);
+  return heap::is_valid_utf8(name) ? name : std::string{};
+}
+
 // --------------------------------------------------------- child tables --
 
 std::optional<ArenaImage::ChildTable> ArenaImage::child_table(const Block& block) const {
   if (!block.is(BlockKind::object) || block.payload_bytes() < sizeof(layout::ChildTable)) return std::nullopt;
-  ChildTable table{block, copy<layout::ChildTable>(block.payload_offset())};
+  ChildTable table{block, copy<layout::ChildTable>(block.payload_offset()), false, 0, {}};
   // The rule drop_reference_locked and repair's recount use (owned_children_locked).
   table.owned = owned_entries(table.table, block.payload_bytes());
   table.valid = table.owned.valid;

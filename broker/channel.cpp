@@ -36,6 +36,7 @@
 #include "core_internals.hpp"
 #include "futex.hpp"
 #include "shoal/errors.hpp"
+#include "shoal/heap_format.hpp"
 #include "spin.hpp"
 #include "test_hooks.hpp"
 #include "wait_policy.hpp"
@@ -80,8 +81,34 @@ class Deadline {
 
 }  // namespace
 
+namespace {
+
+// The name stored after the slots, read once and bounded by the payload
+// (a hostile or torn header gives no name, never a read out of bounds).
+std::string read_name(const HeldBlock& block, std::uint32_t capacity) {
+  const std::span<std::byte> payload = block.bytes();
+  if (payload.size() < sizeof(ChannelHeader)) return {};
+  const std::uint16_t bytes =
+      std::atomic_ref<std::uint16_t>(reinterpret_cast<ChannelHeader*>(payload.data())->name_bytes).load(std::memory_order_relaxed);
+  if (bytes == 0 || !layout::channel_name_fits(capacity, bytes, payload.size())) return {};
+  std::string name(bytes, '\0');
+  std::memcpy(name.data(), payload.data() + layout::channel_name_offset(capacity), bytes);
+  return heap::is_valid_utf8(name) ? name : std::string{};
+}
+
+}  // namespace
+
 Channel::Channel(Holder& holder, HeldBlock block)
-    : holder_(&holder), block_(std::move(block)), capacity_(header()->capacity), options_(header()->options) {}
+    : holder_(&holder),
+      block_(std::move(block)),
+      capacity_(header()->capacity),
+      options_(header()->options),
+      name_(read_name(block_, capacity_)) {}
+
+std::string Channel::describe() const {
+  if (name_.empty()) return "channel " + to_string(block_.handle());
+  return "channel '" + name_ + "' (" + to_string(block_.handle()) + ")";
+}
 
 ChannelHeader* Channel::header() const {
   return reinterpret_cast<ChannelHeader*>(arena().base() + block_.handle().offset +
@@ -90,13 +117,18 @@ ChannelHeader* Channel::header() const {
 
 ChildEntry* Channel::slots() const { return reinterpret_cast<ChildEntry*>(header() + 1); }
 
-Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t options) {
+Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t options, std::string_view name,
+                        std::uint32_t site) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     throw InvalidArgument("channel capacity " + std::to_string(capacity) + " is outside 1 .. " +
                           std::to_string(kMaxCapacity));
   }
+  if (name.size() > layout::kMaxChannelName || !heap::is_valid_utf8(name)) {
+    throw InvalidArgument("a channel name is UTF-8 of at most " + std::to_string(layout::kMaxChannelName) +
+                          " bytes");
+  }
   Arena& arena = holder.arena();
-  const std::uint64_t bytes = sizeof(ChannelHeader) + std::uint64_t{capacity} * sizeof(ChildEntry);
+  const std::uint64_t bytes = layout::channel_name_offset(capacity) + name.size();
   ArenaLock lock(arena);
   // Allocated and initialised in one critical section: repair must never
   // see a channel block with a garbage header.
@@ -112,6 +144,9 @@ Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t op
   std::memset(static_cast<void*>(h), 0, sizeof *h);
   h->capacity = capacity;
   h->options = options & layout::kChannelChecksum;  // no bits this version does not know
+  h->name_bytes = static_cast<std::uint16_t>(name.size());
+  if (!name.empty()) std::memcpy(reinterpret_cast<std::byte*>(h) + layout::channel_name_offset(capacity), name.data(), name.size());
+  ArenaInternals::blocks(arena).header_at(offset)->site = site;
   return Channel(holder, HolderInternals::record_locked(holder, offset));
 }
 
@@ -130,7 +165,7 @@ const ChannelHeader& Channel::checked_header() const {
   const ChannelHeader* h = header();
   const BlockHeader* block = ArenaInternals::blocks(arena()).header_at(block_.handle().offset);
   if (!layout::channel_is_sane(*h, block->size - layout::kBlockHeaderBytes) || h->capacity != capacity_) {
-    throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
+    throw CorruptArena("arena '" + arena().name() + "': " + describe() +
                        " has inconsistent counters");
   }
   return *h;
@@ -172,12 +207,12 @@ void Channel::wake_selectors() {
 
 namespace {
 
-std::string ended_message(Handle channel, std::uint32_t state) {
-  return "channel " + to_string(channel) +
+std::string ended_message(const std::string& channel, std::uint32_t state) {
+  return channel +
          (state == static_cast<std::uint32_t>(ChannelState::poisoned) ? " is poisoned" : " is closed");
 }
 
-[[noreturn]] void throw_ended(Handle channel, std::uint32_t state) {
+[[noreturn]] void throw_ended(const std::string& channel, std::uint32_t state) {
   if (state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw ChannelPoisoned(ended_message(channel, state));
   throw ChannelClosed(ended_message(channel, state));
 }
@@ -186,7 +221,7 @@ std::string ended_message(Handle channel, std::uint32_t state) {
 
 Channel::Attempt Channel::append_locked(ChildEntry entry) {
   const ChannelHeader& h = checked_header();
-  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
+  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   slots()[h.tail % h.capacity] = entry;
   std::atomic_ref(header()->tail).store(h.tail + 1, std::memory_order_release);  // commit: the item is in the channel
@@ -199,7 +234,7 @@ Channel::Attempt Channel::append_locked(ChildEntry entry) {
 Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   // An ended or full channel says so before the item is looked at.
   const ChannelHeader& h = checked_header();
-  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(block_.handle(), h.state);
+  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h.state);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   BlockHeader* target = ArenaInternals::blocks(arena()).resolve(item);
   if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
@@ -208,7 +243,7 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   }
   if (closes_cycle_locked(item.offset)) {
     throw ReferenceCycle("arena '" + arena().name() + "': cannot send " + to_string(item) +
-                         " into channel " + to_string(block_.handle()) +
+                         " into " + describe() +
                          ": it holds that channel (itself, or through values pending in channels), and a "
                          "channel that holds itself could never be freed");
   }
@@ -233,19 +268,19 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   const ChannelHeader& h = checked_header();
   // A poisoned channel may still show [head, tail) if its poisoner died
   // halfway: those slots own nothing.
-  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw_ended(block_.handle(), h.state);
+  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw_ended(describe(), h.state);
   if (h.tail == h.head) {
-    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) throw_ended(block_.handle(), h.state);
+    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) throw_ended(describe(), h.state);
     return Attempt::would_block;
   }
   const ChildEntry slot = slots()[h.head % h.capacity];
   if (layout::is_inline_item(slot)) {
     if (!layout::is_valid_inline_tag(slot.offset)) {
-      throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
+      throw CorruptArena("arena '" + arena().name() + "': " + describe() +
                          " holds an inline item of unknown tag " + std::to_string(slot.offset));
     }
     if (blocks_only) {
-      throw InvalidArgument("channel " + to_string(block_.handle()) +
+      throw InvalidArgument(describe() +
                             ": the next item is an inline value, which recv() cannot return (use receive())");
     }
     out.value = InlineValue{static_cast<layout::InlineTag>(slot.offset), slot.generation};
@@ -254,7 +289,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
     return Attempt::done;
   }
   if (ArenaInternals::blocks(arena()).resolve(Handle{slot.offset, slot.generation}) == nullptr) {
-    throw CorruptArena("arena '" + arena().name() + "': channel " + to_string(block_.handle()) +
+    throw CorruptArena("arena '" + arena().name() + "': " + describe() +
                        " holds an item that names no live block");
   }
   HolderInternals::reserve_entry_locked(*holder_);
@@ -317,7 +352,7 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
     }
     if (deadline.passed()) {
       t_quiet_channel = spin_first ? nullptr : header();
-      throw WaitTimeout("channel " + to_string(block_.handle()) + ": " + what +
+      throw WaitTimeout(describe() + ": " + what +
                         (who == Waiter::sender ? " timed out (full)" : " timed out (empty)"));
     }
     spin_first = wait_for_change(seen, deadline.get(), who, spin_first);

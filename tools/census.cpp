@@ -126,6 +126,7 @@ class Walker {
     const layout::ChannelHeader& header = channel.header;
     ChannelEntry c;
     c.handle = {channel.block.offset, channel.block.header.generation};
+    c.name = image_.channel_name(channel);
     c.refcount = channel.block.header.refcount;
     c.capacity = header.capacity;
     c.state = header.state;  // shown even when this build does not know it (then not valid)

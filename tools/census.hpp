@@ -51,6 +51,7 @@ struct BlockEntry {
 // on another branch) are shown by channel_state_name().
 struct ChannelEntry {
   Handle handle;
+  std::string name;   // "" if unnamed
   bool sane = false;  // layout::channel_is_sane: the counters below are usable
   std::uint32_t capacity = 0;
   std::uint32_t state = 0;

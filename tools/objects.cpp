@@ -251,6 +251,7 @@ Table objects_table(const std::vector<const BlockEntry*>& rows, const Census& ce
 Json channel_json(const ChannelEntry& c, const Census& census) {
   const BlockEntry* block = census.find(c.handle.offset);
   return {{"handle", to_string(c.handle)},
+          {"name", c.name.empty() ? Json(nullptr) : Json(c.name)},
           {"offset", c.handle.offset},
           {"generation", c.handle.generation},
           {"capacity", c.capacity},
@@ -268,6 +269,7 @@ Json channel_json(const ChannelEntry& c, const Census& census) {
 
 Table channels_table(const Census& census) {
   Table table({{"HANDLE"},
+               {"NAME"},
                {"STATE"},
                {"CAPACITY", Align::right},
                {"PENDING", Align::right},
@@ -275,12 +277,15 @@ Table channels_table(const Census& census) {
                {"BLOCKED SEND", Align::right},
                {"BLOCKED RECV", Align::right},
                {"REFS", Align::right},
+               {"SITE"},
                {"NOTE"}});
   for (const ChannelEntry& c : census.channels) {
-    table.add_row({to_string(c.handle), channel_state_name(c.state), std::to_string(c.capacity),
-                   std::to_string(c.pending_items()), format_size(c.pending_bytes), std::to_string(c.blocked_senders),
-                   std::to_string(c.blocked_receivers), std::to_string(c.refcount),
-                   c.sane ? "" : "malformed header: counters not trusted"});
+    const BlockEntry* block = census.find(c.handle.offset);
+    const std::string site = block == nullptr ? "" : census.sites.describe(block->site);
+    table.add_row({to_string(c.handle), c.name.empty() ? "-" : c.name, channel_state_name(c.state),
+                   std::to_string(c.capacity), std::to_string(c.pending_items()), format_size(c.pending_bytes),
+                   std::to_string(c.blocked_senders), std::to_string(c.blocked_receivers), std::to_string(c.refcount),
+                   site.empty() ? "-" : site, c.sane ? "" : "malformed header: counters not trusted"});
   }
   return table;
 }

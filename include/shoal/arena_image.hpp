@@ -187,6 +187,9 @@ class ArenaImage {
   std::optional<Channel> channel(const Block& block) const;  // a used channel block
   // The i-th pending item (i < pending), oldest first.
   layout::ChildEntry channel_item(const Channel& channel, std::uint64_t i) const;
+  // Its name ("" if unnamed, or if what is stored does not fit the payload
+  // or is not UTF-8).
+  std::string channel_name(const Channel& channel) const;
   std::optional<ChildTable> child_table(const Block& block) const;  // a used object block
   layout::ChildEntry child(const ChildTable& table, std::uint64_t i) const;  // i < count
   // The array a used blob flagged kArrayBlob describes, checked as a

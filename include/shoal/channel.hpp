@@ -35,6 +35,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "shoal/handle.hpp"
 #include "shoal/holder.hpp"
@@ -60,12 +62,20 @@ class Channel {
 
   // A new, empty channel of `capacity` slots (1 .. 1,048,576).
   // `options`: layout::ChannelOptions (kChannelChecksum: senders seal what
-  // they send, see Freezer::publish).
-  static Channel create(Holder& holder, std::uint32_t capacity, std::uint32_t options = 0);
+  // they send, see Freezer::publish). `name`: shown by the CLI and in every
+  // error about the channel (UTF-8, at most layout::kMaxChannelName bytes;
+  // InvalidArgument otherwise). `site`: where it was made (Arena::intern_site).
+  static Channel create(Holder& holder, std::uint32_t capacity, std::uint32_t options = 0,
+                        std::string_view name = {}, std::uint32_t site = 0);
   // This holder's own reference to an existing channel. Throws InvalidHandle.
   static Channel open(Holder& holder, Handle channel);
 
   Handle handle() const { return block_.handle(); }
+  // Its name ("" if unnamed), read once when this Channel was made.
+  const std::string& name() const { return name_; }
+  // "channel 'frames' (1234:5)", or "channel 1234:5" when unnamed: how
+  // every error names it.
+  std::string describe() const;
   // Fixed at creation: read once when this Channel was made.
   bool checksummed() const { return (options_ & layout::kChannelChecksum) != 0; }
 
@@ -180,6 +190,7 @@ class Channel {
   HeldBlock block_;
   std::uint32_t capacity_;
   std::uint32_t options_;
+  std::string name_;
 };
 
 }  // namespace shoal

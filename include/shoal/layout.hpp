@@ -88,6 +88,11 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // lifecycle state (ArenaHeader::lifecycle): a writer that ignored them
 // would attach to an arena being destroyed, or leave reaping to a broker
 // that is gone.
-inline constexpr std::uint32_t kLayoutVersion = 9;
+// 10: a channel's name (ChannelHeader::name_bytes, the bytes after the
+// slots), which an older reader would not show; and frozen objects whose
+// message names other objects (FrozenView, the object among its children)
+// or carries hash indexes and indexed sets (schemas/value.capnp), which an
+// older reader would refuse as corrupt.
+inline constexpr std::uint32_t kLayoutVersion = 10;
 
 }  // namespace shoal::layout

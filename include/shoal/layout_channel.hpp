@@ -51,10 +51,25 @@ struct ChannelHeader {
   std::uint32_t blocked_senders;
   std::uint32_t blocked_receivers;
   std::uint32_t options;  // ChannelOptions; written at creation, never changed
-  std::uint8_t reserved[20];
-  // ChildEntry slots[capacity] follow.
+  // Bytes of the channel's name (UTF-8, at most kMaxChannelName), which
+  // follow the slots; 0: unnamed. Written at creation, never changed: read
+  // without the lock by anyone, bounded by the payload (channel_name_fits).
+  std::uint16_t name_bytes;
+  std::uint8_t reserved[18];
+  // ChildEntry slots[capacity] follow, then the name's bytes.
 };
 static_assert(sizeof(ChannelHeader) == 64);
+
+inline constexpr std::uint32_t kMaxChannelName = 128;
+
+// Where a channel's name starts in its payload, and whether it lies inside
+// a payload of `payload_bytes` (for a header whose capacity was checked).
+inline std::uint64_t channel_name_offset(std::uint32_t capacity) {
+  return sizeof(ChannelHeader) + std::uint64_t{capacity} * sizeof(ChildEntry);
+}
+inline bool channel_name_fits(std::uint32_t capacity, std::uint32_t name_bytes, std::uint64_t payload_bytes) {
+  return name_bytes <= kMaxChannelName && channel_name_offset(capacity) + name_bytes <= payload_bytes;
+}
 
 // A channel slot either names a block (a ChildEntry like any other, owning
 // one reference) or carries a small value itself: an inline item, whose

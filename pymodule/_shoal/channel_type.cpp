@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "arena_type.hpp"
+#include "call_site.hpp"
 #include "channel_after_fork.hpp"
 #include "channel_items.hpp"
 #include "channel_pickling.hpp"
@@ -49,15 +50,33 @@ PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> s
 namespace {
 
 PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"capacity", "arena", "checksum", nullptr};
+  static const char* keywords[] = {"capacity", "arena", "checksum", "name", nullptr};
   unsigned long long capacity = kDefaultCapacity;
   PyObject* arena = Py_None;
   int checksum = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|KO$p:Channel", const_cast<char**>(keywords), &capacity,
-                                   &arena, &checksum)) {
+  PyObject* name_arg = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|KO$pO:Channel", const_cast<char**>(keywords), &capacity,
+                                   &arena, &checksum, &name_arg)) {
     return nullptr;
   }
   ModuleState* state = state_of_type(type);
+  std::string_view name;
+  if (name_arg != Py_None) {
+    Py_ssize_t length = 0;
+    const char* utf8 = PyUnicode_Check(name_arg) ? PyUnicode_AsUTF8AndSize(name_arg, &length) : nullptr;
+    if (utf8 == nullptr) {
+      if (!PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", Py_TYPE(name_arg)->tp_name);
+      }
+      return nullptr;
+    }
+    if (static_cast<std::size_t>(length) > shoal::layout::kMaxChannelName) {
+      PyErr_Format(PyExc_ValueError, "a channel name is at most %u bytes of UTF-8, got %zd",
+                   shoal::layout::kMaxChannelName, length);
+      return nullptr;
+    }
+    name = {utf8, static_cast<std::size_t>(length)};
+  }
   if (arena != Py_None && !PyObject_TypeCheck(arena, state->arena_type)) {
     PyErr_Format(PyExc_TypeError, "arena must be a shoal.Arena, not %.100s", Py_TYPE(arena)->tp_name);
     return nullptr;
@@ -80,9 +99,10 @@ PyObject* channel_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     return nullptr;
   }
   try {
+    const std::uint32_t site = calling_site(state, *session);
     Owned<shoal::Channel> channel{without_gil([&] {
       return shoal::Channel::create(session->holder(), static_cast<std::uint32_t>(capacity),
-                                    checksum ? shoal::layout::kChannelChecksum : 0u);
+                                    checksum ? shoal::layout::kChannelChecksum : 0u, name, site);
     })};
     return new_channel_object(type, std::move(session), std::move(channel));
   } catch (...) {
@@ -281,9 +301,18 @@ PyObject* channel_get_capacity(PyObject* self, void*) { return PyLong_FromUnsign
 
 PyObject* channel_get_checksum(PyObject* self, void*) { return PyBool_FromLong(core(self).checksummed()); }
 
+PyObject* channel_get_name(PyObject* self, void*) {
+  const std::string& name = core(self).name();
+  if (name.empty()) Py_RETURN_NONE;
+  return PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict");
+}
+
 PyObject* channel_repr(PyObject* self) {
-  return PyUnicode_FromFormat("<shoal.Channel arena='%s' capacity=%u>",
-                              as_channel(self)->fields.session->arena().name().c_str(), core(self).capacity());
+  const std::string& name = core(self).name();
+  const std::string& arena = as_channel(self)->fields.session->arena().name();
+  if (name.empty()) return PyUnicode_FromFormat("<shoal.Channel arena='%s' capacity=%u>", arena.c_str(), core(self).capacity());
+  return PyUnicode_FromFormat("<shoal.Channel '%s' arena='%s' capacity=%u>", name.c_str(), arena.c_str(),
+                              core(self).capacity());
 }
 
 // ------------------------------------------------------------- tables ----
@@ -320,6 +349,7 @@ PyGetSetDef channel_getset[] = {
     {"closed", channel_get_closed, nullptr, "True once close() or poison() was called (by anyone).", nullptr},
     {"poisoned", channel_get_poisoned, nullptr, "True once poison() was called (by anyone).", nullptr},
     {"capacity", channel_get_capacity, nullptr, "How many values may be pending.", nullptr},
+    {"name", channel_get_name, nullptr, "The name it was made with (Channel(name=...)), or None.", nullptr},
     {"checksum", channel_get_checksum, nullptr,
      "True if values sent through it carry a checksum that every receiver verifies (Channel(checksum=True)).",
      nullptr},
@@ -327,13 +357,15 @@ PyGetSetDef channel_getset[] = {
 };
 
 const char channel_doc[] =
-    "Channel(capacity=64, arena=None, *, checksum=False)\n--\n\n"
+    "Channel(capacity=64, arena=None, *, checksum=False, name=None)\n--\n\n"
     "A bounded queue of values in an arena (default_arena() if None), between\n"
     "threads, interpreters and processes. Values are frozen into the arena;\n"
     "shoal.Buffers cross without a copy\n"
     "and arrive read-only. Iterating receives until the channel is closed (a\n"
     "poisoned one raises ChannelPoisoned). Pickles\n"
     "as (arena name, handle), so multiprocessing children can open the same channel.\n\n"
+    "name: shown by `shoal channels` (with the line that made the channel) and in every\n"
+    "error about the channel; at most 128 bytes of UTF-8.\n\n"
     "checksum=True: every value sent carries a CRC-32 of its bytes (buffers and arrays\n"
     "included) that every receiver verifies, so bytes altered in the arena after the send\n"
     "raise CorruptObject instead of arriving changed. It costs a pass over the value's\n"

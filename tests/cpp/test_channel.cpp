@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shoal/arena.hpp"
+#include "shoal/arena_image.hpp"
 #include "shoal/channel.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
@@ -160,6 +161,51 @@ TEST_F(Channels, CloseWakesABlockedReceiver) {
   EXPECT_THROW(ch.recv(5s), ChannelClosed);
   EXPECT_LT(Clock::now() - started, 2s);
   closer.join();
+}
+
+TEST_F(Channels, ANameIsKeptShownAndInEveryError) {
+  Channel named = Channel::create(*holder, 2, 0, "frames");
+  EXPECT_EQ(named.name(), "frames");
+  auto other = arena->attach_holder();
+  Channel opened = Channel::open(*other, named.handle());
+  EXPECT_EQ(opened.name(), "frames") << "stored in the arena: every opener sees it";
+  opened.close();
+  try {
+    HeldBlock a = item(1);
+    named.send(a.handle());
+    FAIL() << "a closed channel accepted a send";
+  } catch (const ChannelClosed& e) {
+    EXPECT_NE(std::string(e.what()).find("channel 'frames' (" + to_string(named.handle()) + ") is closed"),
+              std::string::npos)
+        << e.what();
+  }
+  Channel unnamed = Channel::create(*holder, 2);
+  EXPECT_EQ(unnamed.name(), "");
+  EXPECT_EQ(unnamed.describe(), "channel " + to_string(unnamed.handle()));
+  // The CLI's reader finds it too, bounded by the block.
+  ArenaImage image(arena->base(), arena->size());
+  std::vector<std::string> names;
+  image.walk([&](const ArenaImage::Block& b) {
+    if (auto c = image.channel(b)) names.push_back(image.channel_name(*c));
+  });
+  EXPECT_EQ(names, (std::vector<std::string>{"frames", ""}));
+  expect_sound();
+}
+
+TEST_F(Channels, BadNamesAreRefusedAndAHostileNameIsNotRead) {
+  EXPECT_THROW(Channel::create(*holder, 2, 0, std::string(layout::kMaxChannelName + 1, 'x')), InvalidArgument);
+  EXPECT_THROW(Channel::create(*holder, 2, 0, "\xFF\xFE"), InvalidArgument);
+  Channel ch = Channel::create(*holder, 2, 0, std::string(layout::kMaxChannelName, 'n'));
+  // A stray write claims a name running past the block: no reader follows it.
+  auto* header = reinterpret_cast<layout::ChannelHeader*>(arena->base() + ch.handle().offset + layout::kBlockHeaderBytes);
+  header->name_bytes = 0xFFFF;
+  ArenaImage image(arena->base(), arena->size());
+  image.walk([&](const ArenaImage::Block& b) {
+    if (auto c = image.channel(b)) EXPECT_EQ(image.channel_name(*c), "");
+  });
+  auto other = arena->attach_holder();
+  EXPECT_EQ(Channel::open(*other, ch.handle()).name(), "");
+  header->name_bytes = layout::kMaxChannelName;
 }
 
 TEST_F(Channels, PendingItemsAreFreedWithTheChannel) {

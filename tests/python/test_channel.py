@@ -1030,3 +1030,24 @@ def test_a_checksummed_channel_detects_bytes_altered_after_the_send(arena):
     assert value[:3] == [1, "two", b"3" * 5000] and np.asarray(value[3])[500] == -1.0
     sealed.send(buffer)
     assert np.array_equal(np.asarray(sealed.recv()), writable)
+
+
+# ------------------------------------------------------------------ names ----
+
+
+def test_a_channel_name_shows_in_its_repr_and_every_error(arena):
+    ch = shoal.Channel(2, arena=arena, name="frames")
+    assert ch.name == "frames" and "'frames'" in repr(ch)
+    assert shoal.Channel(2, arena=arena).name is None
+    ch.close()
+    with pytest.raises(shoal.ChannelClosed, match=r"channel 'frames' \(\d+:\d+\) is closed"):
+        ch.send(1)
+    other = pickle.loads(pickle.dumps(ch))
+    assert other.name == "frames"  # stored in the arena: every opener sees it
+
+
+def test_a_channel_name_is_a_short_str(arena):
+    with pytest.raises(TypeError, match="name must be a str"):
+        shoal.Channel(2, arena=arena, name=b"bytes")
+    with pytest.raises(ValueError, match="at most 128 bytes"):
+        shoal.Channel(2, arena=arena, name="x" * 129)

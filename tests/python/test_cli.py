@@ -762,7 +762,7 @@ def test_corrupted_arenas_never_crash_the_cli(shoal, new_arena, hold, shm_files)
 
 OBJECT_KEYS = ["handle", "offset", "generation", "kind", "size", "requested", "refcount", "frozen", "created_ns",
                "age_ns", "creator_slot", "site", "held_by"]
-CHANNEL_KEYS = ["handle", "offset", "generation", "capacity", "state", "pending_items", "pending_bytes",
+CHANNEL_KEYS = ["handle", "name", "offset", "generation", "capacity", "state", "pending_items", "pending_bytes",
                 "pending_inline", "blocked_senders", "blocked_receivers", "sleepers", "refcount", "site", "sane"]
 
 
@@ -788,7 +788,7 @@ def produced(py_arena):
     lines = {}
     buf = arena.empty((64, 4), dtype="float32"); lines["empty"] = this_line()  # noqa: E702
     memoryview(buf).cast("B")[0:4] = struct.pack("<f", 1.0)
-    ch = shoal_py.Channel(capacity=4, arena=arena)
+    ch = shoal_py.Channel(capacity=4, arena=arena); lines["channel"] = this_line()  # noqa: E702
     ch.send({"a": 1, "b": [1.5, "x", None], 3: (True, b"xy")}); lines["send_dict"] = this_line()  # noqa: E702
     ch.send(buf); lines["send_buf"] = this_line()  # noqa: E702
     return arena, ch, buf, lines
@@ -870,7 +870,8 @@ def test_objects_group_by(shoal, produced):
     assert groups["group_by"] == "site"
     keys = {g["key"]: g for g in groups["groups"]}
     assert keys[f"{__file__}:{lines['empty']}"]["count"] == 1
-    assert keys["unknown"]["count"] == 1  # the channel (made without a site)
+    assert keys[f"{__file__}:{lines['channel']}"]["count"] == 1  # the channel, where it was made
+    assert "unknown" not in keys
     kinds = {g["key"]: g["count"] for g in shoal.json("objects", arena.name, "--group-by", "kind")["groups"]}
     assert kinds == {"blob": 1, "object": 1, "channel": 1}  # the Buffer was sent as itself
     holders = shoal.json("objects", arena.name, "--group-by", "holder")["groups"]
@@ -880,6 +881,20 @@ def test_objects_group_by(shoal, produced):
     assert re.search(r"^SITE\s+BLOCKS\s+BYTES$", text, re.M) and f"test_cli.py:{lines['send_dict']}" in text
     assert shoal.run("objects", arena.name, "--group-by", "colour").returncode == 2
     assert shoal.run("objects", arena.name, "--sort", "colour").returncode == 2
+
+
+def test_channels_show_their_name_and_the_line_that_made_them(shoal, py_arena):
+    shoal_py, arena = py_arena
+    frames = shoal_py.Channel(capacity=4, arena=arena, name="frames"); made_at = this_line()  # noqa: E702
+    unnamed = shoal_py.Channel(capacity=2, arena=arena)
+    doc = shoal.json("channels", arena.name)["channels"]
+    assert unnamed.name is None
+    named = [c for c in doc if c["name"] == "frames"]
+    assert len(named) == 1 and [c["name"] for c in doc].count(None) == 1
+    assert named[0]["site"]["file"] == __file__ and named[0]["site"]["line"] == made_at
+    table = shoal.run("channels", arena.name, expect=0).stdout
+    assert "frames" in table and f"test_cli.py:{made_at}" in table
+    assert frames.name == "frames"
 
 
 def test_channels_count_inline_items_apart(shoal, py_arena):
@@ -951,7 +966,7 @@ def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena
 
     ch.close()
     text = shoal.run("channels", arena.name, expect=0).stdout
-    assert re.search(r"^HANDLE\s+STATE\s+CAPACITY\s+PENDING\s+BYTES\s+BLOCKED SEND\s+BLOCKED RECV\s+REFS", text, re.M)
+    assert re.search(r"^HANDLE\s+NAME\s+STATE\s+CAPACITY\s+PENDING\s+BYTES\s+BLOCKED SEND\s+BLOCKED RECV\s+REFS\s+SITE", text, re.M)
     assert re.search(r"\bclosed\s+4\s+2\s+\d+(\.\d)? (B|KiB)", text), text
     states = sorted(r["state"] for r in shoal.json("channels", arena.name)["channels"])
     assert states == ["closed", "open"]
