@@ -34,7 +34,7 @@ class Task(threading.Thread):
     finalising that interpreter.
     """
 
-    def __init__(self, target=None, args=(), kwargs=None, name=None, interpreter=None, *, daemon=None):
+    def __init__(self, target=None, args=(), kwargs=None, name=None, interpreter=None, *, daemon=None, closes=()):
         if target is not None:
             _check_target(target)
         if interpreter is not None and not isinstance(interpreter, Interpreter):
@@ -47,6 +47,13 @@ class Task(threading.Thread):
             )
         # Not inherited from a daemon creator either: always joined at exit.
         super().__init__(name=name or f"Task-{next(_task_numbers)}", daemon=False)
+        self._closes = tuple(closes)
+        from shoal import Channel
+
+        for channel in self._closes:
+            if not isinstance(channel, Channel):
+                raise TypeError(f"closes takes shoal.Channel objects, not {type(channel).__name__!r}")
+        self._retrieved = False  # result() or exception() was asked for the outcome
         self._task_target = target
         self._task_args = _positional_arguments(args)
         self._task_kwargs = dict(kwargs or {})
@@ -77,7 +84,30 @@ class Task(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - kept for result()
             self._outcome = (False, exc)
         finally:
+            self._close_channels()
             self._ended.set()
+
+    def _close_channels(self):
+        from shoal import ShoalError
+
+        for channel in self._closes:
+            try:
+                channel.close()
+            except ShoalError:
+                pass  # its arena is gone: nobody is left to tell
+
+    def __del__(self):
+        # Reported as threading reports a thread's uncaught exception, once,
+        # when nobody asked for it (asyncio's "exception was never retrieved").
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None or outcome[0] or self._retrieved:
+            return
+        self._retrieved = True
+        exc = outcome[1]
+        try:
+            threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, self)))
+        except Exception:  # noqa: BLE001 - a finalizer must not raise
+            pass
 
     def join(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -119,6 +149,7 @@ class Task(threading.Thread):
         it is still running after ``timeout``.
         """
         self._wait(timeout)
+        self._retrieved = True
         ok, value = self._outcome
         if ok:
             return value
@@ -127,6 +158,7 @@ class Task(threading.Thread):
     def exception(self, timeout=None):
         """What the target raised, or None; waits like result()."""
         self._wait(timeout)
+        self._retrieved = True
         ok, value = self._outcome
         return None if ok else value
 

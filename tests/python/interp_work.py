@@ -163,3 +163,10 @@ def frozen_lookup(view, key):
     """A frozen view received in another interpreter: its type, the value at
     `key`, and the path it views (the same block, if sent by reference)."""
     return type(view).__name__, view[key], view._path
+
+
+def send_then_fail(channel, values):
+    """A pipeline stage that sends some values and then fails."""
+    for value in values:
+        channel.send(value)
+    raise ValueError("stage failed after sending")

@@ -223,6 +223,39 @@ def test_task_exception_and_timeout(interp):
     assert slow.result(timeout=30) == 1
 
 
+def test_an_exception_nobody_retrieves_is_reported_once_as_threading_does(monkeypatch):
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)
+    task = interpreters.Task(target=interp_work.fail, args=("lost",))
+    task.start()
+    task.join()
+    name = task.name
+    del task
+    gc.collect()
+    assert len(reported) == 1
+    args = reported[0]
+    assert args.exc_type is ValueError and args.exc_value.args == ("lost",) and args.thread.name == name
+
+    retrieved = interpreters.Task(target=interp_work.fail, args=("seen",))
+    retrieved.start()
+    assert isinstance(retrieved.exception(), ValueError)
+    del retrieved
+    gc.collect()
+    assert len(reported) == 1, "an exception someone asked for is not reported again"
+
+
+def test_a_task_closes_its_channels_when_it_ends_even_failing():
+    ch = shoal.Channel(8, name="stage-out")
+    task = interpreters.Task(target=interp_work.send_then_fail, args=(ch, [1, 2, 3]), closes=[ch])
+    task.start()
+    received = list(ch)  # ends at ChannelClosed, once drained
+    assert received == [1, 2, 3]
+    assert isinstance(task.exception(5), ValueError)
+    assert ch.closed
+    with pytest.raises(TypeError, match="closes takes shoal.Channel objects"):
+        interpreters.Task(target=interp_work.noop, closes=["not a channel"])
+
+
 def test_running_inside_a_task_and_outside(interp):
     assert interpreters.running() is None
     task = interpreters.Task(target=interp_work.running_task, name="who", interpreter=interp)
