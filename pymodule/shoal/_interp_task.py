@@ -5,7 +5,7 @@ import itertools
 import threading
 import time
 
-from shoal import _interp_lifecycle
+from shoal import _interp_lifecycle, _unretrieved
 from shoal._interp_calls import _check_target, _outcome_value, _positional_arguments, _request, _send
 from shoal._interpreter import Interpreter, create
 
@@ -103,11 +103,7 @@ class Task(threading.Thread):
         if outcome is None or outcome[0] or self._retrieved:
             return
         self._retrieved = True
-        exc = outcome[1]
-        try:
-            threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, self)))
-        except Exception:  # noqa: BLE001 - a finalizer must not raise
-            pass
+        _unretrieved.report(outcome[1], self)
 
     def join(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)

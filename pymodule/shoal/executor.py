@@ -31,7 +31,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from shoal import interpreters
+from shoal import _unretrieved, interpreters
 
 __all__ = ["SubinterpreterExecutor"]
 
@@ -103,7 +103,7 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
         interpreters._check_target(fn, "fn")
         if isinstance(fn, str):
             raise TypeError("submit() takes a function; run source strings with shoal.interpreters")
-        return super().submit(self._workers.call, fn, args, kwargs)
+        return _unretrieved.reporting(super().submit(self._workers.call, fn, args, kwargs))
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         if chunksize < 1:

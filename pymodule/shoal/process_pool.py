@@ -53,7 +53,7 @@ import time
 from concurrent.futures import process as _process
 from multiprocessing import reduction
 
-from shoal import _pickling, _shoal
+from shoal import _pickling, _shoal, _unretrieved
 
 __all__ = ["ProcessPoolExecutor", "COPY_THRESHOLD"]
 
@@ -284,9 +284,9 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
         if _plain(args) and _plain(kwargs.values()):
             # Nothing to pass by reference: the stdlib's own path, with the
             # result packed in the worker (_call_plain).
-            return super().submit(_call_plain, fn, *args, **kwargs)
+            return _unretrieved.reporting(super().submit(_call_plain, fn, *args, **kwargs))
         call = _Call(fn, args, kwargs)
-        call.future = future = super().submit(_call, call)
+        call.future = future = _unretrieved.reporting(super().submit(_call, call))
         if call.refs:  # already pickled (see _Call.__reduce__)
             future.add_done_callback(functools.partial(_release_when_done, call.refs))
         return future

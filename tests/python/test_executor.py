@@ -184,3 +184,23 @@ def test_an_executor_dropped_without_shutdown_lets_its_workers_go():
     del pool
     gc.collect()
     assert ref() is None  # collectable: its worker threads do not hold it
+
+
+def test_an_exception_nobody_retrieves_is_reported_once(monkeypatch):
+    import gc
+    import threading
+
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)
+    with SubinterpreterExecutor(max_workers=1) as pool:
+        lost = pool.submit(interp_work.fail, "lost")
+        seen = pool.submit(interp_work.fail, "seen")
+        assert isinstance(seen.exception(), ValueError)
+        with pytest.raises(ValueError):
+            pool.submit(interp_work.fail, "raised").result()
+        fine = pool.submit(interp_work.add, 1, 2)
+        assert fine.result() == 3
+        lost_exc = lost.exception  # not called: only looked at
+    del lost, seen, fine, lost_exc
+    gc.collect()
+    assert [args.exc_value.args for args in reported] == [("lost",)]

@@ -246,3 +246,20 @@ def test_many_arena_rows_through_map():
     with shoal.ProcessPoolExecutor(2) as pool:
         totals = list(pool.map(pool_work.describe, np.asarray(buf), chunksize=50))
     assert [t[0] for t in totals] == [4.0] * 5000
+
+
+def test_an_exception_nobody_retrieves_is_reported_once(monkeypatch):
+    import gc
+    import threading
+
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)
+    with shoal.ProcessPoolExecutor(max_workers=1) as pool:
+        lost = pool.submit(pool_work.fail, "lost")
+        seen = pool.submit(pool_work.fail, "seen")
+        assert isinstance(seen.exception(), ValueError)
+        assert pool.submit(pool_work.add, 1, 2).result() == 3
+        concurrent.futures.wait([lost])
+    del lost, seen
+    gc.collect()
+    assert [args.exc_value.args for args in reported] == [("lost",)]
