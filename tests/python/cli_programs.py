@@ -2,6 +2,7 @@
 and the test fixture `arena_fixture` (pytest fixtures; test modules import
 them by name), reading their output with a timeout, and stopping them."""
 
+import json
 import os
 import pathlib
 import queue
@@ -10,10 +11,18 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
+RUN_TIMEOUT = 30  # seconds for one CLI run: a hang is a failure, not a stuck suite
+NOBODY = 65534  # uid and gid of nobody/nogroup, for the permission tests
+
+
+def unique_name(prefix):
+    """An arena name no other test uses."""
+    return f"cli-test-{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def block_bytes(payload):
@@ -101,3 +110,38 @@ def stop_process(proc, sig=signal.SIGTERM, grace=5.0):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# ------------------------------------------------------------ the CLI ----
+
+
+class Shoal:
+    def __init__(self, path):
+        self.path = path
+
+    def run(self, *args, expect=None, as_nobody=False):
+        command = [self.path, *args]
+        if as_nobody:
+            command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert result.returncode >= 0, f"{args} died of signal {-result.returncode}: {result.stderr}"
+        # Under a sanitizer build, a report fails the test whatever the exit status.
+        for sign in ("internal error", "runtime error:", "Sanitizer"):
+            assert sign not in result.stderr, result.stderr
+        if expect is not None:
+            assert result.returncode == expect, (
+                f"{self.path} {' '.join(args)} exited {result.returncode}, expected {expect}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args, expect=0, as_nobody=False):
+        result = self.run(*args, "--json", expect=expect, as_nobody=as_nobody)
+        doc = json.loads(result.stdout)
+        assert doc["json_version"] == 1
+        return doc
+
+
+@pytest.fixture
+def shoal(cli_path):
+    return Shoal(cli_path)
