@@ -1,0 +1,466 @@
+"""shoal.Channel awaited under asyncio: arecv/asend, ``async for``,
+shoal.aselect. Woken across threads, interpreters and processes through
+the arena's waker (an eventfd the loop watches); timeouts; cancellation
+that loses and duplicates nothing (a soak of 10,000 cancelled operations)."""
+
+import asyncio
+import multiprocessing
+import pickle
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import pickles
+
+import shoal
+
+from conftest import IsolatedInterpreter, segment_path
+
+LONG = 60  # seconds: a bound for waits that should end far sooner
+
+
+@pytest.fixture
+def arena(arena_name):
+    with shoal.Arena("64MiB", name=arena_name) as arena:
+        yield arena
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, LONG))
+
+
+def later(seconds, fn, *args):
+    """Calls fn(*args) from another thread after `seconds`; returns the thread."""
+
+    def body():
+        time.sleep(seconds)
+        fn(*args)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread
+
+
+# --------------------------------------------------------- basics ----
+
+
+def test_arecv_and_asend_without_waiting(arena):
+    ch = shoal.Channel(4, arena=arena)
+
+    async def main():
+        await ch.asend({"a": [1, 2]})
+        await ch.asend(7)
+        return await ch.arecv(), await ch.arecv(timeout=0)
+
+    assert run(main()) == ({"a": [1, 2]}, 7)
+
+
+def test_arecv_is_woken_by_a_send_from_another_thread(arena):
+    ch = shoal.Channel(4, arena=arena)
+    thread = later(0.2, ch.send, "hello")
+
+    async def main():
+        started = time.monotonic()
+        value = await ch.arecv()
+        return value, time.monotonic() - started
+
+    value, waited = run(main())
+    thread.join()
+    assert value == "hello"
+    assert waited >= 0.15  # it did wait, for the send
+
+
+def test_asend_on_a_full_channel_is_woken_by_a_receive_from_another_thread(arena):
+    # Fails without a receive moving the arena's activity word: the waker
+    # would sleep through the receive, and asend would wait for ever.
+    ch = shoal.Channel(1, arena=arena)
+    ch.send("first")
+    got = []
+    thread = later(0.2, lambda: got.append(ch.recv(timeout=LONG)))
+
+    async def main():
+        await asyncio.wait_for(ch.asend("second"), 10)
+
+    run(main())
+    thread.join()
+    assert got == ["first"]
+    assert ch.recv(timeout=0) == "second"
+
+
+def test_the_event_loop_keeps_running_while_a_call_waits(arena):
+    ch = shoal.Channel(1, arena=arena)
+    ticks = []
+
+    async def ticker():
+        for i in range(5):
+            ticks.append(i)
+            await asyncio.sleep(0.01)
+        await ch.asend("done")
+
+    async def main():
+        receiving = asyncio.ensure_future(ch.arecv())
+        await ticker()
+        return await receiving
+
+    assert run(main()) == "done"
+    assert ticks == [0, 1, 2, 3, 4]
+
+
+def test_ping_pong_between_two_threads_event_loops(arena):
+    ping, pong = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    rounds = 500
+
+    async def echo():
+        async for value in ping:
+            await pong.asend(value + 1)
+
+    thread = threading.Thread(target=lambda: asyncio.run(echo()), daemon=True)
+    thread.start()
+
+    async def main():
+        for i in range(rounds):
+            await ping.asend(i)
+            assert await pong.arecv(timeout=LONG) == i + 1
+
+    run(main())
+    ping.close()
+    thread.join(LONG)
+    assert not thread.is_alive()
+
+
+# ------------------------------------------------------- the ends ----
+
+
+def test_async_for_ends_at_close_after_draining(arena):
+    ch = shoal.Channel(8, arena=arena)
+    for i in range(3):
+        ch.send(i)
+    later(0.2, ch.close)
+
+    async def main():
+        return [value async for value in ch]
+
+    assert run(main()) == [0, 1, 2]
+
+
+def test_async_for_raises_on_a_poisoned_channel(arena):
+    ch = shoal.Channel(8, arena=arena)
+    ch.send(1)
+    later(0.2, ch.poison)
+
+    async def main():
+        seen = []
+        with pytest.raises(shoal.ChannelPoisoned):
+            async for value in ch:
+                seen.append(value)
+        return seen
+
+    assert run(main()) == [1]
+
+
+def test_closed_channels_raise_at_once(arena):
+    ch = shoal.Channel(2, arena=arena)
+    ch.close()
+
+    async def main():
+        with pytest.raises(shoal.ChannelClosed):
+            await ch.asend(1)
+        with pytest.raises(shoal.ChannelClosed):
+            await ch.arecv()
+
+    run(main())
+
+
+def test_a_waiting_asend_raises_when_the_channel_is_poisoned(arena):
+    ch = shoal.Channel(1, arena=arena)
+    ch.send(0)
+    later(0.2, ch.poison)
+
+    async def main():
+        with pytest.raises(shoal.ChannelPoisoned):
+            await ch.asend(1)
+
+    run(main())
+
+
+# ------------------------------------------------------- timeouts ----
+
+
+def test_timeouts_raise_timeout_error(arena):
+    empty, full = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    full.send("x")
+
+    async def main():
+        for call in (lambda: empty.arecv(timeout=0.05), lambda: full.asend("y", timeout=0.05),
+                     lambda: empty.arecv(timeout=0), lambda: shoal.aselect(empty, timeout=0.05)):
+            started = time.monotonic()
+            with pytest.raises(TimeoutError, match="timed out"):
+                await call()
+            assert time.monotonic() - started < 10
+        with pytest.raises(ValueError):
+            await empty.arecv(timeout=-1)
+
+    run(main())
+    assert len(full) == 1 and len(empty) == 0  # nothing taken, nothing added
+
+
+# --------------------------------------------------------- aselect ----
+
+
+def test_aselect_takes_whichever_is_ready_and_waits_for_a_later_send(arena):
+    a, b, c = (shoal.Channel(2, arena=arena) for _ in range(3))
+    b.send("ready")
+
+    async def main():
+        first = await shoal.aselect(a, b, c)
+        later(0.1, c.send, "late")
+        second = await shoal.aselect(a, b, c, timeout=LONG)
+        return first, second
+
+    (ch1, v1), (ch2, v2) = run(main())
+    assert (ch1 is b, v1) == (True, "ready")
+    assert (ch2 is c, v2) == (True, "late")
+
+
+def test_aselect_reports_an_ended_channel(arena):
+    a, b = shoal.Channel(2, arena=arena), shoal.Channel(2, arena=arena)
+    later(0.1, b.close)
+
+    async def main():
+        with pytest.raises(shoal.ChannelClosed) as error:
+            await shoal.aselect(a, b)
+        return error.value.channel
+
+    assert run(main()) is b
+
+
+def test_aselect_argument_mistakes(arena):
+    async def main():
+        with pytest.raises(ValueError):
+            await shoal.aselect()
+        with pytest.raises(TypeError):
+            await shoal.aselect(shoal.Channel(1, arena=arena), "not a channel")
+
+    run(main())
+
+
+# ------------------------------------ other interpreters, processes ----
+
+
+def test_across_an_isolated_interpreter(arena):
+    to_sub, from_sub = shoal.Channel(2, arena=arena), shoal.Channel(2, arena=arena)
+    ticket = pickles.dumps((to_sub, from_sub))
+    interp = IsolatedInterpreter()
+    failures = []
+
+    def body():
+        failures.append(interp.exec(textwrap.dedent(f"""
+            import asyncio, pickle
+            import shoal
+            to_sub, from_sub = pickle.loads({ticket!r})
+            async def main():
+                async for value in to_sub:
+                    await from_sub.asend(value * 2, timeout=60)
+            asyncio.run(main())
+            del to_sub, from_sub
+            """)))
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    try:
+
+        async def main():
+            results = []
+            for i in range(20):
+                await to_sub.asend(i, timeout=LONG)
+                results.append(await from_sub.arecv(timeout=LONG))
+            return results
+
+        assert run(main()) == [2 * i for i in range(20)]
+    finally:
+        to_sub.close()
+        thread.join(LONG)
+        interp.close()
+    assert failures == [None], failures[0] if failures and failures[0] else failures
+
+
+def _async_echo_in_child(channels_bytes):
+    inbox, outbox = pickle.loads(channels_bytes)
+
+    async def main():
+        async for value in inbox:
+            await outbox.asend(("echo", value), timeout=60)
+
+    asyncio.run(main())
+
+
+def test_across_a_process(arena):
+    inbox, outbox = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_async_echo_in_child, args=(pickles.dumps((inbox, outbox)),)
+    )
+    child.start()
+    try:
+
+        async def main():
+            results = []
+            for i in range(20):
+                await inbox.asend(i, timeout=120)
+                results.append(await outbox.arecv(timeout=120))
+            return results
+
+        assert asyncio.run(main()) == [("echo", i) for i in range(20)]
+    finally:
+        inbox.close()
+        child.join(LONG)
+    assert child.exitcode == 0
+
+
+def _arecv_in_fork_child(channel, results):
+    async def main():
+        return await channel.arecv(timeout=60)
+
+    results.send(("child got", asyncio.run(main())), timeout=60)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_fork_child_waits_with_a_waker_of_its_own(arena):
+    ch, results = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+
+    async def wait_a_little():  # this process's waker now runs
+        with pytest.raises(TimeoutError):
+            await ch.arecv(timeout=0.05)
+
+    asyncio.run(wait_a_little())
+    child = multiprocessing.get_context("fork").Process(target=_arecv_in_fork_child, args=(ch, results))
+    child.start()
+    try:
+        time.sleep(0.3)
+        ch.send("to the child", timeout=LONG)
+        assert results.recv(timeout=LONG) == ("child got", "to the child")
+    finally:
+        ch.close()
+        child.join(LONG)
+    assert child.exitcode == 0
+
+
+_WAITING_AT_EXIT = textwrap.dedent(
+    """
+    import asyncio, sys, threading, time
+    import shoal
+    arena = shoal.Arena("4MiB", name=sys.argv[1])
+    ch = shoal.Channel(1, arena=arena)
+    def body():
+        async def main():
+            try:
+                await ch.arecv()
+            except shoal.ProcessExiting:
+                print("ProcessExiting", flush=True)
+                raise
+        asyncio.run(main())
+    threading.Thread(target=body, daemon=True).start()
+    time.sleep(0.3)
+    print("main ends", flush=True)
+    """
+)
+
+
+def test_a_wait_at_process_exit_raises_process_exiting_and_the_arena_goes(arena_name):
+    # At exit the wakers stop: the waiter wakes and raises ProcessExiting,
+    # and no waker keeps the arena mapped (its segment is removed).
+    done = subprocess.run(
+        [sys.executable, "-c", _WAITING_AT_EXIT, arena_name], capture_output=True, text=True, timeout=LONG
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["main", "ends", "ProcessExiting"], done.stdout + done.stderr
+    assert not segment_path(arena_name).exists()
+
+
+# ---------------------------------------------------- cancellation ----
+
+
+def test_a_cancelled_arecv_takes_nothing_and_a_cancelled_asend_gives_nothing(arena):
+    empty, full = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    full.send("occupant")
+
+    async def main():
+        for call in (empty.arecv, lambda: full.asend("intruder")):
+            task = asyncio.ensure_future(call())
+            await asyncio.sleep(0.05)  # waiting now
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    run(main())
+    empty.send("later")
+    assert empty.recv(timeout=0) == "later"
+    assert full.recv(timeout=0) == "occupant"
+    assert len(full) == 0
+
+
+async def _cancel_at_random(make, rng):
+    """Runs make() as a task, cancels it after a random short while:
+    (True, result) if it finished, (False, None) if cancelled."""
+    task = asyncio.ensure_future(make())
+    pause = rng.random()
+    if pause < 0.3:
+        pass  # cancelled before its first step, or at it
+    elif pause < 0.7:
+        for _ in range(rng.randrange(1, 4)):
+            await asyncio.sleep(0)
+    else:
+        await asyncio.sleep(rng.random() * 2e-4)
+    task.cancel()
+    try:
+        return True, await task
+    except asyncio.CancelledError:
+        return False, None
+
+
+def test_cancellation_soak_delivers_every_value_exactly_once(arena):
+    ch = shoal.Channel(2, arena=arena)
+    each = 5_000  # cancelled sends, and cancelled receives, at least
+    receiver_done_cancelling = threading.Event()
+    sent, cancelled_sends = [0], [0]
+
+    async def produce():
+        rng = random.Random(1)
+        i = 0
+        while cancelled_sends[0] < each or not receiver_done_cancelling.is_set():
+            finished, _ = await _cancel_at_random(lambda: ch.asend(i, timeout=LONG), rng)
+            if finished:
+                i += 1  # delivered: the next one
+            else:
+                cancelled_sends[0] += 1  # not delivered: the same value again
+        sent[0] = i
+        ch.close()
+
+    producer = threading.Thread(target=lambda: asyncio.run(produce()), daemon=True)
+    producer.start()
+
+    async def consume():
+        rng = random.Random(2)
+        received, cancelled = [], 0
+        while True:
+            try:
+                finished, value = await _cancel_at_random(lambda: ch.arecv(timeout=LONG), rng)
+            except shoal.ChannelClosed:
+                return received, cancelled
+            if finished:
+                received.append(value)
+            else:
+                cancelled += 1
+                if cancelled >= each:
+                    receiver_done_cancelling.set()
+
+    received, cancelled_receives = asyncio.run(asyncio.wait_for(consume(), 600))
+    producer.join(LONG)
+    assert not producer.is_alive()
+    assert cancelled_sends[0] >= each and cancelled_receives >= each
+    assert cancelled_sends[0] + cancelled_receives >= 10_000
+    assert received == list(range(sent[0]))  # none lost, none duplicated, in order
