@@ -26,6 +26,8 @@ while the process exits raises ProcessExiting.
 """
 
 import asyncio
+import os
+import threading
 
 from shoal import _shoal
 
@@ -57,6 +59,37 @@ async def _readable(loop, fd, deadline):
             timer.cancel()
 
 
+# Idle _Wakeups of this thread (its event loop), disarmed and drained:
+# reused, so a wait costs no eventfd() and close() (a third of a ping-pong's
+# round trip here). Per process: a fork() child shares its parent's
+# eventfds, and one's drain could swallow the other's wake-up.
+_idle = threading.local()
+_MAX_IDLE = 8
+
+
+def _pool():
+    if getattr(_idle, "pid", None) != os.getpid():
+        for inherited in getattr(_idle, "wakeups", ()):
+            inherited.close()  # this process's copy of the descriptor
+        _idle.pid, _idle.wakeups = os.getpid(), []
+    return _idle.wakeups
+
+
+def _take_wakeup():
+    pool = _pool()
+    return pool.pop() if pool else _shoal._Wakeup()
+
+
+def _give_back(wakeup):
+    wakeup.disarm()
+    wakeup.drain()
+    pool = _pool()
+    if len(pool) < _MAX_IDLE:
+        pool.append(wakeup)
+    else:
+        wakeup.close()
+
+
 async def _until_done(channel, attempt, not_yet, timeout, what):
     """attempt() until it does not raise `not_yet`, waiting on the loop between tries."""
     loop = asyncio.get_running_loop()
@@ -72,7 +105,7 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
             if deadline is not None and loop.time() >= deadline:
                 raise TimeoutError(f"{what}() timed out after {timeout:g} s")
             if wakeup is None:
-                wakeup = _shoal._Wakeup()
+                wakeup = _take_wakeup()
             if wakeup.arm(channel, token):
                 try:
                     await _readable(loop, wakeup.fileno(), deadline)
@@ -81,7 +114,7 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
                 wakeup.drain()
     finally:
         if wakeup is not None:
-            wakeup.close()
+            _give_back(wakeup)
 
 
 async def arecv(channel, timeout=None):

@@ -340,9 +340,10 @@ def test_a_fork_child_waits_with_a_waker_of_its_own(arena):
     child = multiprocessing.get_context("fork").Process(target=_arecv_in_fork_child, args=(ch, results))
     child.start()
     try:
-        time.sleep(0.3)
-        ch.send("to the child", timeout=LONG)
-        assert results.recv(timeout=LONG) == ("child got", "to the child")
+        # Both processes await at once, each through its own eventfd (a
+        # child that reused its parent's idle one could swallow its wake-ups).
+        later(0.3, ch.send, "to the child")
+        assert run(results.arecv()) == ("child got", "to the child")
     finally:
         ch.close()
         child.join(LONG)
