@@ -31,9 +31,9 @@ CSP completions:
 ``select`` is fair (each round starts at a random channel), reports a closed
 and drained or poisoned channel as ``ChannelClosed``/``ChannelPoisoned`` with
 ``.channel`` set to it, and needs channels of one arena.
-Awaited, under asyncio (``shoal/_channel_async.py``; the loop is woken
-through an eventfd, no thread per waiter, no polling; a cancelled call has
-taken or given nothing):
+Awaited, under asyncio or Trio (so on anyio's two backends too;
+``shoal/_channel_async.py``): the loop is woken through an eventfd, no
+thread per waiter, no polling; a cancelled call has taken or given nothing.
 
     value = await ch.arecv(timeout=None)
     await ch.asend(value, timeout=None)

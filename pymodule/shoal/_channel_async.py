@@ -1,4 +1,5 @@
-"""Channels awaited: Channel.arecv/asend, ``async for``, shoal.aselect (asyncio).
+"""Channels awaited: Channel.arecv/asend, ``async for``, shoal.aselect, under
+asyncio or Trio (so under anyio's two backends too).
 
 Every operation is a loop of non-blocking tries (``try_recv``, ``try_send``,
 ``select(timeout=0)``) with a wait in between that the event loop does:
@@ -10,7 +11,8 @@ Every operation is a loop of non-blocking tries (``try_recv``, ``try_send``,
    word differs from the token, which it does after any send, receive,
    close or poison in the arena, from any interpreter or process. If the
    word has moved already, registration says so and we try again at once;
-4. await the fd's readability with ``loop.add_reader``, unregister, go to 1.
+4. await the fd's readability (asyncio: ``loop.add_reader``; Trio:
+   ``trio.lowlevel.wait_readable``), unregister, go to 1.
 
 Reading the token before the try is what makes this lossless: whatever
 happened after the try moved the word past the token.
@@ -26,19 +28,12 @@ while the process exits raises ProcessExiting.
 """
 
 import asyncio
+import math
 import os
+import sys
 import threading
 
 from shoal import _shoal
-
-
-def _deadline(loop, timeout, what):
-    if timeout is None:
-        return None
-    seconds = float(timeout)
-    if seconds != seconds or seconds < 0:
-        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
-    return loop.time() + seconds
 
 
 def _wake(future):
@@ -46,17 +41,65 @@ def _wake(future):
         future.set_result(None)
 
 
-async def _readable(loop, fd, deadline):
-    """Returns once `fd` is readable or `deadline` (loop time) has passed."""
-    future = loop.create_future()
-    loop.add_reader(fd, _wake, future)
-    timer = None if deadline is None else loop.call_at(deadline, _wake, future)
+class _Asyncio:
+    """Waiting on the running asyncio loop."""
+
+    def __init__(self, loop):
+        self.loop = loop
+
+    def now(self):
+        return self.loop.time()
+
+    async def readable(self, fd, deadline):
+        """Returns once `fd` is readable or `deadline` (now()'s clock) has passed."""
+        loop = self.loop
+        future = loop.create_future()
+        loop.add_reader(fd, _wake, future)
+        timer = None if deadline is None else loop.call_at(deadline, _wake, future)
+        try:
+            await future
+        finally:
+            loop.remove_reader(fd)
+            if timer is not None:
+                timer.cancel()
+
+
+class _Trio:
+    """Waiting in the running Trio run."""
+
+    def __init__(self, trio):
+        self.trio = trio
+
+    def now(self):
+        return self.trio.current_time()
+
+    async def readable(self, fd, deadline):
+        with self.trio.move_on_at(math.inf if deadline is None else deadline):
+            await self.trio.lowlevel.wait_readable(fd)
+
+
+def _running_loop():
     try:
-        await future
-    finally:
-        loop.remove_reader(fd)
-        if timer is not None:
-            timer.cancel()
+        return _Asyncio(asyncio.get_running_loop())
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+            return _Trio(trio)
+        except RuntimeError:
+            pass
+    raise RuntimeError("awaiting a shoal.Channel needs a running asyncio event loop or Trio run")
+
+
+def _deadline(loop, timeout):
+    if timeout is None:
+        return None
+    seconds = float(timeout)
+    if seconds != seconds or seconds < 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+    return loop.now() + seconds
 
 
 # Idle _Wakeups of this thread (its event loop), disarmed and drained:
@@ -92,8 +135,8 @@ def _give_back(wakeup):
 
 async def _until_done(channel, attempt, not_yet, timeout, what):
     """attempt() until it does not raise `not_yet`, waiting on the loop between tries."""
-    loop = asyncio.get_running_loop()
-    deadline = _deadline(loop, timeout, what)
+    loop = _running_loop()
+    deadline = _deadline(loop, timeout)
     wakeup = None
     try:
         while True:
@@ -102,13 +145,13 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
                 return attempt()
             except not_yet:
                 pass
-            if deadline is not None and loop.time() >= deadline:
+            if deadline is not None and loop.now() >= deadline:
                 raise TimeoutError(f"{what}() timed out after {timeout:g} s")
             if wakeup is None:
                 wakeup = _take_wakeup()
             if wakeup.arm(channel, token):
                 try:
-                    await _readable(loop, wakeup.fileno(), deadline)
+                    await loop.readable(wakeup.fileno(), deadline)
                 finally:
                     wakeup.disarm()
                 wakeup.drain()

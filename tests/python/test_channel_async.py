@@ -1,7 +1,8 @@
 """shoal.Channel awaited under asyncio: arecv/asend, ``async for``,
 shoal.aselect. Woken across threads, interpreters and processes through
 the arena's waker (an eventfd the loop watches); timeouts; cancellation
-that loses and duplicates nothing (a soak of 10,000 cancelled operations)."""
+that loses and duplicates nothing (a soak of 10,000 cancelled operations).
+The same under anyio, on its asyncio and Trio backends."""
 
 import asyncio
 import multiprocessing
@@ -465,3 +466,88 @@ def test_cancellation_soak_delivers_every_value_exactly_once(arena):
     assert cancelled_sends[0] >= each and cancelled_receives >= each
     assert cancelled_sends[0] + cancelled_receives >= 10_000
     assert received == list(range(sent[0]))  # none lost, none duplicated, in order
+
+
+# ------------------------------------------ anyio: asyncio and Trio ----
+
+BACKENDS = ["asyncio", "trio"]
+
+
+@pytest.fixture(params=BACKENDS)
+def run_anyio(request):
+    anyio = pytest.importorskip("anyio", reason="anyio is not installed (scripts/setup.sh installs it)")
+    if request.param == "trio":
+        pytest.importorskip("trio", reason="trio is not installed (scripts/setup.sh installs it)")
+
+    def run_it(fn, *args):
+        async def bounded():
+            with anyio.fail_after(LONG):
+                return await fn(*args)
+
+        return anyio.run(bounded, backend=request.param)
+
+    return run_it
+
+
+def test_anyio_arecv_and_asend_are_woken_from_another_thread(arena, run_anyio):
+    empty, full = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    full.send("occupant")
+    later(0.1, empty.send, "hello")
+    taken = []
+    later(0.2, lambda: taken.append(full.recv(timeout=LONG)))
+
+    async def main():
+        value = await empty.arecv()
+        await full.asend("second", timeout=LONG)
+        return value
+
+    assert run_anyio(main) == "hello"
+    assert taken == ["occupant"] and full.recv(timeout=0) == "second"
+
+
+def test_anyio_async_for_aselect_and_timeouts(arena, run_anyio):
+    a, b = shoal.Channel(4, arena=arena), shoal.Channel(4, arena=arena)
+    for i in range(3):
+        a.send(i)
+    a.close()
+    later(0.1, b.send, "late")
+
+    async def main():
+        got = [value async for value in a]
+        channel, value = await shoal.aselect(b, timeout=LONG)
+        with pytest.raises(TimeoutError):
+            await b.arecv(timeout=0.05)
+        return got, channel is b, value
+
+    assert run_anyio(main) == ([0, 1, 2], True, "late")
+
+
+def test_anyio_cancellation_delivers_every_value_exactly_once(arena, run_anyio):
+    import anyio
+
+    ch = shoal.Channel(2, arena=arena)
+    count = 2_000
+
+    def produce():
+        for i in range(count):
+            ch.send(i, timeout=LONG)
+        ch.close()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+
+    async def main():
+        rng = random.Random(3)
+        received, cancelled = [], 0
+        while True:
+            with anyio.move_on_after(rng.random() * 2e-4) as scope:
+                try:
+                    received.append(await ch.arecv())
+                except shoal.ChannelClosed:
+                    return received, cancelled
+            cancelled += scope.cancelled_caught
+
+    received, cancelled = run_anyio(main)
+    producer.join(LONG)
+    assert received == list(range(count))  # none lost, none duplicated
+    assert cancelled > 0
