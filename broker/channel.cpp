@@ -574,6 +574,8 @@ std::uint32_t Channel::activity(Arena& arena) {
   return std::atomic_ref<std::uint32_t>(ArenaInternals::header(arena)->activity_seq).load(std::memory_order_seq_cst);
 }
 
+void Channel::wake_activity_waiters(Arena& arena) { futex::wake_all(&ArenaInternals::header(arena)->activity_seq); }
+
 bool Channel::wait_for_activity(Arena& arena, std::uint32_t seen, std::chrono::nanoseconds timeout) {
   layout::ArenaHeader* h = ArenaInternals::header(arena);
   std::atomic_ref<std::uint32_t> activity(h->activity_seq);

@@ -161,6 +161,9 @@ class Channel {
   // `timeout` capped at one sleep slice (10 ms: what a lost wake-up costs).
   // True if the word moved. Spurious returns are possible: callers look again.
   static bool wait_for_activity(Arena& arena, std::uint32_t seen, std::chrono::nanoseconds timeout);
+  // Wakes every thread asleep in wait_for_activity or select() on `arena`,
+  // in any process (they look again): for a waiter that must stop waiting now.
+  static void wake_activity_waiters(Arena& arena);
 
  private:
   Channel(Holder& holder, HeldBlock block);

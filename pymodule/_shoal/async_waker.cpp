@@ -37,7 +37,14 @@ void signal_fd(int fd) {
 }  // namespace
 
 // One arena's waker: a thread that sleeps on the arena's activity word
-// while anyone is registered.
+// while anyone registered waits for it to move.
+//
+// Who keeps the arena mapped: `arena_` while anyone is registered (fired or
+// not), and the thread's own copy while it sleeps unlocked. Only remove()
+// empties the list, so it is remove() that lets go of `arena_`, in the
+// caller's thread, after waking the sleeping thread and waiting for it to
+// drop its copy: once the last waiter has disarmed, no waker holds the
+// arena, and closing it right then unlinks its segment at once.
 class ArenaWaker {
  public:
   explicit ArenaWaker(const shoal::Arena* key) : key_(key), thread_([this] { run(); }) {}
@@ -49,14 +56,27 @@ class ArenaWaker {
     if (stopping_) return WakeRegistration::Armed::exiting;
     if (shoal::Channel::activity(*arena) != token) return WakeRegistration::Armed::moved;
     if (!arena_) arena_ = arena;  // keeps the mapping while anyone waits
-    waiters_.push_back(Waiter{fd, token});
-    wake_.notify_one();
+    waiters_.push_back(Waiter{fd, token, false});
+    wake_.notify_all();
     return WakeRegistration::Armed::waiting;
   }
 
   void remove(int fd) {
-    std::lock_guard lock(mutex_);
-    std::erase_if(waiters_, [fd](const Waiter& w) { return w.fd == fd; });
+    std::shared_ptr<shoal::Arena> last;
+    {
+      std::unique_lock lock(mutex_);
+      std::erase_if(waiters_, [fd](const Waiter& w) { return w.fd == fd; });
+      if (!waiters_.empty() || !arena_) return;
+      last = std::move(arena_);
+      if (sleeping_) {
+        // Nobody waits now: stop the thread's sleep rather than let it keep
+        // the arena for the rest of its slice (microseconds, not 10 ms; the
+        // whole slice only if the wake comes just before its futex wait).
+        shoal::Channel::wake_activity_waiters(*last);
+        released_.wait(lock, [&] { return !sleeping_; });
+      }
+    }
+    last.reset();  // outside the lock: it may be the arena's last reference
   }
 
   // Stops the thread (within one slice), waking every waiter; then joins it.
@@ -64,54 +84,62 @@ class ArenaWaker {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
-      for (const Waiter& w : waiters_) signal_fd(w.fd);
+      for (const Waiter& w : waiters_) {
+        if (!w.fired) signal_fd(w.fd);
+      }
       waiters_.clear();
-      wake_.notify_one();
+      wake_.notify_all();
+      if (sleeping_ && arena_) shoal::Channel::wake_activity_waiters(*arena_);
     }
     if (thread_.joinable()) thread_.join();
+    std::shared_ptr<shoal::Arena> last;
+    std::lock_guard lock(mutex_);
+    last = std::move(arena_);  // released after the lock (declared before it)
   }
 
  private:
   struct Waiter {
     int fd;
     std::uint32_t token;
+    bool fired;  // written to; stays listed until its owner disarms
   };
+
+  bool anyone_waiting() const {
+    return std::any_of(waiters_.begin(), waiters_.end(), [](const Waiter& w) { return !w.fired; });
+  }
 
   void run() {
     std::unique_lock lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || !waiters_.empty(); });
-      if (stopping_) break;
+      wake_.wait(lock, [&] { return stopping_ || anyone_waiting(); });
+      if (stopping_) return;
       const std::uint32_t now = shoal::Channel::activity(*arena_);
       // Wake whoever read another value: something happened since its try.
-      std::erase_if(waiters_, [now](const Waiter& w) {
-        if (w.token == now) return false;
-        signal_fd(w.fd);
-        return true;
-      });
-      if (waiters_.empty()) {
-        // Nobody waits: let go of the mapping (outside the lock, since this
-        // may be its last reference).
-        std::shared_ptr<shoal::Arena> last = std::move(arena_);
-        lock.unlock();
-        last.reset();
-        lock.lock();
-        continue;
+      for (Waiter& w : waiters_) {
+        if (!w.fired && w.token != now) {
+          signal_fd(w.fd);
+          w.fired = true;
+        }
       }
+      if (!anyone_waiting()) continue;
       std::shared_ptr<shoal::Arena> arena = arena_;  // mapped while we sleep unlocked
+      sleeping_ = true;
       lock.unlock();
       shoal::Channel::wait_for_activity(*arena, now, kSlice);
+      arena.reset();  // never the last reference: arena_ or remove() holds one
       lock.lock();
+      sleeping_ = false;
+      released_.notify_all();
     }
-    std::shared_ptr<shoal::Arena> last = std::move(arena_);
-    lock.unlock();
   }
 
   const shoal::Arena* const key_;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;      // for the thread: someone to wait for, or stop
+  std::condition_variable released_;  // for remove(): the thread dropped its copy
   std::vector<Waiter> waiters_;
   std::shared_ptr<shoal::Arena> arena_;  // set while waiters_ is not empty
+  bool sleeping_ = false;                // the thread sleeps with a copy of arena_
   bool stopping_ = false;
   std::thread thread_;  // last: started once the rest is built
 };
