@@ -19,10 +19,12 @@
 // Inline items (a small value in the slot itself) own nothing: sending one
 // commits tail+1, receiving one head+1, and no reference moves.
 //
-// select() sleeps on the arena's activity_seq, which every send, close and
-// poison bumps under the lock; selectors announce themselves in
+// select() sleeps on the arena's activity_seq, which every send, receive,
+// close and poison bumps under the lock; selectors announce themselves in
 // `selectors` (the same announce-then-recheck pair as channel waiters), so
-// a send pays a FUTEX_WAKE only while someone selects.
+// a send or receive pays a FUTEX_WAKE only while someone selects. Receives
+// bump it for those who wait for room (the Python layer's asend, through
+// wait_for_activity); a selector woken by one just looks again.
 #include "shoal/channel.hpp"
 
 #include <algorithm>
@@ -286,6 +288,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
     out.value = InlineValue{static_cast<layout::InlineTag>(slot.offset), slot.generation};
     std::atomic_ref(header()->head).store(h.head + 1, std::memory_order_release);  // commit: taken (the slot owned nothing)
     wake_locked();
+    note_activity_locked();
     return Attempt::done;
   }
   if (ArenaInternals::blocks(arena()).resolve(Handle{slot.offset, slot.generation}) == nullptr) {
@@ -296,6 +299,7 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   out.block = HolderInternals::record_locked(*holder_, slot.offset, /*take_over=*/true);  // commit: the receiver owns it
   std::atomic_ref(header()->head).store(h.head + 1, std::memory_order_release);  // commit: the slot does not
   wake_locked();
+  note_activity_locked();
   return Attempt::done;
 }
 
@@ -359,7 +363,7 @@ void Channel::wait_until_done(Timeout timeout, Waiter who, const char* what, Att
   }
   t_quiet_channel = nullptr;
   wake_sleepers();
-  if (who == Waiter::sender) wake_selectors();
+  wake_selectors();
 }
 
 void Channel::send(Handle item, Timeout timeout) {
@@ -455,6 +459,7 @@ std::optional<Channel::Item> Channel::try_receive() {
     if (recv_locked(out, /*blocks_only=*/false) == Attempt::would_block) return std::nullopt;
   }
   wake_sleepers();
+  wake_selectors();
   return out;
 }
 
@@ -472,6 +477,7 @@ std::optional<HeldBlock> Channel::try_recv() {
     if (recv_locked(out, /*blocks_only=*/true) == Attempt::would_block) return std::nullopt;
   }
   wake_sleepers();
+  wake_selectors();
   return std::move(out.block);
 }
 
@@ -545,13 +551,10 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
   const std::size_t n = channels.size();
   const std::size_t first = *start % n;
   Deadline deadline(timeout);
-  layout::ArenaHeader* h = ArenaInternals::header(arena);
-  std::atomic_ref<std::uint32_t> activity(h->activity_seq);
-  std::atomic_ref<std::uint32_t> selectors(h->selectors);
   for (;;) {
     // Noted before the round: a send after it changes the word, so the
     // sleep below returns at once instead of missing the item.
-    const std::uint32_t seen = activity.load(std::memory_order_seq_cst);
+    const std::uint32_t seen = activity(arena);
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t i = (first + k) % n;
       try {
@@ -563,14 +566,28 @@ Channel::Selected Channel::select(std::span<Channel* const> channels, Timeout ti
     }
     const auto now = Clock::now();
     if (now >= deadline.get()) throw WaitTimeout("select() timed out: none of " + std::to_string(n) + " channels was ready");
-    // Announce, then re-check (see wake_selectors); sleep one slice at a
-    // time (wait_policy.hpp).
-    selectors.fetch_add(1, std::memory_order_seq_cst);
-    if (activity.load(std::memory_order_seq_cst) == seen) {
-      futex::wait(&h->activity_seq, seen, wait_policy::next_sleep(deadline.get()));
-    }
-    selectors.fetch_sub(1, std::memory_order_seq_cst);
+    wait_for_activity(arena, seen, wait_policy::next_sleep(deadline.get()));
   }
+}
+
+std::uint32_t Channel::activity(Arena& arena) {
+  return std::atomic_ref<std::uint32_t>(ArenaInternals::header(arena)->activity_seq).load(std::memory_order_seq_cst);
+}
+
+void Channel::wake_activity_waiters(Arena& arena) { futex::wake_all(&ArenaInternals::header(arena)->activity_seq); }
+
+bool Channel::wait_for_activity(Arena& arena, std::uint32_t seen, std::chrono::nanoseconds timeout) {
+  layout::ArenaHeader* h = ArenaInternals::header(arena);
+  std::atomic_ref<std::uint32_t> activity(h->activity_seq);
+  std::atomic_ref<std::uint32_t> selectors(h->selectors);
+  // Announce, then re-check (see wake_selectors); never longer than one
+  // slice (wait_policy.hpp): a lost wake-up costs that much, no more.
+  selectors.fetch_add(1, std::memory_order_seq_cst);
+  if (activity.load(std::memory_order_seq_cst) == seen) {
+    futex::wait(&h->activity_seq, seen, std::min<std::chrono::nanoseconds>(timeout, wait_policy::kSleepSlice));
+  }
+  selectors.fetch_sub(1, std::memory_order_seq_cst);
+  return activity.load(std::memory_order_seq_cst) != seen;
 }
 
 }  // namespace shoal

@@ -5,7 +5,8 @@
 #     Benchmark, CLI11, nlohmann/json), installed only if missing;
 #   * a virtual environment at .venv on CPython 3.13 (override with
 #     SHOAL_PYTHON=/path/to/python3.12), with meson, meson-python, ninja,
-#     numpy, pytest and pycapnp (the independent reader of frozen objects)
+#     numpy, pytest, pycapnp (the independent reader of frozen objects) and
+#     anyio and trio (the async channels tested on both anyio backends)
 #     from PyPI;
 #   * the package itself (`pip install .`: the extension, `shoal`, `shoal-broker`);
 #   * the C++ test/benchmark build in build/ (GoogleTest, Google Benchmark).
@@ -70,7 +71,7 @@ make_venv() {
   fi
   say "installing Python tools"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp
+  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp anyio trio
 }
 
 build() {

@@ -17,8 +17,8 @@
 // CSP completions: poison() ends a channel at once for everyone, dropping
 // what is pending; select() receives from whichever of several channels
 // (of one arena) is ready first, sleeping on the arena's activity word
-// (layout.hpp, ArenaHeader::activity_seq) that every send, close and
-// poison bumps.
+// (layout.hpp, ArenaHeader::activity_seq) that every send, receive, close
+// and poison bumps.
 //
 // Inline items: a small value (none, a boolean, a 64-bit integer or float;
 // layout.hpp, InlineTag) can travel in the slot itself. Sending one
@@ -149,6 +149,21 @@ class Channel {
   // Throws WaitTimeout.
   static Selected select(std::span<Channel* const> channels, Timeout timeout = std::nullopt,
                          std::optional<std::size_t> start = std::nullopt, std::size_t* ended = nullptr);
+
+  // The arena's activity word (ArenaHeader::activity_seq), for waiting
+  // outside select() (the Python layer's async waker): it moves on every
+  // send, receive, close and poison of any channel of `arena`. Read it
+  // before trying a channel; if the try fails, wait_for_activity(seen) ends
+  // at once should anything have happened since.
+  static std::uint32_t activity(Arena& arena);
+  // Sleeps, counted among the arena's selectors (so that senders and
+  // receivers wake it), until the word differs from `seen`, or for at most
+  // `timeout` capped at one sleep slice (10 ms: what a lost wake-up costs).
+  // True if the word moved. Spurious returns are possible: callers look again.
+  static bool wait_for_activity(Arena& arena, std::uint32_t seen, std::chrono::nanoseconds timeout);
+  // Wakes every thread asleep in wait_for_activity or select() on `arena`,
+  // in any process (they look again): for a waiter that must stop waiting now.
+  static void wake_activity_waiters(Arena& arena);
 
  private:
   Channel(Holder& holder, HeldBlock block);

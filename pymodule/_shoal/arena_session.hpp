@@ -57,6 +57,9 @@ class ArenaSession {
   ArenaSession& operator=(const ArenaSession&) = delete;
 
   shoal::Arena& arena() const { return *arena_; }
+  // The same, shared: for whoever must keep the mapping while it waits
+  // without this session (async_waker.hpp).
+  const std::shared_ptr<shoal::Arena>& shared_arena() const { return arena_; }
   // False in a fork() child: this session's holder is the parent's, and
   // unusable here (holder.hpp).
   // (cached_pid: getpid() is a system call, and this is asked on every

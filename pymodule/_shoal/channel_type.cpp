@@ -17,6 +17,7 @@
 #include "arena_type.hpp"
 #include "call_site.hpp"
 #include "channel_after_fork.hpp"
+#include "channel_async.hpp"
 #include "channel_items.hpp"
 #include "channel_pickling.hpp"
 #include "channel_wait.hpp"
@@ -339,6 +340,10 @@ PyMethodDef channel_methods[] = {
      "poison()\n--\n\nCloses the channel at once for everyone: pending values are dropped (their\n"
      "memory freed unless held elsewhere) and every blocked or later send and recv, at either\n"
      "end, in any interpreter or process, raises ChannelPoisoned (a ChannelClosed). Idempotent."},
+    // Awaitable forms (channel_async.hpp).
+    {"arecv", as_cfunction(channel_arecv), METH_FASTCALL | METH_KEYWORDS, kArecvDoc},
+    {"asend", as_cfunction(channel_asend), METH_FASTCALL | METH_KEYWORDS, kAsendDoc},
+    {"_activity", channel_activity, METH_NOARGS, "_activity() -> the arena's activity word (read before a try)"},
     {"__reduce_ex__", channel_reduce, METH_O, nullptr},
     {"__copy__", channel_copy, METH_NOARGS, "The channel itself: channels are shared, not copied."},
     {"__deepcopy__", channel_copy, METH_O, "The channel itself: channels are shared, not copied."},
@@ -362,7 +367,7 @@ const char channel_doc[] =
     "threads, interpreters and processes. Values are frozen into the arena;\n"
     "shoal.Buffers cross without a copy\n"
     "and arrive read-only. Iterating receives until the channel is closed (a\n"
-    "poisoned one raises ChannelPoisoned). Pickles\n"
+    "poisoned one raises ChannelPoisoned); so does `async for`, awaiting. Pickles\n"
     "as (arena name, handle), so multiprocessing children can open the same channel.\n\n"
     "name: shown by `shoal channels` (with the line that made the channel) and in every\n"
     "error about the channel; at most 128 bytes of UTF-8.\n\n"
@@ -382,6 +387,8 @@ PyType_Slot channel_slots[] = {
     {Py_tp_repr, reinterpret_cast<void*>(channel_repr)},
     {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
     {Py_tp_iternext, reinterpret_cast<void*>(channel_iternext)},
+    {Py_am_aiter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_am_anext, reinterpret_cast<void*>(channel_anext)},
     {Py_mp_length, reinterpret_cast<void*>(channel_length)},
     {Py_tp_methods, channel_methods},
     {Py_tp_getset, channel_getset},

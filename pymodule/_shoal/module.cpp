@@ -22,12 +22,15 @@
 #include <unordered_set>
 
 #include "arena_type.hpp"
+#include "async_waker.hpp"
 #include "buffer_type.hpp"
 #include "frozen_view_type.hpp"
 #include "call_site.hpp"
+#include "channel_async.hpp"
 #include "channel_select.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
+#include "gil.hpp"
 #include "interpreter_functions.hpp"
 #include "module_state.hpp"
 #include "pickled_handles.hpp"
@@ -76,6 +79,11 @@ int module_exec(PyObject* module) {
   state->channel_type = create_channel_type(module);
   if (state->channel_type == nullptr) return -1;
   if (PyModule_AddType(module, state->channel_type) < 0) return -1;
+  PyTypeObject* wakeup_type = create_wakeup_type(module);
+  if (wakeup_type == nullptr) return -1;
+  const int added = PyModule_AddType(module, wakeup_type);
+  Py_DECREF(wakeup_type);
+  if (added < 0) return -1;
   if (add_frozen_view_types(module, state) < 0) return -1;
   if (PyInterpreterState_Get() == PyInterpreterState_Main() && note_main_thread_from_threading() < 0) return -1;
   return 0;
@@ -83,6 +91,7 @@ int module_exec(PyObject* module) {
 
 PyObject* begin_exit_function(PyObject*, PyObject*) {
   begin_process_exit();
+  without_gil([] { stop_all_wakers(); });  // async waits wake, and raise ProcessExiting
   Py_RETURN_NONE;
 }
 

@@ -31,6 +31,15 @@ CSP completions:
 ``select`` is fair (each round starts at a random channel), reports a closed
 and drained or poisoned channel as ``ChannelClosed``/``ChannelPoisoned`` with
 ``.channel`` set to it, and needs channels of one arena.
+Awaited, under asyncio or Trio (so on anyio's two backends too;
+``shoal/_channel_async.py``): the loop is woken through an eventfd, no
+thread per waiter, no polling; a cancelled call has taken or given nothing.
+
+    value = await ch.arecv(timeout=None)
+    await ch.asend(value, timeout=None)
+    async for value in ch: ...      # ends at close; a poisoned channel raises
+    channel, value = await shoal.aselect(a, b, c, timeout=1.0)
+
 With ``arena=None`` (``shoal.empty``, ``shoal.Channel``) they use
 ``shoal.default_arena()``: one arena per process, shared by all its
 interpreters; ``SHOAL_ARENA=NAME`` attaches that arena instead, and
@@ -77,6 +86,7 @@ from shoal._shoal import (
     select,
 )
 
+from shoal._channel_async import aselect
 from shoal._frozen import FrozenDict, FrozenList, FrozenSet, FrozenTuple
 
 if _shoal._interp_current() == _shoal._interp_main():  # NumPy loads in no other interpreter
@@ -127,6 +137,7 @@ __all__ = [
     "pickle_lifetime",
     "set_pickle_lifetime",
     "select",
+    "aselect",
 ]
 
 

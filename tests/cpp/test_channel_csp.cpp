@@ -367,5 +367,32 @@ TEST_F(Csp, ASendWithNobodySelectingLeavesNoSleeperCounted) {
             0u);
 }
 
+
+// A waiter for room (the Python layer's asend) sleeps on the activity word:
+// a receive must move it and wake that waiter, as a send does for receivers.
+TEST_F(Csp, AReceiveMovesTheActivityWordAndWakesItsWaiter) {
+  Channel a = Channel::create(*holder, 1);
+  a.send(item(1).handle());
+  const std::uint32_t seen = Channel::activity(*arena);
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    const auto until = Clock::now() + 20s;
+    while (Clock::now() < until && !Channel::wait_for_activity(*arena, seen, 10ms)) {
+    }
+    woke = true;
+  });
+  std::this_thread::sleep_for(30ms);
+  EXPECT_FALSE(woke.load());
+  HeldBlock got = a.recv(1s);
+  waiter.join();
+  EXPECT_TRUE(woke.load());
+  EXPECT_NE(Channel::activity(*arena), seen);
+  const std::uint32_t after_recv = Channel::activity(*arena);
+  a.send_inline(Channel::InlineValue{layout::InlineTag::none, 0});
+  ASSERT_TRUE(a.try_receive().has_value());  // an inline receive moves it too
+  EXPECT_EQ(Channel::activity(*arena), after_recv + 2);
+  EXPECT_FALSE(Channel::wait_for_activity(*arena, Channel::activity(*arena), 1ms));  // nothing moved: false
+}
+
 }  // namespace
 }  // namespace shoal
