@@ -67,8 +67,10 @@ struct ArenaHeader {
   // Who holds it now (for error messages): stored by each locker, read
   // lock-free by a waiter that gave up and by the CLI (relaxed, both).
   std::int32_t lock_owner_pid;
-  // select()'s futex word: bumped under the lock by every send, close and
-  // poison on any channel of the arena.
+  // The futex word of select() and of the async waker: bumped under the
+  // lock by every send, receive, close and poison on any channel of the
+  // arena (a receive, so that an async sender waiting on a full channel
+  // wakes; a selector just re-checks).
   std::uint32_t activity_seq;
   // Odd while a locked section runs, bumped to even when it ends (release):
   // lock-free readers (the CLI) load it with acquire before and after a
@@ -82,7 +84,7 @@ struct ArenaHeader {
   std::uint64_t repairs;          // times a dead lock owner's state was repaired
   std::uint64_t reaped_holders;   // dead holders whose references were released
   // Threads asleep on activity_seq (atomic, no lock): a hint, so that a send
-  // skips FUTEX_WAKE when nobody selects. A selector killed asleep leaves it
+  // skips FUTEX_WAKE when nobody selects or awaits. A selector killed asleep leaves it
   // too high, which costs only spare wake-ups.
   std::uint32_t selectors;
   std::uint32_t reserved1;

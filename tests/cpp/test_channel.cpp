@@ -201,7 +201,9 @@ TEST_F(Channels, BadNamesAreRefusedAndAHostileNameIsNotRead) {
   header->name_bytes = 0xFFFF;
   ArenaImage image(arena->base(), arena->size());
   image.walk([&](const ArenaImage::Block& b) {
-    if (auto c = image.channel(b)) EXPECT_EQ(image.channel_name(*c), "");
+    if (auto c = image.channel(b)) {
+      EXPECT_EQ(image.channel_name(*c), "");
+    }
   });
   auto other = arena->attach_holder();
   EXPECT_EQ(Channel::open(*other, ch.handle()).name(), "");
