@@ -25,11 +25,9 @@ def queue_exceptions_catch_channel_ones():
 
 
 def write_then_report(channel, results):
-    """Receives a buffer, tries to write it through every kind of view, and
-    sends back what it read after the sender's post-send writes: the sender
-    sends None once it has tried to write."""
-    import shoal
-
+    """Receives a buffer, tries to write it through a memoryview, and sends
+    back what it reads after the sender's post-send writes (the sender sends
+    None once it has tried them); returns the received value's type name."""
     received = channel.recv()
     view = memoryview(received).cast("B")
     refused = []
@@ -39,4 +37,22 @@ def write_then_report(channel, results):
         refused.append("memoryview")
     channel.recv()  # the sender has tried its writes
     results.send((refused, bytes(view)))
-    return shoal.Buffer is type(received)
+    return type(received).__name__
+
+
+def send_while_viewing():
+    """In this interpreter: a send of a Buffer whose memoryview is alive is
+    refused; once released, it goes, read-only."""
+    import shoal
+
+    buf = shoal.empty(16, "uint8")
+    view = memoryview(buf)
+    channel = shoal.Channel(1)
+    try:
+        channel.send(buf)
+        refused = "sent"
+    except BufferError:
+        refused = "BufferError"
+    view.release()
+    channel.send(buf)
+    return refused, buf.readonly
