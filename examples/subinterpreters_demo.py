@@ -49,8 +49,9 @@ def main():
 
     n = args.mib * (1 << 20) // 8
     buffer = shoal.empty((n,), dtype="float64")
+    np.asarray(buffer)[:] = np.arange(n, dtype=np.float64) % 1000  # filled in place, in shared memory
+    buffer.seal()  # read-only from here: its views may go anywhere (a writable one alive could not)
     array = np.asarray(buffer)
-    array[:] = np.arange(n, dtype=np.float64) % 1000  # filled in place, in shared memory
     expected = float((array * array).sum())
     arena = shoal.default_arena()
     print(f"{args.mib} MiB float64 array in the default arena '{arena.name}' "

@@ -6,11 +6,13 @@
 // protocol (buffer_getbuffer), through which memoryview and NumPy see the
 // memory in place.
 //
-// Writable until frozen: the core flags a block frozen once it is published
-// (sent, or made an object's child), and its bytes are final from then on.
-// The core cannot stop a write through a view already handed out, so the
-// rule is enforced where views are made: every export after the freeze is
-// read-only, and a request for a writable one raises BufferError.
+// Writable until sealed: a send, freeze or pickle seals the Buffer as it
+// publishes its block (buffer_seal.hpp), the core flags the block frozen,
+// and its bytes are final from then on. Every export after that is
+// read-only, and a request for a writable one raises BufferError. Views
+// handed out before are what the seal must account for: the protocol below
+// counts the writable exports alive (a counter, so that a send with none
+// pays two loads), and remembers whether anyone asked for one.
 #include "buffer_type.hpp"
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <utility>
 
 #include "arena_type.hpp"
+#include "buffer_seal.hpp"
 #include "call_site.hpp"
 #include "errors.hpp"
 #include "fast_args.hpp"
@@ -99,6 +102,9 @@ int parse_dtype_object(PyObject* object, DType* dtype) {
 
 // -------------------------------------------------------- the protocol ----
 
+// Marks, in Py_buffer::internal, an export counted as writable.
+char counted_export;
+
 int buffer_getbuffer(PyObject* object, Py_buffer* view, int flags) {
   BufferFields& f = as_buffer(object)->fields;
   const bool readonly = buffer_is_readonly(f);
@@ -124,7 +130,16 @@ int buffer_getbuffer(PyObject* object, Py_buffer* view, int flags) {
   view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? f.strides.data() : nullptr;
   view->suboffsets = nullptr;
   view->internal = nullptr;
+  if (!readonly) {
+    ++f.writable_exports;
+    view->internal = &counted_export;
+    if ((flags & PyBUF_WRITABLE) == PyBUF_WRITABLE) f.writer_asked = true;
+  }
   return 0;
+}
+
+void buffer_releasebuffer(PyObject* object, Py_buffer* view) {
+  if (view->internal == &counted_export) --as_buffer(object)->fields.writable_exports;
 }
 
 // ----------------------------------------------------------- properties ----
@@ -227,7 +242,27 @@ PyObject* buffer_copy(PyObject* self, PyObject*) {
   return result;
 }
 
+// seal(): read-only for good now, as a send would make it; the call holds
+// the Buffer once. _seal(): the same for a pickle by reference, before it
+// issues its ticket (shoal/_pickling.py), whose frames hold it uncounted.
+PyObject* seal_with(PyObject* self, const char* verb, Py_ssize_t references) {
+  SealRequest request;
+  request.buffer = self;
+  request.buffer_references = references;
+  request.verb = verb;
+  if (seal_buffer(state_of_type(Py_TYPE(self)), request) < 0) return nullptr;
+  Py_RETURN_NONE;
+}
+
+PyObject* buffer_seal_method(PyObject* self, PyObject*) { return seal_with(self, "seal", 1); }
+PyObject* buffer_seal_for_pickle(PyObject* self, PyObject*) { return seal_with(self, "pickle", -1); }
+
 PyMethodDef buffer_methods[] = {
+    {"seal", buffer_seal_method, METH_NOARGS,
+     "Makes the Buffer read-only for good, as sending it does: every view made from now on is\n"
+     "read-only. Raises BufferError while a writable view of it (a NumPy array, memoryview or ctypes\n"
+     "object made from it) is alive. Fill, drop the views, seal, then views of it can go anywhere."},
+    {"_seal", buffer_seal_for_pickle, METH_NOARGS, "seal(), as a pickle by reference does it."},
     {"__copy__", buffer_copy, METH_NOARGS, "A new writable Buffer (default arena) with the same contents."},
     {"__deepcopy__", buffer_copy, METH_O, "As __copy__."},
     {"__reduce_ex__", buffer_reduce_ex, METH_O,
@@ -248,6 +283,7 @@ PyType_Slot buffer_slots[] = {
     {Py_tp_getset, buffer_getset},
     {Py_tp_methods, buffer_methods},
     {Py_bf_getbuffer, reinterpret_cast<void*>(buffer_getbuffer)},
+    {Py_bf_releasebuffer, reinterpret_cast<void*>(buffer_releasebuffer)},
     {Py_tp_doc, const_cast<char*>(buffer_doc)},
     {0, nullptr},
 };
@@ -291,7 +327,7 @@ PyTypeObject* create_buffer_type(PyObject* module) {
 }
 
 bool buffer_is_readonly(const BufferFields& fields) {
-  return fields.received || fields.owner->block->frozen();
+  return fields.received || fields.sealed || fields.owner->block->frozen();
 }
 
 PyObject* new_buffer_object(ModuleState* state, BufferFields fields) {
@@ -299,6 +335,7 @@ PyObject* new_buffer_object(ModuleState* state, BufferFields fields) {
   PyObject* object = type->tp_alloc(type, 0);
   if (object == nullptr) return nullptr;
   new (&as_buffer(object)->fields) BufferFields(std::move(fields));
+  as_buffer(object)->fields.self = object;
   return object;
 }
 

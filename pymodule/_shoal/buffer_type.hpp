@@ -30,6 +30,15 @@ struct BufferFields {
   std::vector<Py_ssize_t> shape;
   std::vector<Py_ssize_t> strides;   // C-contiguous, in bytes
   bool received = false;             // read-only for ever: it came from a channel
+  // Read-only after send (buffer_seal.hpp): exports handed out writable
+  // and not released yet; whether a consumer ever asked for a writable one
+  // (PyBUF_WRITABLE: some keep the pointer past the export); sealed once a
+  // send, freeze or pickle took the Buffer, so every export after is
+  // read-only even before the core flags the block frozen.
+  Py_ssize_t writable_exports = 0;
+  bool writer_asked = false;
+  bool sealed = false;
+  PyObject* self = nullptr;          // the Buffer these fields belong to (borrowed)
 };
 
 struct BufferObject {
@@ -40,7 +49,8 @@ struct BufferObject {
 PyTypeObject* create_buffer_type(PyObject* module);
 
 // True once no writable view may be exported any more: the buffer was
-// received, or its block was frozen (sent, or made part of an object).
+// received or sealed (buffer_seal.hpp), or its block was frozen (sent, or
+// made part of an object).
 bool buffer_is_readonly(const BufferFields& fields);
 
 // C-contiguous strides for `shape` of `itemsize`-byte items; the total size

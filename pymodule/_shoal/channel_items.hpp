@@ -26,9 +26,10 @@ PyObject* value_of(PyObject* channel, shoal::Channel::Item item);
 // The blob of `value` if it can be sent through Channel object `channel`
 // as itself: a shoal.Buffer (or a NumPy array viewing one whole) that owns
 // a blob describing its own array (made by empty(), or received that way),
-// in this channel's arena. Else nothing, and the value is frozen; nothing
-// with an error set if looking at `value` failed (callers check
-// PyErr_Occurred).
+// in this channel's arena, sealed (buffer_seal.hpp): call it only to
+// send. Else nothing, and the value is frozen; nothing with an error set
+// if looking at `value` failed, or BufferError if writable views of the
+// Buffer are alive (callers check PyErr_Occurred).
 std::optional<shoal::Handle> array_blob_of(PyObject* channel, PyObject* value);
 
 }  // namespace shoal_py

@@ -5,7 +5,8 @@
 // that turns them into Python exceptions. Each shoal exception also derives
 // from the built-in a Python programmer would reach for first, so
 // `except MemoryError` or `except FileNotFoundError` works without knowing
-// shoal:
+// shoal (Full and Empty are the queue module's, so code written for
+// queue.Queue's put_nowait/get_nowait catches them):
 //
 //   ShoalError(Exception)
 //   ├── ArenaFull(ShoalError, MemoryError)
@@ -22,8 +23,8 @@
 //   │   └── ForeignHandle                      a pickled handle of another arena or host
 //   ├── TooManyHolders(ShoalError)
 //   ├── ShoalTimeout(ShoalError, TimeoutError)  the arena lock stayed held
-//   ├── Full(ShoalError)                         Channel.try_send: no free slot
-//   └── Empty(ShoalError)                        Channel.try_recv: nothing pending
+//   ├── Full(ShoalError, queue.Full)             Channel.try_send: no free slot
+//   └── Empty(ShoalError, queue.Empty)           Channel.try_recv: nothing pending
 //
 //   ProcessExiting(SystemExit)   a call that would wait while the process exits
 //
@@ -90,9 +91,9 @@ PyObject* exception_for(const ModuleState* state, shoal::ErrorCode code) {
   return state->shoal_error;  // a code added to the core but not here yet
 }
 
-}  // namespace
-
-int add_exceptions(PyObject* module, ModuleState* state) {
+// Creates every class; Full and Empty also derive from `queue_full` and
+// `queue_empty`.
+int add_exceptions_with(PyObject* module, ModuleState* state, PyObject* queue_full, PyObject* queue_empty) {
   state->shoal_error = PyErr_NewExceptionWithDoc(
       "shoal.ShoalError", "Base class of every error raised by shoal.", PyExc_Exception, nullptr);
   if (state->shoal_error == nullptr) return -1;
@@ -123,8 +124,10 @@ int add_exceptions(PyObject* module, ModuleState* state) {
        "Every holder slot of the arena is taken by a live process."},
       {&ModuleState::shoal_timeout, "shoal.ShoalTimeout", PyExc_TimeoutError,
        "The arena lock stayed held by a live process for longer than the lock timeout."},
-      {&ModuleState::full, "shoal.Full", nullptr, "Channel.try_send(): the channel has no free slot."},
-      {&ModuleState::empty, "shoal.Empty", nullptr, "Channel.try_recv(): the channel has nothing pending."},
+      {&ModuleState::full, "shoal.Full", queue_full,
+       "Channel.try_send(): the channel has no free slot. A queue.Full."},
+      {&ModuleState::empty, "shoal.Empty", queue_empty,
+       "Channel.try_recv(): the channel has nothing pending. A queue.Empty."},
   };
   for (const ExceptionSpec& spec : specs) {
     if (add_exception(module, state, spec) < 0) return -1;
@@ -162,6 +165,22 @@ int add_exceptions(PyObject* module, ModuleState* state) {
       PyExc_SystemExit, nullptr);
   if (state->process_exiting == nullptr) return -1;
   return PyModule_AddType(module, reinterpret_cast<PyTypeObject*>(state->process_exiting));
+}
+
+}  // namespace
+
+int add_exceptions(PyObject* module, ModuleState* state) {
+  // queue is pure Python over _queue, which every interpreter can load
+  // (isolated ones too); its classes are this interpreter's, as ours are.
+  PyObject* queue = PyImport_ImportModule("queue");
+  if (queue == nullptr) return -1;
+  PyObject* queue_full = PyObject_GetAttrString(queue, "Full");
+  PyObject* queue_empty = queue_full != nullptr ? PyObject_GetAttrString(queue, "Empty") : nullptr;
+  Py_DECREF(queue);
+  const int result = queue_empty != nullptr ? add_exceptions_with(module, state, queue_full, queue_empty) : -1;
+  Py_XDECREF(queue_full);
+  Py_XDECREF(queue_empty);
+  return result;
 }
 
 PyObject* raise_python_error(ModuleState* state) {

@@ -10,7 +10,9 @@
 //  * NumPy arrays and memoryviews of numbers become arrays (ndarray); their
 //    bytes are referenced in place when they already lie in a shoal blob
 //    (a Buffer, or an array or memoryview over one), else copied once into
-//    a new blob. A non-contiguous array is made C-contiguous as it is
+//    a new blob. A Buffer referenced in place is sealed first
+//    (buffer_seal.hpp): BufferError while writable views of it are alive,
+//    except the array or memoryview sent whole, made read-only then. A non-contiguous array is made C-contiguous as it is
 //    copied, so what arrives is always C-contiguous (shoal.Buffer is).
 //  * Everything else is pickled (protocol 5) with its out-of-band buffers
 //    placed in blobs the same way, zero-copy for shoal memory. Pickling runs
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "buffer_format.hpp"
+#include "buffer_seal.hpp"
 #include "call_site.hpp"
 #include "buffer_type.hpp"
 #include "channel_type.hpp"
@@ -123,10 +126,10 @@ class ValueFreezer {
     if (PyObject_TypeCheck(value, state_->channel_type)) return write_channel(value, out, path);
     if (FrozenViewFields* view = frozen_view_fields(state_, value)) return write_view(*view, value, out, path);
     if (is_numpy_array(value) || is_formatted_memoryview(value)) {
-      const int written = write_array(value, out);
+      const int written = write_array(value, out, path);
       if (written != kNotAnArray) return written;
     }
-    if (PyMemoryView_Check(value)) return write_byte_view(value, out);
+    if (PyMemoryView_Check(value)) return write_byte_view(value, out, path);
     return write_pickled(value, out, path);
   }
 
@@ -248,6 +251,23 @@ class ValueFreezer {
     return 0;
   }
 
+  // Read-only after send: seals the Buffer whose block is about to be
+  // referenced. A refusal inside the value names where it sits.
+  static int seal(ModuleState* state, const SealRequest& request, const PathStep& path) {
+    if (seal_buffer(state, request) == 0) return 0;
+    if (path.kind != PathStep::Kind::root && PyErr_ExceptionMatches(PyExc_BufferError)) {
+      PyObject* cause = PyErr_GetRaisedException();
+      PyErr_Format(PyExc_BufferError, "%s: %S", spell(path).c_str(), cause);
+      Py_DECREF(cause);
+    }
+    return -1;
+  }
+
+  // What the walk holds of a value at `path` beyond the caller's names:
+  // the call's argument at the root; inside, its container's slot and the
+  // walk's own reference.
+  static Py_ssize_t references_held(const PathStep& path) { return path.kind == PathStep::Kind::root ? 1 : 2; }
+
   static int changed_size(const char* what, const PathStep& path) {
     PyErr_Format(PyExc_RuntimeError, "%s: the %s changed size while it was being sent", spell(path).c_str(), what);
     return -1;
@@ -262,6 +282,10 @@ class ValueFreezer {
                    spell(path).c_str(), buffer.owner->session->arena().name().c_str(), session_.arena().name().c_str());
       return -1;
     }
+    SealRequest request;
+    request.buffer = buffer.self;
+    request.buffer_references = references_held(path);
+    if (seal(state_, request, path) < 0) return -1;
     shoal::heap::BlobSlice slice;
     if (buffer.owner->session.get() == &session_ && buffer.owner->block->handle() == buffer.blob) {
       // Borrowed, not referenced (three arena lock round trips fewer per
@@ -356,7 +380,7 @@ class ValueFreezer {
   // Writes an exporter of numbers as an ndarray. Returns kNotAnArray (no
   // error set) if its elements are not numbers shoal arrays hold (an object
   // array, a struct): the caller pickles it then.
-  int write_array(PyObject* value, ValueWriter out) {
+  int write_array(PyObject* value, ValueWriter out, const PathStep& path) {
     Py_buffer view;
     if (PyObject_GetBuffer(value, &view, PyBUF_RECORDS_RO) < 0) {
       PyErr_Clear();
@@ -373,23 +397,39 @@ class ValueFreezer {
         step *= static_cast<std::int64_t>(shape[i]);
       }
       shoal::heap::BlobSlice slice;
-      result = contiguous_bytes(value, view, 'C', &slice);
+      result = contiguous_bytes(value, view, 'C', &slice, sent_whole(value, path), path);
       if (result == 0) out.set_ndarray({*typestr, shape, strides}, slice);
     }
     PyBuffer_Release(&view);
     return result;
   }
 
+  // How a value written from a buffer taken of it (write_array,
+  // write_byte_view) is seen by the seal: sent whole at the root, it may be
+  // made read-only; the call holds it, and so does that buffer (one
+  // reference, and for a memoryview one export).
+  static SealRequest sent_whole(PyObject* value, const PathStep& path) {
+    SealRequest request;
+    if (path.kind != PathStep::Kind::root) return request;
+    request.sent = value;
+    request.sent_references = 2;
+    request.sent_exports = PyMemoryView_Check(value) ? 1 : 0;
+    return request;
+  }
+
   // The bytes of `view` (exported by `exporter`) in a blob slice, in
   // `order` ('C', or 'A' for either C or Fortran order): referenced in
-  // place if they lie in a shoal blob and are laid out so, else copied once
-  // (a layout that is neither goes through a C-contiguous scratch copy).
-  // Returns -1 with a Python error set.
-  int contiguous_bytes(PyObject* exporter, const Py_buffer& view, char order, shoal::heap::BlobSlice* slice) {
+  // place if they lie in a shoal blob and are laid out so (the Buffer
+  // sealed first, as `sent` says), else copied once (a layout that is
+  // neither goes through a C-contiguous scratch copy). Returns -1 with a
+  // Python error set.
+  int contiguous_bytes(PyObject* exporter, const Py_buffer& view, char order, shoal::heap::BlobSlice* slice,
+                       const SealRequest& sent, const PathStep& path) {
     const auto length = static_cast<std::uint64_t>(view.len);
     if (PyBuffer_IsContiguous(&view, order)) {
       const auto* data = static_cast<const std::byte*>(view.buf);
-      if (reference_shoal_memory(exporter, data, length, slice)) return 0;
+      const int referenced = reference_shoal_memory(exporter, data, length, slice, sent, path);
+      if (referenced != 0) return referenced < 0 ? -1 : 0;
       *slice = copy_bytes({data, length});
       return 0;
     }
@@ -413,19 +453,24 @@ class ValueFreezer {
     return slice;
   }
 
-  // True, with `slice` set, if [data, data + length) lies in the blob of a
+  // 1, with `slice` set, if [data, data + length) lies in the blob of a
   // shoal.Buffer of this arena that `exporter` views: the exporter itself,
   // or found through the bases of memoryviews, NumPy arrays and pickle
   // buffers. The range is checked against the blob: a base chain proves
-  // what owns the memory, not that these bytes are in it.
-  bool reference_shoal_memory(PyObject* exporter, const std::byte* data, std::uint64_t length,
-                              shoal::heap::BlobSlice* slice) {
+  // what owns the memory, not that these bytes are in it. The Buffer is
+  // sealed first (`sent`: what the seal may make read-only); -1 with
+  // BufferError if it cannot be. 0 if the bytes are not shoal memory.
+  int reference_shoal_memory(PyObject* exporter, const std::byte* data, std::uint64_t length,
+                             shoal::heap::BlobSlice* slice, SealRequest sent, const PathStep& path) {
     const BufferFields* buffer = shoal_buffer_under(exporter);
-    if (buffer == nullptr || buffer->owner->session->arena().name() != session_.arena().name()) return false;
+    if (buffer == nullptr || buffer->owner->session->arena().name() != session_.arena().name()) return 0;
     const std::optional<std::uint64_t> offset = offset_in_blob(*buffer, data, length);
-    if (!offset) return false;
+    if (!offset) return 0;
+    sent.buffer = buffer->self;
+    sent.buffer_references = 0;  // it is reached through exports (or a pointer-keeping array: refused)
+    if (seal(state_, sent, path) < 0) return -1;
     *slice = freezer_.reference(session_.holder().retain(buffer->blob), *offset, length);
-    return true;
+    return 1;
   }
 
   // Where [data, data + length) starts in `buffer`'s blob, or nothing if it
@@ -483,7 +528,7 @@ class ValueFreezer {
       std::vector<shoal::heap::BlobSlice> slices(static_cast<std::size_t>(PyList_GET_SIZE(buffers)));
       result = 0;
       for (std::size_t i = 0; i < slices.size() && result == 0; ++i) {
-        result = pickle_buffer_bytes(PyList_GET_ITEM(buffers, i), &slices[i]);
+        result = pickle_buffer_bytes(PyList_GET_ITEM(buffers, i), &slices[i], path);
       }
       std::vector<shoal::Handle> handles;
       for (Py_ssize_t i = 0; i < PyList_GET_SIZE(channels) && result == 0; ++i) {
@@ -522,12 +567,12 @@ class ValueFreezer {
   // the bytes pickle.dumps(PickleBuffer(view), protocol=5,
   // buffer_callback=...) writes (PROTO 5, NEXT_BUFFER, STOP), less the
   // READONLY_BUFFER opcode: what the receiver is given is read-only already.
-  int write_byte_view(PyObject* value, ValueWriter out) {
+  int write_byte_view(PyObject* value, ValueWriter out, const PathStep& path) {
     static constexpr std::byte kFirstBuffer[] = {std::byte{0x80}, std::byte{0x05}, std::byte{0x97}, std::byte{'.'}};
     Py_buffer view;
     if (PyObject_GetBuffer(value, &view, PyBUF_RECORDS_RO) < 0) return -1;
     shoal::heap::BlobSlice slice;
-    const int result = contiguous_bytes(value, view, 'C', &slice);
+    const int result = contiguous_bytes(value, view, 'C', &slice, sent_whole(value, path), path);
     PyBuffer_Release(&view);
     if (result == 0) out.set_pickled(kFirstBuffer, std::span(&slice, 1));
     return result;
@@ -535,10 +580,10 @@ class ValueFreezer {
 
   // One out-of-band buffer's bytes, as the pickle lays them out (NumPy
   // hands over C- or Fortran-contiguous arrays).
-  int pickle_buffer_bytes(PyObject* buffer, shoal::heap::BlobSlice* slice) {
+  int pickle_buffer_bytes(PyObject* buffer, shoal::heap::BlobSlice* slice, const PathStep& path) {
     Py_buffer view;
     if (PyObject_GetBuffer(buffer, &view, PyBUF_RECORDS_RO) < 0) return -1;
-    const int result = contiguous_bytes(buffer, view, 'A', slice);
+    const int result = contiguous_bytes(buffer, view, 'A', slice, SealRequest{}, path);
     PyBuffer_Release(&view);
     return result;
   }

@@ -49,7 +49,8 @@ Errors derive from ``ShoalError`` and from the built-in that fits:
 ``ArenaFull`` is a ``MemoryError``, ``ArenaNotFound`` a ``FileNotFoundError``,
 ``ArenaExists`` a ``FileExistsError``, ``ArenaPermissionError`` a
 ``PermissionError``, ``NotAnArena`` and ``InvalidHandle`` are ``ValueError``s,
-``ShoalTimeout`` is a ``TimeoutError``. A malformed argument (a bad size
+``ShoalTimeout`` is a ``TimeoutError``, ``Full`` a ``queue.Full`` and ``Empty`` a
+``queue.Empty`` (``ChannelClosed`` is a ``ShoalError`` only). A malformed argument (a bad size
 string, a bad name) raises a plain ``ValueError``. A send, recv or select
 that would wait while the process exits raises ``ProcessExiting``, a
 ``SystemExit`` (``shoal._exit``).

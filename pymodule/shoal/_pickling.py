@@ -11,7 +11,10 @@ unpickles the bytes in time, any number of times, gets a read-only view of
 the same memory (a NumPy array where NumPy is imported, else a
 memoryview; a Channel as itself). When the lifetime ends the arena drops
 the reference (its broker checks every round): nothing leaks, whatever
-becomes of the pickle. Unpickling later raises ``shoal.PickleExpired``; on
+becomes of the pickle. A pickled Buffer is read-only from then on, and
+pickling one while a writable view of it is alive (a NumPy array, a
+memoryview, a ctypes object made from it) raises ``BufferError``: release
+the view first. Unpickling later raises ``shoal.PickleExpired``; on
 another host, or after the arena was replaced under the same name,
 ``shoal.ForeignHandle`` (``ArenaNotFound`` once it is gone). So
 ``multiprocessing.Pool.map(f, buffers)``, ``concurrent.futures``'s process
@@ -142,6 +145,7 @@ def _issue(value):
 
 
 def reduce_buffer(buffer, protocol):  # shoal.Buffer.__reduce_ex__
+    buffer._seal()  # read-only from now on; BufferError while writable views of it are alive
     ref, start = _issue(buffer)
     view = memoryview(buffer)
     return rebuild_array, (ref, buffer.dtype, tuple(buffer.shape), None, start, view.format, view.itemsize)
@@ -227,6 +231,10 @@ def plain_dtype(dtype):
 
 def reduce_arena_array(array, buffer):
     """The by-reference reduction of ``array``, which views ``buffer``."""
+    # An array still writable over an unsealed Buffer holds a writable view
+    # of it: refused, as any alive (a pickle cannot prove who else holds the
+    # array; a send can, see buffer_seal.hpp).
+    buffer._seal()
     ref, base_start = _issue(buffer)
     start = base_start + (array.__array_interface__["data"][0] - buffer.__array_interface__["data"][0])
     strides = None if array.flags.c_contiguous else array.strides
@@ -339,6 +347,7 @@ _CHANNEL_ID = "shoal.Channel"
 
 
 def _reduce_buffer_out_of_band(buffer):
+    buffer._seal()  # before the PickleBuffer: its own export is read-only then
     view = memoryview(buffer)
     return rebuild_buffer, (pickle.PickleBuffer(buffer), buffer.dtype, view.format, tuple(buffer.shape))
 

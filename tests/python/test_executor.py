@@ -135,6 +135,9 @@ def test_buffer_chunks_cross_without_a_copy():
     buf = shoal.empty(1 << 20, dtype="uint8")
     view = memoryview(buf)
     view[:] = bytes(range(256)) * 4096
+    view.release()
+    buf.seal()  # filled: read-only from here, so its views may be sent
+    view = memoryview(buf)
     base = buf.__array_interface__["data"][0]
     chunk = 1 << 18
     np = pytest.importorskip("numpy")

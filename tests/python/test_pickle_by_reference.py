@@ -53,8 +53,9 @@ def test_a_buffer_pickles_as_a_handle_and_arrives_read_only_in_place(arena, prot
 
 def test_views_of_a_buffer_keep_their_geometry(arena):
     buf = arena.empty((6, 8), "int32")
+    np.asarray(buf)[...] = np.arange(48).reshape(6, 8)
+    buf.seal()  # arrays made from now on are read-only: any of them may be pickled
     whole = np.asarray(buf)
-    whole[...] = np.arange(48).reshape(6, 8)
     for view in (whole[2:4], whole[:, 3], whole[::2, 1::3], whole.T, whole.view(np.uint8)[1:-1]):
         data = pickle.dumps(view, protocol=2)
         assert len(data) < 700
@@ -192,6 +193,7 @@ def test_stdlib_tools_move_arena_arrays_without_a_copy(arena_name):
     big = shoal.Arena("1100MiB", name=arena_name)
     buf = big.empty((GiB // 8,), "float64")
     np.asarray(buf)[...] = 1.0
+    buf.seal()
     halves = [np.asarray(buf)[: GiB // 16], np.asarray(buf)[GiB // 16 :]]
     context = multiprocessing.get_context("forkserver")
     with context.Pool(1) as pool:
@@ -216,6 +218,7 @@ def test_many_unpickles_in_one_process_share_one_holder(arena):
 
 def test_pickles_of_one_buffer_share_one_in_flight_entry(arena):
     buf = arena.empty((5000, 2), "float64")
+    buf.seal()
     rows = np.asarray(buf)
     data = [pickle.dumps(row) for row in rows]  # more rows than the table has entries
     assert len(_shoal._in_flight(arena.name)) == 1
@@ -225,6 +228,7 @@ def test_pickles_of_one_buffer_share_one_in_flight_entry(arena):
 def test_an_array_from_numpy_arrives_as_numpy_even_where_not_yet_imported(arena, tmp_path):
     buf = arena.empty((2, 3), "float64")
     np.asarray(buf)[:] = 7.0
+    buf.seal()
     data = pickle.dumps(np.asarray(buf))
     script = tmp_path / "load.py"
     script.write_text(
@@ -251,6 +255,7 @@ def test_numpy_probed_before_import_still_gets_the_reducer(tmp_path):
         "import numpy\n"
         "print(numpy.ndarray in copyreg.dispatch_table)\n"
         "buf = shoal.empty((4,), 'float64')\n"
+        "buf.seal()\n"
         "print(len(pickle.dumps(numpy.asarray(buf))) < 600)\n"
     )
     import subprocess
@@ -287,6 +292,7 @@ def test_multiprocessing_queue_moves_arena_arrays_without_a_copy(arena_name):
     big = shoal.Arena("300MiB", name=arena_name)
     buf = big.empty((256 << 17,), "float64")  # 256 MiB
     np.asarray(buf)[...] = 2.0
+    buf.seal()
     context = multiprocessing.get_context("spawn")
     queue, results = context.Queue(), context.Queue()
     consumer = context.Process(target=pool_work.sum_from_queue, args=(queue, results))

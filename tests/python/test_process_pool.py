@@ -93,8 +93,9 @@ def test_exceptions_and_timeouts(pool):
 
 def test_arena_arrays_cross_as_handles_and_arrive_read_only(pool):
     buf = shoal.empty((4, MiB), "float64")
+    np.asarray(buf)[...] = np.arange(4)[:, None]
+    buf.seal()  # arrays pickled while others hold them: read-only ones only
     rows = np.asarray(buf)
-    rows[...] = np.arange(4)[:, None]
     assert list(pool.map(pool_work.describe, rows)) == [(float(i * MiB), False, "ndarray") for i in range(4)]
     assert pool.submit(pool_work.describe, buf).result(timeout=60) == (6.0 * MiB, False, "ndarray")
     assert pool.submit(pool_work.describe, {"nested": [rows[1, ::2]]}["nested"][0]).result(timeout=60)[0] == MiB / 2
@@ -118,6 +119,7 @@ def test_nothing_stays_in_flight_after_tasks(pool):
     before = in_flight()  # other tests' pickles, still in their lifetime
     buf = shoal.empty((MiB,), "float64")
     np.asarray(buf)[:] = 1
+    buf.seal()
     for _ in range(3):
         pool.submit(pool_work.describe, np.asarray(buf)).result(timeout=60)
         pool.submit(pool_work.describe, np.ones(MiB)).result(timeout=60)
@@ -149,8 +151,10 @@ def test_shutdown_cancels_pending_futures_and_refuses_new_ones():
 
 def test_the_arena_is_back_to_the_callers_use_when_shutdown_returns():
     arena = shoal.default_arena()
-    array = np.asarray(shoal.empty((1000,), "float64"))
-    array[:] = 1.0
+    sealed = shoal.empty((1000,), "float64")
+    np.asarray(sealed)[:] = 1.0
+    sealed.seal()
+    array = np.asarray(sealed)
     baseline = quiet_used()
     holders = arena.stats()["holders"]
     with shoal.ProcessPoolExecutor(2) as pool:
@@ -185,6 +189,7 @@ def test_a_worker_killed_mid_task_breaks_the_pool_and_leaks_nothing(death):
     before = in_flight()
     buf = shoal.empty((4 * MiB,), "float64")  # 32 MiB the worker will hold when it dies
     np.asarray(buf)[:] = 1.0
+    buf.seal()
     task = {
         "sigkill": (pool_work.hold_then_die, np.asarray(buf)),
         "segfault": (pool_work.kill_self, signal.SIGSEGV),
@@ -208,6 +213,7 @@ def test_a_worker_killed_mid_task_breaks_the_pool_and_leaks_nothing(death):
 def test_the_process_path_moves_a_large_array_without_a_copy():
     buf = shoal.empty((96 << 20,), "float64")  # 768 MiB, in the default arena of 1 GiB
     np.asarray(buf)[:] = 1.0
+    buf.seal()
     with shoal.ProcessPoolExecutor(1) as pool:
         total, anonymous = pool.submit(pool_work.sum_and_anonymous, buf).result(timeout=120)
     assert total == float(96 << 20)
@@ -217,6 +223,7 @@ def test_the_process_path_moves_a_large_array_without_a_copy():
 def test_a_call_queued_behind_a_long_task_outlives_the_pickle_lifetime():
     buf = shoal.empty((1000,), "float64")
     np.asarray(buf)[:] = 1.0
+    buf.seal()
     with shoal.ProcessPoolExecutor(1) as pool, shoal.pickle_lifetime(0.5):
         first = pool.submit(pool_work.sleep, 1.5)
         queued = pool.submit(pool_work.nap_then_describe, 0.0, np.asarray(buf))  # fed at once, waits 1.5 s
@@ -243,6 +250,7 @@ def test_a_full_arena_falls_back_to_pickling():
 def test_many_arena_rows_through_map():
     buf = shoal.empty((5000, 4), "float64")
     np.asarray(buf)[:] = 1.0
+    buf.seal()
     with shoal.ProcessPoolExecutor(2) as pool:
         totals = list(pool.map(pool_work.describe, np.asarray(buf), chunksize=50))
     assert [t[0] for t in totals] == [4.0] * 5000

@@ -273,8 +273,9 @@ def test_an_array_inside_a_user_object_is_out_of_band(arena, channel):
 @needs_numpy
 def test_a_buffer_inside_a_user_object_is_not_copied(arena, channel):
     buf = arena.empty((512, 512), "int64")
+    np.asarray(buf)[:] = 9
+    buf.seal()  # an array inside a pickled object is sent read-only only if its Buffer is sealed
     mine = np.asarray(buf)
-    mine[:] = 9
     before = arena.used
     got = round_trip(channel, Frame("shared", mine))
     assert np.shares_memory(got.pixels, mine)
@@ -389,6 +390,7 @@ def test_used_back_to_baseline_after_everything_is_dropped(arena, channel):
               Point(1, 2), decimal.Decimal(1)]
     if np is not None:
         buf = arena.empty(10_000, "float32")
+        buf.seal()  # its arrays below are read-only: sendable from the list
         values += [np.arange(100_000.0)[::3], np.asarray(buf), Frame("f", np.ones(50_000)), buf]
     for value in values:
         received.append(round_trip(channel, value))
@@ -469,6 +471,7 @@ def test_numpy_arrays_cross_to_another_process_and_back(arena):
     values = [case() for case in ARRAY_CASES.values()]
     buf = arena.empty((256, 256), "float64")
     np.asarray(buf)[:] = 2.0
+    buf.seal()  # the arrays below, read-only, may be pickled while the list holds them
     values += [np.asarray(buf), np.asarray(buf)[::4, 1:], Frame("frame", np.arange(300_000, dtype="<u2"))]
     echoes = echo_in_child(arena, values, numpy=True)
     for value, (seen, back) in zip(values, echoes):
