@@ -211,10 +211,12 @@ def row_child(args, work):
     if name in ("shoal", "mpool"):
         import shoal
         buf = shoal.empty((n,), "float64")
+        fill(np.asarray(buf), bounds)
+        buf.seal()  # filled: read-only from now on, so its views may be shared (read-only after send)
         array = np.asarray(buf)
     else:
         array = np.empty(n, dtype=np.float64)
-    fill(array, bounds)
+        fill(array, bounds)
     out["fill_s"] = time.perf_counter() - t
     chunks = [array[lo:hi] for lo, hi in bounds]
     ray = None

@@ -18,8 +18,9 @@ def run_compute(env):
     n = 1_000_000 if env.quick else 16_000_000
     reps = 1 if env.quick else 5
     buf = shoal.empty((n,), dtype="float64")
+    np.asarray(buf)[:] = np.arange(n) % 7
+    buf.seal()  # filled: read-only from now on, so it may be shared (read-only after send)
     arr = np.asarray(buf)
-    arr[:] = np.arange(n) % 7
     expect = float(np.sum(arr * arr))
     out = {"elements": n, "work": "sum of squares in pure Python over float64 chunks"}
     settle("compute's floor")
