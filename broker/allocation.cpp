@@ -71,6 +71,7 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
                           to_string(children[i]) + ") names no live block");
     }
     holds_channel = holds_channel || child->kind == static_cast<std::uint32_t>(BlockKind::channel) ||
+                    child->kind == static_cast<std::uint32_t>(BlockKind::channel_end) ||
                     (std::atomic_ref<const std::uint16_t>(child->flags).load(std::memory_order_relaxed) &
                      layout::kHoldsChannel) != 0;
   }

@@ -173,6 +173,13 @@ std::optional<ArenaImage::Channel> ArenaImage::channel(const Block& block) const
   return channel;
 }
 
+std::optional<layout::ChannelEnd> ArenaImage::channel_end(const Block& block) const {
+  if (!block.is(BlockKind::channel_end) || block.payload_bytes() < sizeof(layout::ChannelEnd)) return std::nullopt;
+  const auto end = copy<layout::ChannelEnd>(block.payload_offset());
+  if (!layout::channel_end_is_sane(end, block.payload_bytes())) return std::nullopt;
+  return end;
+}
+
 layout::ChildEntry ArenaImage::channel_item(const Channel& channel, std::uint64_t i) const {
   SHOAL_DEBUG_ASSERT(i < channel.pending);
   if (i >= channel.pending) return {};

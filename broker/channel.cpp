@@ -209,21 +209,27 @@ void Channel::wake_selectors() {
 
 namespace {
 
-std::string ended_message(const std::string& channel, std::uint32_t state) {
-  return channel +
-         (state == static_cast<std::uint32_t>(ChannelState::poisoned) ? " is poisoned" : " is closed");
+std::string ended_message(const std::string& channel, const ChannelHeader& h) {
+  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) return channel + " is poisoned";
+  switch (static_cast<layout::ChannelCloser>(std::atomic_ref(const_cast<ChannelHeader&>(h).closed_by).load(std::memory_order_relaxed))) {
+    case layout::ChannelCloser::senders_gone:
+      return channel + " is closed: every sender end was closed or its holder died, so no value will come";
+    case layout::ChannelCloser::receivers_gone:
+      return channel + " is closed: every receiver end was closed or its holder died, so no one would receive";
+    default: return channel + " is closed";
+  }
 }
 
-[[noreturn]] void throw_ended(const std::string& channel, std::uint32_t state) {
-  if (state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw ChannelPoisoned(ended_message(channel, state));
-  throw ChannelClosed(ended_message(channel, state));
+[[noreturn]] void throw_ended(const std::string& channel, const ChannelHeader& h) {
+  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw ChannelPoisoned(ended_message(channel, h));
+  throw ChannelClosed(ended_message(channel, h));
 }
 
 }  // namespace
 
 Channel::Attempt Channel::append_locked(ChildEntry entry) {
   const ChannelHeader& h = checked_header();
-  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h.state);
+  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   slots()[h.tail % h.capacity] = entry;
   std::atomic_ref(header()->tail).store(h.tail + 1, std::memory_order_release);  // commit: the item is in the channel
@@ -236,7 +242,7 @@ Channel::Attempt Channel::append_locked(ChildEntry entry) {
 Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   // An ended or full channel says so before the item is looked at.
   const ChannelHeader& h = checked_header();
-  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h.state);
+  if (h.state != static_cast<std::uint32_t>(ChannelState::open)) throw_ended(describe(), h);
   if (h.tail - h.head == h.capacity) return Attempt::would_block;
   BlockHeader* target = ArenaInternals::blocks(arena()).resolve(item);
   if (target == nullptr || target->kind == static_cast<std::uint32_t>(BlockKind::ledger)) {
@@ -270,9 +276,9 @@ Channel::Attempt Channel::recv_locked(Item& out, bool blocks_only) {
   const ChannelHeader& h = checked_header();
   // A poisoned channel may still show [head, tail) if its poisoner died
   // halfway: those slots own nothing.
-  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw_ended(describe(), h.state);
+  if (h.state == static_cast<std::uint32_t>(ChannelState::poisoned)) throw_ended(describe(), h);
   if (h.tail == h.head) {
-    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) throw_ended(describe(), h.state);
+    if (h.state == static_cast<std::uint32_t>(ChannelState::closed)) throw_ended(describe(), h);
     return Attempt::would_block;
   }
   const ChildEntry slot = slots()[h.head % h.capacity];

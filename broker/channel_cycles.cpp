@@ -1,7 +1,8 @@
 // channel_cycles.cpp — refusing the send that would make a channel own itself.
 //
 // Blocks own one another two ways: an object owns the children in its child
-// table, a channel owns the items pending in its slots. A block is freed
+// table, a channel owns the items pending in its slots, a channel's end owns
+// the channel. A block is freed
 // when its last owner lets go, so a ring of owners (a channel holding a
 // value that holds the channel, or two channels holding each other) would
 // never be freed: reaping releases what holders held, and the ring holds
@@ -26,7 +27,10 @@ namespace {
 
 // Whether owning `block` can lead to owning a channel.
 bool may_hold_channel(const layout::BlockHeader& block) {
-  if (block.kind == static_cast<std::uint32_t>(layout::BlockKind::channel)) return true;
+  if (block.kind == static_cast<std::uint32_t>(layout::BlockKind::channel) ||
+      block.kind == static_cast<std::uint32_t>(layout::BlockKind::channel_end)) {
+    return true;
+  }
   return block.kind == static_cast<std::uint32_t>(layout::BlockKind::object) &&
          (std::atomic_ref<const std::uint16_t>(block.flags).load(std::memory_order_relaxed) & layout::kHoldsChannel) != 0;
 }

@@ -13,11 +13,15 @@
 //     checks out against its payload (ArenaImage::array_blob, by
 //     parse_array_blob's rules, as a receiver would check it);
 //   * ownership: every refcount equals its owners (ledger entries, in-flight entries, parent
-//     objects' child tables and channels' pending slots naming that block;
-//     a poisoned channel's slots own nothing, whatever head and tail say),
+//     objects' child tables, channels' pending slots and channel ends naming
+//     that block; a poisoned channel's slots own nothing, whatever head and
+//     tail say),
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up;
+//   * channel ends: each channel's sender and receiver counts equal the
+//     ends naming it, and a channel whose last end of a tracked role is
+//     gone is closed;
 //   * reachability: every used block is owned, directly or through objects
 //     and channels, by a holder or an in-flight reference; one that only
 //     other blocks own in a ring (a channel holding itself) is reported, as
@@ -310,6 +314,7 @@ class Checker {
   // Counts the owners an object's child table or a channel's pending
   // slots add; reports a malformed table or an entry naming no live block.
   void count_owned_entries(std::uint64_t at, const BlockRecord& record) {
+    if (record.block.is(BlockKind::channel_end)) return count_end_owner(at, record);
     const bool is_object = record.block.is(BlockKind::object);
     const std::string where = (is_object ? "object " : "channel ") + std::to_string(at);
     // The entries the block owns: a table's children, or a channel's
@@ -355,6 +360,57 @@ class Checker {
     }
   }
 
+  // A channel end owns its channel; each end is counted for the channel's
+  // senders or receivers (check_channel_ends).
+  void count_end_owner(std::uint64_t at, const BlockRecord& record) {
+    const std::string where = "channel end " + std::to_string(at);
+    const auto end = image_.channel_end(record.block);
+    if (!end) {
+      problem("ownership: " + where + " is malformed");
+      return;
+    }
+    BlockRecord* channel = used_block(end->channel.offset);
+    if (channel == nullptr || channel->header().generation != end->channel.generation ||
+        !channel->block.is(BlockKind::channel)) {
+      problem("ownership: " + where + " names no live channel (" + std::to_string(end->channel.offset) + ":" +
+              std::to_string(end->channel.generation) + ")");
+      return;
+    }
+    ++channel->owners;
+    owned_by_blocks_.emplace_back(at, end->channel.offset);
+    auto& ends = end_counts_[end->channel.offset];
+    (end->role == static_cast<std::uint32_t>(layout::EndRole::sender) ? ends.first : ends.second) += 1;
+  }
+
+  // Every channel's senders and receivers are its live ends; a channel
+  // whose tracked role has none left is closed.
+  void check_channel_ends() {
+    for (const auto& [at, record] : blocks_) {
+      if (record.header().state != static_cast<std::uint32_t>(BlockState::used) || !record.block.is(BlockKind::channel)) {
+        continue;
+      }
+      const auto channel = image_.channel(record.block);
+      if (!channel || !channel->valid) continue;  // reported by count_owned_entries
+      const auto found = end_counts_.find(at);
+      const std::pair<std::uint32_t, std::uint32_t> ends = found == end_counts_.end() ? std::pair<std::uint32_t, std::uint32_t>{} : found->second;
+      const layout::ChannelHeader& h = channel->header;
+      const std::string where = "channel " + std::to_string(at);
+      if (h.senders != ends.first || h.receivers != ends.second) {
+        problem("channel ends: " + where + " counts " + std::to_string(h.senders) + " senders and " +
+                std::to_string(h.receivers) + " receivers, but " + std::to_string(ends.first) + " and " +
+                std::to_string(ends.second) + " ends name it");
+      }
+      const bool open = h.state == static_cast<std::uint32_t>(layout::ChannelState::open);
+      if (open && (((h.ends_tracked & layout::kSendersTracked) != 0 && ends.first == 0) ||
+                   ((h.ends_tracked & layout::kReceiversTracked) != 0 && ends.second == 0))) {
+        problem("channel ends: " + where + " is open, but its last sender or receiver end is gone");
+      }
+      if (h.closed_by > layout::kMaxChannelCloser) {
+        problem("channel ends: " + where + " was closed by unknown reason " + std::to_string(h.closed_by));
+      }
+    }
+  }
+
   // Blocks that no holder or in-flight reference reaches, through objects
   // and channels, yet are owned: only a ring of owners keeps them.
   void check_reachability() {
@@ -391,6 +447,7 @@ class Checker {
     switch (static_cast<BlockKind>(kind)) {
       case BlockKind::object: return "object";
       case BlockKind::channel: return "channel";
+      case BlockKind::channel_end: return "channel end";
       case BlockKind::blob: return "blob";
       default: return "kind " + std::to_string(kind);
     }
@@ -441,10 +498,12 @@ class Checker {
     for (const auto& [at, record] : blocks_) {
       if (record.header().state == static_cast<std::uint32_t>(BlockState::used) &&
           (record.header().kind == static_cast<std::uint32_t>(BlockKind::object) ||
-           record.header().kind == static_cast<std::uint32_t>(BlockKind::channel))) {
+           record.header().kind == static_cast<std::uint32_t>(BlockKind::channel) ||
+           record.header().kind == static_cast<std::uint32_t>(BlockKind::channel_end))) {
         count_owned_entries(at, record);
       }
     }
+    check_channel_ends();
     check_reachability();
     for (const auto& [at, record] : blocks_) {
       if (record.header().state != static_cast<std::uint32_t>(BlockState::used)) continue;
@@ -465,6 +524,7 @@ class Checker {
   ArenaImage image_;
   std::map<std::uint64_t, BlockRecord> blocks_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> owned_by_blocks_;  // (owner, owned) from tables and slots
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> end_counts_;  // channel -> (sender, receiver) ends
   std::uint64_t used_bytes_ = 0;
   std::uint64_t used_blocks_ = 0;
   std::uint64_t free_blocks_ = 0;

@@ -3,9 +3,9 @@
 //
 // A block's refcount is the number of its owners: ledger entries of
 // holders, entries of the in-flight table, the child tables of objects and
-// the pending slots of channels. When the count reaches zero the block is
+// the pending slots of channels, and a channel's ends. When the count reaches zero the block is
 // freed, and the references it owned (an object's children, a channel's
-// pending items) are dropped in turn. owned_children_locked is the one
+// pending items, an end's channel) are dropped in turn. owned_children_locked is the one
 // definition of what a block owns: dropping, poisoning, cycle checks and
 // repair's recount all use it, so they always agree.
 #include <atomic>
@@ -42,6 +42,11 @@ std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) co
     layout::ChannelHeader channel;
     std::memcpy(&channel, payload, sizeof channel);
     entries = owned_entries(channel, payload_bytes);
+  } else if (kind == static_cast<std::uint32_t>(BlockKind::channel_end)) {
+    layout::ChannelEnd end;
+    if (payload_bytes < sizeof end) return {};
+    std::memcpy(&end, payload, sizeof end);
+    entries = owned_entries(end, payload_bytes);
   } else {
     return {};
   }
@@ -78,6 +83,10 @@ void Arena::drop_reference_locked(std::uint64_t offset) {
     if (block->refcount == 0) continue;  // only a corrupt arena gets here; repair recounts
     set_refcount_locked(block, block->refcount - 1);
     if (block->refcount != 0) continue;
+    // An end counts itself out of its channel while it still holds it.
+    if (std::atomic_ref(block->kind).load(std::memory_order_relaxed) == static_cast<std::uint32_t>(BlockKind::channel_end)) {
+      channel_end_gone_locked(at);
+    }
     const std::vector<std::uint64_t> children = owned_children_locked(at);
     heap_->free(at);
     if (!children.empty()) test_hooks::reach(test_hooks::Point::drop_after_free_parent);

@@ -12,7 +12,9 @@
 //      its dropped items unowned) → every block's refcount, and each
 //      holder's totals, and each owned child's kFrozen flag; a ledger entry
 //      naming no live block is cleared;
-//   3. a used block that no one owns is freed: a block allocated but not
+//   3. the live channel ends → every channel's end counts, and the closes
+//      a lock owner killed after counting out a last end did not make;
+//   4. a used block that no one owns is freed: a block allocated but not
 //      yet recorded, a ledger block not yet linked, or a block whose last
 //      reference was dropped before it could be freed.
 //
@@ -138,10 +140,12 @@ void Arena::repair_locked() {
   // setting kFrozen (send_locked, allocate_object) left the flag unset.
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
     if (heap_->header_at(at)->state != static_cast<std::uint32_t>(BlockState::used)) continue;
-    // Only objects and channels own children; their kind never changes
-    // without the lock, but a recycler may be storing a raw block's now.
+    // Only objects, channels and channel ends own children; their kind
+    // never changes without the lock, but a recycler may be storing a raw
+    // block's now.
     const std::uint32_t kind = kind_of(heap_->header_at(at));
-    if (kind != static_cast<std::uint32_t>(BlockKind::object) && kind != static_cast<std::uint32_t>(BlockKind::channel)) {
+    if (kind != static_cast<std::uint32_t>(BlockKind::object) && kind != static_cast<std::uint32_t>(BlockKind::channel) &&
+        kind != static_cast<std::uint32_t>(BlockKind::channel_end)) {
       continue;
     }
     for (std::uint64_t child : owned_children_locked(at)) {
@@ -155,6 +159,10 @@ void Arena::repair_locked() {
     const auto counted = counts.find(at);
     set_refcount_locked(block, counted == counts.end() ? 0 : counted->second);
   }
+
+  // Channels' end counts, from every end still allocated (those about to
+  // be freed as orphans too: freeing one counts it out again).
+  recount_channel_ends_locked();
 
   // Free what no one owns. Collect first: freeing changes the chain.
   std::vector<std::uint64_t> orphans;

@@ -44,6 +44,12 @@ class Walker {
     for (const auto& [at, block] : structured_) {
       if (const auto table = image_.child_table(block)) read_children(census, *table);
       if (const auto channel = image_.channel(block)) read_channel(census, *channel);
+      if (const auto end = image_.channel_end(block)) {
+        // An end owns its channel.
+        if (BlockEntry* b = live(census, end->channel.offset, end->channel.generation)) {
+          b->owners.push_back({Owner::Kind::channel_end, 0, {block.offset, block.header.generation}});
+        }
+      }
     }
     census.sites = image_.sites();
     return census;
@@ -70,7 +76,9 @@ class Walker {
         e.flags = block.flags;
         e.site = block.site;
         census.blocks.push_back(std::move(e));
-        if (b.is(BlockKind::object) || b.is(BlockKind::channel)) structured_.emplace_back(b.offset, b);
+        if (b.is(BlockKind::object) || b.is(BlockKind::channel) || b.is(BlockKind::channel_end)) {
+          structured_.emplace_back(b.offset, b);
+        }
       }
     });
     if (broken) census.walk_error = "block at offset " + std::to_string(broken->offset) + " " + broken->what;
@@ -135,6 +143,10 @@ class Walker {
     c.sleepers = header.sleepers;
     c.blocked_senders = header.blocked_senders;
     c.blocked_receivers = header.blocked_receivers;
+    c.senders = header.senders;
+    c.receivers = header.receivers;
+    c.ends_tracked = header.ends_tracked;
+    c.closed_by = header.closed_by;
     c.sane = channel.valid;
     // The items it owns (channel_pending: none once poisoned), oldest first.
     for (std::uint64_t i = 0; i < channel.pending; ++i) {
@@ -196,6 +208,15 @@ std::string channel_state_name(std::uint32_t state) {
     case static_cast<std::uint32_t>(layout::ChannelState::poisoned): return "poisoned";
   }
   return "state " + std::to_string(state);
+}
+
+std::string channel_closer_name(std::uint8_t closed_by) {
+  switch (static_cast<layout::ChannelCloser>(closed_by)) {
+    case layout::ChannelCloser::call: return "close";
+    case layout::ChannelCloser::senders_gone: return "senders gone";
+    case layout::ChannelCloser::receivers_gone: return "receivers gone";
+  }
+  return "reason " + std::to_string(closed_by);
 }
 
 }  // namespace shoal::cli

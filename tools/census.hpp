@@ -27,10 +27,10 @@
 namespace shoal::cli {
 
 struct Owner {
-  enum class Kind { holder, channel, object, in_flight };
+  enum class Kind { holder, channel, object, in_flight, channel_end };
   Kind kind = Kind::holder;
   std::uint32_t slot = 0;   // holder slot (Kind::holder)
-  Handle block;             // the channel or parent object
+  Handle block;             // the channel, parent object or channel end
   std::uint64_t entry = 0;  // in-flight table index (Kind::in_flight); Census::find_in_flight has the rest
 };
 
@@ -60,6 +60,11 @@ struct ChannelEntry {
   std::uint32_t sleepers = 0;
   std::uint32_t blocked_senders = 0;
   std::uint32_t blocked_receivers = 0;
+  // Its live ends (layout::ChannelEnd), for each role once one was made.
+  std::uint32_t senders = 0;
+  std::uint32_t receivers = 0;
+  std::uint8_t ends_tracked = 0;  // layout::ChannelEndsTracked
+  std::uint8_t closed_by = 0;     // layout::ChannelCloser
   std::uint32_t refcount = 0;
   std::uint64_t pending_bytes = 0;   // whole blocks of the pending items, headers included
   std::uint64_t pending_inline = 0;  // pending items that are values in the slot itself (no block)
@@ -69,6 +74,9 @@ struct ChannelEntry {
   // nothing once poisoned, whatever head and tail say).
   std::uint64_t pending_items() const { return pending.size(); }
 };
+
+// Why a channel closed, once it has: "close", "senders gone", "receivers gone".
+std::string channel_closer_name(std::uint8_t closed_by);
 
 struct Census {
   std::vector<BlockEntry> blocks;  // used blocks but ledgers, by offset

@@ -27,6 +27,7 @@ const char* block_kind_name(std::uint32_t kind) {
     case layout::BlockKind::channel: return "channel";
     case layout::BlockKind::ledger: return "ledger";
     case layout::BlockKind::cached: return "cached";
+    case layout::BlockKind::channel_end: return "channel_end";
   }
   return "unknown";
 }
@@ -152,6 +153,7 @@ std::string owner_text(const Owner& owner, const Snapshot& holders) {
     case Owner::Kind::channel: return "channel " + to_string(owner.block);
     case Owner::Kind::object: return "object " + to_string(owner.block);
     case Owner::Kind::in_flight: return "in-flight #" + std::to_string(owner.entry);
+    case Owner::Kind::channel_end: return "channel end " + to_string(owner.block);
   }
   return "";
 }
@@ -211,6 +213,7 @@ Json object_json(const BlockEntry& b, const Census& census, const Snapshot& hold
       case Owner::Kind::channel: held.push_back({{"type", "channel"}, {"handle", to_string(o.block)}}); break;
       case Owner::Kind::object: held.push_back({{"type", "object"}, {"handle", to_string(o.block)}}); break;
       case Owner::Kind::in_flight: held.push_back(in_flight_owner_json(o.entry, census)); break;
+      case Owner::Kind::channel_end: held.push_back({{"type", "channel_end"}, {"handle", to_string(o.block)}}); break;
     }
   }
   return {{"handle", to_string(b.handle)},
@@ -261,10 +264,25 @@ Json channel_json(const ChannelEntry& c, const Census& census) {
           {"pending_inline", c.pending_inline},
           {"blocked_senders", c.blocked_senders},
           {"blocked_receivers", c.blocked_receivers},
+          // Live ends, or null while no end of that role was ever made.
+          {"senders", (c.ends_tracked & layout::kSendersTracked) != 0 ? Json(c.senders) : Json(nullptr)},
+          {"receivers", (c.ends_tracked & layout::kReceiversTracked) != 0 ? Json(c.receivers) : Json(nullptr)},
+          {"closed_by", c.state == static_cast<std::uint32_t>(layout::ChannelState::open) ? Json(nullptr)
+                                                                                          : Json(channel_closer_name(c.closed_by))},
           {"sleepers", c.sleepers},
           {"refcount", c.refcount},
           {"site", block == nullptr ? Json(nullptr) : site_json(census, block->site)},
           {"sane", c.sane}};
+}
+
+// "2 send, 1 recv"; a role no end was made of is left out; "-" for neither.
+std::string ends_text(const ChannelEntry& c) {
+  std::string text;
+  if ((c.ends_tracked & layout::kSendersTracked) != 0) text = std::to_string(c.senders) + " send";
+  if ((c.ends_tracked & layout::kReceiversTracked) != 0) {
+    text += (text.empty() ? "" : ", ") + std::to_string(c.receivers) + " recv";
+  }
+  return text.empty() ? "-" : text;
 }
 
 Table channels_table(const Census& census) {
@@ -276,15 +294,21 @@ Table channels_table(const Census& census) {
                {"BYTES", Align::right},
                {"BLOCKED SEND", Align::right},
                {"BLOCKED RECV", Align::right},
+               {"ENDS"},
                {"REFS", Align::right},
                {"SITE"},
                {"NOTE"}});
   for (const ChannelEntry& c : census.channels) {
     const BlockEntry* block = census.find(c.handle.offset);
     const std::string site = block == nullptr ? "" : census.sites.describe(block->site);
-    table.add_row({to_string(c.handle), c.name.empty() ? "-" : c.name, channel_state_name(c.state),
+    std::string state = channel_state_name(c.state);
+    if (c.state == static_cast<std::uint32_t>(layout::ChannelState::closed) && c.closed_by != 0) {
+      state += " (" + channel_closer_name(c.closed_by) + ")";
+    }
+    table.add_row({to_string(c.handle), c.name.empty() ? "-" : c.name, state,
                    std::to_string(c.capacity), std::to_string(c.pending_items()), format_size(c.pending_bytes),
-                   std::to_string(c.blocked_senders), std::to_string(c.blocked_receivers), std::to_string(c.refcount),
+                   std::to_string(c.blocked_senders), std::to_string(c.blocked_receivers), ends_text(c),
+                   std::to_string(c.refcount),
                    site.empty() ? "-" : site, c.sane ? "" : "malformed header: counters not trusted"});
   }
   return table;

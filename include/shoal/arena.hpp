@@ -239,6 +239,12 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // channel's pending items; only entries naming live blocks. Empty for
   // other kinds or a malformed table.
   std::vector<std::uint64_t> owned_children_locked(std::uint64_t offset) const;
+  // A channel end's last reference went (channel_ends.cpp): it is counted
+  // out of its channel, which closes if that was the last end of its role.
+  void channel_end_gone_locked(std::uint64_t offset);
+  // Repair's recount of every channel's ends from the live end blocks, and
+  // the closes a dead lock owner did not get to (channel_ends.cpp).
+  void recount_channel_ends_locked();
   std::uint32_t object_checksum(Handle object, const ObjectView& view) const;
   void verify_checksum(Handle object, const ObjectView& view, std::uint32_t recorded) const;
   void release_all_locked(std::uint32_t slot);  // empties one holder's ledger and slot

@@ -115,6 +115,15 @@ inline OwnedEntries owned_entries(const layout::ChannelHeader& channel, std::uin
   return owned;
 }
 
+// A channel end owns its channel: one entry, at ChannelEnd::channel.
+inline OwnedEntries owned_entries(const layout::ChannelEnd& end, std::uint64_t payload_bytes) {
+  OwnedEntries owned;
+  owned.valid = layout::channel_end_is_sane(end, payload_bytes);
+  owned.count = owned.valid ? 1 : 0;
+  owned.entries_at = offsetof(layout::ChannelEnd, channel);
+  return owned;
+}
+
 class ArenaImage {
  public:
   // A block header as copied out, and where it lies.
@@ -185,6 +194,8 @@ class ArenaImage {
   std::optional<Ledger> ledger(const Block& block) const;  // a used ledger block
   layout::LedgerEntry ledger_entry(const Ledger& ledger, std::uint64_t i) const;  // i < capacity
   std::optional<Channel> channel(const Block& block) const;  // a used channel block
+  // A used channel_end block's end, when layout::channel_end_is_sane.
+  std::optional<layout::ChannelEnd> channel_end(const Block& block) const;
   // The i-th pending item (i < pending), oldest first.
   layout::ChildEntry channel_item(const Channel& channel, std::uint64_t i) const;
   // Its name ("" if unnamed, or if what is stored does not fit the payload

@@ -113,6 +113,29 @@ class Channel {
   HeldBlock recv(Timeout timeout = std::nullopt);
   std::optional<HeldBlock> try_recv();
 
+  // ---- Ends (channel_ends.cpp) ----
+  // A channel may be used through ends, as Trio's channels are: each is a
+  // block (layout::ChannelEnd) whose references are handed out like any
+  // other's, and the channel counts its live ends per role. When the last
+  // sender end goes (every reference released, or the holders that had one
+  // reaped after they died) the channel closes: receivers drain what is
+  // pending, then get ChannelClosed saying why. The same when the last
+  // receiver end goes: blocked and later senders get ChannelClosed. A role
+  // is tracked only once an end of it was made; sends and receives through
+  // the Channel itself work as before.
+  //
+  // A new end of `role`; the returned block is the caller's reference to it.
+  HeldBlock make_end(layout::EndRole role);
+  struct End;  // below
+  // This holder's reference to the end `end` names, and to its channel.
+  // Throws InvalidHandle.
+  static End open_end(Holder& holder, Handle end);
+  struct EndCounts {
+    std::uint32_t senders, receivers;  // live ends
+    bool senders_tracked, receivers_tracked;
+  };
+  EndCounts end_counts();
+
   // Closes the channel: senders get ChannelClosed from now on, receivers
   // drain what is pending and then get it. Wakes every waiter. Idempotent;
   // a poisoned channel stays poisoned.
@@ -206,6 +229,13 @@ class Channel {
   std::uint32_t capacity_;
   std::uint32_t options_;
   std::string name_;
+};
+
+// What Channel::open_end gives: one holder's view of an end.
+struct Channel::End {
+  Channel channel;  // the holder's own reference to the channel
+  layout::EndRole role;
+  HeldBlock end;    // the holder's reference to the end
 };
 
 }  // namespace shoal

@@ -92,7 +92,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // slots), which an older reader would not show; and frozen objects whose
 // message names other objects (FrozenView, the object among its children)
 // or carries hash indexes and indexed sets (schemas/value.capnp), which an
-// older reader would refuse as corrupt.
-inline constexpr std::uint32_t kLayoutVersion = 10;
+// older reader would refuse as corrupt. 11: channel ends (BlockKind::
+// channel_end, ChannelEnd) and ChannelHeader's end counts and closed_by; an
+// older reader would not know the kind and never close a channel whose
+// senders are gone.
+inline constexpr std::uint32_t kLayoutVersion = 11;
 
 }  // namespace shoal::layout

@@ -34,8 +34,12 @@ enum class BlockKind : std::uint32_t {
   // LedgerEntry): its payload means nothing; its generation is one no
   // handle names. Not a value: resolve() refuses it.
   cached = 6,
+  // One end of a channel (ChannelEnd, layout_channel.hpp): owns one
+  // reference on the channel; the channel counts its live ends, and when
+  // the last sender (or receiver) end goes, the channel closes.
+  channel_end = 7,
 };
-inline constexpr std::uint32_t kBlockKindCount = 7;
+inline constexpr std::uint32_t kBlockKindCount = 8;
 
 struct BlockHeader {
   // Whole block in bytes, header included; a multiple of 64, >= 128.

@@ -55,12 +55,59 @@ struct ChannelHeader {
   // follow the slots; 0: unnamed. Written at creation, never changed: read
   // without the lock by anyone, bounded by the payload (channel_name_fits).
   std::uint16_t name_bytes;
-  std::uint8_t reserved[18];
+  // ChannelEndsTracked: which roles have had an end made. Under lock; set
+  // when the first end of the role is made, never cleared.
+  std::uint8_t ends_tracked;
+  // ChannelCloser: why the channel left `open`. Under lock, stored before
+  // `state` (whoever sees the state sees the reason). Lock-free: relaxed.
+  std::uint8_t closed_by;
+  // Live ends (channel_end blocks naming this channel) of each role. Under
+  // lock; derived: repair recounts them from the ends themselves.
+  std::uint32_t senders;
+  std::uint32_t receivers;
+  std::uint8_t reserved[8];
   // ChildEntry slots[capacity] follow, then the name's bytes.
 };
 static_assert(sizeof(ChannelHeader) == 64);
 
 inline constexpr std::uint32_t kMaxChannelName = 128;
+
+// ChannelHeader::ends_tracked.
+enum ChannelEndsTracked : std::uint8_t {
+  kSendersTracked = 1,    // a sender end was made: when none is left, the channel closes
+  kReceiversTracked = 2,  // a receiver end was made: the same for receivers
+};
+
+// ChannelHeader::closed_by.
+enum class ChannelCloser : std::uint8_t {
+  call = 0,            // close() or poison()
+  senders_gone = 1,    // its last sender end was closed, or its holder died
+  receivers_gone = 2,  // its last receiver end was closed, or its holder died
+};
+inline constexpr std::uint8_t kMaxChannelCloser = 2;
+
+// A `channel_end` block's payload: one end of a channel, as Trio's send
+// and receive channels are. The end owns one reference on its channel (the
+// entry), and the channel counts its live ends per role (senders,
+// receivers): when an end block is freed (its last reference dropped: every
+// handle to it closed, or the holders that had one reaped), the count goes
+// down, and when it reaches 0 the channel is closed, saying why
+// (closed_by). Written before the block is published, never changed.
+inline constexpr std::uint32_t kChannelEndMagic = 0x444E4543u;  // "CEND"
+enum class EndRole : std::uint32_t { sender = 1, receiver = 2 };
+struct ChannelEnd {
+  std::uint32_t magic;  // kChannelEndMagic
+  std::uint32_t role;   // EndRole
+  ChildEntry channel;   // the channel; owned (one reference)
+};
+static_assert(sizeof(ChannelEnd) == 24);
+
+// True when `end` (copied out of a payload of `payload_bytes`) is well formed.
+inline bool channel_end_is_sane(const ChannelEnd& end, std::uint64_t payload_bytes) {
+  return payload_bytes >= sizeof(ChannelEnd) && end.magic == kChannelEndMagic &&
+         (end.role == static_cast<std::uint32_t>(EndRole::sender) ||
+          end.role == static_cast<std::uint32_t>(EndRole::receiver));
+}
 
 // Where a channel's name starts in its payload, and whether it lies inside
 // a payload of `payload_bytes` (for a header whose capacity was checked).
