@@ -18,8 +18,12 @@ int reopen_here(PyObject* self) {
   try {
     std::shared_ptr<ArenaSession> session = session_for(state_of_type(Py_TYPE(self)), name);
     Owned<shoal::Channel> reopened{without_gil([&] { return shoal::Channel::open(session->holder(), handle); })};
+    // An end stays one: our own reference to the same end.
+    OwnedBlock end;
+    if (fields.end) end = OwnedBlock{without_gil([&] { return session->holder().retain(fields.end->handle()); })};
     // The parent's objects do nothing in a fork child (holder.hpp): dropping them is safe.
     fields.channel = std::move(reopened);
+    fields.end = std::move(end);
     fields.session = std::move(session);
     return 0;
   } catch (...) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "channel_after_fork.hpp"
+#include "channel_ends.hpp"
 #include "channel_items.hpp"
 #include "channel_type.hpp"
 #include "channel_wait.hpp"
@@ -52,7 +53,7 @@ PyObject* select_function(PyObject* module, PyObject* args, PyObject* kwargs) {
                    Py_TYPE(item)->tp_name, i);
       return nullptr;
     }
-    if (ensure_usable_here(item) < 0) return nullptr;
+    if (ensure_usable_here(item) < 0 || check_end_use(item, EndUse::receive) < 0) return nullptr;
   }
   Timeout timeout;
   if (parse_timeout(timeout_arg, &timeout) < 0) return nullptr;

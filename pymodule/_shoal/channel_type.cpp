@@ -18,6 +18,7 @@
 #include "call_site.hpp"
 #include "channel_after_fork.hpp"
 #include "channel_async.hpp"
+#include "channel_ends.hpp"
 #include "channel_items.hpp"
 #include "channel_pickling.hpp"
 #include "channel_wait.hpp"
@@ -41,10 +42,11 @@ ModuleState* state_of(PyObject* object) { return state_of_type(Py_TYPE(object));
 
 }  // namespace
 
-PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, Owned<shoal::Channel> channel) {
+PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, Owned<shoal::Channel> channel,
+                             std::optional<shoal::layout::EndRole> role, OwnedBlock end) {
   PyObject* object = type->tp_alloc(type, 0);
   if (object == nullptr) return nullptr;
-  new (&as_channel(object)->fields) ChannelFields{std::move(session), std::move(channel)};
+  new (&as_channel(object)->fields) ChannelFields{std::move(session), std::move(channel), role, std::move(end)};
   return object;
 }
 
@@ -131,7 +133,7 @@ void channel_dealloc(PyObject* object) {
 shoal::Channel& core(PyObject* self) { return channel_core(self); }
 
 PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  if (ensure_usable_here(self) < 0) return nullptr;
+  if (ensure_usable_here(self) < 0 || check_end_use(self, EndUse::send) < 0) return nullptr;
   static constexpr const char* kNames[] = {"obj", "timeout"};
   PyObject* bound[2];
   if (bind_arguments("send", args, nargs, kwnames, kNames, 1, bound) < 0) return nullptr;
@@ -167,7 +169,7 @@ PyObject* channel_send(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
 }
 
 PyObject* channel_try_send(PyObject* self, PyObject* value) {
-  if (ensure_usable_here(self) < 0) return nullptr;
+  if (ensure_usable_here(self) < 0 || check_end_use(self, EndUse::send) < 0) return nullptr;
   bool sent = false;
   shoal::Channel::InlineValue small;
   if (inline_value_of(value, &small)) {
@@ -208,7 +210,7 @@ int receive_item(PyObject* self, Timeout timeout, shoal::Channel::Item* item) {
 }
 
 PyObject* channel_recv(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  if (ensure_usable_here(self) < 0) return nullptr;
+  if (ensure_usable_here(self) < 0 || check_end_use(self, EndUse::receive) < 0) return nullptr;
   static constexpr const char* kNames[] = {"timeout"};
   PyObject* bound[1];
   if (bind_arguments("recv", args, nargs, kwnames, kNames, 0, bound) < 0) return nullptr;
@@ -221,7 +223,7 @@ PyObject* channel_recv(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
 }
 
 PyObject* channel_try_recv(PyObject* self, PyObject*) {
-  if (ensure_usable_here(self) < 0) return nullptr;
+  if (ensure_usable_here(self) < 0 || check_end_use(self, EndUse::receive) < 0) return nullptr;
   std::optional<shoal::Channel::Item> item;
   try {
     item = without_gil([&] { return core(self).try_receive(); });
@@ -236,6 +238,10 @@ PyObject* channel_try_recv(PyObject* self, PyObject*) {
 }
 
 PyObject* channel_close(PyObject* self, PyObject*) {
+  if (is_end(self)) {  // this end only: the channel closes once its last end of the role goes
+    close_end(self);
+    Py_RETURN_NONE;
+  }
   if (ensure_usable_here(self) < 0) return nullptr;
   try {
     without_gil([&] { core(self).close(); });
@@ -258,7 +264,7 @@ PyObject* channel_poison(PyObject* self, PyObject*) {
 // Iteration receives until the channel is closed and drained; a poisoned
 // channel raises ChannelPoisoned (an abrupt end is not a normal one).
 PyObject* channel_iternext(PyObject* self) {
-  if (ensure_usable_here(self) < 0) return nullptr;
+  if (ensure_usable_here(self) < 0 || check_end_use(self, EndUse::receive) < 0) return nullptr;
   shoal::Channel::Item item;
   if (receive_item(self, std::nullopt, &item) < 0) {
     if (PyErr_ExceptionMatches(state_of(self)->channel_closed) &&
@@ -309,10 +315,18 @@ PyObject* channel_get_name(PyObject* self, void*) {
 }
 
 PyObject* channel_repr(PyObject* self) {
+  const ChannelFields& fields = as_channel(self)->fields;
   const std::string& name = core(self).name();
-  const std::string& arena = as_channel(self)->fields.session->arena().name();
-  if (name.empty()) return PyUnicode_FromFormat("<shoal.Channel arena='%s' capacity=%u>", arena.c_str(), core(self).capacity());
-  return PyUnicode_FromFormat("<shoal.Channel '%s' arena='%s' capacity=%u>", name.c_str(), arena.c_str(),
+  const std::string& arena = fields.session->arena().name();
+  std::string what = "shoal.Channel";
+  if (fields.role) {
+    what += fields.role == shoal::layout::EndRole::sender ? " sender end" : " receiver end";
+    if (!fields.end) what += " (closed)";
+  }
+  if (name.empty()) {
+    return PyUnicode_FromFormat("<%s arena='%s' capacity=%u>", what.c_str(), arena.c_str(), core(self).capacity());
+  }
+  return PyUnicode_FromFormat("<%s '%s' arena='%s' capacity=%u>", what.c_str(), name.c_str(), arena.c_str(),
                               core(self).capacity());
 }
 
@@ -335,7 +349,13 @@ PyMethodDef channel_methods[] = {
      "try_recv()\n--\n\nAs recv(), but raises shoal.Empty at once if empty."},
     {"close", channel_close, METH_NOARGS,
      "close()\n--\n\nCloses the channel for everyone: sends fail at once, receives drain what is\n"
-     "pending and then raise ChannelClosed. Idempotent."},
+     "pending and then raise ChannelClosed. Idempotent. On an end (sender(), receiver()):\n"
+     "closes this end only (the channel closes when its last end of the role is gone)."},
+    {"sender", channel_sender, METH_NOARGS, kSenderDoc},
+    {"receiver", channel_receiver, METH_NOARGS, kReceiverDoc},
+    {"clone", channel_clone, METH_NOARGS, kCloneDoc},
+    {"__enter__", channel_enter, METH_NOARGS, "with channel: ... closes it (an end: this end) at the end of the block."},
+    {"__exit__", as_cfunction(channel_exit), METH_FASTCALL, nullptr},
     {"poison", channel_poison, METH_NOARGS,
      "poison()\n--\n\nCloses the channel at once for everyone: pending values are dropped (their\n"
      "memory freed unless held elsewhere) and every blocked or later send and recv, at either\n"
@@ -355,6 +375,7 @@ PyGetSetDef channel_getset[] = {
     {"poisoned", channel_get_poisoned, nullptr, "True once poison() was called (by anyone).", nullptr},
     {"capacity", channel_get_capacity, nullptr, "How many values may be pending.", nullptr},
     {"name", channel_get_name, nullptr, "The name it was made with (Channel(name=...)), or None.", nullptr},
+    {"role", channel_get_role, nullptr, "'sender' or 'receiver' for an end (sender(), receiver()), else None.", nullptr},
     {"checksum", channel_get_checksum, nullptr,
      "True if values sent through it carry a checksum that every receiver verifies (Channel(checksum=True)).",
      nullptr},

@@ -10,6 +10,7 @@
 #include <Python.h>
 
 #include <memory>
+#include <optional>
 
 #include "arena_session.hpp"
 #include "module_state.hpp"
@@ -20,10 +21,13 @@ namespace shoal_py {
 
 // The C++ part of a Channel object. `channel` is this interpreter's own
 // reference to the channel block, through `session`'s holder (declared
-// after it: it goes first).
+// after it: it goes first). An end (channel_ends.hpp) has a role, and its
+// reference to the end block in `end` until close() drops it.
 struct ChannelFields {
   std::shared_ptr<ArenaSession> session;
   Owned<shoal::Channel> channel;
+  std::optional<shoal::layout::EndRole> role;
+  OwnedBlock end;
 };
 
 struct ChannelObject {
@@ -33,8 +37,11 @@ struct ChannelObject {
 
 PyTypeObject* create_channel_type(PyObject* module);
 
-// A Channel object over `channel`, through `session`. Returns null with an error set.
-PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, Owned<shoal::Channel> channel);
+// A Channel object over `channel`, through `session`; an end of it if
+// `role` is given, `end` being the reference to the end block. Returns
+// null with an error set.
+PyObject* new_channel_object(PyTypeObject* type, std::shared_ptr<ArenaSession> session, Owned<shoal::Channel> channel,
+                             std::optional<shoal::layout::EndRole> role = std::nullopt, OwnedBlock end = {});
 
 inline ChannelObject* as_channel(PyObject* object) { return reinterpret_cast<ChannelObject*>(object); }
 // The core channel of a Channel object (made usable here first: channel_after_fork.hpp).

@@ -11,6 +11,7 @@
 
 #include "block_owner.hpp"
 #include "buffer_type.hpp"
+#include "channel_ends.hpp"
 #include "channel_type.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
@@ -78,11 +79,10 @@ PyObject* ref_tuple(const shoal::Arena& arena, const shoal::Ticket& ticket) {
                        static_cast<unsigned long long>(ticket.expires_boot_ns));
 }
 
-// What a redeemed ticket gave: a channel opened through our holder, or the
-// block of a buffer; nothing for a block of another kind (released).
+// What a redeemed ticket gave: the block (a buffer's, a channel's or a
+// channel end's), now held through our holder, and its kind.
 struct Redeemed {
   shoal::layout::BlockKind kind = shoal::layout::BlockKind::none;
-  Owned<shoal::Channel> channel;
   OwnedBlock block;
 };
 
@@ -126,7 +126,7 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
     PyErr_SetString(PyExc_TypeError, "_issue_ticket(value, lifetime, shared=True) takes 2 or 3 arguments");
     return nullptr;
   }
-  const int shared = nargs == 3 ? PyObject_IsTrue(args[2]) : 1;
+  int shared = nargs == 3 ? PyObject_IsTrue(args[2]) : 1;
   if (shared < 0) return nullptr;
   const double seconds = PyFloat_AsDouble(args[1]);
   if (seconds == -1.0 && PyErr_Occurred()) return nullptr;
@@ -145,7 +145,10 @@ PyObject* issue_ticket_function(PyObject* module, PyObject* const* args, Py_ssiz
   } else if (PyObject_TypeCheck(args[0], state->channel_type)) {
     const ChannelFields& fields = reinterpret_cast<ChannelObject*>(args[0])->fields;
     session = fields.session;
-    block = fields.channel->handle();
+    if (reference_handle(args[0], &block) < 0) return nullptr;  // an end's, or the channel's
+    // An end's pickle is used once: its entry is its own, ended when it is
+    // redeemed, so the end lives no longer than whoever unpickled it.
+    if (is_end(args[0])) shared = 0;
   } else if (FrozenViewFields* view = frozen_view_fields(state, args[0])) {
     session = view->root->owner->session;
     block = view->root->owner->block->handle();
@@ -181,13 +184,10 @@ bool redeem(ModuleState* state, PyObject* ref_object, std::shared_ptr<ArenaSessi
     // destroy when it throws, stays inside: without the GIL.
     *redeemed = without_gil([&] {
       Redeemed out;
-      OwnedBlock held{shoal::InFlight::redeem((*session)->holder(), ref.ticket)};
-      out.kind = held->kind();
-      if (out.kind == shoal::layout::BlockKind::channel) {
-        out.channel.emplace(shoal::Channel::open((*session)->holder(), held->handle()));
-      } else {
-        out.block = std::move(held);
-      }
+      out.block = OwnedBlock{shoal::InFlight::redeem((*session)->holder(), ref.ticket)};
+      out.kind = out.block->kind();
+      // Single use (see issue_ticket_function): the end is ours now.
+      if (out.kind == shoal::layout::BlockKind::channel_end) shoal::InFlight::cancel((*session)->arena(), ref.ticket);
       return out;
     });
     return true;
@@ -204,8 +204,9 @@ PyObject* redeem_function(PyObject* module, PyObject* ref_object) {
   std::shared_ptr<ArenaSession> session;
   Redeemed redeemed;
   if (!redeem(state, ref_object, &session, &redeemed)) return nullptr;
-  if (redeemed.channel) {
-    return new_channel_object(state->channel_type, session, std::move(redeemed.channel));
+  if (redeemed.kind == shoal::layout::BlockKind::channel || redeemed.kind == shoal::layout::BlockKind::channel_end) {
+    // Opened while the redeemed reference holds it; that one goes after.
+    return open_channel_reference(state, session, redeemed.block->handle());
   }
   if (redeemed.kind != shoal::layout::BlockKind::blob && redeemed.kind != shoal::layout::BlockKind::raw) {
     PyErr_Format(state->invalid_handle, "arena '%s': a pickled reference names a block that is neither a buffer nor a channel",

@@ -12,7 +12,9 @@
 //   _issue_ticket(buffer_or_channel, lifetime_seconds, shared=True) -> (ref, data offset in the block's payload)
 //                   (shared: pickles of one block share an entry; see InFlight::issue)
 //   _redeem(ref) -> a read-only flat shoal.Buffer (uint8) over the block's
-//                   payload, or a shoal.Channel
+//                   payload, or a shoal.Channel, or an end of one (a channel
+//                   end's ticket is its own and ends when redeemed: an end's
+//                   pickle is used once, so the end dies with its user)
 //   _cancel_ticket(ref) -> True if the reference was still held and is now released
 //   _in_flight(arena_name) -> [dict, ...], one per in-flight reference of that arena
 //   _boot_id() -> this host's boot id

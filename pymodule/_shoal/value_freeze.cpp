@@ -33,6 +33,7 @@
 #include "buffer_seal.hpp"
 #include "call_site.hpp"
 #include "buffer_type.hpp"
+#include "channel_ends.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "frozen_view_type.hpp"
@@ -340,8 +341,7 @@ class ValueFreezer {
                    session_.arena().name().c_str());
       return -1;
     }
-    *handle = channel.channel->handle();
-    return 0;
+    return reference_handle(value, handle);  // an end's, or the channel's
   }
 
   // ------------------------------------------------ arrays (buffer exporters)

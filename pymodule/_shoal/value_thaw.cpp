@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "buffer_type.hpp"
+#include "channel_ends.hpp"
 #include "channel_type.hpp"
 #include "errors.hpp"
 #include "frozen_root.hpp"
@@ -302,15 +303,8 @@ class ValueThawer {
     }
   }
 
-  PyObject* open_channel(shoal::Handle handle) {
-    try {
-      Owned<shoal::Channel> channel{
-          without_gil([&] { return shoal::Channel::open(object_->session->holder(), handle); })};
-      return new_channel_object(state_->channel_type, object_->session, std::move(channel));
-    } catch (...) {
-      return raise_python_error(state_);
-    }
-  }
+  // A channel or one of its ends (the object holds it meanwhile).
+  PyObject* open_channel(shoal::Handle handle) { return open_channel_reference(state_, object_->session, handle); }
 
   ModuleState* state_;
   const std::shared_ptr<BlockOwner>& object_;

@@ -84,6 +84,10 @@ class Task(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - kept for result()
             self._outcome = (False, exc)
         finally:
+            # As threading.Thread does: the arguments go with the call, so a
+            # channel end passed in (Channel.sender()) is closed when the
+            # task ends, normally or not, and its stream ends.
+            self._task_args = self._task_kwargs = None
             self._close_channels()
             self._ended.set()
 

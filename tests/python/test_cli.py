@@ -55,7 +55,7 @@ STAT_KEYS = [
     "largest_free_block", "fragmentation", "blocks", "holders", "repairs", "reaped_holders",
     "creator", "created_ns", "walk_error", "read",
 ]
-KINDS = ["raw", "blob", "object", "channel", "ledger", "cached", "free", "unknown"]
+KINDS = ["raw", "blob", "object", "channel", "ledger", "cached", "channel_end", "free", "unknown"]
 HOLDER_KEYS = [
     "slot", "pid", "start_time", "interpreter_id", "alive", "refs_held", "bytes_held", "attached_ns",
 ]

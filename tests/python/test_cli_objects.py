@@ -21,7 +21,8 @@ from cli_programs import unique_name as _unique
 OBJECT_KEYS = ["handle", "offset", "generation", "kind", "size", "requested", "refcount", "frozen", "created_ns",
                "age_ns", "creator_slot", "site", "held_by"]
 CHANNEL_KEYS = ["handle", "name", "offset", "generation", "capacity", "state", "pending_items", "pending_bytes",
-                "pending_inline", "blocked_senders", "blocked_receivers", "sleepers", "refcount", "site", "sane"]
+                "pending_inline", "blocked_senders", "blocked_receivers", "senders",
+                "receivers", "closed_by", "sleepers", "refcount", "site", "sane"]
 
 
 def this_line():
@@ -224,10 +225,28 @@ def test_channels_pending_closed_and_blocked_receivers(shoal, produced, py_arena
 
     ch.close()
     text = shoal.run("channels", arena.name, expect=0).stdout
-    assert re.search(r"^HANDLE\s+NAME\s+STATE\s+CAPACITY\s+PENDING\s+BYTES\s+BLOCKED SEND\s+BLOCKED RECV\s+REFS\s+SITE", text, re.M)
+    assert re.search(r"^HANDLE\s+NAME\s+STATE\s+CAPACITY\s+PENDING\s+BYTES\s+BLOCKED SEND\s+BLOCKED RECV\s+ENDS\s+REFS\s+SITE", text, re.M)
     assert re.search(r"\bclosed\s+4\s+2\s+\d+(\.\d)? (B|KiB)", text), text
     states = sorted(r["state"] for r in shoal.json("channels", arena.name)["channels"])
     assert states == ["closed", "open"]
+
+
+def test_channels_show_their_ends_and_why_they_closed(shoal, py_arena):
+    shoal_py, arena = py_arena
+    ch = shoal_py.Channel(capacity=2, arena=arena, name="with-ends")
+    tx, spare, rx = ch.sender(), ch.sender(), ch.receiver()
+    (c,) = shoal.json("channels", arena.name)["channels"]
+    assert (c["senders"], c["receivers"], c["closed_by"]) == (2, 1, None)
+    held = [o["held_by"] for o in shoal.json("objects", arena.name)["objects"] if o["handle"] == c["handle"]][0]
+    assert sum(owner["type"] == "channel_end" for owner in held) == 3
+    assert re.search(r"with-ends\s+open\s.*\b2 send, 1 recv\b", shoal.run("channels", arena.name, expect=0).stdout)
+    tx.close()
+    spare.close()
+    (c,) = shoal.json("channels", arena.name)["channels"]
+    assert (c["state"], c["senders"], c["closed_by"]) == ("closed", 0, "senders gone")
+    assert "closed (senders gone)" in shoal.run("channels", arena.name, expect=0).stdout
+    assert arena.check() == []
+    rx.close()
 
 
 def test_dump_text_and_json(shoal, produced, py_arena):
