@@ -200,7 +200,9 @@ BlobView FrozenObject::child(std::uint32_t index, BlockKind kind) const {
     }
     r.done = true;
   }
-  if (r.kind != kind) {
+  // A channel reference may name a channel or one of its ends.
+  const bool channel_end = kind == BlockKind::channel && r.kind == BlockKind::channel_end;
+  if (r.kind != kind && !channel_end) {
     throw corrupt("child " + std::to_string(index) + " is a block of kind " + std::to_string(static_cast<int>(r.kind)) +
                   ", expected kind " + std::to_string(static_cast<int>(kind)));
   }

@@ -455,7 +455,7 @@ void ValueWriter::set_pickled(std::span<const std::byte> payload, std::span<cons
   if (!channels.empty()) {
     auto refs = pickled.initChannels(static_cast<unsigned>(channels.size()));
     for (std::size_t i = 0; i < channels.size(); ++i) {
-      refs.set(static_cast<unsigned>(i), freezer_->add_child(channels[i], BlockKind::channel));
+      refs.set(static_cast<unsigned>(i), freezer_->add_child(channels[i], channel_kind(channels[i])));
     }
   }
 }
@@ -472,8 +472,14 @@ void ValueWriter::set_view(Handle object, std::span<const std::uint32_t> path) {
   for (std::size_t i = 0; i < path.size(); ++i) steps.set(static_cast<unsigned>(i), path[i]);
 }
 
+// A channel reference names a channel or one of its ends.
+BlockKind ValueWriter::channel_kind(Handle channel) const {
+  const BlockKind kind = freezer_->holder_.arena().block_kind(channel);  // InvalidHandle if not live
+  return kind == BlockKind::channel_end ? kind : BlockKind::channel;
+}
+
 void ValueWriter::set_channel(Handle channel) {
-  const std::uint32_t index = freezer_->add_child(channel, BlockKind::channel);
+  const std::uint32_t index = freezer_->add_child(channel, channel_kind(channel));
   builder_.initChannel().setChild(index);
 }
 

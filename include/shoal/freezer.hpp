@@ -102,8 +102,9 @@ class ValueWriter {
   // bytes, else copied into a blob.
   void set_pickled(std::span<const std::byte> payload, std::span<const BlobSlice> buffers,
                    std::span<const Handle> channels = {});
-  // A channel (Channel::handle() of a channel the caller holds); the object
-  // will hold a reference on it.
+  // A channel (Channel::handle() of a channel the caller holds), or one of
+  // its ends (a channel_end block, Channel::make_end); the object will hold
+  // a reference on it.
   void set_channel(Handle channel);
   // A value of another frozen object (whose handle the caller holds): the
   // one at `path` from its root (see FrozenView in value.capnp). The
@@ -123,6 +124,7 @@ class ValueWriter {
   void check_container_allowed(std::size_t size) const;
   void check_slice(const BlobSlice& slice) const;
   void write_blob_ref(schema::BlobRef::Builder ref, const BlobSlice& slice) const;
+  layout::BlockKind channel_kind(Handle channel) const;
 
   Freezer* freezer_;
   schema::Value::Builder builder_;
