@@ -6,6 +6,7 @@ The same under anyio, on its asyncio and Trio backends."""
 
 import asyncio
 import multiprocessing
+import os
 import pickle
 import random
 import subprocess
@@ -330,6 +331,74 @@ def test_across_an_isolated_interpreter(arena):
         thread.join(LONG)
         interp.close()
     assert failures == [None], failures[0] if failures and failures[0] else failures
+
+
+_LAST_WAITER_LEAVES = """
+import asyncio, random, sys, textwrap, threading, time
+import pickles, shoal
+from conftest import IsolatedInterpreter
+
+# The default arena: one mapping, so one waker for both interpreters.
+mine, theirs, bumps = shoal.Channel(1), shoal.Channel(1), shoal.Channel(1_000_000)
+interp = IsolatedInterpreter()
+failures = []
+OTHER = '''
+import asyncio, pickle
+(theirs,) = pickle.loads(%r)
+async def main():
+    while await theirs.arecv() is not None:
+        pass
+asyncio.run(main())
+del theirs
+''' % pickles.dumps((theirs,))
+
+thread = threading.Thread(target=lambda: failures.append(interp.exec(OTHER)))
+thread.start()
+
+async def main():
+    rng = random.Random(7)
+    end = time.monotonic() + float(sys.argv[1])
+    n = 0
+    while time.monotonic() < end:
+        bumps.try_send(n)  # the other interpreter's waiter wakes, to register again
+        n += 1
+        waiting = asyncio.ensure_future(mine.arecv())
+        await asyncio.sleep(0)  # registered: the waker sleeps for it
+        spin = time.perf_counter() + rng.uniform(0, 200e-6)
+        while time.perf_counter() < spin:
+            pass
+        waiting.cancel()  # the last waiter leaves, while the other may be registering
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            pass
+    return n
+
+n = asyncio.run(main())
+theirs.send(None)
+thread.join()
+interp.close()
+print("done", n, failures)
+"""
+
+
+def test_the_last_waiter_leaving_while_another_interpreter_registers_does_not_hang():
+    # The last waiter to leave waits for the waker's sleep to end (the
+    # waker then drops its copy of the arena). Hung (3 runs in 3) while
+    # that wait was for the waker to be seen awake: a waiter of another
+    # interpreter (its own GIL) registering meanwhile sent the waker
+    # straight back to sleep, every slice, for as long as it waited; and
+    # the leaver holds its GIL. In a child process: a hang cannot be
+    # interrupted.
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r})\n" + _LAST_WAITER_LEAVES, "3"],
+        capture_output=True,
+        text=True,
+        timeout=LONG,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("done") and done.stdout.rstrip().endswith("[None]"), done.stdout
 
 
 def _async_echo_in_child(channels_bytes):
