@@ -251,6 +251,46 @@ def test_aselect_argument_mistakes(arena):
     run(main())
 
 
+def test_a_loop_keeps_watching_a_few_eventfds_and_no_closed_one(arena):
+    # An asyncio loop watches its waits' eventfds from their first wait on
+    # and reuses them. Fails if a surplus one were closed while still
+    # watched (the selector would keep a dead, reusable fd number) or if
+    # the watched ones were not reused (the loop's fds would grow with the
+    # waits).
+    channels = [shoal.Channel(1, arena=arena) for _ in range(20)]
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        watched_before = len(loop._selector.get_map())
+        for _ in range(3):
+            waiting = [asyncio.ensure_future(ch.arecv(timeout=LONG)) for ch in channels]
+            await asyncio.sleep(0.01)  # every one registered and waiting
+            for i, ch in enumerate(channels):
+                ch.send(i)
+            assert await asyncio.gather(*waiting) == list(range(20))
+        for i in range(200):  # one at a time: one eventfd, reused
+            waiting = asyncio.ensure_future(channels[0].arecv(timeout=LONG))
+            await asyncio.sleep(0)
+            channels[0].send(i)
+            assert await waiting == i
+        watched = loop._selector.get_map()
+        for key in list(watched.values()):
+            os.fstat(key.fd)  # open: raises OSError if closed while watched
+        return len(watched) - watched_before
+
+    assert 0 < run(main()) <= 8  # the idle ones kept (shoal/_channel_async.py's _MAX_IDLE)
+
+
+def test_eventfds_watched_by_a_closed_loop_are_not_used_by_the_next(arena):
+    # One thread, one loop after another (asyncio.run twice): the second
+    # must watch eventfds of its own, not ones the first (closed) watched.
+    ch = shoal.Channel(1, arena=arena)
+    for value in ("first", "second"):
+        thread = later(0.05, ch.send, value)
+        assert run(ch.arecv(timeout=LONG)) == value
+        thread.join()
+
+
 def test_waiting_on_several_arenas_one_after_another_and_at_once(arena_name):
     # Each arena has its waker; one that went idle (its arena closed) keeps
     # nothing mapped, and serves a new arena that happens to take its place.
