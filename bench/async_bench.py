@@ -23,7 +23,8 @@ on an event loop of its own elsewhere. Rows (``async_report.ROWS``):
 Each round starts every row's echo afresh, runs --warmup untimed round trips,
 then --trips timed ones, and stops the echo; rounds go through the rows in
 turn (a row is never measured in one stretch of the machine's weather). The
-samples of all rounds are pooled: p50/p90/p99 of the round trip, one way
+samples of all rounds are pooled (the JSON keeps each round's as a histogram
+of values to 3 significant digits): p50/p90/p99 of the round trip, one way
 = round trip / 2, and the ratio of each row's p50 to the floor's. Results:
 bench/results/async_pingpong.json and .md (--quick: async_pingpong_quick.*).
 A row that fails is reported as "failed: ..." and the others still run.
@@ -52,7 +53,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import async_peers  # noqa: E402
 from async_peers import ping_pong  # noqa: E402
-from async_report import ROWS, summarize, write_report  # noqa: E402
+from async_report import ROWS, histogram, summarize, write_report  # noqa: E402
 
 T0 = time.monotonic()
 STOP_S = 30.0  # seconds an echo gets to end once told to
@@ -244,7 +245,7 @@ def main():
                 R["raw"][row].append({"error": failed[row]})
                 log(f"{row}: {failed[row]}")
                 continue
-            R["raw"][row].append({"rtt_ns": rtts})
+            R["raw"][row].append({"rtt_hist_ns": histogram(rtts)})
             log(f"round {n + 1}/{args.rounds} {row}: p50 round trip {statistics.median(rtts) / 1e3:.1f} µs")
     R["rows"] = {row: summarize(rounds) for row, rounds in R["raw"].items()}
     R["wall_s"] = time.perf_counter() - started
@@ -252,7 +253,7 @@ def main():
     path = args.output or os.path.join(HERE, "results", "async_pingpong_quick.json" if q else "async_pingpong.json")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
-        json.dump(R, f)
+        json.dump(R, f, separators=(",", ":"))
         f.write("\n")
     write_report(R, path)
     log(f"raw numbers: {os.path.relpath(path, ROOT)}; report: {os.path.splitext(os.path.relpath(path, ROOT))[0]}.md "

@@ -19,24 +19,44 @@ SHOAL_ROWS = ("shoal_processes", "shoal_interpreters")
 TARGET_ONE_WAY_US = 50.0
 
 
-def percentile(sorted_values, p):
-    """The p-th percentile (nearest rank) of an ascending list."""
-    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
+def histogram(rtts_ns):
+    """Round trips (ns) -> [[value, count], ...] ascending, each value kept
+    to 3 significant digits (within 0.5%): the record of a round, compact."""
+    counts = {}
+    for x in rtts_ns:
+        v = int(float(f"{x:.3g}"))
+        counts[v] = counts.get(v, 0) + 1
+    return sorted([v, n] for v, n in counts.items())
+
+
+def percentile(hist, p):
+    """The p-th percentile (nearest rank) of a histogram from histogram()."""
+    total = sum(n for _, n in hist)
+    rank = max(1, min(total, round(p / 100 * total + 0.5)))
+    seen = 0
+    for v, n in hist:
+        seen += n
+        if seen >= rank:
+            return v
+    raise ValueError("empty histogram")
 
 
 def summarize(rounds):
-    """A row's rounds (each {"rtt_ns": [...]} or {"error": ...}) -> its numbers,
-    all rounds' samples pooled; {"error": ...} if any round failed."""
+    """A row's rounds (each {"rtt_hist_ns": histogram} or {"error": ...}) ->
+    its numbers, all rounds pooled; {"error": ...} if any round failed."""
     errors = [r["error"] for r in rounds if "error" in r]
     if errors:
         return {"error": errors[0], "rounds_ok": len(rounds) - len(errors)}
     if not rounds:
         return {"error": "failed: not measured"}
-    pooled = sorted(x for r in rounds for x in r["rtt_ns"])
+    pooled = {}
+    for r in rounds:
+        for v, n in r["rtt_hist_ns"]:
+            pooled[v] = pooled.get(v, 0) + n
+    pooled = sorted([v, n] for v, n in pooled.items())
     out = {f"rtt_p{p}_us": percentile(pooled, p) / 1e3 for p in (50, 90, 99)}
-    out["samples"] = len(pooled)
-    out["round_p50s_us"] = [percentile(sorted(r["rtt_ns"]), 50) / 1e3 for r in rounds]
+    out["samples"] = sum(n for _, n in pooled)
+    out["round_p50s_us"] = [percentile(r["rtt_hist_ns"], 50) / 1e3 for r in rounds]
     return out
 
 
@@ -62,7 +82,7 @@ def report(R):
          "The pinger awaits on an asyncio loop in the bench's main thread, the echo on an event loop of its own "
          "elsewhere; a round trip is timed from before the send to after the echo's receive. "
          f"{R['rounds']} round(s) through every row in turn, each starting the echo afresh, {R['warmup']} untimed "
-         f"then {R['trips']:,} timed round trips; all rounds' samples pooled. *One way* = round trip / 2. "
+         f"then {R['trips']:,} timed round trips; all rounds' samples pooled (each kept to 3 significant digits). *One way* = round trip / 2. "
          "*× floor* = the row's p50 round trip over the floor's, measured in the same run.", "",
          "| row | round trip p50 / p90 / p99 (µs) | one way p50 / p90 / p99 (µs) | × floor | p50 of each round (µs) |",
          "| --- | ---: | ---: | ---: | --- |"]
