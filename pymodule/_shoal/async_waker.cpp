@@ -72,8 +72,12 @@ class ArenaWaker {
         // Nobody waits now: stop the thread's sleep rather than let it keep
         // the arena for the rest of its slice (microseconds, not 10 ms; the
         // whole slice only if the wake comes just before its futex wait).
+        // Waits for that sleep to end, not for the thread to be awake: a
+        // waiter that registers meanwhile (another thread's) sends it
+        // straight back to sleep, before this thread can see it awake.
+        const std::uint64_t sleep = sleeps_;
         shoal::Channel::wake_activity_waiters(*last);
-        released_.wait(lock, [&] { return !sleeping_; });
+        released_.wait(lock, [&] { return !sleeping_ || sleeps_ != sleep; });
       }
     }
     last.reset();  // outside the lock: it may be the arena's last reference
@@ -124,6 +128,7 @@ class ArenaWaker {
       if (!anyone_waiting()) continue;
       std::shared_ptr<shoal::Arena> arena = arena_;  // mapped while we sleep unlocked
       sleeping_ = true;
+      ++sleeps_;
       lock.unlock();
       shoal::Channel::wait_for_activity(*arena, now, kSlice);
       arena.reset();  // never the last reference: arena_ or remove() holds one
@@ -140,6 +145,7 @@ class ArenaWaker {
   std::vector<Waiter> waiters_;
   std::shared_ptr<shoal::Arena> arena_;  // set while waiters_ is not empty
   bool sleeping_ = false;                // the thread sleeps with a copy of arena_
+  std::uint64_t sleeps_ = 0;             // counts those sleeps, for remove()
   bool stopping_ = false;
   std::thread thread_;  // last: started once the rest is built
 };

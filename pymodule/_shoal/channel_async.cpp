@@ -34,10 +34,22 @@ PyObject* channel_activity(PyObject* self, PyObject*) {
 
 namespace {
 
+// shoal._channel_async, from sys.modules (the shoal package imports it, so
+// it is there): the import machinery at every call would cost more than
+// the rest of a call that does not wait.
+PyObject* async_module() {
+  PyObject* name = PyUnicode_FromString("shoal._channel_async");
+  if (name == nullptr) return nullptr;
+  PyObject* module = PyImport_GetModule(name);
+  if (module == nullptr && !PyErr_Occurred()) module = PyImport_Import(name);
+  Py_DECREF(name);
+  return module;
+}
+
 // shoal._channel_async.<name>(self, *args, **kwargs): a coroutine.
 PyObject* call_coroutine(const char* name, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                          PyObject* kwnames) {
-  PyObject* module = PyImport_ImportModule("shoal._channel_async");
+  PyObject* module = async_module();
   if (module == nullptr) return nullptr;
   PyObject* function = PyObject_GetAttrString(module, name);
   Py_DECREF(module);

@@ -11,8 +11,10 @@ Every operation is a loop of non-blocking tries (``try_recv``, ``try_send``,
    word differs from the token, which it does after any send, receive,
    close or poison in the arena, from any interpreter or process. If the
    word has moved already, registration says so and we try again at once;
-4. await the fd's readability (asyncio: ``loop.add_reader``; Trio:
-   ``trio.lowlevel.wait_readable``), unregister, go to 1.
+4. await the fd's readability, unregister, go to 1. Under asyncio the
+   loop watches the fd from its first wait on (``loop.add_reader`` once,
+   the fd reused by the loop's later waits: _WatchedWakeup); under Trio
+   ``trio.lowlevel.wait_readable`` at each wait.
 
 Reading the token before the try is what makes this lossless: whatever
 happened after the try moved the word past the token.
@@ -32,6 +34,7 @@ import math
 import os
 import sys
 import threading
+import weakref
 
 from shoal import _shoal
 
@@ -42,7 +45,8 @@ def _wake(future):
 
 
 class _Asyncio:
-    """Waiting on the running asyncio loop."""
+    """Waiting on the running asyncio loop, through eventfds it keeps
+    watching between waits (_WatchedWakeup)."""
 
     def __init__(self, loop):
         self.loop = loop
@@ -50,22 +54,61 @@ class _Asyncio:
     def now(self):
         return self.loop.time()
 
-    async def readable(self, fd, deadline):
-        """Returns once `fd` is readable or `deadline` (now()'s clock) has passed."""
-        loop = self.loop
-        future = loop.create_future()
-        loop.add_reader(fd, _wake, future)
-        timer = None if deadline is None else loop.call_at(deadline, _wake, future)
+    def take(self):
+        pool = _loop_pool(self.loop)
+        return pool.pop() if pool else _WatchedWakeup(self.loop)
+
+    def give_back(self, waiter):
+        waiter.wakeup.disarm()
+        waiter.wakeup.drain()
+        pool = _loop_pool(self.loop)
+        if len(pool) < _MAX_IDLE:
+            pool.append(waiter)
+        else:
+            waiter.close(self.loop)
+
+    async def readable(self, waiter, deadline):
+        """Returns once the waiter's fd is readable or `deadline` (now()'s clock) has passed."""
+        future = waiter.future = self.loop.create_future()
+        timer = None if deadline is None else self.loop.call_at(deadline, _wake, future)
         try:
             await future
         finally:
-            loop.remove_reader(fd)
+            waiter.future = None
             if timer is not None:
                 timer.cancel()
 
 
+class _WatchedWakeup:
+    """A _Wakeup whose eventfd one asyncio loop watches from its first wait
+    on (loop.add_reader once, not at every wait: two epoll_ctl calls and the
+    selector's bookkeeping, a sixth of a ping-pong's round trip here). The
+    fd is readable only while armed and fired (it is drained before reuse),
+    so the reader's callback runs only when a wait is due to end."""
+
+    __slots__ = ("wakeup", "future")
+
+    def __init__(self, loop):
+        self.wakeup = _shoal._Wakeup()
+        self.future = None  # the current wait's, set by _Asyncio.readable
+        try:
+            loop.add_reader(self.wakeup.fileno(), self._readable)
+        except BaseException:
+            self.wakeup.close()
+            raise
+
+    def _readable(self):
+        future = self.future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def close(self, loop):
+        loop.remove_reader(self.wakeup.fileno())  # first: the fd number may be reused once closed
+        self.wakeup.close()
+
+
 class _Trio:
-    """Waiting in the running Trio run."""
+    """Waiting in the running Trio run (which registers the fd at each wait)."""
 
     def __init__(self, trio):
         self.trio = trio
@@ -73,9 +116,30 @@ class _Trio:
     def now(self):
         return self.trio.current_time()
 
-    async def readable(self, fd, deadline):
+    def take(self):
+        pool = _thread_pool()
+        return _TrioWaiter(pool.pop() if pool else _shoal._Wakeup())
+
+    def give_back(self, waiter):
+        wakeup = waiter.wakeup
+        wakeup.disarm()
+        wakeup.drain()
+        pool = _thread_pool()
+        if len(pool) < _MAX_IDLE:
+            pool.append(wakeup)
+        else:
+            wakeup.close()
+
+    async def readable(self, waiter, deadline):
         with self.trio.move_on_at(math.inf if deadline is None else deadline):
-            await self.trio.lowlevel.wait_readable(fd)
+            await self.trio.lowlevel.wait_readable(waiter.wakeup.fileno())
+
+
+class _TrioWaiter:
+    __slots__ = ("wakeup",)
+
+    def __init__(self, wakeup):
+        self.wakeup = wakeup
 
 
 def _running_loop():
@@ -102,42 +166,45 @@ def _deadline(loop, timeout):
     return loop.now() + seconds
 
 
-# Idle _Wakeups of this thread (its event loop), disarmed and drained:
-# reused, so a wait costs no eventfd() and close() (a third of a ping-pong's
-# round trip here). Per process: a fork() child shares its parent's
-# eventfds, and one's drain could swallow the other's wake-up.
+# Idle wakeups, reused so that a wait costs no eventfd() and close(): per
+# asyncio loop (their fds stay watched by it), or per thread under Trio.
+# Per process: a fork() child shares its parent's eventfds, and one's drain
+# could swallow the other's wake-up; the child closes its copies (without
+# remove_reader: an inherited loop's epoll set is the parent's too).
 _idle = threading.local()
 _MAX_IDLE = 8
 
 
-def _pool():
+def _process_pools():
     if getattr(_idle, "pid", None) != os.getpid():
-        for inherited in getattr(_idle, "wakeups", ()):
-            inherited.close()  # this process's copy of the descriptor
-        _idle.pid, _idle.wakeups = os.getpid(), []
-    return _idle.wakeups
+        for wakeup in getattr(_idle, "wakeups", ()):
+            wakeup.close()
+        for pool in getattr(_idle, "loops", {}).values():
+            for waiter in pool:
+                waiter.wakeup.close()
+        _idle.pid, _idle.wakeups, _idle.loops = os.getpid(), [], weakref.WeakKeyDictionary()
+    return _idle
 
 
-def _take_wakeup():
-    pool = _pool()
-    return pool.pop() if pool else _shoal._Wakeup()
+def _thread_pool():
+    return _process_pools().wakeups
 
 
-def _give_back(wakeup):
-    wakeup.disarm()
-    wakeup.drain()
-    pool = _pool()
-    if len(pool) < _MAX_IDLE:
-        pool.append(wakeup)
-    else:
-        wakeup.close()
+def _loop_pool(loop):
+    """The idle _WatchedWakeups of `loop`: gone with the loop (a weak key),
+    their eventfds closed then."""
+    loops = _process_pools().loops
+    try:
+        return loops.setdefault(loop, [])
+    except TypeError:  # a loop that cannot be weakly referenced: no reuse
+        return []
 
 
 async def _until_done(channel, attempt, not_yet, timeout, what):
     """attempt() until it does not raise `not_yet`, waiting on the loop between tries."""
     loop = _running_loop()
     deadline = _deadline(loop, timeout)
-    wakeup = None
+    waiter = None
     try:
         while True:
             token = channel._activity()  # before the try: see the module's docstring
@@ -147,17 +214,17 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
                 pass
             if deadline is not None and loop.now() >= deadline:
                 raise TimeoutError(f"{what}() timed out after {timeout:g} s")
-            if wakeup is None:
-                wakeup = _take_wakeup()
-            if wakeup.arm(channel, token):
+            if waiter is None:
+                waiter = loop.take()
+            if waiter.wakeup.arm(channel, token):
                 try:
-                    await loop.readable(wakeup.fileno(), deadline)
+                    await loop.readable(waiter, deadline)
                 finally:
-                    wakeup.disarm()
-                wakeup.drain()
+                    waiter.wakeup.disarm()
+                waiter.wakeup.drain()
     finally:
-        if wakeup is not None:
-            _give_back(wakeup)
+        if waiter is not None:
+            loop.give_back(waiter)
 
 
 async def arecv(channel, timeout=None):

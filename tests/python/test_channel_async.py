@@ -6,6 +6,7 @@ The same under anyio, on its asyncio and Trio backends."""
 
 import asyncio
 import multiprocessing
+import os
 import pickle
 import random
 import subprocess
@@ -250,6 +251,46 @@ def test_aselect_argument_mistakes(arena):
     run(main())
 
 
+def test_a_loop_keeps_watching_a_few_eventfds_and_no_closed_one(arena):
+    # An asyncio loop watches its waits' eventfds from their first wait on
+    # and reuses them. Fails if a surplus one were closed while still
+    # watched (the selector would keep a dead, reusable fd number) or if
+    # the watched ones were not reused (the loop's fds would grow with the
+    # waits).
+    channels = [shoal.Channel(1, arena=arena) for _ in range(20)]
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        watched_before = len(loop._selector.get_map())
+        for _ in range(3):
+            waiting = [asyncio.ensure_future(ch.arecv(timeout=LONG)) for ch in channels]
+            await asyncio.sleep(0.01)  # every one registered and waiting
+            for i, ch in enumerate(channels):
+                ch.send(i)
+            assert await asyncio.gather(*waiting) == list(range(20))
+        for i in range(200):  # one at a time: one eventfd, reused
+            waiting = asyncio.ensure_future(channels[0].arecv(timeout=LONG))
+            await asyncio.sleep(0)
+            channels[0].send(i)
+            assert await waiting == i
+        watched = loop._selector.get_map()
+        for key in list(watched.values()):
+            os.fstat(key.fd)  # open: raises OSError if closed while watched
+        return len(watched) - watched_before
+
+    assert 0 < run(main()) <= 8  # the idle ones kept (shoal/_channel_async.py's _MAX_IDLE)
+
+
+def test_eventfds_watched_by_a_closed_loop_are_not_used_by_the_next(arena):
+    # One thread, one loop after another (asyncio.run twice): the second
+    # must watch eventfds of its own, not ones the first (closed) watched.
+    ch = shoal.Channel(1, arena=arena)
+    for value in ("first", "second"):
+        thread = later(0.05, ch.send, value)
+        assert run(ch.arecv(timeout=LONG)) == value
+        thread.join()
+
+
 def test_waiting_on_several_arenas_one_after_another_and_at_once(arena_name):
     # Each arena has its waker; one that went idle (its arena closed) keeps
     # nothing mapped, and serves a new arena that happens to take its place.
@@ -330,6 +371,74 @@ def test_across_an_isolated_interpreter(arena):
         thread.join(LONG)
         interp.close()
     assert failures == [None], failures[0] if failures and failures[0] else failures
+
+
+_LAST_WAITER_LEAVES = """
+import asyncio, random, sys, textwrap, threading, time
+import pickles, shoal
+from conftest import IsolatedInterpreter
+
+# The default arena: one mapping, so one waker for both interpreters.
+mine, theirs, bumps = shoal.Channel(1), shoal.Channel(1), shoal.Channel(1_000_000)
+interp = IsolatedInterpreter()
+failures = []
+OTHER = '''
+import asyncio, pickle
+(theirs,) = pickle.loads(%r)
+async def main():
+    while await theirs.arecv() is not None:
+        pass
+asyncio.run(main())
+del theirs
+''' % pickles.dumps((theirs,))
+
+thread = threading.Thread(target=lambda: failures.append(interp.exec(OTHER)))
+thread.start()
+
+async def main():
+    rng = random.Random(7)
+    end = time.monotonic() + float(sys.argv[1])
+    n = 0
+    while time.monotonic() < end:
+        bumps.try_send(n)  # the other interpreter's waiter wakes, to register again
+        n += 1
+        waiting = asyncio.ensure_future(mine.arecv())
+        await asyncio.sleep(0)  # registered: the waker sleeps for it
+        spin = time.perf_counter() + rng.uniform(0, 200e-6)
+        while time.perf_counter() < spin:
+            pass
+        waiting.cancel()  # the last waiter leaves, while the other may be registering
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            pass
+    return n
+
+n = asyncio.run(main())
+theirs.send(None)
+thread.join()
+interp.close()
+print("done", n, failures)
+"""
+
+
+def test_the_last_waiter_leaving_while_another_interpreter_registers_does_not_hang():
+    # The last waiter to leave waits for the waker's sleep to end (the
+    # waker then drops its copy of the arena). Hung (3 runs in 3) while
+    # that wait was for the waker to be seen awake: a waiter of another
+    # interpreter (its own GIL) registering meanwhile sent the waker
+    # straight back to sleep, every slice, for as long as it waited; and
+    # the leaver holds its GIL. In a child process: a hang cannot be
+    # interrupted.
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r})\n" + _LAST_WAITER_LEAVES, "3"],
+        capture_output=True,
+        text=True,
+        timeout=LONG,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("done") and done.stdout.rstrip().endswith("[None]"), done.stdout
 
 
 def _async_echo_in_child(channels_bytes):
