@@ -58,12 +58,15 @@ def is_shareable(obj):
     return True
 
 
+# The element types a shoal array holds (pymodule/_shoal/dtype.cpp), as
+# NumPy's type strings without their byte order.
+_ARRAY_TYPES = frozenset({"b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8", "c8", "c16"})
+
+
 def _is_array_shoal_holds(value):
     # NumPy is looked at only if already imported: an object cannot be an
     # array of a module that was never loaded.
     numpy = sys.modules.get("numpy")
     if numpy is None or type(value) is not numpy.ndarray:
         return False
-    from shoal import _pickling
-
-    return _pickling.plain_dtype(value.dtype)
+    return value.dtype.fields is None and value.dtype.str[1:] in _ARRAY_TYPES

@@ -253,6 +253,14 @@ def test_is_shareable():
         channel.close()
 
 
+def test_float16_arrives_in_an_interpreter_as_an_array(interp):
+    # An isolated interpreter cannot import NumPy: a pickled array could not
+    # be rebuilt there, an array arrives as a shoal.Buffer.
+    np = pytest.importorskip("numpy")
+    got = interp.call(interp_work.describe_array, np.array([[1.5, 2.5]], dtype="float16"))
+    assert got == ("Buffer", "<f2", "e", [[1.5, 2.5]])
+
+
 def test_legacy_interpreter_imports_single_phase_extensions():
     # The stdlib's _curses has single-phase init: refused by isolated
     # interpreters, accepted by legacy ones, which share the main GIL.
