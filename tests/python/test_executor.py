@@ -62,7 +62,11 @@ def test_shutdown_cancels_pending_futures():
     pool = SubinterpreterExecutor(max_workers=1)
     running = pool.submit(interp_work.sleep_then, 0.5, "first")
     pending = [pool.submit(interp_work.square, i) for i in range(5)]
-    time.sleep(0.1)
+    # Until the worker has its interpreter and has started the first call
+    # (making an interpreter can take longer than any fixed sleep).
+    deadline = time.monotonic() + 60
+    while not running.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
     pool.shutdown(wait=True, cancel_futures=True)
     assert running.result() == "first"
     assert all(f.cancelled() for f in pending)
