@@ -29,6 +29,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"shoal-broker: create a shoal arena, reclaim memory from dead holders, unlink it on SIGTERM/SIGINT"};
+  app.set_version_flag("--version", std::string("shoal-broker ") + SHOAL_VERSION);
   std::string name;
   std::string size_text = "1GiB";
   unsigned interval_ms = 100;

@@ -26,18 +26,22 @@ inline constexpr int kExitUsage = 2;    // bad command line or arena name
 // `open` is how each command attaches: with --other-user, its other_user
 // is set and root may open an arena another user owns (never needed for
 // one's own; without it such a file is refused, see Arena::attach).
-int run_ls(const ArenaOptions& open, bool as_json);
-int run_stat(const std::string& name, const ArenaOptions& open, bool as_json);
-int run_holders(const std::string& name, const ArenaOptions& open, bool as_json);
+// `size` is how the table commands (ls, stat, holders, objects, channels,
+// watch) show sizes: human units, or exact bytes with --bytes.
+class SizeText;  // report.hpp
+int run_ls(const ArenaOptions& open, bool as_json, const SizeText& size);
+int run_stat(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size);
+int run_holders(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size);
 int run_check(const std::string& name, const ArenaOptions& open, bool as_json);
 struct ObjectQuery;  // views.hpp
-int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json);
-int run_channels(const std::string& name, const ArenaOptions& open, bool as_json);
+int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json,
+                const SizeText& size);
+int run_channels(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size);
 int run_dump(const std::string& name, const std::string& handle, std::size_t max_items, const ArenaOptions& open,
              bool as_json);
 // count 0: until stopped; top: how many blocks each refresh lists.
 int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top,
-              const ArenaOptions& open, bool as_json);
+              const ArenaOptions& open, bool as_json, const SizeText& size);
 int run_reap(const std::string& name, const ArenaOptions& open, bool as_json);
 // Every arena nobody is left to clean up (`ls` shows it abandoned), removed;
 // only arena `only` if it is not empty.

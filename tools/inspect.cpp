@@ -21,7 +21,6 @@
 #include "segment_list.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/errors.hpp"
-#include "shoal/size.hpp"
 
 namespace shoal::cli {
 namespace {
@@ -124,7 +123,7 @@ void print_ls_json(const std::vector<ListedArena>& listed) {
   print_json(doc);
 }
 
-void print_ls_table(const std::vector<ListedArena>& listed) {
+void print_ls_table(const std::vector<ListedArena>& listed, const SizeText& size) {
   if (listed.empty()) {
     std::cout << "no shoal arenas in " << kShmDirectory << '\n';
     return;
@@ -143,7 +142,7 @@ void print_ls_table(const std::vector<ListedArena>& listed) {
       continue;
     }
     const Snapshot& s = *a.snapshot;
-    table.add_row({s.name, format_size(s.size), format_size(s.used_bytes), std::to_string(s.holders_alive()),
+    table.add_row({s.name, size(s.size), size(s.used_bytes), std::to_string(s.holders_alive()),
                    std::to_string(s.holders_dead()), format_pid(s.creator_pid, s.creator_alive), arena_state(s),
                    short_read_note(s.read)});
   }
@@ -188,16 +187,16 @@ void print_stat_json(const Snapshot& s) {
   print_json(doc);
 }
 
-void print_stat_table(const Snapshot& s) {
+void print_stat_table(const Snapshot& s, const SizeText& size) {
   const std::uint64_t free_bytes = saturating_sub(s.heap_bytes, s.used_bytes);
   const double used_share = s.heap_bytes == 0 ? 0.0 : static_cast<double>(s.used_bytes) / static_cast<double>(s.heap_bytes);
   Table fields({{""}, {""}});
   fields.add_row({"arena", s.name + "  (" + s.path + ")"});
-  fields.add_row({"size", format_size(s.size)});
-  fields.add_row({"heap", format_size(s.heap_bytes)});
-  fields.add_row({"used", format_size(s.used_bytes) + "  (" + format_percent(used_share) + " of heap)"});
-  fields.add_row({"free", format_size(free_bytes)});
-  fields.add_row({"largest free block", format_size(s.blocks.largest_free)});
+  fields.add_row({"size", size(s.size)});
+  fields.add_row({"heap", size(s.heap_bytes)});
+  fields.add_row({"used", size(s.used_bytes) + "  (" + format_percent(used_share) + " of heap)"});
+  fields.add_row({"free", size(free_bytes)});
+  fields.add_row({"largest free block", size(s.blocks.largest_free)});
   fields.add_row({"fragmentation", format_percent(fragmentation(s.blocks.largest_free, free_bytes))});
   fields.add_row({"holders", std::to_string(s.holders_alive()) + " alive, " + std::to_string(s.holders_dead()) + " dead"});
   fields.add_row({"repairs", std::to_string(s.repairs)});
@@ -211,11 +210,11 @@ void print_stat_table(const Snapshot& s) {
   Table kinds({{"KIND"}, {"BLOCKS", Align::right}, {"BYTES", Align::right}});
   for (std::size_t kind = 1; kind < layout::kBlockKindCount; ++kind) {
     const Tally& t = s.blocks.used_by_kind[kind];
-    kinds.add_row({kind_name(kind), std::to_string(t.count), format_size(t.bytes)});
+    kinds.add_row({kind_name(kind), std::to_string(t.count), size(t.bytes)});
   }
-  kinds.add_row({"free", std::to_string(s.blocks.free.count), format_size(s.blocks.free.bytes)});
+  kinds.add_row({"free", std::to_string(s.blocks.free.count), size(s.blocks.free.bytes)});
   if (s.blocks.unknown.count != 0) {
-    kinds.add_row({"unknown", std::to_string(s.blocks.unknown.count), format_size(s.blocks.unknown.bytes)});
+    kinds.add_row({"unknown", std::to_string(s.blocks.unknown.count), size(s.blocks.unknown.bytes)});
   }
   kinds.print(std::cout);
   if (!s.blocks.error.empty()) {
@@ -242,7 +241,7 @@ Json holders_json(const Snapshot& s) {
   return holders;
 }
 
-void print_holders_table(const Snapshot& s) {
+void print_holders_table(const Snapshot& s, const SizeText& size) {
   if (s.holders.empty()) {
     std::cout << "arena '" << s.name << "' has no holders\n";
   } else {
@@ -256,7 +255,7 @@ void print_holders_table(const Snapshot& s) {
     for (const HolderView& h : s.holders) {
       table.add_row({std::to_string(h.slot), std::to_string(h.pid),
                      h.interpreter_id < 0 ? "-" : std::to_string(h.interpreter_id), h.alive ? "alive" : "dead",
-                     std::to_string(h.refs_held), format_size(h.bytes_held), format_time(h.attached_ns)});
+                     std::to_string(h.refs_held), size(h.bytes_held), format_time(h.attached_ns)});
     }
     table.print(std::cout);
   }
@@ -294,7 +293,7 @@ Json in_flight_json(const Census& census) {
 }
 
 // Nothing at all when there are none: most arenas have no pickles in flight.
-void print_in_flight_table(const Census& census, const std::string& arena) {
+void print_in_flight_table(const Census& census, const std::string& arena, const SizeText& size) {
   if (census.in_flight.empty()) return;
   const std::uint64_t now = census.clocks.realtime_ns;
   bool any_due = false;
@@ -315,7 +314,7 @@ void print_in_flight_table(const Census& census, const std::string& arena) {
   for (const InFlightView& e : census.in_flight) {
     const BlockEntry* b = census.find(e.block);
     table.add_row({std::to_string(e.index), to_string(e.block), b == nullptr ? "-" : block_kind_name(b->kind),
-                   b == nullptr ? "-" : format_size(b->requested), format_age(now, e.created_ns),
+                   b == nullptr ? "-" : size(b->requested), format_age(now, e.created_ns),
                    e.left_ns <= 0 ? "due" : format_age(e.expires_ns, now), std::to_string(e.creator_pid),
                    b != nullptr ? "" : census.walk_error.empty() ? "names no live block" : "block not found"});
   }
@@ -333,29 +332,29 @@ void print_in_flight_table(const Census& census, const std::string& arena) {
 
 }  // namespace
 
-int run_ls(const ArenaOptions& open, bool as_json) {
+int run_ls(const ArenaOptions& open, bool as_json, const SizeText& size) {
   std::vector<ListedArena> listed;
   for (const SegmentEntry& entry : list_segments()) listed.push_back(inspect_entry(entry, open));
   if (as_json) {
     print_ls_json(listed);
   } else {
-    print_ls_table(listed);
+    print_ls_table(listed, size);
   }
   return kExitOk;
 }
 
-int run_stat(const std::string& name, const ArenaOptions& open, bool as_json) {
+int run_stat(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size) {
   const auto arena = attach_read_only(name, open);
   const Snapshot s = take_snapshot(*arena, Depth::blocks);
   if (as_json) {
     print_stat_json(s);
   } else {
-    print_stat_table(s);
+    print_stat_table(s, size);
   }
   return s.blocks.error.empty() ? kExitOk : kExitProblem;
 }
 
-int run_holders(const std::string& name, const ArenaOptions& open, bool as_json) {
+int run_holders(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size) {
   const auto arena = attach_read_only(name, open);
   const Snapshot s = take_snapshot(*arena, Depth::header);
   // A second read, for the in-flight entries and the blocks they name: the
@@ -371,8 +370,8 @@ int run_holders(const std::string& name, const ArenaOptions& open, bool as_json)
     doc["read"] = read_json(read, s.name);
     print_json(doc);
   } else {
-    print_holders_table(s);
-    print_in_flight_table(census, s.name);
+    print_holders_table(s, size);
+    print_in_flight_table(census, s.name, size);
     print_read_note(std::cout, read, s.name);
   }
   return kExitOk;

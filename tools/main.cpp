@@ -20,8 +20,9 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
-#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "report.hpp"
@@ -40,6 +41,7 @@ constexpr const char* kExitStatusHelp =
 struct Arguments {
   std::string name;
   bool json = false;
+  bool exact_bytes = false;  // --bytes: sizes in the tables as exact byte counts
   shoal::ArenaOptions open;  // --other-user sets open.other_user
   bool force = false;
   ObjectQuery query;
@@ -63,6 +65,35 @@ CLI::App* add_command(CLI::App& app, Arguments& args, const std::string& command
   return sub;
 }
 
+// --bytes, on the commands that print sizes in tables.
+void add_bytes_flag(CLI::App* command, Arguments& args) {
+  command->add_flag("--bytes", args.exact_bytes,
+                    "show sizes as exact byte counts (67108864) rather than in units (64.0 MiB), as ipcs -b does");
+}
+
+// A choice among names (--sort size): CLI11's IsMember shows and accepts
+// the names alone, where a CheckedTransformer over the enum would also show
+// (and accept) its numbers. The chosen name is turned into the enum after
+// parsing, by choice_value().
+template <typename Key>
+using Choices = std::vector<std::pair<std::string, Key>>;
+
+template <typename Key>
+CLI::Option* add_choice(CLI::App* command, const std::string& flag, std::string& chosen, const Choices<Key>& choices,
+                        const std::string& help) {
+  std::vector<std::string> names;
+  for (const auto& choice : choices) names.push_back(choice.first);
+  return command->add_option(flag, chosen, help)->check(CLI::IsMember(names, CLI::ignore_case));
+}
+
+template <typename Key>
+Key choice_value(const Choices<Key>& choices, const std::string& chosen, Key otherwise) {
+  for (const auto& choice : choices) {
+    if (choice.first == chosen) return choice.second;
+  }
+  return otherwise;  // not given
+}
+
 int report_error(const shoal::Error& e, bool json) {
   std::cerr << "shoal: " << e.what() << '\n';
   if (json) {
@@ -78,6 +109,7 @@ int report_error(const shoal::Error& e, bool json) {
 int main(int argc, char** argv) {
   CLI::App app{"shoal: look inside shoal shared-memory arenas, live, without being able to harm them"};
   app.footer(kExitStatusHelp);  // each subcommand sets its own: details, then this
+  app.set_version_flag("--version", std::string("shoal ") + SHOAL_VERSION);
   app.require_subcommand(1);
   Arguments args;
 
@@ -134,14 +166,14 @@ int main(int argc, char** argv) {
       "holds it: holder slots (from their ledgers), in-flight entries (references held for pickles), channels "
       "(pending items), parent objects. --group-by sums blocks and bytes per kind, holder or site instead.",
       true);
-  const std::map<std::string, SortKey> sort_keys{{"size", SortKey::size}, {"refs", SortKey::refs}, {"age", SortKey::age}};
-  const std::map<std::string, GroupKey> group_keys{
-      {"kind", GroupKey::kind}, {"holder", GroupKey::holder}, {"site", GroupKey::site}};
-  objects->add_option("--sort", args.query.sort, "size (largest first, the default), refs (most first), age (oldest first)")
-      ->transform(CLI::CheckedTransformer(sort_keys, CLI::ignore_case));
+  const Choices<SortKey> sort_keys{{"size", SortKey::size}, {"refs", SortKey::refs}, {"age", SortKey::age}};
+  const Choices<GroupKey> group_keys{{"kind", GroupKey::kind}, {"holder", GroupKey::holder}, {"site", GroupKey::site}};
+  std::string sort_by;
+  std::string group_by;
+  add_choice(objects, "--sort", sort_by, sort_keys,
+             "size (largest first, the default), refs (most first), age (oldest first)");
   objects->add_option("--top", args.query.top, "show only the first N rows (0: all, the default)");
-  objects->add_option("--group-by", args.query.group, "kind, holder or site: one row per group")
-      ->transform(CLI::CheckedTransformer(group_keys, CLI::ignore_case));
+  add_choice(objects, "--group-by", group_by, group_keys, "kind, holder or site: one row per group");
   CLI::App* channels = add_command(
       app, args, "channels", "every channel: capacity, pending items and bytes, state, blocked waiters",
       "Every channel block: handle, state (open, closed; a state this build does not know is shown by number), "
@@ -167,22 +199,26 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.05, 3600.0));
   watch->add_option("--count", args.count, "stop after N refreshes (0: never, the default)");
   watch->add_option("--top", args.top, "blocks listed per refresh (default 10)");
+  for (CLI::App* command : {ls, stat, holders, objects, channels, watch}) add_bytes_flag(command, args);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help exits 0
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help and --version exit 0
   }
+  args.query.sort = choice_value(sort_keys, sort_by, SortKey::size);
+  args.query.group = choice_value(group_keys, group_by, GroupKey::none);
+  const SizeText size(args.exact_bytes);
 
   try {
-    if (ls->parsed()) return run_ls(args.open, args.json);
-    if (stat->parsed()) return run_stat(args.name, args.open, args.json);
-    if (holders->parsed()) return run_holders(args.name, args.open, args.json);
+    if (ls->parsed()) return run_ls(args.open, args.json, size);
+    if (stat->parsed()) return run_stat(args.name, args.open, args.json, size);
+    if (holders->parsed()) return run_holders(args.name, args.open, args.json, size);
     if (check->parsed()) return run_check(args.name, args.open, args.json);
-    if (objects->parsed()) return run_objects(args.name, args.query, args.open, args.json);
-    if (channels->parsed()) return run_channels(args.name, args.open, args.json);
+    if (objects->parsed()) return run_objects(args.name, args.query, args.open, args.json, size);
+    if (channels->parsed()) return run_channels(args.name, args.open, args.json, size);
     if (dump->parsed()) return run_dump(args.name, args.handle, args.max_items, args.open, args.json);
-    if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.open, args.json);
+    if (watch->parsed()) return run_watch(args.name, args.interval, args.count, args.top, args.open, args.json, size);
     if (reap->parsed()) {
       if (!abandoned && args.name.empty()) {
         std::cerr << "shoal: reap needs NAME, or --abandoned\n";

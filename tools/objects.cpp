@@ -8,7 +8,6 @@
 
 #include "commands.hpp"
 #include "views.hpp"
-#include "shoal/size.hpp"
 
 namespace shoal::cli {
 
@@ -232,7 +231,7 @@ Json object_json(const BlockEntry& b, const Census& census, const Snapshot& hold
 }
 
 Table objects_table(const std::vector<const BlockEntry*>& rows, const Census& census, const Snapshot& holders,
-                    std::uint64_t now_ns) {
+                    std::uint64_t now_ns, const SizeText& size) {
   Table table({{"HANDLE"},
                {"KIND"},
                {"SIZE", Align::right},
@@ -244,7 +243,7 @@ Table objects_table(const std::vector<const BlockEntry*>& rows, const Census& ce
     std::string held;
     for (const Owner& o : b->owners) held += (held.empty() ? "" : ", ") + owner_text(o, holders);
     const std::string site = census.sites.describe(b->site);
-    table.add_row({to_string(b->handle), block_kind_name(b->kind), format_size(b->requested),
+    table.add_row({to_string(b->handle), block_kind_name(b->kind), size(b->requested),
                    std::to_string(b->refcount), format_age(now_ns, b->created_ns), site.empty() ? "-" : site,
                    held.empty() ? "nobody" : held});
   }
@@ -285,7 +284,7 @@ std::string ends_text(const ChannelEntry& c) {
   return text.empty() ? "-" : text;
 }
 
-Table channels_table(const Census& census) {
+Table channels_table(const Census& census, const SizeText& size) {
   Table table({{"HANDLE"},
                {"NAME"},
                {"STATE"},
@@ -306,7 +305,7 @@ Table channels_table(const Census& census) {
       state += " (" + channel_closer_name(c.closed_by) + ")";
     }
     table.add_row({to_string(c.handle), c.name.empty() ? "-" : c.name, state,
-                   std::to_string(c.capacity), std::to_string(c.pending_items()), format_size(c.pending_bytes),
+                   std::to_string(c.capacity), std::to_string(c.pending_items()), size(c.pending_bytes),
                    std::to_string(c.blocked_senders), std::to_string(c.blocked_receivers), ends_text(c),
                    std::to_string(c.refcount),
                    site.empty() ? "-" : site, c.sane ? "" : "malformed header: counters not trusted"});
@@ -314,7 +313,8 @@ Table channels_table(const Census& census) {
   return table;
 }
 
-int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json) {
+int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOptions& open, bool as_json,
+                const SizeText& size) {
   const auto arena = Arena::attach(name, Access::read_only, open);
   const Snapshot holders = take_snapshot(*arena, Depth::header);
   const Census census = take_census(*arena);
@@ -349,15 +349,15 @@ int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOp
                  {"BYTES", Align::right}});
     auto groups = make_groups(census, query.group, holders);
     if (query.top != 0 && groups.size() > query.top) groups.resize(query.top);
-    for (const Group& g : groups) table.add_row({g.key, std::to_string(g.count), format_size(g.bytes)});
+    for (const Group& g : groups) table.add_row({g.key, std::to_string(g.count), size(g.bytes)});
     table.print(std::cout);
     print_walk_problems(census, arena->name());
   } else {
     if (rows.empty()) {
       std::cout << "arena '" << arena->name() << "' holds no blocks\n";
     } else {
-      objects_table(rows, census, holders, now).print(std::cout);
-      std::cout << rows.size() << " of " << census.blocks.size() << " blocks shown, " << format_size(total_bytes)
+      objects_table(rows, census, holders, now, size).print(std::cout);
+      std::cout << rows.size() << " of " << census.blocks.size() << " blocks shown, " << size(total_bytes)
                 << " in all (sizes are payload bytes; sorted by " << sort_name(query.sort) << ")\n";
     }
     print_walk_problems(census, arena->name());
@@ -365,7 +365,7 @@ int run_objects(const std::string& name, const ObjectQuery& query, const ArenaOp
   return census.walk_error.empty() ? kExitOk : kExitProblem;
 }
 
-int run_channels(const std::string& name, const ArenaOptions& open, bool as_json) {
+int run_channels(const std::string& name, const ArenaOptions& open, bool as_json, const SizeText& size) {
   const auto arena = Arena::attach(name, Access::read_only, open);
   const Census census = take_census(*arena);
   if (as_json) {
@@ -379,7 +379,7 @@ int run_channels(const std::string& name, const ArenaOptions& open, bool as_json
     if (census.channels.empty()) {
       std::cout << "arena '" << arena->name() << "' has no channels\n";
     } else {
-      channels_table(census).print(std::cout);
+      channels_table(census, size).print(std::cout);
     }
     print_walk_problems(census, arena->name());
   }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "shoal/size.hpp"
+
 namespace shoal::cli {
 
 Json json_document() { return Json{{"json_version", kJsonVersion}}; }
@@ -69,6 +71,10 @@ std::string format_percent(double fraction) {
 
 std::string format_pid(std::int32_t pid, bool alive) {
   return std::to_string(pid) + (alive ? " (alive)" : " (dead)");
+}
+
+std::string SizeText::operator()(std::uint64_t bytes) const {
+  return exact_bytes_ ? std::to_string(bytes) : format_size(bytes);
 }
 
 }  // namespace shoal::cli

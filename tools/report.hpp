@@ -46,4 +46,15 @@ std::string format_percent(double fraction);
 // "1234 (alive)" or "1234 (dead)"
 std::string format_pid(std::int32_t pid, bool alive);
 
+// How the tables show a size: "64.0 MiB" by default; with --bytes the exact
+// count, "67108864", as `ipcs -b` does (JSON always has exact bytes).
+class SizeText {
+ public:
+  explicit SizeText(bool exact_bytes = false) : exact_bytes_(exact_bytes) {}
+  std::string operator()(std::uint64_t bytes) const;
+
+ private:
+  bool exact_bytes_;
+};
+
 }  // namespace shoal::cli

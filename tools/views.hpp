@@ -40,8 +40,8 @@ Json site_json(const Census& census, std::uint32_t site);
 
 // Tables, ready to print.
 Table objects_table(const std::vector<const BlockEntry*>& rows, const Census& census, const Snapshot& holders,
-                    std::uint64_t now_ns);
-Table channels_table(const Census& census);
+                    std::uint64_t now_ns, const SizeText& size);
+Table channels_table(const Census& census, const SizeText& size);
 
 // "holder 0 (pid 12)", "channel 1234:5", "object 1234:6", "in-flight #3"
 std::string owner_text(const Owner& owner, const Snapshot& holders);

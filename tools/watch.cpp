@@ -17,7 +17,6 @@
 
 #include "commands.hpp"
 #include "views.hpp"
-#include "shoal/size.hpp"
 
 namespace shoal::cli {
 namespace {
@@ -75,19 +74,19 @@ void print_frame_json(const Snapshot& s, const Census& census, const std::vector
 }
 
 void print_frame_text(const Snapshot& s, const Census& census, const std::vector<const BlockEntry*>& top,
-                      std::uint64_t now, double interval, bool clear) {
+                      std::uint64_t now, double interval, bool clear, const SizeText& size) {
   if (clear) std::cout << "\x1b[H\x1b[2J";
   const std::uint64_t free_bytes = s.heap_bytes > s.used_bytes ? s.heap_bytes - s.used_bytes : 0;
   const double share = s.heap_bytes == 0 ? 0.0 : static_cast<double>(s.used_bytes) / static_cast<double>(s.heap_bytes);
   std::cout << "shoal watch " << s.name << "  " << format_time(now) << "  (every " << interval
             << " s; Ctrl-C to stop)\n"
-            << "used " << format_size(s.used_bytes) << " of " << format_size(s.heap_bytes) << " ("
-            << format_percent(share) << "), free " << format_size(free_bytes) << ", " << census.blocks.size()
+            << "used " << size(s.used_bytes) << " of " << size(s.heap_bytes) << " ("
+            << format_percent(share) << "), free " << size(free_bytes) << ", " << census.blocks.size()
             << " blocks, " << census.channels.size() << " channels, holders " << s.holders_alive() << " alive / "
             << s.holders_dead() << " dead\n\n";
   if (!top.empty()) {
     std::cout << "largest blocks\n";
-    objects_table(top, census, s, now).print(std::cout);
+    objects_table(top, census, s, now, size).print(std::cout);
     std::cout << '\n';
   }
   if (!s.holders.empty()) {
@@ -95,7 +94,7 @@ void print_frame_text(const Snapshot& s, const Census& census, const std::vector
                    {"HELD", Align::right}});
     for (const HolderView& h : s.holders) {
       holders.add_row({std::to_string(h.slot), std::to_string(h.pid), h.alive ? "alive" : "dead",
-                       std::to_string(h.refs_held), format_size(h.bytes_held)});
+                       std::to_string(h.refs_held), size(h.bytes_held)});
     }
     std::cout << "holders\n";
     holders.print(std::cout);
@@ -103,7 +102,7 @@ void print_frame_text(const Snapshot& s, const Census& census, const std::vector
   }
   if (!census.channels.empty()) {
     std::cout << "channels\n";
-    channels_table(census).print(std::cout);
+    channels_table(census, size).print(std::cout);
   }
   print_read_note(std::cout, census.read, s.name);
   std::cout.flush();
@@ -120,7 +119,7 @@ void pause(double seconds) {
 }  // namespace
 
 int run_watch(const std::string& name, double interval, std::uint64_t count, std::uint64_t top,
-              const ArenaOptions& open, bool as_json) {
+              const ArenaOptions& open, bool as_json, const SizeText& size) {
   const auto arena = Arena::attach(name, Access::read_only, open);
   const std::string path = "/dev/shm/" + Arena::segment_name(name);
   const FileId original = file_id(path);
@@ -152,7 +151,7 @@ int run_watch(const std::string& name, double interval, std::uint64_t count, std
     if (as_json) {
       print_frame_json(s, census, rows, now, frame);
     } else {
-      print_frame_text(s, census, rows, now, interval, clear);
+      print_frame_text(s, census, rows, now, interval, clear, size);
     }
     if (count != 0 && frame >= count) break;
     pause(interval);

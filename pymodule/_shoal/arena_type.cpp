@@ -362,8 +362,8 @@ PyMethodDef arena_methods[] = {
      "holders were reaped here (the embedded broker also does this every 100 ms)."},
     {"empty", as_cfunction(arena_empty), METH_FASTCALL | METH_KEYWORDS,
      "empty(shape, dtype='float64')\n--\n\nA new writable shoal.Buffer of this arena, uninitialised.\n"
-     "dtype: 'float64', 'int32', 'uint8', 'bool', 'complex128', ... or a NumPy type string\n"
-     "like '<f8' or '|u1'. It becomes read-only once sent."},
+     "dtype: what numpy.dtype() accepts, of numbers or bools: 'float64', 'float16', '<f8',\n"
+     "numpy.float32, a numpy.dtype, ... (NumPy is not needed). It becomes read-only once sent."},
     {"close", arena_close, METH_NOARGS,
      "close()\n--\n\nReleases this object's holder and every block it holds. A creating Arena also\n"
      "stops its broker and unlinks the segment, or, while other holders remain, leaves it\n"

@@ -17,7 +17,7 @@ char kind_of_code(std::string_view code) {
   switch (code[0]) {
     case 'b': case 'h': case 'i': case 'l': case 'q': case 'n': return 'i';
     case 'B': case 'H': case 'I': case 'L': case 'Q': case 'N': return 'u';
-    case 'f': case 'd': return 'f';
+    case 'e': case 'f': case 'd': return 'f';
     default: return 0;
   }
 }

@@ -11,7 +11,7 @@ namespace shoal_py {
 // The NumPy type string of one element of a buffer whose struct-module
 // format is `format` (null means "B") and whose items are `itemsize` bytes,
 // or nothing if it is not a single number shoal arrays hold (a struct, a
-// pointer, a half float, ...). The byte order comes from the format's
+// pointer, ...). The byte order comes from the format's
 // prefix: '<', '>' and '!' are explicit, '@', '=' and none mean this
 // machine's (little-endian: see docs/architecture.md, Limits).
 std::optional<std::string> typestr_of_format(const char* format, std::int64_t itemsize);

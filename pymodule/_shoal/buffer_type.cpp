@@ -64,34 +64,110 @@ int parse_shape(PyObject* object, std::vector<Py_ssize_t>* shape) {
   return 0;
 }
 
-// A dtype from a str ("float64", "<f8") or anything with a str `.str`
-// attribute (a numpy.dtype). Returns -1 with an error set.
+// ----------------------------------------------------------- dtypes ----
+//
+// Wherever shoal takes a dtype it takes what numpy.dtype() takes: a str
+// ("float64", "<f8", "f8", "half"), a type (numpy.float32, float) or a
+// numpy.dtype. NumPy is never imported for it: the spellings shoal parses
+// itself (dtype.hpp) and Python's own number types need no NumPy, and an
+// object that only NumPy understands (numpy.float32, "double") can only
+// exist once NumPy is imported, so it is asked then.
+
+// The plain name of a dtype given as one of Python's number types, as
+// numpy.dtype() reads them (int is int64 on the 64-bit Linux shoal runs on).
+const char* builtin_type_name(PyObject* object) {
+  if (object == reinterpret_cast<PyObject*>(&PyFloat_Type)) return "float64";
+  if (object == reinterpret_cast<PyObject*>(&PyLong_Type)) return "int64";
+  if (object == reinterpret_cast<PyObject*>(&PyBool_Type)) return "bool";
+  if (object == reinterpret_cast<PyObject*>(&PyComplex_Type)) return "complex128";
+  return nullptr;
+}
+
+// numpy.dtype(object).str when NumPy is imported already; nullptr with no
+// error set when it is not, with numpy.dtype's error set when it refuses.
+PyObject* numpy_type_string(PyObject* object) {
+  PyObject* name = PyUnicode_FromString("numpy");
+  if (name == nullptr) return nullptr;
+  PyObject* numpy = PyImport_GetModule(name);
+  Py_DECREF(name);
+  if (numpy == Py_None) Py_CLEAR(numpy);  // sys.modules["numpy"] = None: its import is blocked
+  if (numpy == nullptr) return nullptr;
+  PyObject* dtype_name = PyUnicode_FromString("dtype");
+  PyObject* dtype = dtype_name != nullptr ? PyObject_CallMethodOneArg(numpy, dtype_name, object) : nullptr;
+  Py_XDECREF(dtype_name);
+  Py_DECREF(numpy);
+  if (dtype == nullptr) return nullptr;
+  PyObject* text = PyObject_GetAttrString(dtype, "str");
+  Py_DECREF(dtype);
+  return text;
+}
+
+// The type string to parse for `object`: a new reference, or nullptr with
+// an error set.
+PyObject* dtype_text(PyObject* object) {
+  if (PyUnicode_Check(object)) return Py_NewRef(object);
+  if (const char* builtin = builtin_type_name(object)) return PyUnicode_FromString(builtin);
+  PyObject* text = numpy_type_string(object);
+  if (text != nullptr || PyErr_Occurred()) return text;
+  // No NumPy here: a dtype-like object that says its NumPy type string.
+  text = PyObject_GetAttrString(object, "str");
+  if (text != nullptr && PyUnicode_Check(text)) return text;
+  Py_XDECREF(text);
+  PyErr_Clear();
+  PyErr_Format(PyExc_TypeError,
+               "dtype must be what numpy.dtype() accepts: a str like 'float64' or '<f8', a type like float or "
+               "numpy.float32, or a numpy.dtype; not %.100s",
+               Py_TYPE(object)->tp_name);
+  return nullptr;
+}
+
+// Raises the ValueError for a dtype shoal buffers cannot hold, saying what
+// happens to arrays of it instead.
+void refuse_dtype(PyObject* text) {
+  Py_ssize_t length = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+  const bool structured = utf8 != nullptr && length > 1 && utf8[1] == 'V';
+  PyErr_Clear();
+  PyErr_Format(PyExc_ValueError,
+               "unsupported dtype %R: shoal buffers hold bool, int8..int64, uint8..uint64, float16, float32, "
+               "float64, complex64 and complex128%s",
+               text,
+               structured ? " (not structured dtypes: NumPy arrays of those are sent and pickled as NumPy pickles "
+                            "them, their bytes out of band)"
+                          : " (NumPy arrays of other dtypes are sent and pickled as NumPy pickles them)");
+}
+
+// A dtype from anything numpy.dtype() accepts. Returns -1 with an error set.
 int parse_dtype_object(PyObject* object, DType* dtype) {
-  PyObject* text = nullptr;
-  if (PyUnicode_Check(object)) {
-    text = Py_NewRef(object);
-  } else {
-    text = PyObject_GetAttrString(object, "str");
-    if (text == nullptr || !PyUnicode_Check(text)) {
-      Py_XDECREF(text);
-      PyErr_Clear();
-      PyErr_Format(PyExc_TypeError, "dtype must be a str like 'float64' or '<f8', not %.100s",
-                   Py_TYPE(object)->tp_name);
-      return -1;
-    }
-  }
+  std::optional<DType> parsed;
+  PyObject* text = dtype_text(object);
+  if (text == nullptr) return -1;
   Py_ssize_t length = 0;
   const char* utf8 = PyUnicode_AsUTF8AndSize(text, &length);
   if (utf8 == nullptr) {
     Py_DECREF(text);
     return -1;
   }
-  std::optional<DType> parsed = parse_dtype(std::string_view(utf8, static_cast<std::size_t>(length)));
+  parsed = parse_dtype(std::string_view(utf8, static_cast<std::size_t>(length)));
+  if (!parsed && PyUnicode_Check(object)) {
+    // A spelling only NumPy knows ("double", "d", "half"), if NumPy is here.
+    PyObject* numpy_text = numpy_type_string(object);
+    if (numpy_text == nullptr && PyErr_Occurred()) {
+      Py_DECREF(text);
+      return -1;
+    }
+    if (numpy_text != nullptr) {
+      Py_SETREF(text, numpy_text);
+      utf8 = PyUnicode_AsUTF8AndSize(text, &length);
+      if (utf8 == nullptr) {
+        Py_DECREF(text);
+        return -1;
+      }
+      parsed = parse_dtype(std::string_view(utf8, static_cast<std::size_t>(length)));
+    }
+  }
   if (!parsed) {
-    PyErr_Format(PyExc_ValueError,
-                 "unsupported dtype %R: shoal buffers hold bool, int8..int64, uint8..uint64, "
-                 "float32, float64, complex64 and complex128",
-                 text);
+    refuse_dtype(text);
     Py_DECREF(text);
     return -1;
   }

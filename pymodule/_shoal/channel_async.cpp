@@ -11,6 +11,7 @@
 
 #include "async_waker.hpp"
 #include "channel_after_fork.hpp"
+#include "channel_ends.hpp"
 #include "channel_type.hpp"
 #include "module_state.hpp"
 
@@ -66,15 +67,21 @@ PyObject* call_coroutine(const char* name, PyObject* self, PyObject* const* args
 
 }  // namespace
 
+// An end of the other role, or a closed end, is refused at the call.
 PyObject* channel_arecv(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (check_end_use(self, EndUse::receive) < 0) return nullptr;
   return call_coroutine("arecv", self, args, nargs, kwnames);
 }
 
 PyObject* channel_asend(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (check_end_use(self, EndUse::send) < 0) return nullptr;
   return call_coroutine("asend", self, args, nargs, kwnames);
 }
 
-PyObject* channel_anext(PyObject* self) { return call_coroutine("anext", self, nullptr, 0, nullptr); }
+PyObject* channel_anext(PyObject* self) {
+  if (check_end_use(self, EndUse::receive) < 0) return nullptr;
+  return call_coroutine("anext", self, nullptr, 0, nullptr);
+}
 
 // ------------------------------------------------------------ _Wakeup ----
 

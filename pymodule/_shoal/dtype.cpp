@@ -16,7 +16,7 @@ struct ElementType {
   const char* plain_name;
 };
 
-constexpr std::array<ElementType, 13> kElementTypes = {{
+constexpr std::array<ElementType, 14> kElementTypes = {{
     {'b', 1, "?", "bool"},
     {'i', 1, "b", "int8"},
     {'u', 1, "B", "uint8"},
@@ -26,6 +26,7 @@ constexpr std::array<ElementType, 13> kElementTypes = {{
     {'u', 4, "I", "uint32"},
     {'i', 8, "q", "int64"},
     {'u', 8, "Q", "uint64"},
+    {'f', 2, "e", "float16"},  // IEEE half: the struct module's 'e', NumPy's float16
     {'f', 4, "f", "float32"},
     {'f', 8, "d", "float64"},
     {'c', 8, "Zf", "complex64"},
@@ -64,13 +65,21 @@ DType make(std::size_t type_index, char order) {
   return kBuilt[type_index][order == '>' ? 1 : 0];  // '|' is single bytes only: the same as '<'
 }
 
+// A NumPy type string: "<f8", ">i4", "|u1", "=c16", or without the byte
+// order ("f8", "u1"), which NumPy reads as this machine's.
 std::optional<DType> from_type_string(std::string_view text) {
-  if (text.size() < 3) return std::nullopt;
+  if (text.size() < 2) return std::nullopt;
   char order = text[0];
+  if (order >= 'a' && order <= 'z') {
+    order = kNativeOrder;
+  } else {
+    text.remove_prefix(1);
+  }
+  if (text.size() < 2) return std::nullopt;
   if (order == '=') order = kNativeOrder;
   if (order != '<' && order != '>' && order != '|') return std::nullopt;
-  const char kind = text[1];
-  const std::string_view digits = text.substr(2);
+  const char kind = text[0];
+  const std::string_view digits = text.substr(1);
   std::uint64_t itemsize = 0;
   for (char c : digits) {
     if (c < '0' || c > '9' || itemsize > 16) return std::nullopt;
@@ -79,9 +88,8 @@ std::optional<DType> from_type_string(std::string_view text) {
   for (std::size_t i = 0; i < kElementTypes.size(); ++i) {
     const ElementType& type = kElementTypes[i];
     if (type.kind != kind || type.itemsize != itemsize) continue;
-    // '|' is NumPy's "no byte order": only right for single bytes.
-    if (order == '|' && itemsize != 1) return std::nullopt;
-    return make(i, order);
+    // '|' is NumPy's "no byte order": numpy.dtype("|f8") is this machine's.
+    return make(i, order == '|' ? kNativeOrder : order);
   }
   return std::nullopt;
 }

@@ -1,22 +1,39 @@
 """Interpreter objects of shoal.interpreters: one per interpreter id, and
 create(), list_all(), get_current(), get_main().
 
-``_owned`` lists the interpreters made here and not closed yet: closed at
-the end of the process (here, and by the lifecycle thread's shutdown hook).
+``_owned`` holds the ids of the interpreters made here by create() and not
+closed yet. As in CPython 3.14, such an interpreter is closed when the last
+reference to its Interpreter object goes (a Task running in it holds one);
+those still open at the end of the process are closed then (here, and by
+the lifecycle thread's shutdown hook).
 """
 
 import atexit
 import os
 import sys
 import threading
+import weakref
 
 from shoal import _interp_lifecycle, _shoal
 from shoal._interp_calls import _caller_main_file, _check_target, _outcome_value, _request, _send
 from shoal._interp_errors import ExecutionFailed, InterpreterError, InterpreterNotFoundError, _excinfo
 
-_ids = {}  # id -> Interpreter: one object per interpreter in this interpreter
-_ids_lock = threading.Lock()
-_owned = {}  # id -> Interpreter made by create() here and not closed yet
+_ids = weakref.WeakValueDictionary()  # id -> Interpreter: one object per id, while referenced
+# Re-entrant: an Interpreter's __del__ (which takes it) may run in any code
+# that allocates, including code that holds it.
+_ids_lock = threading.RLock()
+_owned = set()  # ids of the interpreters made by create() here and not closed yet
+
+# Interpreter.whence's values: CPython 3.14's strings for its WHENCE_* codes
+# (Include/internal/pycore_interp.h), which 3.13's _interpreters reports.
+_WHENCE = {
+    0: "unknown",
+    1: "runtime init",
+    2: "legacy C-API",
+    3: "C-API",
+    4: "cross-interpreter C-API",
+    5: "_interpreters module",
+}
 
 
 class Interpreter:
@@ -35,9 +52,28 @@ class Interpreter:
             _ids[id] = self
             return self
 
+    def __del__(self):
+        # The last reference to an interpreter create() made here: close it,
+        # as 3.14 does. One still running (a call from another interpreter)
+        # stays in _owned and is closed at exit.
+        try:
+            if self._id in _owned and not self._closed and _ids.get(self._id) in (None, self):
+                self.close()
+        except Exception:  # noqa: BLE001 - a finaliser cannot raise; closed at exit instead
+            pass
+
     @property
     def id(self):
         return self._id
+
+    @property
+    def whence(self):
+        """Where the interpreter was made, in CPython 3.14's words: "runtime
+        init" for the main interpreter, "C-API" for one shoal made (through
+        ``Py_NewInterpreterFromConfig``), "_interpreters module" for one of
+        the stdlib's own; "unknown" when the runtime cannot tell (3.12 keeps
+        no record of it for interpreters shoal did not make)."""
+        return _whence_of(self._id)
 
     @property
     def isolated(self):
@@ -76,7 +112,7 @@ class Interpreter:
         if status == "unknown" and self._id == _shoal._interp_main():
             raise InterpreterError("the main interpreter cannot be closed")
         self._closed = True
-        _owned.pop(self._id, None)
+        _owned.discard(self._id)
         with _ids_lock:
             if _ids.get(self._id) is self:
                 del _ids[self._id]
@@ -149,17 +185,49 @@ def create(isolated=True):
     interp_id = _interp_lifecycle._lifecycle.run(_create_ready, bool(isolated), list(sys.path), _caller_main_file())
     interp = Interpreter(interp_id)
     interp._closed = False
-    _owned[interp_id] = interp
+    _owned.add(interp_id)
     return interp
 
 
 def list_all():
-    """The main interpreter, then every open interpreter made by shoal."""
-    ids = [_shoal._interp_main()] + [i for i in _shoal._interp_list()]
-    current = _shoal._interp_current()
-    if current not in ids:
-        ids.append(current)
-    return [Interpreter(i) for i in ids]
+    """Every interpreter of the process: the main one first, then by id."""
+    main = _shoal._interp_main()
+    ids = set(_runtime_interpreters()) | set(_shoal._interp_list()) | {_shoal._interp_current()}
+    return [Interpreter(i) for i in [main] + sorted(ids - {main})]
+
+
+def _runtime_interpreters():
+    """id -> whence code (None where the runtime keeps none) of every
+    interpreter the runtime lists: CPython's own interpreter module walks
+    its list under the runtime's lock, which the public C-API cannot."""
+    try:
+        import _interpreters  # 3.13: (id, whence) pairs
+    except ImportError:
+        pass
+    else:
+        return dict(_interpreters.list_all())
+    try:
+        import _xxsubinterpreters  # 3.12: InterpreterID objects
+    except ImportError:
+        return {}
+    return {int(i): None for i in _xxsubinterpreters.list_all()}
+
+
+def _whence_of(interp_id):
+    try:
+        import _interpreters  # 3.13 records it
+    except ImportError:
+        pass
+    else:
+        try:
+            return _WHENCE.get(_interpreters.whence(interp_id), "unknown")
+        except Exception:  # noqa: BLE001 - gone meanwhile, or never known
+            pass
+    if interp_id == _shoal._interp_main():
+        return _WHENCE[1]
+    if interp_id in _shoal._interp_list():
+        return _WHENCE[3]
+    return _WHENCE[0]
 
 
 def get_current():
@@ -177,9 +245,9 @@ def _close_owned_interpreters():
     # Also run by the lifecycle thread's shutdown hook; here as the last
     # resort for interpreters made after it: left open, they would be
     # finalised by CPython after this module is gone.
-    for interp in list(_owned.values()):
+    for interp_id in list(_owned):
         try:
-            interp.close()
+            Interpreter(interp_id).close()
         except BaseException:  # noqa: BLE001 - close the others all the same
             pass
 

@@ -15,9 +15,12 @@ every task it runs; the thread switches into it for each call (see
 arena, so a ``shoal.Buffer`` (or a slice of one) costs no copy.
 
 Semantics are ``concurrent.futures``': ``submit`` returns a Future;
-``map`` keeps input order and takes ``timeout`` and ``chunksize`` (chunks
-are run as one call each, which amortises the per-call cost of small
-items); ``shutdown(wait=True, cancel_futures=False)``. An exception in a
+the constructor takes ``InterpreterPoolExecutor``'s arguments in its order
+(``max_workers, thread_name_prefix, initializer, initargs``), then the
+keyword ``isolated``; ``map`` keeps input order and takes ``timeout``,
+``chunksize`` (chunks are run as one call each, which amortises the
+per-call cost of small items) and 3.14's ``buffersize``;
+``shutdown(wait=True, cancel_futures=False)``. An exception in a
 task is set on its future as itself, ``__cause__`` an ``ExecutionFailed``
 with the remote traceback, and the worker stays usable. An initializer that
 raises breaks the pool as ThreadPoolExecutor's does: pending and later
@@ -26,12 +29,12 @@ submissions fail with ``concurrent.futures.BrokenExecutor`` (its subclass
 releases every block they held.
 """
 
-import itertools
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from shoal import _unretrieved, interpreters
+from shoal import _ordered_map, _unretrieved, interpreters
 
 __all__ = ["SubinterpreterExecutor"]
 
@@ -86,7 +89,7 @@ class _Workers:
 class SubinterpreterExecutor(ThreadPoolExecutor):
     """Runs calls in a pool of subinterpreters, one per worker thread."""
 
-    def __init__(self, max_workers=None, initializer=None, initargs=(), isolated=True, *, thread_name_prefix=""):
+    def __init__(self, max_workers=None, thread_name_prefix="", initializer=None, initargs=(), *, isolated=True):
         if max_workers is None:
             max_workers = _default_workers()
         if initializer is not None:
@@ -105,15 +108,19 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
             raise TypeError("submit() takes a function; run source strings with shoal.interpreters")
         return _unretrieved.reporting(super().submit(self._workers.call, fn, args, kwargs))
 
-    def map(self, fn, *iterables, timeout=None, chunksize=1):
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1.")
+    def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
+        """As ``concurrent.futures.Executor.map`` (3.14): results in input
+        order; ``chunksize`` items per call; with ``buffersize``, at most that
+        many calls are submitted ahead of the results consumed."""
+        _ordered_map.check_arguments(chunksize, buffersize)
         interpreters._check_target(fn, "fn")
+        calls = zip(*iterables)
         if chunksize == 1:
-            return super().map(fn, *iterables, timeout=timeout)
-        chunks = _chunked(zip(*iterables), chunksize)
-        results = super().map(_run_chunk, itertools.repeat(fn), chunks, timeout=timeout)
-        return itertools.chain.from_iterable(results)
+            submit_one = functools.partial(_submit_call, fn)
+        else:
+            calls = _ordered_map.chunked(calls, chunksize)
+            submit_one = functools.partial(_submit_chunk, fn)
+        return _ordered_map.ordered_results(self, submit_one, calls, timeout, buffersize, flatten=chunksize > 1)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -132,7 +139,9 @@ class SubinterpreterExecutor(ThreadPoolExecutor):
         self._workers.close_all()
 
 
-def _chunked(items, size):
-    iterator = iter(items)
-    while chunk := tuple(itertools.islice(iterator, size)):
-        yield chunk
+def _submit_call(fn, executor, args):
+    return executor.submit(fn, *args)
+
+
+def _submit_chunk(fn, executor, chunk):
+    return executor.submit(_run_chunk, fn, chunk)

@@ -16,10 +16,14 @@ The proposal's ``subinterpreters`` module, on CPython 3.13 and 3.12::
         print(interp.call(work, big_buffer))
 
 Where a name exists in CPython 3.14's ``concurrent.interpreters`` (PEP 734)
-it means the same here: ``create``, ``list_all``, ``get_current``,
-``get_main``, ``Interpreter`` with ``id``, ``is_running``, ``close``,
+it means the same here: ``create``, ``list_all`` (every interpreter of
+the process), ``get_current``, ``get_main``, ``is_shareable``,
+``Interpreter`` with ``id``, ``whence``, ``is_running``, ``close``,
 ``prepare_main``, ``exec``, ``call``, ``call_in_thread``, and the errors
-``InterpreterError``, ``InterpreterNotFoundError``, ``ExecutionFailed``.
+``InterpreterError``, ``InterpreterNotFoundError``, ``ExecutionFailed``. As
+in 3.14, an interpreter made by ``create()`` is closed when the last
+reference to it goes (a Task running in it holds one), so a loop that
+forgets ``close()`` does not pile interpreters up.
 
 How things cross. Functions travel by reference, as pickle does it: a
 module-level function of an importable module, or of the caller's
@@ -51,12 +55,13 @@ interpreter that shares the main GIL and can import NumPy.
 # _interp_errors (the errors), _interp_calls (how a call crosses),
 # _interpreter (Interpreter, create), _interp_lifecycle (the thread that
 # creates and closes interpreters, the end of the process), _interp_task
-# (Task). This module is their public face.
+# (Task), _shareable (is_shareable). This module is their public face.
 from shoal._interp_calls import _check_target
 from shoal._interp_errors import ExecutionFailed, InterpreterError, InterpreterNotFoundError
 from shoal._interp_lifecycle import _end_at_exit, _live_executors, _live_tasks
 from shoal._interp_task import Task, run, running
 from shoal._interpreter import Interpreter, create, get_current, get_main, list_all
+from shoal._shareable import is_shareable
 
 __all__ = [
     "ExecutionFailed",
@@ -67,6 +72,7 @@ __all__ = [
     "create",
     "get_current",
     "get_main",
+    "is_shareable",
     "list_all",
     "run",
     "running",

@@ -49,11 +49,10 @@ import itertools
 import multiprocessing
 import pickle
 import sys
-import time
 from concurrent.futures import process as _process
 from multiprocessing import reduction
 
-from shoal import _pickling, _shoal, _unretrieved
+from shoal import _ordered_map, _pickling, _shoal, _unretrieved
 
 __all__ = ["ProcessPoolExecutor", "COPY_THRESHOLD"]
 
@@ -247,16 +246,6 @@ def _run_chunk(fn, chunk):
     return [fn(*args) for args in chunk]
 
 
-def _result_or_cancel(future, timeout=None):
-    try:
-        try:
-            return future.result(timeout)
-        finally:
-            future.cancel()
-    finally:
-        del future  # break the reference cycle through the traceback
-
-
 class ProcessPoolExecutor(_process.ProcessPoolExecutor):
     """``concurrent.futures.ProcessPoolExecutor``, sharing arena memory with
     its workers instead of copying it (see the module's documentation)."""
@@ -304,49 +293,28 @@ class ProcessPoolExecutor(_process.ProcessPoolExecutor):
         """As ``concurrent.futures.Executor.map`` (3.14): results in input
         order; ``chunksize`` items per call; with ``buffersize``, at most that
         many calls are submitted ahead of the results consumed."""
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1.")
-        if buffersize is not None:
-            if not isinstance(buffersize, int):
-                raise TypeError("buffersize must be an integer or None")
-            if buffersize < 1:
-                raise ValueError("buffersize must be None or > 0")
-        end_time = None if timeout is None else timeout + time.monotonic()
+        _ordered_map.check_arguments(chunksize, buffersize)
         calls = zip(*iterables)
-        if chunksize > 1:
-            items = calls
-            calls = itertools.takewhile(bool, (tuple(itertools.islice(items, chunksize)) for _ in itertools.count()))
-            calls = ((chunk,) for chunk in calls)
-            submit = functools.partial(self._submit_chunk, fn)
+        if chunksize == 1:
+            submit_one = functools.partial(_submit_call, fn)
         else:
-            submit = functools.partial(self.submit, fn)
-        first = calls if buffersize is None else itertools.islice(calls, buffersize)
-        futures = collections.deque(submit(*args) for args in first)
-
-        def results():
-            try:
-                while futures:
-                    if buffersize is not None:  # one more in, before waiting for the next out
-                        for args in itertools.islice(calls, 1):
-                            futures.append(submit(*args))
-                    left = None if end_time is None else end_time - time.monotonic()
-                    result = _result_or_cancel(futures.popleft(), left)
-                    if chunksize > 1:
-                        yield from result
-                    else:
-                        yield result
-            finally:
-                for future in futures:
-                    future.cancel()
-
-        return results()
-
+            calls = _ordered_map.chunked(calls, chunksize)
+            submit_one = functools.partial(_submit_chunk, fn)
+        return _ordered_map.ordered_results(self, submit_one, calls, timeout, buffersize, flatten=chunksize > 1)
 
     def _submit_chunk(self, fn, chunk):
         if _plain(itertools.chain.from_iterable(chunk)):
             # Nothing to pass by reference: the stdlib's own path, as submit's.
             return super().submit(_run_plain_chunk, fn, chunk)
         return self.submit(_run_chunk, fn, chunk)
+
+
+def _submit_call(fn, executor, args):
+    return executor.submit(fn, *args)
+
+
+def _submit_chunk(fn, executor, chunk):
+    return executor._submit_chunk(fn, chunk)
 
 
 def _release_when_done(refs, future):

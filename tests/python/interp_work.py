@@ -170,3 +170,9 @@ def send_then_fail(channel, values):
     for value in values:
         channel.send(value)
     raise ValueError("stage failed after sending")
+
+
+def describe_array(buf):
+    """What an array arrives as where NumPy is not: its type, dtype, format, items."""
+    view = memoryview(buf)
+    return type(buf).__name__, buf.dtype, view.format, view.tolist()

@@ -24,6 +24,7 @@ DTYPES = [
     # (given, typestr, buffer-protocol format, itemsize)
     ("float64", "<f8", "d", 8),
     ("float32", "<f4", "f", 4),
+    ("float16", "<f2", "e", 2),
     ("int8", "|i1", "b", 1),
     ("int16", "<i2", "h", 2),
     ("int32", "<i4", "i", 4),
@@ -41,6 +42,10 @@ DTYPES = [
     ("|u1", "|u1", "B", 1),
     ("|b1", "|b1", "?", 1),
     (">c16", ">c16", ">Zd", 16),
+    (">f2", ">f2", ">e", 2),
+    ("f8", "<f8", "d", 8),  # no byte order: this machine's, as NumPy reads it
+    ("u2", "<u2", "H", 2),
+    ("|f4", "<f4", "f", 4),  # NumPy's "not applicable" order: this machine's too
 ]
 
 
@@ -60,14 +65,81 @@ def test_dtype_sets_typestr_format_and_itemsize(arena, given, typestr, fmt, item
     assert array.shape == (2, 3)
 
 
-def test_numpy_dtype_objects_are_accepted(arena):
-    assert arena.empty(4, np.dtype("int16")).dtype == "<i2"
+# Every form numpy.dtype() takes: a numpy.dtype, NumPy's types, Python's
+# number types, and the spellings only NumPy knows (asked, as it is imported).
+DTYPE_FORMS = [
+    (np.dtype("int16"), "<i2"),
+    (np.dtype(">f4"), ">f4"),
+    (np.float32, "<f4"),
+    (np.float16, "<f2"),
+    (np.uint8, "|u1"),
+    (np.complex64, "<c8"),
+    (np.bool_, "|b1"),
+    (float, "<f8"),
+    (int, "<i8"),
+    (bool, "|b1"),
+    (complex, "<c16"),
+    ("double", "<f8"),
+    ("half", "<f2"),
+    ("d", "<f8"),
+    ("e", "<f2"),
+]
 
 
-@pytest.mark.parametrize("bad", ["float16", "<U3", "|O", "<f3", "f8", "|f8", "object", ""])
-def test_unsupported_dtypes_raise_value_error(arena, bad):
-    with pytest.raises(ValueError, match="unsupported dtype"):
+@pytest.mark.parametrize("given, typestr", DTYPE_FORMS, ids=repr)
+def test_every_form_numpy_dtype_takes_is_accepted(arena, given, typestr):
+    assert np.dtype(given).str == typestr  # what NumPy itself makes of it
+    assert arena.empty(4, given).dtype == typestr
+    assert shoal.empty(4, dtype=given).dtype == typestr
+    assert np.asarray(arena.empty(4, given)).dtype == np.dtype(given)
+
+
+@pytest.mark.parametrize("bad", ["<U3", "|O", "object", "S4", "<f16", "<M8[s]", np.dtype([("a", "<i4"), ("b", "<f8")])],
+                         ids=repr)
+def test_dtypes_a_buffer_cannot_hold_say_so(arena, bad):
+    with pytest.raises(ValueError, match="unsupported dtype.*shoal buffers hold") as info:
         arena.empty(3, dtype=bad)
+    if isinstance(bad, np.dtype):
+        assert "not structured dtypes" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["<f3", "", "float7"])
+def test_what_numpy_does_not_understand_is_its_type_error(arena, bad):
+    with pytest.raises(TypeError, match="not understood"):
+        arena.empty(3, dtype=bad)
+
+
+def test_dtypes_without_numpy(tmp_path):
+    # NumPy made unimportable: the forms that need no NumPy still work, and
+    # shoal never imports it.
+    script = tmp_path / "no_numpy.py"
+    script.write_text(
+        "import sys\n"
+        "sys.modules['numpy'] = None  # import numpy fails\n"
+        "import shoal\n"
+        "class DTypeLike:\n"
+        "    str = '<f4'\n"
+        "got = [shoal.empty(2, d).dtype for d in ('float16', 'f8', '<i2', float, int, bool, complex, DTypeLike())]\n"
+        "assert got == ['<f2', '<f8', '<i2', '<f8', '<i8', '|b1', '<c16', '<f4'], got\n"
+        "assert memoryview(shoal.empty(2, 'float16')).format == 'e'\n"
+        "for bad, error in ((3, TypeError), ('double', ValueError)):\n"
+        "    try:\n"
+        "        shoal.empty(2, bad)\n"
+        "    except error as exc:\n"
+        "        print(f'{type(exc).__name__}: {exc}')\n"
+        "    else:\n"
+        "        raise AssertionError(bad)\n"
+        "assert sys.modules['numpy'] is None\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "ok"
+    assert lines[0].startswith("TypeError: dtype must be what numpy.dtype() accepts"), lines
 
 
 def test_bad_shapes(arena):

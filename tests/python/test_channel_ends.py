@@ -69,6 +69,28 @@ def test_ends_send_only_or_receive_only(arena):
         ch.clone()
 
 
+def test_awaiting_an_end_ends_with_the_last_sender(arena):
+    import asyncio
+
+    ch = shoal.Channel(4, arena=arena)
+    tx, rx = ch.sender(), ch.receiver()
+
+    async def main():
+        with pytest.raises(TypeError, match="cannot receive"):
+            await tx.arecv()
+        await tx.asend(1)
+        receiving = asyncio.ensure_future(_collect(rx))
+        await asyncio.sleep(0.05)
+        tx.close()  # wakes the waiting `async for`
+        return await asyncio.wait_for(receiving, 30)
+
+    assert asyncio.run(main()) == [1]
+
+
+async def _collect(rx):
+    return [value async for value in rx]
+
+
 def test_a_context_manager_closes_its_end(arena):
     ch = shoal.Channel(2, arena=arena)
     rx = ch.receiver()

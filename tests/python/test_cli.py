@@ -246,6 +246,29 @@ def test_usage_errors_exit_2(shoal, args):
     shoal.run(*args, expect=2)
 
 
+def project_version():
+    """project()'s version in meson.build: the one place the version lives."""
+    return re.search(r"version\s*:\s*'([^']+)'", (REPO / "meson.build").read_text()).group(1)
+
+
+def test_version_of_both_executables(shoal, broker_path):
+    assert shoal.run("--version", expect=0).stdout.strip() == f"shoal {project_version()}"
+    result = subprocess.run([broker_path, "--version"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"shoal-broker {project_version()}"
+
+
+def test_help_names_the_choices_without_enum_values(shoal):
+    out = shoal.run("objects", "--help", expect=0).stdout
+    assert "->" not in out, out
+    assert re.search(r"--sort.*size.*refs.*age", out), out
+    assert re.search(r"--group-by.*kind.*holder.*site", out), out
+    refused = shoal.run("objects", "x", "--sort", "colour", expect=2)
+    assert "->" not in refused.stderr and "size" in refused.stderr, refused.stderr
+    shoal.run("objects", "x", "--sort", "2", expect=2)  # the enum's numbers are not names
+    shoal.run("objects", "x", "--group-by", "1", expect=2)
+
+
 def test_invalid_arena_name_is_a_usage_error(shoal):
     result = shoal.run("stat", "a/b", expect=2)
     assert "shoal: invalid arena name 'a/b'" in result.stderr
@@ -275,6 +298,30 @@ def test_ls_shows_arena_holders_and_creator(shoal, arena, hold):
     row = re.compile(
         rf"^{re.escape(arena.name)}\s+16\.0 MiB\s+\d+\.\d KiB\s+1\s+0\s+{arena.broker.pid} \(alive\)\s+open$", re.M)
     assert row.search(out), out
+
+
+def test_bytes_shows_exact_sizes_in_the_tables(shoal, arena, hold):
+    held = hold(arena, blocks=2, nbytes=100_000)
+    used = shoal.json("stat", arena.name)["used_bytes"]
+
+    ls = shoal.run("ls", "--bytes", expect=0).stdout
+    assert re.search(rf"^{re.escape(arena.name)}\s+{ARENA_SIZE}\s+{used}\s+1\s+0\s", ls, re.M), ls
+    stat = shoal.run("stat", arena.name, "--bytes", expect=0).stdout
+    assert re.search(rf"^size\s+{ARENA_SIZE}$", stat, re.M) and re.search(rf"^used\s+{used}\s", stat, re.M), stat
+    assert re.search(rf"^raw\s+2\s+{2 * block_bytes(100_000)}$", stat, re.M), stat
+    holders = shoal.run("holders", arena.name, "--bytes", expect=0).stdout
+    assert re.search(rf"^\s*{held.slot}\s+{held.pid}\s+-\s+alive\s+2\s+{2 * block_bytes(100_000)}\s", holders,
+                     re.M), holders
+    objects = shoal.run("objects", arena.name, "--bytes", expect=0).stdout
+    assert re.search(r"\sraw\s+100000\s", objects), objects
+    grouped = shoal.run("objects", arena.name, "--group-by", "kind", "--bytes", expect=0).stdout
+    assert re.search(rf"^raw\s+2\s+{2 * block_bytes(100_000)}$", grouped, re.M), grouped
+    watch = shoal.run("watch", arena.name, "--count", "1", "--bytes", expect=0).stdout
+    assert f"used {used} of " in watch, watch
+    # Without --bytes: units, as before.
+    assert "16.0 MiB" in shoal.run("stat", arena.name, expect=0).stdout
+    for command in ("ls", "stat", "holders", "objects", "channels", "watch"):
+        assert "--bytes" in shoal.run(command, "--help", expect=0).stdout, command
 
 
 def test_ls_counts_dead_holders(shoal, arena, hold):

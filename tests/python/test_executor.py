@@ -62,7 +62,11 @@ def test_shutdown_cancels_pending_futures():
     pool = SubinterpreterExecutor(max_workers=1)
     running = pool.submit(interp_work.sleep_then, 0.5, "first")
     pending = [pool.submit(interp_work.square, i) for i in range(5)]
-    time.sleep(0.1)
+    # Until the worker has its interpreter and has started the first call
+    # (making an interpreter can take longer than any fixed sleep).
+    deadline = time.monotonic() + 60
+    while not running.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
     pool.shutdown(wait=True, cancel_futures=True)
     assert running.result() == "first"
     assert all(f.cancelled() for f in pending)
@@ -95,6 +99,46 @@ def test_initializer_runs_in_each_worker():
         assert pool.submit(interp_work.initialized_with).result(timeout=60) == "ready"
     # The main interpreter's copy of the module was not touched.
     assert interp_work.initialized_with() is None
+
+
+def test_positional_arguments_in_interpreter_pool_executors_order():
+    # 3.14's InterpreterPoolExecutor (and ThreadPoolExecutor): max_workers,
+    # thread_name_prefix, initializer, initargs; isolated only by keyword.
+    with SubinterpreterExecutor(1, "pfx", interp_work.initialize, ("ready",)) as pool:
+        assert pool.submit(interp_work.initialized_with).result(timeout=60) == "ready"
+        assert any(t.name.startswith("pfx_") for t in threading.enumerate())
+    with pytest.raises(TypeError):
+        SubinterpreterExecutor(1, "pfx", None, (), False)
+    with SubinterpreterExecutor(1, isolated=False) as pool:
+        interp_id = pool.submit(interp_work.current_interpreter_id).result(timeout=60)
+        assert not interpreters.Interpreter(interp_id).isolated
+
+
+def test_map_buffersize_as_3_14_defines_it():
+    with SubinterpreterExecutor(max_workers=1) as pool:
+        submitted = []
+        original = pool.submit
+
+        def counting(fn, *args):
+            submitted.append(args)
+            return original(fn, *args)
+
+        pool.submit = counting
+        try:
+            results = pool.map(interp_work.square, range(20), buffersize=3)
+            assert len(submitted) == 3  # no more ahead than buffersize
+            assert next(results) == 0
+            assert len(submitted) == 4  # one more in before waiting for the next out
+            assert list(results) == [x * x for x in range(1, 20)]
+            assert list(pool.map(interp_work.add, range(10), range(10), chunksize=3, buffersize=1)) == [
+                2 * x for x in range(10)
+            ]
+        finally:
+            del pool.submit
+        with pytest.raises(ValueError):
+            pool.map(interp_work.square, range(3), buffersize=0)
+        with pytest.raises(TypeError):
+            pool.map(interp_work.square, range(3), buffersize=1.5)
 
 
 def test_failing_initializer_breaks_the_pool():

@@ -166,6 +166,102 @@ def test_context_manager_closes():
     assert interp.id not in [i.id for i in interpreters.list_all()]
 
 
+def open_ids():
+    return {i.id for i in interpreters.list_all()}
+
+
+def test_an_interpreter_is_closed_when_its_last_reference_goes():
+    interp = interpreters.create()
+    interp_id = interp.id
+    assert interp.call(interp_work.square, 3) == 9
+    del interp
+    gc.collect()
+    assert interp_id not in open_ids()
+    assert interp_id not in shoal._shoal._interp_list()
+
+
+def test_a_loop_that_forgets_close_leaks_no_interpreters():
+    before = open_ids()
+    for i in range(5):
+        assert interpreters.create().call(interp_work.square, i) == i * i
+    gc.collect()
+    assert open_ids() == before
+
+
+def test_an_interpreter_running_a_task_stays_open_until_the_task_is_done():
+    task = interpreters.create().run(interp_work.sleep_then, 0.3, "done")
+    interp_id = task.interpreter.id
+    gc.collect()
+    assert interp_id in open_ids()
+    assert task.result(timeout=30) == "done"
+    del task
+    gc.collect()
+    assert interp_id not in open_ids()
+
+
+def test_interpreter_objects_not_made_by_create_close_nothing(interp):
+    interpreters.Interpreter(interpreters.get_main().id)  # dropped at once: nothing happens
+    other = interpreters.Interpreter(interp.id)
+    assert other is interp
+    del other
+    assert interp.call(interp_work.square, 2) == 4
+
+
+def test_whence_as_3_14_spells_it(interp):
+    assert interpreters.get_main().whence == "runtime init"
+    assert interp.whence == "C-API"  # made through Py_NewInterpreterFromConfig
+
+
+def test_list_all_lists_interpreters_shoal_did_not_make():
+    try:
+        import _interpreters as low_level
+    except ImportError:
+        import _xxsubinterpreters as low_level
+    handle = low_level.create()  # 3.12: an InterpreterID, whose last reference destroys it
+    made = int(handle)
+    try:
+        listed = {i.id: i for i in interpreters.list_all()}
+        assert made in listed
+        if sys.version_info >= (3, 13):
+            assert listed[made].whence == "_interpreters module"
+        else:
+            assert listed[made].whence == "unknown"
+        del listed
+    finally:
+        low_level.destroy(handle)
+    assert made not in open_ids()
+
+
+def test_is_shareable():
+    buf = shoal.empty(8, "uint8")
+    channel = shoal.Channel()
+    try:
+        shareable = [None, True, 3, 2**100, 1.5, "text", b"bytes", memoryview(b"ab"), (1, "a"), [1, [2, (3,)]],
+                     {"a": {1, 2}}, frozenset({b"x"}), buf, channel, shoal.freeze({"k": [1, 2]}), [buf, buf]]
+        for value in shareable:
+            assert interpreters.is_shareable(value), value
+
+        class Int(int):
+            pass
+
+        looped = [1]
+        looped.append(looped)
+        not_shareable = [object(), Int(3), interp_work.Box(1), [1, object()], {"a": Int(1)}, {Int(1): 1}, looped,
+                         interp_work.square, ...]
+        for value in not_shareable:
+            assert not interpreters.is_shareable(value), value
+    finally:
+        channel.close()
+
+
+def test_float16_arrives_in_an_interpreter_as_an_array(interp):
+    # An isolated interpreter cannot import NumPy: a pickled array could not
+    # be rebuilt there, an array arrives as a shoal.Buffer.
+    np = pytest.importorskip("numpy")
+    got = interp.call(interp_work.describe_array, np.array([[1.5, 2.5]], dtype="float16"))
+    assert got == ("Buffer", "<f2", "e", [[1.5, 2.5]])
+
+
 def test_legacy_interpreter_imports_single_phase_extensions():
     # The stdlib's _curses has single-phase init: refused by isolated
     # interpreters, accepted by legacy ones, which share the main GIL.

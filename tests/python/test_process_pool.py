@@ -76,6 +76,8 @@ def test_map_buffersize_submits_only_that_far_ahead(pool):
         del pool.submit
     with pytest.raises(ValueError):
         pool.map(pool_work.identity, range(3), buffersize=0)
+    with pytest.raises(TypeError):
+        pool.map(pool_work.identity, range(3), buffersize=1.5)
     with pytest.raises(ValueError):
         pool.map(pool_work.identity, range(3), chunksize=0)
 
