@@ -105,6 +105,7 @@ PATH="$root/.venv-3.12/bin:$PATH" SHOAL_EXPECT_NUMPY_CAPI=1 \
 
 say "typing: mypy --strict, the public API run, stubtest"
 python -m mypy --strict examples/*.py tests/typing
+python -m mypy --strict pymodule/shoal/*.pyi
 python tests/typing/public_api.py
 python -m mypy.stubtest shoal --mypy-config-file tests/typing/stubtest.ini \
   --allowlist tests/typing/stubtest-allowlist.txt
