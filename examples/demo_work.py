@@ -2,8 +2,10 @@
 name to find the function, and an isolated interpreter cannot import NumPy,
 which the demo script itself uses."""
 
+from collections.abc import Buffer
 
-def sum_of_squares(chunk):
+
+def sum_of_squares(chunk: Buffer) -> float:
     """CPU-bound pure Python: one bytecode loop per float64 element."""
     total = 0.0
     for v in memoryview(chunk).cast("B").cast("d"):
@@ -11,6 +13,6 @@ def sum_of_squares(chunk):
     return total
 
 
-def ready(_index=None):
+def ready(_index: int | None = None) -> bool:
     """A no-op, to start every worker before the clock starts."""
     return True

@@ -19,7 +19,8 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Buffer, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from demo_work import ready, sum_of_squares  # noqa: E402 - the workers import it by this name too
 
 
-def timed_map(pool, workers, chunks):
+def timed_map(pool: Executor, workers: int, chunks: Sequence[Buffer]) -> tuple[float, float]:
     """Total of sum_of_squares over `chunks` on `pool`, and the seconds it took.
 
     Every worker is started first, so that starting interpreters or
@@ -40,8 +41,8 @@ def timed_map(pool, workers, chunks):
     return total, time.perf_counter() - started
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().partition("\n")[0])
     parser.add_argument("--mib", type=int, default=256, help="array size in MiB (default 256)")
     parser.add_argument("--workers", type=int, default=2, help="workers of each executor (default 2)")
     args = parser.parse_args()
@@ -66,7 +67,7 @@ def main():
     array_chunks = [array[a:b] for a, b in bounds]  # views: cross to processes as handles
     copied_chunks = [np.array(chunk) for chunk in array_chunks]  # plain arrays: pickled, copied
 
-    results = {}
+    results: dict[str, tuple[float, float]] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
         results["one thread"] = timed_map(pool, 1, shared_chunks)
     with ThreadPoolExecutor(max_workers=workers) as pool:

