@@ -140,19 +140,19 @@ PyObject* channel_get_role(PyObject* self, void*) {
 }
 
 const char kSenderDoc[] =
-    "sender()\n--\n\n"
+    "sender($self)\n--\n\n"
     "A new sender end of this channel: a Channel that only sends, whose close() closes\n"
     "this end, not the channel. When the last sender end is gone (every copy closed,\n"
     "clone() and pickles included, or the process that had one dead), the channel closes:\n"
     "receivers get what is pending, then ChannelClosed saying so, at once rather than\n"
     "after their timeout.";
 const char kReceiverDoc[] =
-    "receiver()\n--\n\n"
+    "receiver($self)\n--\n\n"
     "A new receiver end of this channel: a Channel that only receives. When the last\n"
     "receiver end is gone, the channel closes and blocked and later senders get\n"
     "ChannelClosed saying so.";
 const char kCloneDoc[] =
-    "clone()\n--\n\n"
+    "clone($self)\n--\n\n"
     "Another object on the same end, to close independently: the end lives until every\n"
     "copy is closed (as Trio's clone()).";
 

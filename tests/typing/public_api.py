@@ -12,7 +12,7 @@ import pickle
 import queue
 from collections.abc import Buffer, Mapping, Sequence, Set
 from concurrent.futures import Future
-from typing import Any, assert_type
+from typing import Any, Literal, assert_type
 
 import shoal
 from shoal import interpreters
@@ -98,6 +98,16 @@ def channels() -> None:
         assert isinstance(closed, shoal.ChannelPoisoned)
         assert_type(closed.channel, shoal.Channel | None)
     assert pickle.loads(pickle.dumps(ch)).closed
+
+    stream = shoal.Channel(2, name="ends")
+    rx = stream.receiver()
+    with stream.sender() as tx:
+        assert_type(tx, shoal.Channel)
+        assert_type(tx.role, Literal["sender", "receiver"] | None)
+        copy = tx.clone()
+        copy.send(1)
+        copy.close()
+    assert stream.closed and list(rx) == [1]
 
 
 def frozen() -> None:
