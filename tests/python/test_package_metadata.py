@@ -15,7 +15,8 @@ def test_metadata_an_index_page_needs():
     assert metadata["Description-Content-Type"] == "text/markdown"
     readme = metadata.get_payload() or metadata["Description"]
     assert readme.startswith("# shoal")
-    assert metadata["License"] == "MIT"
+    assert metadata["License-Expression"] == "MIT"
+    assert "LICENSE" in metadata.get_all("License-File")
     classifiers = metadata.get_all("Classifier")
     assert "Programming Language :: Python :: 3.12" in classifiers
     assert "Programming Language :: Python :: 3.13" in classifiers
