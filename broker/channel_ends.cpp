@@ -146,11 +146,14 @@ void Arena::channel_end_gone_locked(std::uint64_t offset) {
   ChannelHeader* channel = channel_named(*heap_, base_, *end);
   if (channel == nullptr) return;
   const auto role = static_cast<EndRole>(end->role);
+  // Each field read once, from shared memory, and judged from that copy.
   std::uint32_t* count = count_of(*channel, role);
-  if (*count == 0) return;  // only a corrupt arena gets here; repair recounts
-  --*count;
+  const std::uint32_t before = *count;
+  const bool tracked = (channel->ends_tracked & tracked_bit(role)) != 0;
+  if (before == 0) return;  // only a corrupt arena gets here; repair recounts
+  *count = before - 1;
   test_hooks::reach(test_hooks::Point::end_after_count);
-  if (*count == 0 && (channel->ends_tracked & tracked_bit(role)) != 0) close_for_ends_locked(header(), channel, closer_for(role));
+  if (before == 1 && tracked) close_for_ends_locked(header(), channel, closer_for(role));
 }
 
 void Arena::recount_channel_ends_locked() {

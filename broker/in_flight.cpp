@@ -147,7 +147,7 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
   return Ticket{free_index, number, block, deadline};
 }
 
-HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
+HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket, Redeem how) {
   Arena& arena = holder.arena();
   if (ticket.entry >= layout::kInFlightEntries) {
     throw InvalidHandle("arena '" + arena.name() + "': in-flight entry " + std::to_string(ticket.entry) +
@@ -171,7 +171,11 @@ HeldBlock InFlight::redeem(Holder& holder, const Ticket& ticket) {
                               : std::string("it was released early (by its sender, or the block was freed)")));
   }
   HolderInternals::reserve_entry_locked(holder);
-  return HolderInternals::record_locked(holder, ticket.block.offset);
+  HeldBlock held = HolderInternals::record_locked(holder, ticket.block.offset);
+  const bool is_end = ArenaInternals::blocks(arena).header_at(ticket.block.offset)->kind ==
+                   static_cast<std::uint32_t>(layout::BlockKind::channel_end);
+  if (how == Redeem::channel_end_once && is_end) ArenaInternals::end_in_flight_locked(arena, ticket.entry);
+  return held;
 }
 
 bool InFlight::cancel(Arena& arena, const Ticket& ticket) {

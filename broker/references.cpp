@@ -83,8 +83,10 @@ void Arena::drop_reference_locked(std::uint64_t offset) {
     if (block->refcount == 0) continue;  // only a corrupt arena gets here; repair recounts
     set_refcount_locked(block, block->refcount - 1);
     if (block->refcount != 0) continue;
-    // An end counts itself out of its channel while it still holds it.
-    if (std::atomic_ref(block->kind).load(std::memory_order_relaxed) == static_cast<std::uint32_t>(BlockKind::channel_end)) {
+    // An end counts itself out of its channel while it still holds it
+    // (during repair the recount does, from the ends left).
+    if (!repairing_ &&
+        std::atomic_ref(block->kind).load(std::memory_order_relaxed) == static_cast<std::uint32_t>(BlockKind::channel_end)) {
       channel_end_gone_locked(at);
     }
     const std::vector<std::uint64_t> children = owned_children_locked(at);

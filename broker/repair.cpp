@@ -12,11 +12,11 @@
 //      its dropped items unowned) → every block's refcount, and each
 //      holder's totals, and each owned child's kFrozen flag; a ledger entry
 //      naming no live block is cleared;
-//   3. the live channel ends → every channel's end counts, and the closes
-//      a lock owner killed after counting out a last end did not make;
-//   4. a used block that no one owns is freed: a block allocated but not
+//   3. a used block that no one owns is freed: a block allocated but not
 //      yet recorded, a ledger block not yet linked, or a block whose last
-//      reference was dropped before it could be freed.
+//      reference was dropped before it could be freed;
+//   4. the channel ends left → every channel's end counts, and the closes
+//      a lock owner killed after counting out a last end did not make.
 //
 // It runs with the lock held and the mutex still inconsistent: if this
 // process dies here too, the next locker starts the repair again.
@@ -160,10 +160,6 @@ void Arena::repair_locked() {
     set_refcount_locked(block, counted == counts.end() ? 0 : counted->second);
   }
 
-  // Channels' end counts, from every end still allocated (those about to
-  // be freed as orphans too: freeing one counts it out again).
-  recount_channel_ends_locked();
-
   // Free what no one owns. Collect first: freeing changes the chain.
   std::vector<std::uint64_t> orphans;
   for (std::uint64_t at = h->heap_begin; at < h->heap_end; at += heap_->header_at(at)->size) {
@@ -173,7 +169,15 @@ void Arena::repair_locked() {
     if (is_ledger ? !owned_ledgers.contains(at) : block->refcount == 0) orphans.push_back(at);
   }
   // Dropping the (zero) reference frees each orphan and releases its
-  // children; an orphan already freed as another's child is skipped.
+  // children; an orphan already freed as another's child is skipped. Ends
+  // freed here are not counted out (the counts may be stale, and an orphan
+  // end may be one whose maker died before writing it): the recount below
+  // counts the ends that are left.
+  repairing_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{repairing_};
   for (std::uint64_t at : orphans) {
     BlockHeader* block = heap_->header_at(at);
     if (block->state != static_cast<std::uint32_t>(BlockState::used)) continue;
@@ -184,6 +188,10 @@ void Arena::repair_locked() {
       drop_reference_locked(at);
     }
   }
+
+  // Channels' end counts, from the live ends; the closes a dead lock owner
+  // did not make (it counted out a last end, or was freeing one).
+  recount_channel_ends_locked();
 }
 
 }  // namespace shoal

@@ -280,6 +280,10 @@ class Arena : public std::enable_shared_from_this<Arena> {
   ArenaOptions options_;
   std::unique_ptr<BlockHeap> heap_;
   std::atomic<std::int64_t> max_lock_wait_ns_{0};
+  // True while this process repairs (under the lock): ends freed then are
+  // not counted out one by one, since the counts may be stale; repair
+  // recounts them from the ends left (channel_ends.cpp).
+  bool repairing_ = false;
   SiteCache sites_;
 };
 

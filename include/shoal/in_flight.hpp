@@ -59,10 +59,14 @@ class InFlight {
   // (every entry in use; the message says when the first ends).
   static Ticket issue(Arena& arena, Handle block, std::chrono::nanoseconds lifetime, bool shared = true);
 
+  // Whether redeeming also ends the entry, in the same critical section:
+  // a channel end's pickle is used once (the end then lives exactly as long
+  // as its users), everything else's any number of times.
+  enum class Redeem { reusable, channel_end_once };
   // A new reference of `holder` on the ticket's block. Throws
   // TicketExpired (the entry ended or was reused: the deadline passed, or it
   // was cancelled) or InvalidHandle (an entry index out of range).
-  static HeldBlock redeem(Holder& holder, const Ticket& ticket);
+  static HeldBlock redeem(Holder& holder, const Ticket& ticket, Redeem how = Redeem::reusable);
 
   // Ends the entry now if it is still this ticket's; false if it had ended.
   // (A shared entry ends for every pickle using it.)

@@ -20,7 +20,10 @@ int reopen_here(PyObject* self) {
     Owned<shoal::Channel> reopened{without_gil([&] { return shoal::Channel::open(session->holder(), handle); })};
     // An end stays one: our own reference to the same end.
     OwnedBlock end;
-    if (fields.end) end = OwnedBlock{without_gil([&] { return session->holder().retain(fields.end->handle()); })};
+    if (fields.end) {
+      const shoal::Handle end_handle = fields.end->handle();  // with the GIL: close() may empty it
+      end = OwnedBlock{without_gil([&] { return session->holder().retain(end_handle); })};
+    }
     // The parent's objects do nothing in a fork child (holder.hpp): dropping them is safe.
     fields.channel = std::move(reopened);
     fields.end = std::move(end);

@@ -33,9 +33,12 @@ PyObject* make_end(PyObject* self, EndRole role) {
                  role_name(*fields.role));
     return nullptr;
   }
+  // Read with the GIL: another thread may close or replace the fields meanwhile.
+  const std::shared_ptr<ArenaSession> session = fields.session;
+  const shoal::Handle handle = fields.channel->handle();
   try {
     auto [channel, end] = without_gil([&] {
-      shoal::Channel ours = shoal::Channel::open(fields.session->holder(), fields.channel->handle());
+      shoal::Channel ours = shoal::Channel::open(session->holder(), handle);
       shoal::HeldBlock made = ours.make_end(role);
       return std::pair{Owned<shoal::Channel>{std::move(ours)}, OwnedBlock{std::move(made)}};
     });
@@ -110,10 +113,14 @@ PyObject* channel_clone(PyObject* self, PyObject*) {
     return nullptr;
   }
   if (check_end_use(self, *fields.role == EndRole::sender ? EndUse::send : EndUse::receive) < 0) return nullptr;
+  // Read with the GIL: close() on another thread may empty `end` meanwhile.
+  const std::shared_ptr<ArenaSession> session = fields.session;
+  const shoal::Handle handle = fields.channel->handle();
+  const shoal::Handle end_handle = fields.end->handle();
   try {
     auto [channel, end] = without_gil([&] {
-      shoal::Channel ours = shoal::Channel::open(fields.session->holder(), fields.channel->handle());
-      shoal::HeldBlock again = fields.session->holder().retain(fields.end->handle());
+      shoal::Channel ours = shoal::Channel::open(session->holder(), handle);
+      shoal::HeldBlock again = session->holder().retain(end_handle);
       return std::pair{Owned<shoal::Channel>{std::move(ours)}, OwnedBlock{std::move(again)}};
     });
     return end_object(self, *fields.role, std::move(channel), std::move(end));

@@ -184,10 +184,10 @@ bool redeem(ModuleState* state, PyObject* ref_object, std::shared_ptr<ArenaSessi
     // destroy when it throws, stays inside: without the GIL.
     *redeemed = without_gil([&] {
       Redeemed out;
-      out.block = OwnedBlock{shoal::InFlight::redeem((*session)->holder(), ref.ticket)};
+      // A channel end's pickle is single use (see issue_ticket_function):
+      // redeeming it ends its entry, in the same critical section.
+      out.block = OwnedBlock{shoal::InFlight::redeem((*session)->holder(), ref.ticket, shoal::InFlight::Redeem::channel_end_once)};
       out.kind = out.block->kind();
-      // Single use (see issue_ticket_function): the end is ours now.
-      if (out.kind == shoal::layout::BlockKind::channel_end) shoal::InFlight::cancel((*session)->arena(), ref.ticket);
       return out;
     });
     return true;

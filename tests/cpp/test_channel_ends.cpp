@@ -212,5 +212,35 @@ TEST_F(Ends, ADeathBetweenTheCountAndTheCloseIsRepaired) {
   expect_sound();
 }
 
+// A holder killed inside make_end, its end allocated but not yet written
+// or counted: repair frees the orphan without counting it out, and the
+// channel neither closes nor counts an end nobody has.
+TEST_F(Ends, ADeathInsideMakingAnEndLeavesTheChannelAsItWas) {
+  Channel ch = Channel::create(*holder, 4);
+  HeldBlock rx = ch.make_end(EndRole::receiver);
+  const std::uint64_t used_before = arena->stats().used_bytes;
+  testing::Signal reached;
+  const pid_t victim = testing::fork_child([&] {
+    auto a = Arena::attach(name.name);
+    auto h = a->attach_holder();
+    Channel mine = Channel::open(*h, ch.handle());
+    testing::pause_at(test_hooks::Point::alloc_after_mark_used, reached);
+    HeldBlock made = mine.make_end(EndRole::sender);
+    return 50;  // the hook never fired
+  });
+  ASSERT_EQ(reached.wait(), 'p') << "the victim never reached its hook point";
+  kill(victim, SIGKILL);
+  EXPECT_EQ(testing::wait_child(victim), -SIGKILL);
+  EXPECT_FALSE(ch.closed());  // takes the lock: repairs
+  EXPECT_EQ(arena->stats().repairs, 1u);
+  const Channel::EndCounts counts = ch.end_counts();
+  EXPECT_EQ(counts.senders, 0u);
+  EXPECT_FALSE(counts.senders_tracked);
+  EXPECT_EQ(counts.receivers, 1u);
+  arena->reap_dead_holders();
+  EXPECT_EQ(arena->stats().used_bytes, used_before);
+  expect_sound();
+}
+
 }  // namespace
 }  // namespace shoal

@@ -145,6 +145,25 @@ def test_an_end_pickles_and_travels_as_the_same_end(arena):
         pickle.dumps(tx)
 
 
+def test_an_end_pickle_is_used_once(arena):
+    ch = shoal.Channel(2, arena=arena)
+    data = pickle.dumps(ch.sender())  # the only reference to the end is in flight now
+    tx = pickle.loads(data)
+    with pytest.raises(shoal.PickleExpired):
+        pickle.loads(data)
+    assert not ch.closed
+    tx.close()
+    assert ch.closed
+
+
+def test_an_end_inside_a_value_sent_into_its_own_channel_is_a_cycle(arena):
+    ch = shoal.Channel(2, arena=arena)
+    rx = ch.receiver()
+    with pytest.raises(ValueError, match="could never be freed"):
+        ch.send({"reply_to": rx})
+    assert len(ch) == 0
+
+
 def test_a_sender_process_killed_ends_the_stream(arena):
     """SIGKILL of the process holding the last sender end: the receiver gets
     what it sent, then ChannelClosed within the reaper's interval (100 ms)
