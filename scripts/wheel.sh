@@ -119,7 +119,7 @@ check_wheel() {
 
   # The tests from a copy, so no build tree beside them supplies programs:
   # what needs build/'s test fixtures skips and says so.
-  cp -r tests examples pyproject.toml "$work/src/"
+  cp -r tests examples pyproject.toml meson.build "$work/src/"  # meson.build: the version the tests compare with
   say "pytest against the installed wheel, libcapnp/libkj hidden"
   (
     cd "$work/src"
