@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -455,6 +456,32 @@ bool Channel::seen_open_and_empty() const {
   return state == static_cast<std::uint32_t>(ChannelState::open) && head == tail;
 }
 
+Channel::Probe Channel::probe(Want want) const {
+  return Probe(ArenaInternals::blocks(arena()).header_at(block_.handle().offset), block_.handle().generation,
+               header(), want);
+}
+
+bool Channel::Probe::may_be_ready() const {
+  if (std::getenv("SHOAL_PROBE_OFF")) return true;
+  // A freed (maybe reused) block: let the caller try, and find out.
+  const auto generation =
+      std::atomic_ref(const_cast<BlockHeader*>(block_)->generation).load(std::memory_order_acquire);
+  if (generation != generation_) return true;
+  const auto state = std::atomic_ref(header_->state).load(std::memory_order_acquire);
+  if (state != static_cast<std::uint32_t>(ChannelState::open)) return true;  // ended: the try raises
+  std::atomic_ref head(header_->head);
+  std::atomic_ref tail(header_->tail);
+  if (want_ == Want::receive) {
+    const auto sent = tail.load(std::memory_order_acquire);
+    return head.load(std::memory_order_acquire) != sent;  // a receive in between: "maybe", harmless
+  }
+  // Head first: the tail read after it is at least as far on, so the
+  // difference never wraps (it may overstate how full: the next bump of
+  // the activity word corrects that).
+  const auto received = head.load(std::memory_order_acquire);
+  return tail.load(std::memory_order_acquire) - received < header_->capacity;
+}
+
 std::optional<Channel::Item> Channel::try_receive() {
   // A receiver polling an empty channel must not take the lock every time:
   // it would hold up the very sender it waits for.
@@ -581,6 +608,16 @@ std::uint32_t Channel::activity(Arena& arena) {
 }
 
 void Channel::wake_activity_waiters(Arena& arena) { futex::wake_all(&ArenaInternals::header(arena)->activity_seq); }
+
+std::uint32_t* Channel::watch_activity(Arena& arena) {
+  layout::ArenaHeader* h = ArenaInternals::header(arena);
+  std::atomic_ref<std::uint32_t>(h->selectors).fetch_add(1, std::memory_order_seq_cst);
+  return &h->activity_seq;
+}
+
+void Channel::unwatch_activity(Arena& arena) {
+  std::atomic_ref<std::uint32_t>(ArenaInternals::header(arena)->selectors).fetch_sub(1, std::memory_order_seq_cst);
+}
 
 bool Channel::wait_for_activity(Arena& arena, std::uint32_t seen, std::chrono::nanoseconds timeout) {
   layout::ArenaHeader* h = ArenaInternals::header(arena);

@@ -187,6 +187,22 @@ class Channel {
   // Wakes every thread asleep in wait_for_activity or select() on `arena`,
   // in any process (they look again): for a waiter that must stop waiting now.
   static void wake_activity_waiters(Arena& arena);
+  // For a futex wait on the word outside the core (an io_uring request an
+  // event loop watches): counts the caller among the arena's selectors, so
+  // every send, receive, close and poison wakes the word's futex, until
+  // unwatch_activity. Returns the futex word. Count before reading the word
+  // (the same announce-then-look as wait_for_activity).
+  static std::uint32_t* watch_activity(Arena& arena);
+  static void unwatch_activity(Arena& arena);
+
+  // What a waiter outside the core wants of a channel, and whether the
+  // channel could give it now, read without the lock (see Probe).
+  enum class Want { receive, send };
+  class Probe;
+  // A probe of this channel, valid while the arena stays mapped; it reads
+  // the block, so outliving this holder's reference makes it answer "may
+  // be ready" (the block's generation no longer matches), never crash.
+  Probe probe(Want want) const;
 
  private:
   Channel(Holder& holder, HeldBlock block);
@@ -229,6 +245,32 @@ class Channel {
   std::uint32_t capacity_;
   std::uint32_t options_;
   std::string name_;
+};
+
+// Whether a channel could serve a receive (an item is pending, or it has
+// ended) or a send (a slot is free, or it has ended) now: false only when
+// it certainly could not. For waiters that must not take the lock to decide
+// whether to wake anyone: the Python layer's async waker looks at each
+// awaited channel before waking a coroutine for nothing.
+//
+// Lossless when read after the arena's activity word: every change that
+// makes a channel ready (send, receive, close, poison, ends gone) stores
+// head, tail or state before it bumps the word (seq_cst). So a reader that
+// loads the word and then finds the channel not ready will see the word
+// move past what it loaded once the channel is ready.
+class Channel::Probe {
+ public:
+  bool may_be_ready() const;
+
+ private:
+  friend class Channel;
+  Probe(const layout::BlockHeader* block, std::uint64_t generation, layout::ChannelHeader* header, Want want)
+      : block_(block), generation_(generation), header_(header), want_(want) {}
+
+  const layout::BlockHeader* block_;
+  std::uint64_t generation_;  // the channel's: another one means the block was freed
+  layout::ChannelHeader* header_;
+  Want want_;
 };
 
 // What Channel::open_end gives: one holder's view of an end.

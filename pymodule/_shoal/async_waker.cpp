@@ -51,12 +51,18 @@ class ArenaWaker {
 
   const shoal::Arena* key() const { return key_; }
 
-  WakeRegistration::Armed add(const std::shared_ptr<shoal::Arena>& arena, std::uint32_t token, int fd) {
+  WakeRegistration::Armed add(const std::shared_ptr<shoal::Arena>& arena, std::uint32_t token, int fd,
+                              std::vector<shoal::Channel::Probe> probes) {
     std::lock_guard lock(mutex_);
     if (stopping_) return WakeRegistration::Armed::exiting;
-    if (shoal::Channel::activity(*arena) != token) return WakeRegistration::Armed::moved;
+    Waiter waiter{fd, token, false, std::move(probes)};
+    const std::uint32_t now = shoal::Channel::activity(*arena);
+    if (now != token) {
+      if (waiter.may_be_ready()) return WakeRegistration::Armed::moved;
+      waiter.token = now;  // nothing for it since: wait from here
+    }
     if (!arena_) arena_ = arena;  // keeps the mapping while anyone waits
-    waiters_.push_back(Waiter{fd, token, false});
+    waiters_.push_back(std::move(waiter));
     wake_.notify_all();
     return WakeRegistration::Armed::waiting;
   }
@@ -106,6 +112,11 @@ class ArenaWaker {
     int fd;
     std::uint32_t token;
     bool fired;  // written to; stays listed until its owner disarms
+    std::vector<shoal::Channel::Probe> probes;  // the awaited channels
+
+    bool may_be_ready() const {
+      return std::any_of(probes.begin(), probes.end(), [](const auto& p) { return p.may_be_ready(); });
+    }
   };
 
   bool anyone_waiting() const {
@@ -118,11 +129,16 @@ class ArenaWaker {
       wake_.wait(lock, [&] { return stopping_ || anyone_waiting(); });
       if (stopping_) return;
       const std::uint32_t now = shoal::Channel::activity(*arena_);
-      // Wake whoever read another value: something happened since its try.
+      // Whoever read another value: something happened since its try.
+      // Woken only if it was to one of its channels (read after the word:
+      // a later change moves the word again); else it waits from `now`.
       for (Waiter& w : waiters_) {
-        if (!w.fired && w.token != now) {
+        if (w.fired || w.token == now) continue;
+        if (w.may_be_ready()) {
           signal_fd(w.fd);
           w.fired = true;
+        } else {
+          w.token = now;
         }
       }
       if (!anyone_waiting()) continue;
@@ -193,12 +209,12 @@ ArenaWaker* waker_for(const shoal::Arena* arena) {
 }  // namespace
 
 WakeRegistration::Armed WakeRegistration::arm(const std::shared_ptr<shoal::Arena>& arena, std::uint32_t token,
-                                              int fd) {
+                                              int fd, std::vector<shoal::Channel::Probe> probes) {
   disarm();
   if (process_exiting()) return Armed::exiting;
   ArenaWaker* waker = waker_for(arena.get());
   if (waker == nullptr) return Armed::exiting;
-  const Armed armed = waker->add(arena, token, fd);
+  const Armed armed = waker->add(arena, token, fd, std::move(probes));
   if (armed == Armed::waiting) {
     waker_ = waker;
     fd_ = fd;

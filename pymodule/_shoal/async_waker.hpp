@@ -8,7 +8,12 @@
 // once (Channel::wait_for_activity: counted among the arena's selectors, so
 // every send, receive, close and poison wakes it, in any interpreter or
 // process) and, when the word moves, writes to the eventfd of each waiter
-// whose word it was: its loop wakes, the coroutine tries again.
+// whose word it was and one of whose channels may now be ready
+// (shoal::Channel::Probe, read without the lock; a change elsewhere in the
+// arena wakes no coroutine): its loop wakes, the coroutine tries again.
+//
+// This is the fallback: where the kernel serves io_uring futex waits, the
+// loop waits on the word itself (ring_wakeup.hpp), one thread hop fewer.
 //
 // No polling: with nobody registered the waker sleeps on a condition
 // variable; with someone registered it sleeps on the futex in slices of
@@ -30,8 +35,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "shoal/arena.hpp"
+#include "shoal/channel.hpp"
 
 namespace shoal_py {
 
@@ -48,10 +55,12 @@ class WakeRegistration {
 
   enum class Armed { waiting, moved, exiting };
   // Registers `fd` to be written to once `arena`'s activity word differs
-  // from `token`. `moved`: it already does (nothing registered, try again
-  // now); `exiting`: the process is exiting (nothing registered). Disarms
-  // any earlier registration first. May throw std::system_error (no thread).
-  Armed arm(const std::shared_ptr<shoal::Arena>& arena, std::uint32_t token, int fd);
+  // from `token` and one of `probes` (the awaited channels) may be ready.
+  // `moved`: that is so already (nothing registered, try again now);
+  // `exiting`: the process is exiting (nothing registered). Disarms any
+  // earlier registration first. May throw std::system_error (no thread).
+  Armed arm(const std::shared_ptr<shoal::Arena>& arena, std::uint32_t token, int fd,
+            std::vector<shoal::Channel::Probe> probes);
   // Unregisters: once it returns, the waker no longer writes to the fd.
   void disarm() noexcept;
 

@@ -7,9 +7,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <new>
+#include <system_error>
 #include <vector>
 
 #include "async_waker.hpp"
+#include "futex_ring.hpp"
+#include "ring_wakeup.hpp"
 #include "channel_after_fork.hpp"
 #include "channel_ends.hpp"
 #include "channel_type.hpp"
@@ -87,15 +90,21 @@ PyObject* channel_anext(PyObject* self) {
 
 namespace {
 
+// One coroutine's means of waiting: the loop watches a ring's fd
+// (ring_wakeup.hpp) where the kernel serves io_uring futex waits, else an
+// eventfd that the arena's waker thread writes to (async_waker.hpp).
 struct WakeupObject {
   PyObject_HEAD
-  int fd;  // -1 once closed
-  WakeRegistration registration;
+  RingWakeup* ring;               // the ring path; null on the thread path or once closed
+  int fd;                         // the thread path's eventfd; -1 with a ring or once closed
+  WakeRegistration registration;  // the thread path's
 };
 
 WakeupObject* as_wakeup(PyObject* object) { return reinterpret_cast<WakeupObject*>(object); }
 
 void close_wakeup(WakeupObject* w) {
+  delete w->ring;  // disarms, then closes the ring
+  w->ring = nullptr;
   w->registration.disarm();  // first: the waker must not write to a closed fd
   if (w->fd >= 0) {
     ::close(w->fd);
@@ -108,13 +117,26 @@ PyObject* wakeup_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     PyErr_SetString(PyExc_TypeError, "_Wakeup() takes no arguments");
     return nullptr;
   }
-  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return PyErr_SetFromErrno(PyExc_OSError);
+  RingWakeup* ring = nullptr;
+  int fd = -1;
+  if (FutexRing::available()) {
+    try {
+      ring = new RingWakeup();
+    } catch (const std::system_error& e) {
+      errno = e.code().value();
+      return PyErr_SetFromErrno(PyExc_OSError);
+    }
+  } else {
+    fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return PyErr_SetFromErrno(PyExc_OSError);
+  }
   PyObject* self = type->tp_alloc(type, 0);
   if (self == nullptr) {
-    ::close(fd);
+    delete ring;
+    if (fd >= 0) ::close(fd);
     return nullptr;
   }
+  as_wakeup(self)->ring = ring;
   as_wakeup(self)->fd = fd;
   new (&as_wakeup(self)->registration) WakeRegistration();
   return self;
@@ -129,35 +151,70 @@ void wakeup_dealloc(PyObject* self) {
 }
 
 int check_open(WakeupObject* w) {
-  if (w->fd >= 0) return 0;
+  if (w->ring != nullptr || w->fd >= 0) return 0;
   PyErr_SetString(PyExc_ValueError, "the _Wakeup is closed");
   return -1;
 }
 
 PyObject* wakeup_fileno(PyObject* self, PyObject*) {
-  if (check_open(as_wakeup(self)) < 0) return nullptr;
-  return PyLong_FromLong(as_wakeup(self)->fd);
+  WakeupObject* w = as_wakeup(self);
+  if (check_open(w) < 0) return nullptr;
+  return PyLong_FromLong(w->ring != nullptr ? w->ring->fd() : w->fd);
 }
 
-// arm(channel, token) -> True if registered (await the fd), False if the
-// activity word has moved since `token` (try again now).
+PyObject* wakeup_kind(PyObject* self, PyObject*) {
+  WakeupObject* w = as_wakeup(self);
+  if (check_open(w) < 0) return nullptr;
+  return PyUnicode_FromString(w->ring != nullptr ? "ring" : "thread");
+}
+
+// The probes of `channels` (a tuple of Channels, the first one's arena's),
+// each for what the coroutine wants of it. Null with an error set.
+bool probes_of(ModuleState* state, PyObject* channels, shoal::Channel::Want want,
+               std::vector<shoal::Channel::Probe>& probes) {
+  if (!PyTuple_Check(channels) || PyTuple_GET_SIZE(channels) == 0) {
+    PyErr_SetString(PyExc_TypeError, "arm() takes a non-empty tuple of shoal.Channel objects");
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(channels); ++i) {
+    PyObject* channel = PyTuple_GET_ITEM(channels, i);
+    if (!PyObject_TypeCheck(channel, state->channel_type)) {
+      PyErr_SetString(PyExc_TypeError, "arm() takes a non-empty tuple of shoal.Channel objects");
+      return false;
+    }
+    if (ensure_usable_here(channel) < 0) return false;
+    probes.push_back(channel_core(channel).probe(want));
+  }
+  return true;
+}
+
+// arm(token, channels, sending) -> True if armed (await the fd, then
+// check()), False if one of the channels may be ready already (try again
+// now). `token`: the arena's activity word, read before the failed try.
 PyObject* wakeup_arm(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   ModuleState* state = state_of_type(Py_TYPE(self));
-  if (nargs != 2 || !PyObject_TypeCheck(args[0], state->channel_type)) {
-    PyErr_SetString(PyExc_TypeError, "arm(channel, token) takes a shoal.Channel and an int");
+  if (nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "arm(token, channels, sending) takes 3 arguments");
     return nullptr;
   }
   WakeupObject* w = as_wakeup(self);
   if (check_open(w) < 0) return nullptr;
-  const unsigned long token = PyLong_AsUnsignedLong(args[1]);
+  const unsigned long token = PyLong_AsUnsignedLong(args[0]);
   if (token == static_cast<unsigned long>(-1) && PyErr_Occurred()) return nullptr;
-  if (ensure_usable_here(args[0]) < 0) return nullptr;
+  const int sending = PyObject_IsTrue(args[2]);
+  if (sending < 0) return nullptr;
+  std::vector<shoal::Channel::Probe> probes;
+  if (!probes_of(state, args[1], sending ? shoal::Channel::Want::send : shoal::Channel::Want::receive, probes)) {
+    return nullptr;
+  }
+  const auto& arena = as_channel(PyTuple_GET_ITEM(args[1], 0))->fields.session->shared_arena();
   WakeRegistration::Armed armed;
   try {
-    armed = w->registration.arm(as_channel(args[0])->fields.session->shared_arena(),
-                                static_cast<std::uint32_t>(token), w->fd);
+    armed = w->ring != nullptr
+                ? w->ring->arm(arena, static_cast<std::uint32_t>(token), std::move(probes))
+                : w->registration.arm(arena, static_cast<std::uint32_t>(token), w->fd, std::move(probes));
   } catch (const std::exception& e) {
-    PyErr_Format(PyExc_RuntimeError, "cannot start the arena's waker: %s", e.what());
+    PyErr_Format(PyExc_RuntimeError, "cannot wait for the arena's activity: %s", e.what());
     return nullptr;
   }
   switch (armed) {
@@ -172,17 +229,40 @@ PyObject* wakeup_arm(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   return nullptr;
 }
 
+// Reads what made the fd readable; True once the armed wait should end.
+bool take_wakeup(WakeupObject* w) {
+  if (w->ring != nullptr) return w->ring->check();
+  std::uint64_t count = 0;
+  if (::read(w->fd, &count, sizeof count) < 0) {
+    if (errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "read of an eventfd");
+    return false;
+  }
+  return count > 0;
+}
+
+PyObject* wakeup_check(PyObject* self, PyObject*) {
+  WakeupObject* w = as_wakeup(self);
+  if (check_open(w) < 0) return nullptr;
+  try {
+    return PyBool_FromLong(take_wakeup(w));
+  } catch (const std::system_error& e) {
+    errno = e.code().value();
+    return PyErr_SetFromErrno(PyExc_OSError);
+  }
+}
+
 PyObject* wakeup_disarm(PyObject* self, PyObject*) {
-  as_wakeup(self)->registration.disarm();
+  WakeupObject* w = as_wakeup(self);
+  if (w->ring != nullptr) w->ring->disarm();
+  w->registration.disarm();
   Py_RETURN_NONE;
 }
 
-// Empties the eventfd (so the loop stops seeing it readable).
-PyObject* wakeup_drain(PyObject* self, PyObject*) {
-  WakeupObject* w = as_wakeup(self);
-  if (check_open(w) < 0) return nullptr;
-  std::uint64_t count = 0;
-  if (::read(w->fd, &count, sizeof count) < 0 && errno != EAGAIN) return PyErr_SetFromErrno(PyExc_OSError);
+// Reads whatever is left (so the loop stops seeing the fd readable).
+PyObject* wakeup_drain(PyObject* self, PyObject* args) {
+  PyObject* taken = wakeup_check(self, args);
+  if (taken == nullptr) return nullptr;
+  Py_DECREF(taken);
   Py_RETURN_NONE;
 }
 
@@ -192,13 +272,18 @@ PyObject* wakeup_close(PyObject* self, PyObject*) {
 }
 
 PyMethodDef wakeup_methods[] = {
-    {"fileno", wakeup_fileno, METH_NOARGS, "fileno() -> the eventfd an event loop watches"},
+    {"fileno", wakeup_fileno, METH_NOARGS, "fileno() -> the fd an event loop watches (a ring's or an eventfd)"},
+    {"kind", wakeup_kind, METH_NOARGS, "kind() -> 'ring' (io_uring futex wait) or 'thread' (the arena's waker)"},
     {"arm", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(wakeup_arm)), METH_FASTCALL,
-     "arm(channel, token) -> True: registered, the fd turns readable once the channel's arena's activity\n"
-     "word differs from token; False: it already does (try again). ProcessExiting once the process exits."},
-    {"disarm", wakeup_disarm, METH_NOARGS, "disarm(): unregister (the fd is written to no more)"},
-    {"drain", wakeup_drain, METH_NOARGS, "drain(): reset the eventfd"},
-    {"close", wakeup_close, METH_NOARGS, "close(): disarm and close the eventfd"},
+     "arm(token, channels, sending) -> True: armed, the fd turns readable once the arena's activity word\n"
+     "differs from token (then check()); False: a channel may be ready already (try again).\n"
+     "ProcessExiting once the process exits."},
+    {"check", wakeup_check, METH_NOARGS,
+     "check() -> reads what made the fd readable: True once the armed wait should end (a channel may be\n"
+     "ready, or the process exits); False: keep waiting"},
+    {"disarm", wakeup_disarm, METH_NOARGS, "disarm(): stop waiting (the fd turns readable no more)"},
+    {"drain", wakeup_drain, METH_NOARGS, "drain(): read whatever is left"},
+    {"close", wakeup_close, METH_NOARGS, "close(): disarm and close the fd"},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -206,8 +291,8 @@ PyType_Slot wakeup_slots[] = {
     {Py_tp_new, reinterpret_cast<void*>(wakeup_new)},
     {Py_tp_dealloc, reinterpret_cast<void*>(wakeup_dealloc)},
     {Py_tp_methods, wakeup_methods},
-    {Py_tp_doc, const_cast<char*>("_Wakeup(): an eventfd and its registration with an arena's waker "
-                                  "(shoal/_channel_async.py)")},
+    {Py_tp_doc, const_cast<char*>("_Wakeup(): what one coroutine waits with: an io_uring futex wait, or an "
+                                  "eventfd the arena's waker writes to (shoal/_channel_async.py)")},
     {0, nullptr},
 };
 

@@ -6,10 +6,13 @@
 // immutable. What must be C++:
 //   * Channel._activity(): the arena's activity word, read before a try
 //     (shoal::Channel::activity);
-//   * shoal._shoal._Wakeup: one eventfd and its registration with the
-//     arena's waker (async_waker.hpp), owned together, so a coroutine that
-//     is cancelled or collected never leaves the waker writing to a closed
-//     descriptor.
+//   * shoal._shoal._Wakeup: what one coroutine waits with, an fd its loop
+//     watches: an io_uring futex wait on the activity word (ring_wakeup.hpp)
+//     where the kernel serves those, else an eventfd and its registration
+//     with the arena's waker thread (async_waker.hpp), owned together, so a
+//     coroutine that is cancelled or collected never leaves the waker
+//     writing to a closed descriptor. Either wakes the coroutine only when
+//     one of its channels may be ready (shoal::Channel::Probe).
 #pragma once
 
 #include <Python.h>

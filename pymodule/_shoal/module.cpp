@@ -23,6 +23,7 @@
 
 #include "arena_type.hpp"
 #include "async_waker.hpp"
+#include "ring_wakeup.hpp"
 #include "buffer_type.hpp"
 #include "frozen_view_type.hpp"
 #include "call_site.hpp"
@@ -91,7 +92,10 @@ int module_exec(PyObject* module) {
 
 PyObject* begin_exit_function(PyObject*, PyObject*) {
   begin_process_exit();
-  without_gil([] { stop_all_wakers(); });  // async waits wake, and raise ProcessExiting
+  without_gil([] {  // async waits wake, and raise ProcessExiting
+    stop_ring_wakeups();
+    stop_all_wakers();
+  });
   Py_RETURN_NONE;
 }
 

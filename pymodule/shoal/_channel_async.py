@@ -6,14 +6,20 @@ Every operation is a loop of non-blocking tries (``try_recv``, ``try_send``,
 
 1. read the arena's activity word (``Channel._activity()``), a token;
 2. try; done if it worked (an ended channel raises, as the sync calls do);
-3. register an eventfd with the arena's waker (``_shoal._Wakeup``, C++:
-   async_waker.hpp) with that token: the waker writes to the fd once the
-   word differs from the token, which it does after any send, receive,
-   close or poison in the arena, from any interpreter or process. If the
-   word has moved already, registration says so and we try again at once;
-4. await the fd's readability, unregister, go to 1. Under asyncio the
-   loop watches the fd from its first wait on (``loop.add_reader`` once,
-   the fd reused by the loop's later waits: _WatchedWakeup); under Trio
+3. arm a ``_shoal._Wakeup`` with that token and the awaited channels: its
+   fd turns readable once the word differs from the token, which it does
+   after any send, receive, close or poison in the arena, from any
+   interpreter or process. Where the kernel serves io_uring futex waits
+   the fd is a ring whose futex wait the loop itself is woken by (C++:
+   ring_wakeup.hpp); elsewhere an eventfd that the arena's waker thread
+   writes to (async_waker.hpp). If the word has moved already and a channel
+   may be ready, arming says so and we try again at once;
+4. await the fd's readability and ask the wakeup (``check()``) whether the
+   wait is over: it is once one of the awaited channels may be ready (read
+   without the lock); a change elsewhere in the arena wakes the loop, not
+   the coroutine. Then disarm, go to 1. Under asyncio the loop watches the
+   fd from its first wait on (``loop.add_reader`` once, the fd reused by
+   the loop's later waits: _WatchedWakeup); under Trio
    ``trio.lowlevel.wait_readable`` at each wait.
 
 Reading the token before the try is what makes this lossless: whatever
@@ -84,7 +90,9 @@ class _WatchedWakeup:
     on (loop.add_reader once, not at every wait: two epoll_ctl calls and the
     selector's bookkeeping, a sixth of a ping-pong's round trip here). The
     fd is readable only while armed and fired (it is drained before reuse),
-    so the reader's callback runs only when a wait is due to end."""
+    so the reader's callback runs only when a wait may be due to end; it
+    reads what made the fd readable (check()), always, or the loop would
+    see it readable again at once."""
 
     __slots__ = ("wakeup", "future")
 
@@ -98,6 +106,8 @@ class _WatchedWakeup:
             raise
 
     def _readable(self):
+        if not self.wakeup.check():
+            return  # a change elsewhere in the arena: the wait goes on
         future = self.future
         if future is not None and not future.done():
             future.set_result(None)
@@ -132,7 +142,10 @@ class _Trio:
 
     async def readable(self, waiter, deadline):
         with self.trio.move_on_at(math.inf if deadline is None else deadline):
-            await self.trio.lowlevel.wait_readable(waiter.wakeup.fileno())
+            while True:
+                await self.trio.lowlevel.wait_readable(waiter.wakeup.fileno())
+                if waiter.wakeup.check():
+                    return
 
 
 class _TrioWaiter:
@@ -200,14 +213,14 @@ def _loop_pool(loop):
         return []
 
 
-async def _until_done(channel, attempt, not_yet, timeout, what):
+async def _until_done(channels, sending, attempt, not_yet, timeout, what):
     """attempt() until it does not raise `not_yet`, waiting on the loop between tries."""
     loop = _running_loop()
     deadline = _deadline(loop, timeout)
     waiter = None
     try:
         while True:
-            token = channel._activity()  # before the try: see the module's docstring
+            token = channels[0]._activity()  # before the try: see the module's docstring
             try:
                 return attempt()
             except not_yet:
@@ -216,7 +229,7 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
                 raise TimeoutError(f"{what}() timed out after {timeout:g} s")
             if waiter is None:
                 waiter = loop.take()
-            if waiter.wakeup.arm(channel, token):
+            if waiter.wakeup.arm(token, channels, sending):
                 try:
                     await loop.readable(waiter, deadline)
                 finally:
@@ -228,12 +241,12 @@ async def _until_done(channel, attempt, not_yet, timeout, what):
 
 
 async def arecv(channel, timeout=None):
-    return await _until_done(channel, channel.try_recv, _shoal.Empty, timeout, "Channel.arecv")
+    return await _until_done((channel,), False, channel.try_recv, _shoal.Empty, timeout, "Channel.arecv")
 
 
 async def asend(channel, obj, timeout=None):
     # Each try freezes obj anew (a failed try leaves nothing allocated).
-    return await _until_done(channel, lambda: channel.try_send(obj), _shoal.Full, timeout, "Channel.asend")
+    return await _until_done((channel,), True, lambda: channel.try_send(obj), _shoal.Full, timeout, "Channel.asend")
 
 
 async def anext(channel):
@@ -262,4 +275,4 @@ async def aselect(*channels, timeout=None):
     def attempt():
         return _shoal.select(*channels, timeout=0)
 
-    return await _until_done(channels[0], attempt, TimeoutError, timeout, "aselect")
+    return await _until_done(channels, False, attempt, TimeoutError, timeout, "aselect")

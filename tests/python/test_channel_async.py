@@ -1,6 +1,7 @@
 """shoal.Channel awaited under asyncio: arecv/asend, ``async for``,
-shoal.aselect. Woken across threads, interpreters and processes through
-the arena's waker (an eventfd the loop watches); timeouts; cancellation
+shoal.aselect. Woken across threads, interpreters and processes (the
+loop's own io_uring futex wait, or the arena's waker thread and an
+eventfd: SHOAL_ASYNC_WAKER=thread), only for the awaited channels; timeouts; cancellation
 that loses and duplicates nothing (a soak of 10,000 cancelled operations).
 The same under anyio, on its asyncio and Trio backends."""
 
@@ -249,6 +250,110 @@ def test_aselect_argument_mistakes(arena):
             await shoal.aselect(shoal.Channel(1, arena=arena), "not a channel")
 
     run(main())
+
+
+def _kernel_serves_futex_requests():
+    """True, False, or None when this test cannot tell (a seccomp filter may refuse io_uring)."""
+    release = tuple(int(part) for part in os.uname().release.split(".")[:2] if part.isdigit())
+    if release < (6, 7):
+        return False
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            if f.read().strip() != "0":
+                return False
+    except OSError:
+        pass
+    with open("/proc/self/status") as f:
+        filtered = any(line.split()[:2] == ["Seccomp:", "2"] for line in f)
+    return None if filtered else True  # a seccomp filter may refuse io_uring
+
+
+def test_the_wait_is_the_loops_own_where_the_kernel_allows():
+    # Where io_uring serves futex waits (Linux 6.7+), the loop waits on the
+    # arena's word itself (one thread hop fewer); SHOAL_ASYNC_WAKER=thread
+    # (the CI runs this file so too) or an older kernel: the waker thread.
+    wakeup = shoal._shoal._Wakeup()
+    try:
+        if os.environ.get("SHOAL_ASYNC_WAKER") == "thread":
+            assert wakeup.kind() == "thread"
+            return
+        serves = _kernel_serves_futex_requests()
+        if serves is None:
+            pytest.skip("cannot tell whether this container lets io_uring serve futex waits")
+        assert wakeup.kind() == ("ring" if serves else "thread")
+    finally:
+        wakeup.close()
+
+
+def _readable(fd, seconds):
+    import select
+
+    return bool(select.select([fd], [], [], seconds)[0])
+
+
+def test_a_change_to_another_channel_of_the_arena_does_not_end_the_wait(arena):
+    # The wakeup of a coroutine awaiting `awaited` is woken (ring) or not
+    # (thread) by traffic on `other`, but its check() says the wait goes
+    # on: the coroutine is woken only once `awaited` may be ready. Fails if
+    # the arena-wide activity word alone decided (every other channel's
+    # send and receive would wake every coroutine of the arena).
+    awaited, other = shoal.Channel(2, arena=arena), shoal.Channel(2, arena=arena)
+    wakeup = shoal._shoal._Wakeup()
+    try:
+        token = awaited._activity()
+        with pytest.raises(shoal.Empty):
+            awaited.try_recv()
+        assert wakeup.arm(token, (awaited,), False)
+        for i in range(50):
+            other.send(i)
+            assert other.recv() == i
+            if _readable(wakeup.fileno(), 0.01):
+                assert not wakeup.check()
+        assert not _readable(wakeup.fileno(), 0.05) or not wakeup.check()
+        awaited.send("now")
+        assert _readable(wakeup.fileno(), LONG) and wakeup.check()
+        wakeup.disarm()
+        wakeup.drain()
+        assert awaited.try_recv() == "now"
+
+        # A sender waits for room, not for items: another's receive or a
+        # send to it does not end its wait; a receive from it does.
+        awaited.send(1)
+        awaited.send(2)  # full
+        token = awaited._activity()
+        assert wakeup.arm(token, (awaited,), True)
+        other.send("x")
+        if _readable(wakeup.fileno(), 0.05):
+            assert not wakeup.check()
+        assert awaited.recv() == 1
+        assert _readable(wakeup.fileno(), LONG) and wakeup.check()
+    finally:
+        wakeup.close()
+
+
+def test_arming_after_a_change_elsewhere_waits_and_after_one_here_does_not(arena):
+    # The token is read before the try; arming compares it with the word:
+    # moved because of another channel, arming still waits (no retry spin);
+    # moved because of this one, it says "try again now".
+    awaited, other = shoal.Channel(1, arena=arena), shoal.Channel(1, arena=arena)
+    wakeup = shoal._shoal._Wakeup()
+    try:
+        token = awaited._activity()
+        other.send("elsewhere")
+        assert wakeup.arm(token, (awaited,), False)
+        wakeup.disarm()
+        wakeup.drain()
+        token = awaited._activity()
+        awaited.send("here")
+        assert not wakeup.arm(token, (awaited,), False)
+        assert awaited.recv() == "here"
+        third = shoal.Channel(1, arena=arena)
+        token = awaited._activity()
+        awaited.send("again")
+        assert not wakeup.arm(token, (third, awaited), False)  # aselect's: any of them
+        assert wakeup.arm(token, (third,), False)
+    finally:
+        wakeup.close()
 
 
 def test_a_loop_keeps_watching_a_few_eventfds_and_no_closed_one(arena):
