@@ -97,6 +97,9 @@ say "Python tests (pytest)"
 # so received arrays must come through its C-API; a test fails if they do not.
 SHOAL_EXPECT_NUMPY_CAPI=1 python -m pytest tests/python -q
 
+say "async channels through the waker thread (the path of kernels without io_uring futex waits)"
+SHOAL_ASYNC_WAKER=thread python -m pytest tests/python/test_channel_async.py -q -p no:cacheprovider
+
 say "Python tests on CPython 3.12 (.venv-3.12)"
 bash scripts/setup.sh --second-python
 # Its bin/ first on PATH: the CLI tests run the `shoal` that install put there.

@@ -451,6 +451,44 @@ TEST_F(Channels, InlineValuesObeyBoundsCloseAndPoison) {
   expect_sound();
 }
 
+// The lock-free readiness look (Channel::Probe) that async waiters decide
+// by: "not ready" only when the operation would certainly block.
+TEST_F(Channels, AProbeSaysNotReadyOnlyWhenTheOperationWouldBlock) {
+  Channel ch = Channel::create(*holder, 2);
+  const Channel::Probe receive = ch.probe(Channel::Want::receive);
+  const Channel::Probe send = ch.probe(Channel::Want::send);
+  EXPECT_FALSE(receive.may_be_ready());  // empty
+  EXPECT_TRUE(send.may_be_ready());
+  ch.send_inline({layout::InlineTag::int64, 1});
+  EXPECT_TRUE(receive.may_be_ready());
+  EXPECT_TRUE(send.may_be_ready());
+  ch.send_inline({layout::InlineTag::int64, 2});
+  EXPECT_FALSE(send.may_be_ready());  // full
+  ch.receive(1s);
+  EXPECT_TRUE(send.may_be_ready());
+  ch.receive(1s);
+  EXPECT_FALSE(receive.may_be_ready());
+  ch.close();  // ended: both would raise at once, so both are "ready"
+  EXPECT_TRUE(receive.may_be_ready());
+  EXPECT_TRUE(send.may_be_ready());
+
+  Channel poisoned = Channel::create(*holder, 1);
+  const Channel::Probe of_poisoned = poisoned.probe(Channel::Want::receive);
+  EXPECT_FALSE(of_poisoned.may_be_ready());
+  poisoned.poison();
+  EXPECT_TRUE(of_poisoned.may_be_ready());
+}
+
+TEST_F(Channels, AProbeOfAFreedChannelSaysMaybeRatherThanReadItsReuse) {
+  std::optional<Channel> ch(Channel::create(*holder, 4));
+  const Channel::Probe probe = ch->probe(Channel::Want::receive);
+  EXPECT_FALSE(probe.may_be_ready());
+  ch.reset();  // the only reference: the block is freed
+  // Whatever is allocated there next, the generation differs: "maybe".
+  HeldBlock filler = holder->allocate(200);
+  EXPECT_TRUE(probe.may_be_ready());
+}
+
 TEST_F(Channels, AnInlineItemOfUnknownTagIsReportedNotTrusted) {
   Channel ch = Channel::create(*holder, 4);
   ch.send_inline({layout::InlineTag::int64, 5});
