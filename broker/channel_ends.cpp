@@ -10,7 +10,8 @@
 // the same critical section, counted out of its channel here. The channel
 // closes when a tracked role's count reaches 0: receivers drain what is
 // pending and then get ChannelClosed, senders get it at once, and the
-// error says why (ChannelHeader::closed_by).
+// error says why (ChannelHeader::closed_by). With the last receiver gone,
+// what is pending can never be received, and is dropped then.
 //
 // Crash safety: the counts are derived. Repair recounts them from the live
 // end blocks and closes what a dead lock owner should have closed
@@ -84,6 +85,21 @@ void close_for_ends_locked(layout::ArenaHeader* arena, ChannelHeader* channel, l
   futex::wake_all(&arena->activity_seq);
 }
 
+// Nobody can receive what is pending in `channel` (at `offset`) any more:
+// it goes now, as Trio's memory channels drop their buffer, rather than
+// when the channel itself goes (its senders may hold it for long). The
+// same order as poison(): the slots are disowned in one commit (head =
+// tail), then each reference dropped; a death in between leaves items no
+// one owns, which repair frees.
+void drop_undeliverable_locked(Arena& arena, std::uint64_t offset, ChannelHeader* channel) {
+  const std::vector<std::uint64_t> pending = ArenaInternals::owned_children_locked(arena, offset);
+  std::atomic_ref(channel->head).store(channel->tail, std::memory_order_release);  // commit: the slots own nothing
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    ArenaInternals::drop_reference_locked(arena, pending[i]);
+    if (i == 0) test_hooks::reach(test_hooks::Point::ends_mid_drop);
+  }
+}
+
 layout::ChannelCloser closer_for(EndRole role) {
   return role == EndRole::sender ? layout::ChannelCloser::senders_gone : layout::ChannelCloser::receivers_gone;
 }
@@ -153,7 +169,10 @@ void Arena::channel_end_gone_locked(std::uint64_t offset) {
   if (before == 0) return;  // only a corrupt arena gets here; repair recounts
   *count = before - 1;
   test_hooks::reach(test_hooks::Point::end_after_count);
-  if (before == 1 && tracked) close_for_ends_locked(header(), channel, closer_for(role));
+  if (before == 1 && tracked) {
+    close_for_ends_locked(header(), channel, closer_for(role));
+    if (role == EndRole::receiver) drop_undeliverable_locked(*this, end->channel.offset, channel);
+  }
 }
 
 void Arena::recount_channel_ends_locked() {

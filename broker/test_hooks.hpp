@@ -28,6 +28,7 @@ enum class Point {
   in_flight_after_end,       // an in-flight entry cleared, the block's reference not yet dropped
   ledger_after_unlink,       // an empty ledger block unlinked from its holder's chain, not yet freed
   end_after_count,           // a channel end counted out of its channel, the channel not yet closed
+  ends_mid_drop,             // a channel's last receiver end gone, its pending items disowned, one dropped
   // Not in a critical section: where a stray write (or a reuse of the
   // block, seen by a lock-free reader) may land between two reads.
   object_after_resolve,      // Arena::object resolved the block, its payload's length not yet read

@@ -107,6 +107,61 @@ TEST_F(Ends, ABlockedSenderLearnsWhenTheLastReceiverGoes) {
   expect_sound();
 }
 
+// With no receiver left, what is pending can never be received: it goes
+// when the last receiver end goes, not when the senders let the channel go.
+TEST_F(Ends, TheLastReceiverEndDropsWhatIsPending) {
+  Channel ch = Channel::create(*holder, 4);
+  HeldBlock rx = ch.make_end(EndRole::receiver);
+  const std::uint64_t used_before = arena->stats().used_bytes;
+  HeldBlock big = holder->allocate(1 << 20);
+  const Handle sent = big.handle();
+  ch.send(std::move(big));
+  ch.send_inline(value(5));
+  EXPECT_EQ(ch.size(), 2u);
+  rx.reset();
+  EXPECT_TRUE(ch.closed());
+  EXPECT_EQ(ch.size(), 0u);
+  EXPECT_THROW(arena->block_info(sent), InvalidHandle) << "the pending block outlived every receiver";
+  EXPECT_LT(arena->stats().used_bytes, used_before + 4096);
+  EXPECT_THROW(ch.receive(1s), ChannelClosed);
+  expect_sound();
+}
+
+// A holder killed inside the lock after disowning the pending items of a
+// channel whose last receiver end it dropped, one item dropped, the rest
+// not: repair frees the rest (nobody owns them), the channel is closed and
+// empty.
+TEST_F(Ends, ADeathWhileDroppingWhatNoOneCanReceiveIsRepaired) {
+  Channel ch = Channel::create(*holder, 4);
+  HeldBlock rx = ch.make_end(EndRole::receiver);
+  const std::uint64_t used_before = arena->stats().used_bytes;
+  for (int i = 0; i < 3; ++i) ch.send(holder->allocate(4096));
+  testing::Signal reached;
+  testing::Signal go;
+  const pid_t victim = testing::fork_child([&] {
+    auto a = Arena::attach(name.name);
+    auto h = a->attach_holder();
+    Channel::End mine = Channel::open_end(*h, rx.handle());
+    reached.post('o');
+    if (go.wait() != 'g') return 51;
+    testing::pause_at(test_hooks::Point::ends_mid_drop, reached);
+    mine.end.reset();
+    return 50;  // the hook never fired
+  });
+  ASSERT_EQ(reached.wait(), 'o');
+  rx.reset();  // the victim's is the last receiver end now
+  go.post('g');
+  ASSERT_EQ(reached.wait(), 'p') << "the victim never reached its hook point";
+  kill(victim, SIGKILL);
+  EXPECT_EQ(testing::wait_child(victim), -SIGKILL);
+  EXPECT_TRUE(ch.closed());  // takes the lock: repairs
+  EXPECT_EQ(arena->stats().repairs, 1u);
+  EXPECT_EQ(ch.size(), 0u);
+  arena->reap_dead_holders();
+  EXPECT_LT(arena->stats().used_bytes, used_before + 4096) << "the undropped items leaked";
+  expect_sound();
+}
+
 TEST_F(Ends, RolesAreTrackedOnlyOnceAnEndIsMade) {
   Channel ch = Channel::create(*holder, 2);
   HeldBlock rx = ch.make_end(EndRole::receiver);
