@@ -33,6 +33,8 @@ LIFETIME = "3"  # seconds: the workers' pickle lifetime, so the kill test's entr
 
 
 def _worker_env():
+    # PYTHONPATH: for the namespaced workers, started as commands (a
+    # LocalCluster's get this process's sys.path from multiprocessing).
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     return {"SHOAL_PICKLE_LIFETIME": LIFETIME, "PYTHONPATH": path}
 
