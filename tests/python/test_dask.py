@@ -24,8 +24,8 @@ import shoal  # noqa: E402
 import shoal.dask  # noqa: E402
 from shoal import _shoal  # noqa: E402
 
-import dask_work  # noqa: E402 (the workers import it too: PYTHONPATH)
-from conftest import PREFIX  # noqa: E402
+import dask_work  # noqa: E402 (the workers import it too)
+from conftest import PREFIX, _counter  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 N = 1 << 17  # float64s: 1 MiB, small enough for a fast test, far above any header
@@ -41,7 +41,7 @@ def _worker_env():
 
 @pytest.fixture(scope="module")
 def arena():
-    with shoal.Arena("256MiB", name=f"{PREFIX}{os.getpid()}-dask") as arena:
+    with shoal.Arena("256MiB", name=f"{PREFIX}{os.getpid()}-{next(_counter)}") as arena:
         yield arena
 
 
@@ -74,14 +74,9 @@ def _pass(client, make, keys):
     return seen, sent
 
 
-
-
-
-
 def test_workers_share_the_clients_arena(client, arena):
     names = client.run(dask_work.default_arena_name)
     assert set(names.values()) == {arena.name}
-
 
 
 def test_arena_memory_crosses_as_a_handle(client):
