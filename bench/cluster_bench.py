@@ -139,7 +139,8 @@ def run_ray(n):
         root = os.getpid()
         ray.get(task.remote(numpy.ones(1), root))  # a worker up, imports done
         baseline = tree_pss(root)[0]
-        buffer = shoal.empty((n,), "float64")
+        arena = shoal.Arena(max(4 << 30, 4 * n * 8), name=f"cluster-bench-ray-{os.getpid()}")
+        buffer = arena.empty((n,), "float64")
         numpy.asarray(buffer).fill(1.0)
         buffer.seal()
         local = consume(numpy.asarray(buffer), root)
@@ -147,6 +148,8 @@ def run_ray(n):
         seen = ray.get(task.remote(buffer, root))
         wall = time.perf_counter() - started
         assert seen["sum"] == float(n), seen
+        del buffer
+        arena.close()
         return {"bytes": None, "wall_s": wall, "compute_s": local["sum_s"], "copies": (seen["pss"] - baseline) / (n * 8)}
     finally:
         ray.shutdown()
