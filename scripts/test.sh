@@ -118,9 +118,11 @@ bash scripts/wheel.sh
 
 # Benchmark smoke runs (~3 min; a missing peer is a row, not a failure): the suite
 # (bench/suite.py --quick), the process path on NumPy work (bench/process_bench.py --quick),
-# frozen data shared in place (bench/frozen_bench.py --quick) and async ping-pong
-# (bench/async_bench.py --quick).
+# frozen data shared in place (bench/frozen_bench.py --quick), async ping-pong
+# (bench/async_bench.py --quick) and an array between two Dask workers and into Ray
+# (bench/cluster_bench.py --quick).
 SHOAL_BENCH_NO_SETUP=1 timeout 900 bash scripts/bench.sh --quick
 timeout 600 python bench/process_bench.py --quick --output build/bench-quick/process_bench.json
 timeout 300 python bench/frozen_bench.py --quick --output build/bench-quick/frozen_share.json
 timeout 300 python bench/async_bench.py --quick --output build/bench-quick/async_pingpong.json
+timeout 300 python bench/cluster_bench.py --quick --output build/bench-quick/cluster_bench.json

@@ -10,7 +10,7 @@ mypy.
 import asyncio
 import pickle
 import queue
-from collections.abc import Buffer, Mapping, Sequence, Set
+from collections.abc import Buffer, Callable, Mapping, Sequence, Set
 from concurrent.futures import Future
 from typing import Any, Literal, assert_type
 
@@ -209,6 +209,21 @@ def errors() -> None:
     assert issubclass(exiting, SystemExit)
 
 
+def cluster_engines() -> None:
+    import shoal.dask
+    import shoal.ray
+
+    identity = shoal.dask.host_identity()
+    assert_type(identity, dict[str, Any])
+    assert identity["boot-id"]
+    assert shoal.dask.enable(arrays=False) is None  # this process only: no client
+    plugin: shoal.dask.ShoalWorkerPlugin = shoal.dask.ShoalWorkerPlugin(arrays=True, arena="typed-api")
+    assert plugin.arena == "typed-api"
+    assert_type(shoal.dask.COPY_THRESHOLD, int)
+    register: Callable[[], None] = shoal.ray.register  # needs ray.init: not called here
+    assert callable(register)
+
+
 def main() -> None:
     arena_and_buffers()
     channels()
@@ -217,6 +232,7 @@ def main() -> None:
     executors()
     subinterpreters()
     errors()
+    cluster_engines()
     print("public_api: every call ran")
 
 

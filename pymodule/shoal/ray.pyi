@@ -1,0 +1,4 @@
+# Stubs of shoal/ray.py.
+__all__ = ["register"]
+
+def register() -> None: ...
