@@ -2,7 +2,8 @@
 # wheel.sh — builds the wheel an index would ship and checks that it stands alone:
 #   1. `pip wheel .` with build isolation, in a mount namespace where every
 #      file of the system's Cap'n Proto (libraries, headers, the compiler,
-#      pkg-config and CMake files) is hidden: only what pyproject.toml's
+#      pkg-config and CMake files), CLI11 and nlohmann/json is hidden: only
+#      what pyproject.toml's
 #      [build-system] asks for, from PyPI, plus a C++20 compiler and the
 #      Python headers. Cap'n Proto, library and compiler, is built from
 #      subprojects/capnproto (pyproject.toml forces that fallback), static
@@ -36,15 +37,17 @@ raw_dir=$root/build/wheel-raw
 work=$root/build/wheel-check
 
 build_wheel() {
-  HIDE=$(system_capnp_files)
+  HIDE=$(system_build_dependency_files)
   export HIDE
   say "pip wheel . (isolated build: pyproject.toml's build requirements from PyPI)," \
     "with these hidden: $(echo "$HIDE" | tr '\n' ' ')"
-  # The control: with those hidden, nothing of the system's Cap'n Proto can
-  # be found (the compiler, pkg-config's entry, a header).
+  # The control: with those hidden, nothing of the system's Cap'n Proto,
+  # CLI11 or nlohmann/json can be found (the compiler, pkg-config's entry,
+  # a header of each).
   without_system_capnp bash -c '! capnp --version && ! pkg-config --exists capnp \
-    && [ ! -e /usr/include/capnp/message.h ]' >/dev/null 2>&1 \
-    || fail "control: the system's Cap'n Proto is still visible in the build's namespace"
+    && [ ! -e /usr/include/capnp/message.h ] && [ ! -e /usr/include/CLI/CLI.hpp ] \
+    && [ ! -e /usr/include/nlohmann/json.hpp ]' >/dev/null 2>&1 \
+    || fail "control: a system build dependency is still visible in the build's namespace"
   rm -rf "$raw_dir"
   # -j2: the machine's two cores are shared.
   local started=$SECONDS
@@ -73,9 +76,10 @@ system_capnp_libraries() {
   } | while read -r f; do readlink -f "$f"; done | sort -u
 }
 
-# Those, and everything else a build could find Cap'n Proto through:
-# headers, the compiler and its plugins, pkg-config and CMake files.
-system_capnp_files() {
+# Those, and everything else a build could find Cap'n Proto through
+# (headers, the compiler and its plugins, pkg-config and CMake files), and
+# the header-only CLI11 and nlohmann/json: subprojects/ must stand in.
+system_build_dependency_files() {
   {
     system_capnp_libraries
     local prefix
@@ -84,7 +88,12 @@ system_capnp_files() {
         "$prefix"/lib/pkgconfig/capnp*.pc "$prefix"/lib/pkgconfig/kj*.pc \
         "$prefix"/lib/*/pkgconfig/capnp*.pc "$prefix"/lib/*/pkgconfig/kj*.pc \
         "$prefix"/share/pkgconfig/capnp*.pc "$prefix"/share/pkgconfig/kj*.pc \
-        "$prefix"/lib/cmake/CapnProto "$prefix"/lib/*/cmake/CapnProto 2>/dev/null || true
+        "$prefix"/lib/cmake/CapnProto "$prefix"/lib/*/cmake/CapnProto \
+        "$prefix"/include/CLI "$prefix"/include/nlohmann \
+        "$prefix"/share/pkgconfig/CLI11.pc "$prefix"/lib/*/pkgconfig/CLI11.pc \
+        "$prefix"/share/pkgconfig/nlohmann_json.pc "$prefix"/lib/*/pkgconfig/nlohmann_json.pc \
+        "$prefix"/share/cmake/CLI11 "$prefix"/lib/*/cmake/CLI11 \
+        "$prefix"/share/cmake/nlohmann_json "$prefix"/lib/*/cmake/nlohmann_json 2>/dev/null || true
     done
   } | while read -r f; do readlink -f "$f"; done | sort -u
 }
