@@ -71,6 +71,7 @@ struct BlockRecord {
   bool listed = false;       // seen in a free list
   bool ledger_owned = false; // a ledger block linked from an active holder
   bool rooted = false;       // owned by a ledger entry or an in-flight reference
+  bool recyclable = false;   // owned by a recyclable ledger entry (generation 0)
 };
 
 class Checker {
@@ -253,6 +254,7 @@ class Checker {
         }
         ++target->owners;
         target->rooted = true;
+        target->recyclable = target->recyclable || entry.generation == 0;
         ++refs;
         bytes += target->header().size;
       }
@@ -514,6 +516,9 @@ class Checker {
       }
       if (record.owners == 0) {
         problem("ownership: " + where + " has no owner (leaked), refcount " + std::to_string(record.header().refcount));
+      } else if (record.owners == 1 && record.recyclable && record.header().refcount == 0) {
+        // Its owner thread is recycling it: the count is 0 from its claim
+        // (CAS 1 -> 0) until the block is cached under a new generation.
       } else if (record.owners != record.header().refcount) {
         problem("ownership: " + where + " has refcount " + std::to_string(record.header().refcount) + " but " +
                 std::to_string(record.owners) + " owners");
