@@ -64,6 +64,7 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
         slot.attached_ns = clock::realtime_ns();
         slot.cached_blocks = 0;
         slot.cached_bytes = 0;
+        slot.intent = layout::Intent{};  // idle (a slot is released with its intent cleared)
         slot.state = kActive;  // commit
         std::unique_ptr<Holder> holder = HolderInternals::make(shared_from_this(), i, epoch);
         try {

@@ -73,6 +73,9 @@ void Arena::release_all_locked(std::uint32_t slot_index) {
   slot.bytes_held = 0;
   std::atomic_ref(slot.cached_blocks).store(0, std::memory_order_relaxed);
   std::atomic_ref(slot.cached_bytes).store(0, std::memory_order_relaxed);
+  // A dead holder's intent was resolved before its references went (there
+  // is nothing to resolve yet: no operation writes one); a live one's is idle.
+  std::atomic_ref(slot.intent.op).store(0, std::memory_order_seq_cst);
   slot.state = static_cast<std::uint32_t>(SlotState::free);  // commit
 }
 
