@@ -29,10 +29,10 @@
 //
 // Live holders keep recycling their own blocks meanwhile, without the lock
 // and without an intent (holder.hpp): the only count they write is their
-// own block's, by CAS 1 -> 0 and back 0 -> 1. So counts are made off to
-// the side and each stored once (an exchange): a recycler that claimed a
-// block before the store finds its restore refused and the recount
-// standing. And the fields they write (layout.hpp: kind, generation, ...)
+// own block's, by CAS 1 -> 0 and then a store of 1, the count of their one
+// entry, which is what the recount finds too. So counts are made off to
+// the side and each stored once (an exchange): a recycler reads either the
+// old count or the new, never a half-made one. And the fields they write (layout.hpp: kind, generation, ...)
 // are read here through the same bounded reader as the consistency check
 // (ArenaImage), or atomically.
 #include <atomic>

@@ -68,8 +68,9 @@ struct BlockHeader {
   // (recounted by repair from the owners themselves). Changed only by
   // read-modify-write: under lock, raised by CAS n -> n+1 refusing 0 and
   // lowered by CAS (repair: one exchange); recycler: CAS 1 -> 0 to claim a
-  // block its entry alone owns, CAS 0 -> 1 once it is cached. Set with a
-  // plain store only at allocation, before anyone else sees the block.
+  // block its entry alone owns, a release store of 1 once it is cached (at
+  // 0 nobody else changes it). Also set with a plain store at allocation,
+  // before anyone else sees the block.
   std::uint32_t refcount;
   // Payload bytes asked for (<= size - 64). Under lock at allocation;
   // recycler: relaxed store when handed out again. Lock-free: relaxed.
