@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "shoal/arena.hpp"
+#include "shoal/channel.hpp"
+#include "shoal/in_flight.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/holder.hpp"
 #include "test_hooks.hpp"
@@ -142,6 +144,54 @@ TEST_F(RefcountRace, ARetainWhileTheRecyclerClaimsTheBlockFailsOrStopsTheRecycle
   other.reset();
   holder->flush_cache();
   EXPECT_EQ(arena->stats().used_bytes, baseline);
+  expect_sound();
+}
+
+// The other references made from a handle alone, each refused while the
+// block's owner thread holds it claimed (count 0, old generation still
+// resolving): each had already committed its owner (the slot, the child
+// table, the in-flight entry) and must take it back.
+Channel* g_channel = nullptr;
+int g_refusals = 0;
+
+TEST_F(RefcountRace, CopySendObjectChildAndTicketOfABlockBeingRecycledAreRefusedAndUndone) {
+  auto other = arena->attach_holder();
+  Channel ch = Channel::create(*other, 4);
+  HeldBlock block = holder->allocate(64);
+  g_other = other.get();
+  g_channel = &ch;
+  g_handle = block.handle();
+  g_refusals = 0;
+  g_pause_point = test_hooks::Point::recycle_after_claim;
+  g_paused_once = false;
+  g_meanwhile = [] {
+    std::thread([] {
+      try {
+        g_channel->send(g_handle);
+      } catch (const InvalidHandle&) {
+        ++g_refusals;
+      }
+      const Handle children[] = {g_handle};
+      try {
+        HeldBlock parent = g_other->allocate_object(children, 64);
+      } catch (const InvalidHandle&) {
+        ++g_refusals;
+      }
+      try {
+        (void)InFlight::issue(g_other->arena(), g_handle, std::chrono::seconds(60));
+      } catch (const InvalidHandle&) {
+        ++g_refusals;
+      }
+    }).join();
+  };
+  const std::uint64_t used_before = arena->stats().used_bytes;
+  test_hooks::install(run_meanwhile_once);
+  block.reset();
+  test_hooks::install(nullptr);
+  EXPECT_EQ(g_refusals, 3);
+  EXPECT_EQ(ch.size(), 0u) << "the refused send's slot was taken back";
+  EXPECT_EQ(arena->stats().cached_blocks, 1u);
+  EXPECT_EQ(arena->stats().used_bytes + arena->stats().cached_bytes, used_before) << "the refused object was freed";
   expect_sound();
 }
 
