@@ -53,7 +53,7 @@ HeldBlock Holder::allocate(std::uint64_t bytes, BlockKind kind, std::uint32_t si
   blocks_->header_at(offset)->site = site;
   const bool recycle = recyclable(bytes, kind);
   if (recycle && on_owner_thread()) reserve_generations_locked();
-  return record_locked(offset, /*take_over=*/false, recycle);
+  return record_new_locked(offset, recycle);
 }
 
 HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_t body_bytes, std::uint32_t site) {
@@ -96,13 +96,23 @@ HeldBlock Holder::allocate_object(std::span<const Handle> children, std::uint64_
   table->body_offset = table_bytes;
   table->count = static_cast<std::uint32_t>(children.size());  // commit: the table is complete
   test_hooks::reach(test_hooks::Point::object_after_table);
-  for (const Handle& child : children) {
-    BlockHeader* block = blocks_->header_at(child.offset);
-    ArenaInternals::add_reference_locked(block);
-    // Published as part of an object: its bytes are final now.
-    std::atomic_ref<std::uint16_t>(block->flags).fetch_or(layout::kFrozen, std::memory_order_release);
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    // From a handle: its block's owner thread may have recycled it since it
+    // was resolved above (without the lock). Then the object is undone.
+    if (!ArenaInternals::take_reference_locked(*arena_, children[i])) {
+      blocks_->free(offset);  // in no ledger: the table owned nothing yet but what is dropped next
+      for (std::size_t j = 0; j < i; ++j) ArenaInternals::drop_reference_locked(*arena_, children[j].offset);
+      shrink_ledger_locked();
+      throw InvalidHandle("arena '" + arena_->name() + "': child " + std::to_string(i) + " (" +
+                          to_string(children[i]) + ") names no live block");
+    }
   }
-  return record_locked(offset);
+  for (const Handle& child : children) {
+    // Published as part of an object: its bytes are final now.
+    std::atomic_ref<std::uint16_t>(blocks_->header_at(child.offset)->flags)
+        .fetch_or(layout::kFrozen, std::memory_order_release);
+  }
+  return record_new_locked(offset);
 }
 
 }  // namespace shoal

@@ -150,7 +150,7 @@ Channel Channel::create(Holder& holder, std::uint32_t capacity, std::uint32_t op
   h->name_bytes = static_cast<std::uint16_t>(name.size());
   if (!name.empty()) std::memcpy(reinterpret_cast<std::byte*>(h) + layout::channel_name_offset(capacity), name.data(), name.size());
   ArenaInternals::blocks(arena).header_at(offset)->site = site;
-  return Channel(holder, HolderInternals::record_locked(holder, offset));
+  return Channel(holder, HolderInternals::record_new_locked(holder, offset));
 }
 
 Channel Channel::open(Holder& holder, Handle channel) {
@@ -261,8 +261,13 @@ Channel::Attempt Channel::send_locked(Handle item, HeldBlock* moving) {
   if (append_locked(ChildEntry{item.offset, item.generation}) == Attempt::would_block) return Attempt::would_block;
   if (moving != nullptr) {
     HolderInternals::forget_locked(*moving);  // the reference moved: no refcount change
-  } else {
-    ArenaInternals::add_reference_locked(target);
+  } else if (!ArenaInternals::take_reference_locked(arena(), item)) {
+    // A copy from a handle whose block its owner thread recycled since it
+    // was resolved above (without the lock): the slot is taken back. No
+    // one saw it: receivers take the lock.
+    std::atomic_ref(header()->tail).store(header()->tail - 1, std::memory_order_release);
+    throw InvalidHandle("arena '" + arena().name() + "': cannot send " + to_string(item) +
+                        ": it names no live block");
   }
   // Sent: its bytes are final now.
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);

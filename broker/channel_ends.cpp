@@ -125,11 +125,11 @@ HeldBlock Channel::make_end(EndRole role) {
   const ChannelEnd end{layout::kChannelEndMagic, static_cast<std::uint32_t>(role),
                        layout::ChildEntry{block_.handle().offset, block_.handle().generation}};
   std::memcpy(arena.base() + offset + layout::kBlockHeaderBytes, &end, sizeof end);
-  ArenaInternals::add_reference_locked(heap.header_at(block_.handle().offset));  // the end owns its channel
+  ArenaInternals::add_held_reference_locked(heap.header_at(block_.handle().offset));  // the end owns its channel
   ChannelHeader* h = header();
   h->ends_tracked |= tracked_bit(role);
   ++*count_of(*h, role);
-  return HolderInternals::record_locked(*holder_, offset);
+  return HolderInternals::record_new_locked(*holder_, offset);
 }
 
 Channel::End Channel::open_end(Holder& holder, Handle end) {

@@ -19,6 +19,9 @@
 //     no used block without an owner (a leak), every ledger entry names a
 //     live block, every ledger block belongs to exactly one active holder,
 //     and each holder's totals add up;
+//   * intents and the gate: a free holder slot's intent is idle, every
+//     intent's operation is known, and the lock-free gate is open whenever
+//     nobody holds the lock;
 //   * channel ends: each channel's sender and receiver counts equal the
 //     ends naming it, and a channel whose last end of a tracked role is
 //     gone is closed;
@@ -71,6 +74,7 @@ struct BlockRecord {
   bool listed = false;       // seen in a free list
   bool ledger_owned = false; // a ledger block linked from an active holder
   bool rooted = false;       // owned by a ledger entry or an in-flight reference
+  bool recyclable = false;   // owned by a recyclable ledger entry (generation 0)
 };
 
 class Checker {
@@ -80,6 +84,7 @@ class Checker {
   std::vector<std::string> run() {
     if (!check_header()) return problems_;
     check_sites();
+    check_gate();
     walk_chain();
     check_bitmap();
     check_free_lists();
@@ -100,6 +105,17 @@ class Checker {
       return false;
     }
     return true;
+  }
+
+  // The lock-free gate is closed only inside a locked section (quiescence.hpp):
+  // closed while mutation_seq stayed even around the look, it was left so.
+  void check_gate() {
+    const std::uint64_t before = SHOAL_HEADER_FIELD(image_, mutation_seq);
+    const std::uint32_t gate = SHOAL_HEADER_FIELD(image_, lf_gate);
+    const std::uint64_t after = SHOAL_HEADER_FIELD(image_, mutation_seq);
+    if (gate != 0 && before == after && before % 2 == 0) {
+      problem("gate: the lock-free gate is closed (by pid " + std::to_string(gate) + ") but nobody holds the lock");
+    }
   }
 
   // The site table decodes cleanly (a record past `used` is not part of it).
@@ -253,6 +269,7 @@ class Checker {
         }
         ++target->owners;
         target->rooted = true;
+        target->recyclable = target->recyclable || entry.generation == 0;
         ++refs;
         bytes += target->header().size;
       }
@@ -489,6 +506,12 @@ class Checker {
     check_in_flight();
     for (std::uint32_t i = 0; i < layout::kMaxHolders; ++i) {
       const HolderSlot slot = image_.holder(i);
+      const std::uint32_t op = slot.intent.op;
+      if (layout::intent_op_of(op) > layout::kMaxIntentOp) {
+        problem("holder " + std::to_string(i) + ": intent of unknown operation " + std::to_string(op));
+      } else if (op != 0 && slot.state == static_cast<std::uint32_t>(layout::SlotState::free)) {
+        problem("holder " + std::to_string(i) + ": a free slot has an intent (operation " + std::to_string(op) + ")");
+      }
       if (slot.state == static_cast<std::uint32_t>(layout::SlotState::active)) {
         check_holder_ledger(i, slot);
       } else if (slot.state != static_cast<std::uint32_t>(layout::SlotState::free)) {
@@ -514,6 +537,9 @@ class Checker {
       }
       if (record.owners == 0) {
         problem("ownership: " + where + " has no owner (leaked), refcount " + std::to_string(record.header().refcount));
+      } else if (record.owners == 1 && record.recyclable && record.header().refcount == 0) {
+        // Its owner thread is recycling it: the count is 0 from its claim
+        // (CAS 1 -> 0) until the block is cached under a new generation.
       } else if (record.owners != record.header().refcount) {
         problem("ownership: " + where + " has refcount " + std::to_string(record.header().refcount) + " but " +
                 std::to_string(record.owners) + " owners");

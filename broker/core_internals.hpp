@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "block_heap.hpp"
+#include "debug_assert.hpp"
 #include "shoal/arena.hpp"
 #include "shoal/holder.hpp"
 
@@ -38,7 +39,15 @@ class ArenaInternals {
   static void repair_locked(Arena& arena) { arena.repair_locked(); }
 
   // ---- The ownership graph (references.cpp) ----
-  static void add_reference_locked(layout::BlockHeader* block) { Arena::add_reference_locked(block); }
+  // Raises the count for a reference the caller has, so it is at least 1
+  // and the CAS is never refused (a refusal, under a caller that broke that
+  // contract, leaves the count one low: check reports it, repair recounts).
+  static void add_held_reference_locked(layout::BlockHeader* block) {
+    [[maybe_unused]] const bool raised = Arena::add_reference_locked(block);
+    SHOAL_DEBUG_ASSERT(raised);
+  }
+  // A reference from a handle alone (Arena::take_reference_locked).
+  [[nodiscard]] static bool take_reference_locked(Arena& arena, Handle h) { return arena.take_reference_locked(h); }
   static void drop_reference_locked(Arena& arena, std::uint64_t offset) { arena.drop_reference_locked(offset); }
   static std::vector<std::uint64_t> owned_children_locked(const Arena& arena, std::uint64_t offset) {
     return arena.owned_children_locked(offset);
@@ -81,6 +90,9 @@ class HolderInternals {
   static HeldBlock record_locked(Holder& holder, std::uint64_t offset, bool take_over = false) {
     return holder.record_locked(offset, take_over);
   }
+  // Records the first reference to a block just allocated (refcount 0,
+  // seen by no one): its count is set to 1, then the entry committed.
+  static HeldBlock record_new_locked(Holder& holder, std::uint64_t offset) { return holder.record_new_locked(offset); }
   // The reference `block` holds has moved elsewhere (a channel slot): its
   // ledger entry is cleared, the refcount left as it is, `block` emptied.
   static void forget_locked(HeldBlock& block) { block.holder()->forget_locked(block); }

@@ -64,6 +64,7 @@ std::unique_ptr<Holder> Arena::attach_holder(std::int64_t interpreter_id) {
         slot.attached_ns = clock::realtime_ns();
         slot.cached_blocks = 0;
         slot.cached_bytes = 0;
+        slot.intent = layout::Intent{};  // idle (a slot is released with its intent cleared)
         slot.state = kActive;  // commit
         std::unique_ptr<Holder> holder = HolderInternals::make(shared_from_this(), i, epoch);
         try {
@@ -112,8 +113,14 @@ HeldBlock Holder::retain(Handle h) {
   if (blocks_->resolve(h) == nullptr) {
     throw InvalidHandle("arena '" + arena_->name() + "': handle " + to_string(h) + " names no live block");
   }
+  test_hooks::reach(test_hooks::Point::retain_after_resolve);
   ensure_free_entry_locked();
-  return record_locked(h.offset);
+  // Raised by CAS, then the generation checked again: the block's owner
+  // thread may have recycled it since it was resolved (without the lock).
+  if (!ArenaInternals::take_reference_locked(*arena_, h)) {
+    throw InvalidHandle("arena '" + arena_->name() + "': handle " + to_string(h) + " names no live block");
+  }
+  return record_locked(h.offset, /*take_over=*/true);  // the count is raised: the entry takes it
 }
 
 std::uint64_t Holder::refs_held() {
@@ -133,7 +140,7 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
   entry->generation = recyclable ? 0 : block->generation;
   std::atomic_ref(entry->offset).store(offset, std::memory_order_release);  // commit: this holder owns a reference
   test_hooks::reach(test_hooks::Point::ledger_after_add);
-  if (!take_over) ArenaInternals::add_reference_locked(block);
+  if (!take_over) ArenaInternals::add_held_reference_locked(block);
   HolderSlot& slot = *slot_header_;
   ++slot.refs_held;
   slot.bytes_held += block->size;
@@ -150,6 +157,12 @@ HeldBlock Holder::record_locked(std::uint64_t offset, bool take_over, bool recyc
     bytes = body <= bytes.size() ? bytes.subspan(body) : std::span<std::byte>{};  // the user's part: the body
   }
   return HeldBlock(this, index, entry, handle, bytes);
+}
+
+HeldBlock Holder::record_new_locked(std::uint64_t offset, bool recyclable) {
+  // No one else can see the block yet: a plain store sets it up.
+  std::atomic_ref(blocks_->header_at(offset)->refcount).store(1, std::memory_order_relaxed);
+  return record_locked(offset, /*take_over=*/true, recyclable);
 }
 
 bool HolderInternals::usable_here(const Holder& holder) { return holder.usable_here(); }

@@ -140,7 +140,12 @@ Ticket InFlight::issue(Arena& arena, Handle block, std::chrono::nanoseconds life
   std::atomic_ref(entry.flags).store(shared ? std::uint32_t{layout::kInFlightShared} : 0u, std::memory_order_relaxed);
   std::atomic_ref(entry.offset).store(block.offset, std::memory_order_release);  // commit: the entry owns a reference
   test_hooks::reach(test_hooks::Point::in_flight_after_commit);
-  ArenaInternals::add_reference_locked(target);
+  if (!ArenaInternals::take_reference_locked(arena, block)) {
+    // The caller broke its contract (it holds no reference) and the block's
+    // owner thread recycled it since it was resolved: the entry is taken back.
+    std::atomic_ref(entry.offset).store(0, std::memory_order_release);
+    throw InvalidHandle("arena '" + arena.name() + "': handle " + to_string(block) + " names no live block");
+  }
   std::atomic_ref<std::uint16_t>(target->flags).fetch_or(layout::kFrozen, std::memory_order_release);
   ++table.header->live;
   if (free_index >= table.extent()) std::atomic_ref(table.header->extent).store(free_index + 1, std::memory_order_release);

@@ -36,6 +36,14 @@ void Arena::release_ledger_entry_locked(std::uint32_t slot_index, LedgerEntry* e
   test_hooks::reach(test_hooks::Point::ledger_after_clear);
   BlockHeader* block = h.generation == 0 ? heap_->resolve_recyclable(h.offset, slot_index) : heap_->resolve(h);
   if (block == nullptr) return;  // already repaired away
+  if (h.generation == 0) {
+    // A recyclable entry's block at count 0: its owner thread died (or left
+    // it) between claiming it (CAS 1 -> 0) and restoring the count
+    // (recycling.hpp). The entry's reference is still the one the count
+    // stands for.
+    std::uint32_t zero = 0;
+    std::atomic_ref(block->refcount).compare_exchange_strong(zero, 1, std::memory_order_acq_rel);
+  }
   HolderSlot& slot = header()->holders[slot_index];
   --slot.refs_held;
   slot.bytes_held -= block->size;
@@ -65,6 +73,9 @@ void Arena::release_all_locked(std::uint32_t slot_index) {
   slot.bytes_held = 0;
   std::atomic_ref(slot.cached_blocks).store(0, std::memory_order_relaxed);
   std::atomic_ref(slot.cached_bytes).store(0, std::memory_order_relaxed);
+  // A dead holder's intent was resolved before its references went (there
+  // is nothing to resolve yet: no operation writes one); a live one's is idle.
+  std::atomic_ref(slot.intent.op).store(0, std::memory_order_seq_cst);
   slot.state = static_cast<std::uint32_t>(SlotState::free);  // commit
 }
 

@@ -66,10 +66,31 @@ std::vector<std::uint64_t> Arena::owned_children_locked(std::uint64_t offset) co
   return owned;
 }
 
-void Arena::add_reference_locked(BlockHeader* block) { set_refcount_locked(block, block->refcount + 1); }
+bool Arena::add_reference_locked(BlockHeader* block) {
+  std::atomic_ref<std::uint32_t> count(block->refcount);
+  std::uint32_t seen = count.load(std::memory_order_relaxed);
+  do {
+    if (seen == 0) return false;  // its owner thread is recycling it (or it is free)
+  } while (!count.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+  return true;
+}
+
+bool Arena::take_reference_locked(Handle h) {
+  BlockHeader* block = heap_->resolve(h);
+  if (block == nullptr || !add_reference_locked(block)) return false;
+  // Resolved, then raised: between the two the owner thread may have
+  // recycled the block (new generation, count back to 1). Once raised, no
+  // recycle can start (it needs the count at 1), so the generation seen now
+  // is the one the reference is on.
+  if (heap_->resolve(h) == block) return true;
+  // The undo cannot reach 0: the block's owner still holds its reference,
+  // and any recycle meanwhile failed its CAS 1 -> 0 and waits for our lock.
+  std::atomic_ref(block->refcount).fetch_sub(1, std::memory_order_acq_rel);
+  return false;
+}
 
 void Arena::set_refcount_locked(BlockHeader* block, std::uint32_t count) {
-  std::atomic_ref(block->refcount).store(count, std::memory_order_release);
+  std::atomic_ref(block->refcount).exchange(count, std::memory_order_acq_rel);
 }
 
 void Arena::drop_reference_locked(std::uint64_t offset) {
@@ -80,9 +101,12 @@ void Arena::drop_reference_locked(std::uint64_t offset) {
     const std::uint64_t at = work.back();
     work.pop_back();
     BlockHeader* block = heap_->header_at(at);
-    if (block->refcount == 0) continue;  // only a corrupt arena gets here; repair recounts
-    set_refcount_locked(block, block->refcount - 1);
-    if (block->refcount != 0) continue;
+    std::atomic_ref<std::uint32_t> count(block->refcount);
+    std::uint32_t seen = count.load(std::memory_order_relaxed);
+    do {
+      if (seen == 0) break;  // only a corrupt arena gets here; repair recounts
+    } while (!count.compare_exchange_weak(seen, seen - 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+    if (seen != 1) continue;  // others own it still (or it was at 0)
     // An end counts itself out of its channel while it still holds it
     // (during repair the recount does, from the ends left).
     if (!repairing_ &&

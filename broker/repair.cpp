@@ -21,12 +21,20 @@
 // It runs with the lock held and the mutex still inconsistent: if this
 // process dies here too, the next locker starts the repair again.
 //
+// First it closes the lock-free gate and waits until no live holder is
+// halfway through a lock-free operation (quiescence.hpp); the gate opens
+// again when repair ends, also one a dead lock owner left closed. Holders
+// that died halfway are found then; no operation writes an intent yet, so
+// there is nothing of theirs to resolve (their reaping clears the intent).
+//
 // Live holders keep recycling their own blocks meanwhile, without the lock
-// (holder.hpp): they read a refcount, never write one. So counts are made
-// off to the side and each stored once: a holder reads either the old
-// count or the new, never a half-made one. And the fields they write
-// (layout.hpp: kind, generation, ...) are read here through the same
-// bounded reader as the consistency check (ArenaImage), or atomically.
+// and without an intent (holder.hpp): the only count they write is their
+// own block's, by CAS 1 -> 0 and then a store of 1, the count of their one
+// entry, which is what the recount finds too. So counts are made off to
+// the side and each stored once (an exchange): a recycler reads either the
+// old count or the new, never a half-made one. And the fields they write (layout.hpp: kind, generation, ...)
+// are read here through the same bounded reader as the consistency check
+// (ArenaImage), or atomically.
 #include <atomic>
 #include <unordered_map>
 #include <unordered_set>
@@ -36,6 +44,7 @@
 #include "shoal/arena.hpp"
 #include "shoal/arena_image.hpp"
 #include "shoal/errors.hpp"
+#include "quiescence.hpp"
 
 namespace shoal {
 
@@ -60,6 +69,7 @@ constexpr auto kLedger = static_cast<std::uint32_t>(BlockKind::ledger);
 void Arena::repair_locked() {
   layout::ArenaHeader* h = header();
   ++h->repairs;
+  const LockFreeGate gate(*this);
   if (!heap_->rebuild()) {
     throw CorruptArena("arena '" + name_ +
                        "': a process died holding the lock and the block chain is damaged; it cannot be repaired");

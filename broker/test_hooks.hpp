@@ -10,6 +10,8 @@
 // the CLI include it through the core's include directories (broker/).
 #pragma once
 
+#include <atomic>
+
 namespace shoal::test_hooks {
 
 enum class Point {
@@ -32,6 +34,12 @@ enum class Point {
   // Not in a critical section: where a stray write (or a reuse of the
   // block, seen by a lock-free reader) may land between two reads.
   object_after_resolve,      // Arena::object resolved the block, its payload's length not yet read
+  // Holder::retain(Handle) resolved the handle under the lock, the block's
+  // refcount not yet raised (a recycler of another thread may run here).
+  retain_after_resolve,
+  // The owner thread's recycler (recycling.hpp) found its reference the
+  // only one, the block's generation not yet renewed (lock-free).
+  recycle_after_claim,
   // Not in a critical section, for counting only: a channel waiter starts
   // spinning before it sleeps (the lock is not held here).
   wait_spins,
@@ -42,7 +50,13 @@ using Hook = void (*)(Point);
 // Installs `hook` for this process (nullptr removes it).
 void install(Hook hook);
 
-// Called by the core at each point.
-void reach(Point point);
+// The installed hook (test_hooks.cpp).
+extern std::atomic<Hook> g_hook;
+
+// Called by the core at each point. Inline: the recycler's lock-free path
+// reaches one, and a call into another file there cost more than the load.
+inline void reach(Point point) {
+  if (Hook hook = g_hook.load(std::memory_order_relaxed)) hook(point);
+}
 
 }  // namespace shoal::test_hooks

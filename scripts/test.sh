@@ -3,7 +3,7 @@
 #   1. the GoogleTest suite through `meson test` (release build in build/);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/), and the threaded tests (stress, allocator, channel,
-#      channel_csp, channel_ends, recycling)
+#      channel_csp, channel_ends, recycling, refcount_race, quiescence)
 #      under ThreadSanitizer (build-tsan/);
 #   3. libFuzzer (clang, ASan + UBSan, build-fuzz/): the frozen-object
 #      reader for SHOAL_FUZZ_SECONDS (60 by default) from a seed corpus of
@@ -48,7 +48,7 @@ if [ "${SHOAL_SKIP_SANITIZERS:-0}" != 1 ]; then
   # ASLR off for this one process tree: older TSan runtimes reject the
   # high-entropy mappings of recent kernels.
   TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
-    meson test -C build-tsan stress allocator channel channel_csp channel_ends recycling --print-errorlogs --num-processes 1
+    meson test -C build-tsan stress allocator channel channel_csp channel_ends recycling refcount_race quiescence --print-errorlogs --num-processes 1
 fi
 
 # Runs one libFuzzer target for $2 seconds over corpus dir $3 (and seeds

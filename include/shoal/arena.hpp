@@ -231,9 +231,17 @@ class Arena : public std::enable_shared_from_this<Arena> {
   // Lowers the refcount of the block at `offset`; at zero frees it and
   // lowers the refcounts of what it owned in turn.
   void drop_reference_locked(std::uint64_t offset);
-  // Refcount changes, under the lock. Atomic stores, because a holder
-  // recycling its own block reads the count without the lock (holder.hpp).
-  static void add_reference_locked(layout::BlockHeader* block);
+  // Refcount changes, under the lock. Each one read-modify-write, because
+  // a holder's owner thread changes a count without the lock: it recycles
+  // its own block by CAS 1 -> 0 (recycling.hpp; layout.hpp, BlockHeader).
+  // Raises the count by CAS n -> n+1, refusing n = 0 (false): a block at 0
+  // is being recycled by its owner, or freed.
+  [[nodiscard]] static bool add_reference_locked(layout::BlockHeader* block);
+  // Raises the count for a reference made from a handle alone (retain):
+  // refused, with the count as it was, when the handle's block was recycled
+  // before the count rose (its generation moved) or is being recycled now.
+  [[nodiscard]] bool take_reference_locked(Handle h);
+  // Repair's recount: the truth, whatever the count was.
   static void set_refcount_locked(layout::BlockHeader* block, std::uint32_t count);
   // What a used block owns references on: an object's children, a
   // channel's pending items; only entries naming live blocks. Empty for

@@ -108,6 +108,9 @@ class Holder {
   // channel slot) without raising it.
   // A recyclable entry (generation 0) when `recyclable`.
   HeldBlock record_locked(std::uint64_t offset, bool take_over = false, bool recyclable = false);
+  // The first reference to a block just allocated, whose count (0) no one
+  // else has seen: set to 1, then recorded. (A raise refuses a count of 0.)
+  HeldBlock record_new_locked(std::uint64_t offset, bool recyclable = false);
   void release(std::uint32_t entry, layout::LedgerEntry* ledger, Handle h) noexcept;
   // Clears `block`'s ledger entry without lowering the refcount: its
   // reference has moved elsewhere (a channel slot). Empties `block`.

@@ -95,7 +95,15 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // older reader would refuse as corrupt. 11: channel ends (BlockKind::
 // channel_end, ChannelEnd) and ChannelHeader's end counts and closed_by; an
 // older reader would not know the kind and never close a channel whose
-// senders are gone.
-inline constexpr std::uint32_t kLayoutVersion = 11;
+// senders are gone. 12: refcounts change only by read-modify-write, and a
+// used block may read 0 while its owner thread recycles it (CAS 1 -> 0,
+// see BlockHeader::refcount): an older writer's plain stores would undo a
+// claim, an older check would call the state damage. HolderSlot grew to
+// three lines (192 B) with the owner thread's intent (Intent), and the
+// header has the lock-free gate (ArenaHeader::lf_gate); the tables in the
+// header's padding moved to make room (the in-flight table is 3,327
+// entries). An older reader would read every holder slot past the first
+// at the wrong place.
+inline constexpr std::uint32_t kLayoutVersion = 12;
 
 }  // namespace shoal::layout

@@ -116,6 +116,17 @@ struct ArenaHeader {
   std::uint32_t lifecycle;
   std::uint32_t reserved2;
   std::uint64_t closing_since_ns;  // CLOCK_REALTIME when it began closing, for people
+
+  // The lock-free gate, on its own line, which every lock-free fast path
+  // reads and nearly nobody writes: 0 = open; else the pid of the lock
+  // holder that closed it to see the whole arena still (repair, the
+  // check; broker/quiescence.hpp). Closed and opened only under the lock,
+  // with seq_cst stores, so it is open whenever nobody holds the lock (a
+  // holder that died with it closed leaves it to repair, which opens it).
+  // A fast path stores its intent, then loads the gate (seq_cst): closed,
+  // it clears its intent and takes the locked path.
+  alignas(64) std::uint32_t lf_gate;
+  std::uint8_t reserved3[60];
 };
 static_assert(sizeof(ArenaHeader) <= kHeaderBytes);
 static_assert(offsetof(ArenaHeader, mutation_seq) + sizeof(std::uint64_t) - offsetof(ArenaHeader, lock) <= 64,

@@ -63,10 +63,14 @@ struct BlockHeader {
   // requested, site, created_ns and flags too). Lock-free: relaxed or
   // acquire loads (resolve refuses `cached`).
   std::uint32_t kind;
-  // Shared references: one per owner (a holder's ledger entry; later a
-  // channel slot or a parent object). Under lock, stored with release;
-  // derived (recounted by repair from the owners themselves). Lock-free:
-  // the recycler loads it with acquire (1: its entry's is the last).
+  // Shared references: one per owner (a holder's ledger entry, a channel
+  // slot, a parent object, an in-flight entry, a channel end); derived
+  // (recounted by repair from the owners themselves). Changed only by
+  // read-modify-write: under lock, raised by CAS n -> n+1 refusing 0 and
+  // lowered by CAS (repair: one exchange); recycler: CAS 1 -> 0 to claim a
+  // block its entry alone owns, a release store of 1 once it is cached (at
+  // 0 nobody else changes it). Also set with a plain store at allocation,
+  // before anyone else sees the block.
   std::uint32_t refcount;
   // Payload bytes asked for (<= size - 64). Under lock at allocation;
   // recycler: relaxed store when handed out again. Lock-free: relaxed.

@@ -5,6 +5,7 @@
 // layout.hpp's opening comment says.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace shoal::layout {
@@ -16,10 +17,44 @@ enum class SlotState : std::uint32_t {
   active = 0x45564C41u,  // "ALVE": registered; its process may since have died
 };
 
-// One attached (process, interpreter) pair. Padded to two cache lines so
-// that processes updating their own slots do not share lines. Under lock
-// but for the cached counts; read lock-free only by image readers (the
-// CLI), which retry around mutation_seq.
+// What a holder's owner thread is halfway through without the lock
+// (HolderSlot::intent): written before a lock-free operation that moves
+// ownership takes its first step, cleared after its last, so that a lock
+// holder can tell how far a holder that died got, and can wait until no
+// live holder is inside a structure it needs to see whole (quiescence,
+// broker/quiescence.hpp). Only the slot's owner thread writes it: the
+// fields first (relaxed), then `op` by a seq_cst exchange, which is the
+// commit; cleared by exchanging `op` to 0. Lock holders load `op` seq_cst,
+// then the fields. A lock-free fast path stores its intent, then loads
+// ArenaHeader::lf_gate (both seq_cst, a Dekker pair): a closed gate sends
+// it to the locked path with its intent cleared.
+enum class IntentOp : std::uint32_t {
+  idle = 0,
+  send = 1,     // a move or inline send into the channel at target
+  recv = 2,     // a receive from the channel at target
+  alloc = 3,    // an allocation from the page at target
+  free = 4,     // a free of item, a sub-block of the page at target
+  collect = 5,  // collecting the page at target's delayed frees
+};
+inline constexpr std::uint32_t kMaxIntentOp = 5;
+// Intent::op: the IntentOp in the low byte, the operation's step above it.
+inline constexpr std::uint32_t intent_op_of(std::uint32_t op) { return op & 0xFFu; }
+struct Intent {
+  std::uint32_t op;                  // IntentOp | step << 8; 0 = idle; commit
+  std::uint32_t ledger_index;        // the holder's ledger entry the operation uses
+  std::uint64_t target_offset;       // the channel or page it works in
+  std::uint64_t target_generation;
+  std::uint64_t item_offset;         // the block it moves, if any
+  std::uint64_t item_generation;
+};
+static_assert(sizeof(Intent) == 40);
+
+// One attached (process, interpreter) pair, on three cache lines so that
+// processes updating their own slots do not share lines: the first is
+// written under the lock, the second only by the slot's owner thread (the
+// cache counts and the intent), the third is select()'s wake word (a later
+// layout). Under lock but for the owner thread's fields; read lock-free
+// only by image readers (the CLI), which retry around mutation_seq.
 struct alignas(64) HolderSlot {
   std::uint32_t state;  // SlotState, under lock
   std::int32_t pid;
@@ -36,11 +71,16 @@ struct alignas(64) HolderSlot {
   // written without the lock by the holder's owning thread only (atomic),
   // a figure for statistics (Arena::stats subtracts them from used bytes).
   // Zeroed when the slot is released.
-  std::uint64_t cached_blocks;
+  alignas(64) std::uint64_t cached_blocks;
   std::uint64_t cached_bytes;
-  std::uint8_t reserved[48];
+  // Owner thread, lock-free (see Intent). Zero while the slot is free; set
+  // to zero under the lock at registration and when the slot is released.
+  Intent intent;
+  std::uint64_t reserved0;
+  alignas(64) std::uint8_t reserved1[64];  // select()'s wake word, later
 };
-static_assert(sizeof(HolderSlot) == 128);
+static_assert(sizeof(HolderSlot) == 192);
+static_assert(offsetof(HolderSlot, cached_blocks) == 64 && offsetof(HolderSlot, intent) == 80);
 
 // A ledger block's payload: a link to the next ledger block of the same
 // holder, then entries. An entry with offset 0 is unused. An entry is
