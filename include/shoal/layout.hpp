@@ -98,12 +98,10 @@ inline constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'A', 'R', 'N'};
 // senders are gone. 12: refcounts change only by read-modify-write, and a
 // used block may read 0 while its owner thread recycles it (CAS 1 -> 0,
 // see BlockHeader::refcount): an older writer's plain stores would undo a
-// claim, an older check would call the state damage. HolderSlot grew to
-// three lines (192 B) with the owner thread's intent (Intent), and the
-// header has the lock-free gate (ArenaHeader::lf_gate); the tables in the
-// header's padding moved to make room (the in-flight table is 3,327
-// entries). An older reader would read every holder slot past the first
-// at the wrong place.
+// claim, an older check would call the state damage. HolderSlot's second
+// line holds the owner thread's intent (Intent) and the header has the
+// lock-free gate (ArenaHeader::lf_gate): an older reader would not wait
+// for quiescence.
 inline constexpr std::uint32_t kLayoutVersion = 12;
 
 }  // namespace shoal::layout

@@ -41,7 +41,7 @@ namespace shoal::layout {
 // is removed only when it lies wholly inside the payload of one free block,
 // past its header and free links: nobody reads those bytes.
 inline constexpr std::uint64_t kMinBackingRegionBytes = 64 * 1024;
-inline constexpr std::uint64_t kBackingMapOffset = 208 * 1024;
+inline constexpr std::uint64_t kBackingMapOffset = 160 * 1024;
 inline constexpr std::uint64_t kBackingMapBytes = 16 * 1024;
 inline constexpr std::uint64_t kIdleMapOffset = kBackingMapOffset + kBackingMapBytes;
 inline constexpr std::uint64_t kBackingRegions = kBackingMapBytes * 8;
@@ -68,7 +68,7 @@ inline constexpr std::uint64_t backing_region_bytes(std::uint64_t arena_size) {
 // `used` and every record (decode_site_table, include/shoal/sites.hpp).
 // Nothing else refers into the log, so repair has nothing to do here. When
 // the log is full, new sites are simply unknown (0).
-inline constexpr std::uint64_t kSiteTableOffset = 240 * 1024;
+inline constexpr std::uint64_t kSiteTableOffset = 192 * 1024;
 inline constexpr std::uint64_t kSiteTableBytes = 64 * 1024;
 
 struct SiteTableHeader {
@@ -119,8 +119,8 @@ static_assert(kIdleMapOffset + kBackingMapBytes <= kSiteTableOffset);
 // `extent` (acquire), each entry's `offset` (acquire, its commit is a
 // release store), `expires_boot_ns`, `creator_pid`, `creator_start_time`
 // and `flags` (relaxed; stored so by the lock holder).
-inline constexpr std::uint64_t kInFlightOffset = kSiteTableOffset + kSiteTableBytes;  // 304 KiB
-inline constexpr std::uint64_t kInFlightBytes = 208 * 1024;  // to kHeaderBytes: 3,327 entries
+inline constexpr std::uint64_t kInFlightOffset = kSiteTableOffset + kSiteTableBytes;  // 256 KiB
+inline constexpr std::uint64_t kInFlightBytes = 256 * 1024;
 
 struct InFlightTableHeader {
   std::uint64_t live;    // entries in use; derived

@@ -49,11 +49,10 @@ struct Intent {
 };
 static_assert(sizeof(Intent) == 40);
 
-// One attached (process, interpreter) pair, on three cache lines so that
+// One attached (process, interpreter) pair, on two cache lines so that
 // processes updating their own slots do not share lines: the first is
 // written under the lock, the second only by the slot's owner thread (the
-// cache counts and the intent), the third is select()'s wake word (a later
-// layout). Under lock but for the owner thread's fields; read lock-free
+// cache counts and the intent). Under lock but for the owner thread's fields; read lock-free
 // only by image readers (the CLI), which retry around mutation_seq.
 struct alignas(64) HolderSlot {
   std::uint32_t state;  // SlotState, under lock
@@ -77,9 +76,8 @@ struct alignas(64) HolderSlot {
   // to zero under the lock at registration and when the slot is released.
   Intent intent;
   std::uint64_t reserved0;
-  alignas(64) std::uint8_t reserved1[64];  // select()'s wake word, later
 };
-static_assert(sizeof(HolderSlot) == 192);
+static_assert(sizeof(HolderSlot) == 128);
 static_assert(offsetof(HolderSlot, cached_blocks) == 64 && offsetof(HolderSlot, intent) == 80);
 
 // A ledger block's payload: a link to the next ledger block of the same

@@ -40,7 +40,7 @@ HOUR_MS = 3_600_000
 
 # include/shoal/layout.hpp, "in-flight table"
 ALIGN = 64
-IN_FLIGHT_OFFSET = 304 * 1024  # kInFlightOffset (layout version 12)
+IN_FLIGHT_OFFSET = 256 * 1024  # kInFlightOffset
 IN_FLIGHT_HEADER = struct.Struct("<QQ")  # live extent (then 48 reserved bytes)
 IN_FLIGHT_ENTRY = struct.Struct("<QQQQQQiIQ")  # offset generation ticket created_ns created_boot expires_boot pid
 IN_FLIGHT_FIRST = IN_FLIGHT_OFFSET + 64
