@@ -40,10 +40,8 @@ import json
 import multiprocessing
 import os
 import pickle
-import platform
 import queue
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -52,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import async_peers  # noqa: E402
+import machine  # noqa: E402
 from async_peers import ping_pong  # noqa: E402
 from async_report import ROWS, histogram, summarize, write_report  # noqa: E402
 
@@ -178,24 +177,8 @@ assert RUNNERS.keys() == ROWS.keys()
 def fingerprint():
     """Which shoal is measured."""
     import shoal
-    out = {"path": os.path.dirname(shoal.__file__)}
-    try:
-        out["git_head"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return out
+    return {"path": os.path.dirname(shoal.__file__), "git_head": machine.git_head(ROOT)}
 
-
-def machine():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main():
@@ -230,7 +213,7 @@ def main():
     if "floor" not in rows:
         rows.append("floor")  # every ratio is to the floor of the same run
     command = " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:])
-    R = {"machine": machine(), "quick": q, "command": command, "label": args.label, "shoal": fingerprint(),
+    R = {"machine": machine.describe(), "quick": q, "command": command, "label": args.label, "shoal": fingerprint(),
          "rounds": args.rounds, "trips": args.trips, "warmup": args.warmup, "raw": {r: [] for r in rows}}
     started = time.perf_counter()
     failed = {}

@@ -31,8 +31,6 @@ reported as such and the others still run.
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -40,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from machine import tree_pss  # noqa: E402
+import machine  # noqa: E402
 
 ROWS = {
     "dask_default": "Dask, default serializers: an ordinary NumPy array",
@@ -213,24 +212,8 @@ def write_report(R, json_path):
 def fingerprint():
     import shoal
 
-    out = {"path": os.path.dirname(shoal.__file__)}
-    try:
-        out["git_head"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return out
+    return {"path": os.path.dirname(shoal.__file__), "git_head": machine.git_head(ROOT)}
 
-
-def machine():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main():
@@ -251,7 +234,7 @@ def main():
         ap.error(f"unknown row: {', '.join(bad)}")
     n = (8 << 20) // 8 if args.quick else (1 << 30) // 8
     command = " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:])
-    R = {"machine": machine(), "quick": args.quick, "command": command, "shoal": fingerprint(), "nbytes": n * 8,
+    R = {"machine": machine.describe(), "quick": args.quick, "command": command, "shoal": fingerprint(), "nbytes": n * 8,
          "rows": {}}
     for row in rows:  # dask_default first: no process has imported shoal.dask yet
         try:

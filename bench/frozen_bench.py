@@ -78,7 +78,6 @@ import gc
 import json
 import os
 import pickle
-import platform
 import statistics
 import subprocess
 import sys
@@ -88,6 +87,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from machine import cpu_busy_fraction, tree_pids, tree_pss  # noqa: E402
+import machine  # noqa: E402
 
 import frozen_receiver  # noqa: E402
 from frozen_receiver import key_of  # noqa: E402
@@ -496,25 +496,14 @@ def fingerprint():
     import importlib.util
     spec = importlib.util.find_spec("shoal")
     out = {"path": list(spec.submodule_search_locations)[0] if spec else None}
+    out["git_head"] = machine.git_head(ROOT)
     try:
-        out["git_head"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True, timeout=10).stdout.strip()
         out["has_freeze"] = subprocess.run([sys.executable, "-c", "import shoal; print(hasattr(shoal, 'freeze'))"],
                                            capture_output=True, text=True, timeout=60).stdout.strip() == "True"
     except (OSError, subprocess.SubprocessError):
         pass
     return out
 
-
-def machine():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main():
@@ -581,7 +570,7 @@ def main():
     # Sparse: room for every receiver's message of today's path in flight at once.
     os.environ.setdefault("SHOAL_ARENA_SIZE", "4GiB" if args.entries > 100_000 else "1GiB")
     command = " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:])
-    R = {"machine": machine(), "quick": q, "command": command,
+    R = {"machine": machine.describe(), "quick": q, "command": command,
          "shoal": fingerprint(), "entries": args.entries, "runs": args.runs, "lookups": args.lookups,
          "manager_lookups": args.manager_lookups, "reps": args.reps, "opens": args.opens, "seed": args.seed,
          "receivers": {"subinterpreters": args.subinterpreters, "processes": args.processes},

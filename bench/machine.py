@@ -1,9 +1,11 @@
-"""What the benchmarks read of the machine itself: a process and its
-descendants (/proc), for memory (PSS) and CPU use over a whole tree of
-workers; and bench/floors.c, the C floors measured in the same run."""
+"""What the benchmarks read of the machine itself: what it is (for a
+report's header), a process and its descendants (/proc), for memory (PSS)
+and CPU use over a whole tree of workers; and bench/floors.c, the C floors
+measured in the same run."""
 
 import atexit
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -11,6 +13,28 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _floors = []  # the built floors executable, once built
+
+
+def describe():
+    """The machine a report was measured on: CPU model, cores, Python,
+    platform, load average at the start and the date (UTC)."""
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_start": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def git_head(tree):
+    """The short commit `tree` is at, or None (not a git tree, no git)."""
+    try:
+        return subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def tree_pids(root=None):
