@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -467,7 +466,6 @@ Channel::Probe Channel::probe(Want want) const {
 }
 
 bool Channel::Probe::may_be_ready() const {
-  if (std::getenv("SHOAL_PROBE_OFF")) return true;
   // A freed (maybe reused) block: let the caller try, and find out.
   const auto generation =
       std::atomic_ref(const_cast<BlockHeader*>(block_)->generation).load(std::memory_order_acquire);

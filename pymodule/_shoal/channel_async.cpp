@@ -95,6 +95,7 @@ namespace {
 // eventfd that the arena's waker thread writes to (async_waker.hpp).
 struct WakeupObject {
   PyObject_HEAD
+  pid_t pid;                      // the process that made it: a fork() child's copy only closes
   RingWakeup* ring;               // the ring path; null on the thread path or once closed
   int fd;                         // the thread path's eventfd; -1 with a ring or once closed
   WakeRegistration registration;  // the thread path's
@@ -136,6 +137,7 @@ PyObject* wakeup_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     if (fd >= 0) ::close(fd);
     return nullptr;
   }
+  as_wakeup(self)->pid = ::getpid();
   as_wakeup(self)->ring = ring;
   as_wakeup(self)->fd = fd;
   new (&as_wakeup(self)->registration) WakeRegistration();
@@ -199,6 +201,10 @@ PyObject* wakeup_arm(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   }
   WakeupObject* w = as_wakeup(self);
   if (check_open(w) < 0) return nullptr;
+  if (w->pid != ::getpid()) {
+    PyErr_SetString(PyExc_ValueError, "this _Wakeup belongs to the parent process (each process makes its own)");
+    return nullptr;
+  }
   const unsigned long token = PyLong_AsUnsignedLong(args[0]);
   if (token == static_cast<unsigned long>(-1) && PyErr_Occurred()) return nullptr;
   const int sending = PyObject_IsTrue(args[2]);
@@ -230,7 +236,10 @@ PyObject* wakeup_arm(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 // Reads what made the fd readable; True once the armed wait should end.
+// Nothing in a fork() child: the fd and the ring's mappings are shared with
+// the parent, whose wake-up a read here would take.
 bool take_wakeup(WakeupObject* w) {
+  if (w->pid != ::getpid()) return false;
   if (w->ring != nullptr) return w->ring->check();
   std::uint64_t count = 0;
   if (::read(w->fd, &count, sizeof count) < 0) {

@@ -23,7 +23,8 @@ namespace {
 // Not in Debian 12's kernel headers (6.1): the opcode from Linux 6.7 on.
 constexpr std::uint8_t kOpFutexWait = 51;
 constexpr std::uint32_t kFutex2SizeU32 = 0x02;  // FUTEX2_SIZE_U32, shared (no FUTEX2_PRIVATE)
-constexpr unsigned kEntries = 8;                 // a wait is two requests; the CQ ring gets 16
+constexpr unsigned kEntries = 8;                 // a wait is two requests, a cancel one
+constexpr unsigned kCompletions = 64;            // room for late completions of cancelled waits
 
 [[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -36,6 +37,8 @@ T* at(void* base, std::uint32_t offset) {
 
 FutexRing::FutexRing() {
   io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE;
+  params.cq_entries = kCompletions;
   fd_ = static_cast<int>(::syscall(__NR_io_uring_setup, kEntries, &params));
   if (fd_ < 0) fail("io_uring_setup");
   try {
@@ -59,6 +62,8 @@ FutexRing::FutexRing() {
     release();
     throw;
   }
+  pid_ = ::getpid();
+  sq_flags_ = at<unsigned>(rings_, params.sq_off.flags);
   sq_tail_ = at<unsigned>(rings_, params.sq_off.tail);
   sq_array_ = at<unsigned>(rings_, params.sq_off.array);
   sq_mask_ = *at<unsigned>(rings_, params.sq_off.ring_mask);
@@ -90,17 +95,26 @@ io_uring_sqe* FutexRing::next_sqe() {
   return sqe;
 }
 
+bool FutexRing::mine() const { return pid_ == ::getpid(); }
+
 void FutexRing::submit(unsigned count) {
   for (;;) {
     const long taken = ::syscall(__NR_io_uring_enter, fd_, count, 0, 0, nullptr, 0);
     if (taken == static_cast<long>(count)) return;
     if (taken < 0 && errno == EINTR) continue;
-    if (taken >= 0) errno = EAGAIN;  // partly taken: the ring is unusable now
+    // Entries left in the ring would go with the next submission, linked
+    // wrongly: the ring is not used again.
+    broken_ = true;
+    if (taken >= 0) errno = EAGAIN;
     fail("io_uring_enter");
   }
 }
 
 void FutexRing::wait(std::uint32_t* word, std::uint32_t seen, std::chrono::nanoseconds slice, std::uint64_t tag) {
+  if (broken_ || !mine()) {
+    errno = broken_ ? EIO : EBADF;
+    fail(broken_ ? "an io_uring that failed a submission" : "an io_uring of the parent process");
+  }
   io_uring_sqe* futex = next_sqe();
   futex->opcode = kOpFutexWait;
   futex->flags = IOSQE_IO_LINK;  // the timeout below belongs to it
@@ -121,7 +135,26 @@ void FutexRing::wait(std::uint32_t* word, std::uint32_t seen, std::chrono::nanos
   submit(2);
 }
 
+void FutexRing::cancel(std::uint64_t tag) noexcept {
+  if (broken_ || !mine()) return;
+  io_uring_sqe* sqe = next_sqe();
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->addr = tag * 2;  // the futex wait; its linked timeout goes with it
+  sqe->user_data = 0;   // no wait's tag: its completion is dropped
+  try {
+    submit(1);
+  } catch (const std::system_error&) {
+    // Not cancelled: it ends within its slice anyway, and its completion is dropped.
+  }
+}
+
 bool FutexRing::take(std::uint64_t tag) {
+  if (!mine()) return false;  // the completions are the parent's
+  // Completions the kernel kept aside (the ring overflowed) come back only
+  // through GETEVENTS; meanwhile the fd stays readable.
+  if ((std::atomic_ref(*sq_flags_).load(std::memory_order_acquire) & IORING_SQ_CQ_OVERFLOW) != 0) {
+    ::syscall(__NR_io_uring_enter, fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0);
+  }
   bool ended = false;
   unsigned head = *cq_head_;
   const unsigned tail = std::atomic_ref(*cq_tail_).load(std::memory_order_acquire);

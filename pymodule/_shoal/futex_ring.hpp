@@ -11,8 +11,15 @@
 // Debian 12's predates futex requests): one futex wait at a time, each
 // linked to a timeout, so a wake-up lost to a sender that died between its
 // commit and its FUTEX_WAKE costs one slice, as every wait of the core.
-// Completions of a wait that was given up (a tag other than the current
-// one) are read and dropped.
+// A wait given up is cancelled (cancel()), so at most one is pending;
+// completions of an earlier one (a tag other than the current one) are
+// read and dropped. Should the completion ring ever overflow, the kernel
+// keeps the rest aside and take() has it flush them (GETEVENTS), or the fd
+// would stay readable with its completions out of sight. A ring is its
+// process's: a fork() child that inherited one neither reads nor queues
+// (the mappings are shared, and the child would take its parent's
+// completions). A submission the kernel took only partly leaves the ring
+// broken: wait() throws from then on.
 //
 // available() probes once per process whether the kernel serves futex
 // requests (unknown opcodes fail with EINVAL; io_uring may be disabled by
@@ -22,6 +29,7 @@
 #pragma once
 
 #include <linux/io_uring.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -47,17 +55,24 @@ class FutexRing {
   void wait(std::uint32_t* word, std::uint32_t seen, std::chrono::nanoseconds slice, std::uint64_t tag);
   // Reads every completion there is; true if the wait tagged `tag` ended.
   bool take(std::uint64_t tag);
+  // Ends the wait tagged `tag` now, if it is still queued (its completion
+  // comes, and is dropped by a take() for another tag). Never throws.
+  void cancel(std::uint64_t tag) noexcept;
 
  private:
   void release() noexcept;  // unmaps and closes what the constructor got
   io_uring_sqe* next_sqe();
   void submit(unsigned count);
+  bool mine() const;  // false in a fork() child
 
   int fd_ = -1;
   void* rings_ = nullptr;  // the SQ and CQ rings, one mapping
   std::size_t rings_bytes_ = 0;
   io_uring_sqe* sqes_ = nullptr;
   std::size_t sqes_bytes_ = 0;
+  pid_t pid_ = 0;  // the process that made it
+  bool broken_ = false;
+  unsigned* sq_flags_ = nullptr;
   unsigned* sq_tail_ = nullptr;
   unsigned* sq_array_ = nullptr;
   unsigned sq_mask_ = 0;

@@ -90,6 +90,7 @@ void RingWakeup::disarm() noexcept {
       std::erase(list.wakeups, this);
     }
     shoal::Channel::unwatch_activity(*arena_);
+    ring_.cancel(tag_);  // at most one wait pending per ring (a no-op if it ended)
   }
   ++tag_;  // the queued wait's completion, when it comes, is dropped
   probes_.clear();
@@ -99,8 +100,13 @@ void RingWakeup::disarm() noexcept {
 }
 
 bool RingWakeup::check() {
-  const bool ended = ring_.take(tag_);
-  if (pid_ != shoal::cached_pid() || !ended) return false;  // not armed, or only old completions
+  // Armed here, or nothing to do: a fork() child must not read its
+  // parent's completions (FutexRing::take refuses too).
+  if (pid_ != shoal::cached_pid()) {
+    if (pid_ == 0) ring_.take(tag_);  // disarmed: drop what is left
+    return false;
+  }
+  if (!ring_.take(tag_)) return false;  // only old completions
   // The wait ended: woken, the word moved, or a slice passed.
   if (process_exiting()) return true;
   const std::uint32_t now = shoal::Channel::activity(*arena_);

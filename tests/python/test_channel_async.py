@@ -356,6 +356,64 @@ def test_arming_after_a_change_elsewhere_waits_and_after_one_here_does_not(arena
         wakeup.close()
 
 
+def test_waits_given_up_in_a_burst_leave_the_next_wait_woken(arena):
+    # Each arecv that times out gives its wait up; one activity of the
+    # arena then ends every wait still queued in the kernel at once. Fails
+    # if given-up waits stayed queued: their completions overflowed the
+    # ring's completion queue, after which the next wait's completion was
+    # never seen (the coroutine slept on, the loop spun on a readable fd).
+    ch, other, third = (shoal.Channel(1, arena=arena) for _ in range(3))
+
+    async def main():
+        # A bystander's wait keeps the arena's senders waking its word.
+        bystander = asyncio.ensure_future(third.arecv(timeout=LONG))
+        await asyncio.sleep(0.01)
+        for _ in range(100):
+            with pytest.raises(TimeoutError):
+                await ch.arecv(timeout=0.0001)
+        other.send("wake whatever waits")
+        other.recv()
+        sender = later(0.05, ch.send, "after the burst")
+        try:
+            return await ch.arecv(timeout=10)
+        finally:
+            sender.join()
+            third.send("done")
+            await bystander
+
+    assert run(main()) == "after the burst"
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # the child only reads
+def test_a_fork_child_does_not_take_its_parents_wake_up(arena):
+    # A fork child shares its parent's wakeup fds (and a ring's mappings):
+    # reading them there would take the parent's wake-up, and the parent's
+    # coroutine would sleep on. Fails if the child's drain read them.
+    ch = shoal.Channel(1, arena=arena)
+    wakeup = shoal._shoal._Wakeup()
+    try:
+        token = ch._activity()
+        assert wakeup.arm(token, (ch,), False)
+        ch.send("for the parent")
+        assert _readable(wakeup.fileno(), LONG)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                wakeup.drain()
+                assert not wakeup.check()
+                with pytest.raises(ValueError):
+                    wakeup.arm(ch._activity(), (ch,), False)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert wakeup.check(), "the child took the parent's wake-up"
+    finally:
+        wakeup.close()
+
+
 def test_a_loop_keeps_watching_a_few_eventfds_and_no_closed_one(arena):
     # An asyncio loop watches its waits' eventfds from their first wait on
     # and reuses them. Fails if a surplus one were closed while still
