@@ -204,7 +204,9 @@ def test_blocks_are_released_after_shutdown():
         assert sum(pool.map(interp_work.byte_sum, [buf] * 4)) == 0
     del buf
     gc.collect()
-    assert shoal.default_arena().used == before
+    # <=: an earlier test's in-flight pickle reference may expire meanwhile
+    # (test_interpreters.py, default_used), which only lowers it.
+    assert shoal.default_arena().used <= before
 
 
 def test_many_threads_submitting_at_once():

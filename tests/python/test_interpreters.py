@@ -29,6 +29,12 @@ def default_used():
     return shoal.default_arena().used
 
 
+# "Nothing left allocated" is `used <= before`, not `==`: a pickle's
+# in-flight reference left in the default arena by an earlier test (Dask's,
+# shared for its lifetime) may expire meanwhile, freeing its block, which can
+# only lower `used`. A leak raises it by at least the block it kept.
+
+
 # ------------------------------------------------------------ interpreters ----
 
 
@@ -135,7 +141,7 @@ def test_unsendable_argument_names_its_place(interp):
     before = default_used()
     with pytest.raises(TypeError, match=r"\[2\].*generator"):
         interp.call(interp_work.add, 1, (i for i in range(2)))
-    assert default_used() == before
+    assert default_used() <= before
 
 
 def test_close_rules():
@@ -288,7 +294,7 @@ def test_closing_releases_what_the_interpreter_held():
     del buf
     assert default_used() >= before + (5 << 20)
     interp.close()
-    assert default_used() == before
+    assert default_used() <= before
 
 
 # ------------------------------------------------------------------- tasks ----
